@@ -1,0 +1,95 @@
+"""Typed, frozen values for captions as they travel from recogniser to readers.
+
+Times are milliseconds of *audio time*, counted from the session's audio start
+(sample 0). ``seq`` numbers a (session, lang) stream: 1, 2, 3, ... with no gaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CaptionOrigin = Literal["asr", "manual", "translation", "whisper-translate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word with its audio-time span."""
+
+    text: str
+    start_ms: int
+    end_ms: int
+    probability: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Caption:
+    """A final caption line in one language.
+
+    ``id`` is shared by a source caption and all its translations; ``seq`` is
+    the position in the (session, lang) stream. ``revision`` is 0 when first
+    made and grows by one with every correction.
+    """
+
+    session: str
+    lang: str
+    seq: int
+    id: str
+    start_ms: int
+    end_ms: int
+    text: str
+    revision: int = 0
+    origin: CaptionOrigin = "asr"
+    source_lang: str | None = None
+    source_text: str | None = None
+    # Set when the text shown is not a translation although lang != source_lang
+    # (the translation looked degenerate, so the source text stands in).
+    fallback: bool = False
+    created_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """The still-changing tail after the last final caption (replaces the previous one)."""
+
+    session: str
+    lang: str
+    start_ms: int
+    end_ms: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Whether audio is flowing, and how far recognition trails the audio."""
+
+    session: str
+    live: bool
+    lag_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A chair's fix of a caption line, in one language."""
+
+    session: str
+    lang: str
+    seq: int
+    id: str
+    text: str
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A room: one audio source, one spoken language, its own captions."""
+
+    id: str
+    title: str
+    source_lang: str  # "auto" or an ISO 639-1 code
+    created_at_ms: int
+    started_at_ms: int | None = None  # unix ms of audio time 0, once audio starts
+    ended_at_ms: int | None = None
+    languages: tuple[str, ...] = field(default_factory=tuple)  # translation targets offered
+    glossary: tuple[str, ...] = field(default_factory=tuple)
+    public: bool = True

@@ -1,0 +1,74 @@
+"""One exception tree for the whole package.
+
+    AssistantError                    every error this package raises on purpose
+    ├── ConfigError                   a config key or value is wrong (names the key)
+    ├── ModelError                    a Whisper model is missing, corrupt or unknown
+    ├── AudioFormatError              audio that cannot be decoded or converted
+    ├── AudioSourceError              a microphone or file source cannot be opened
+    ├── LanguageError                 a language nobody can serve (lists those that can)
+    ├── TranslationPackageError       an Argos package is missing, corrupt or unreachable
+    ├── ProtocolError                 a malformed client message (code + message)
+    ├── AuthError                     a missing or wrong token
+    ├── NotFoundError                 an unknown session or caption
+    └── StoreError                    the caption database cannot be opened or migrated
+
+The core raises these narrow errors; only the boundaries (CLI, HTTP and
+WebSocket handlers) turn them into exit codes, HTTP statuses, close codes or
+log lines. Every message says what to do next.
+"""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base of every deliberate error; ``code`` is the stable machine-readable name."""
+
+    code = "error"
+
+
+class ConfigError(AssistantError):
+    code = "bad_config"
+
+
+class ModelError(AssistantError):
+    code = "model_unavailable"
+
+
+class AudioFormatError(AssistantError):
+    code = "bad_audio"
+
+
+class AudioSourceError(AssistantError):
+    code = "audio_source"
+
+
+class LanguageError(AssistantError):
+    code = "unknown_language"
+
+    def __init__(self, message: str, available: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.available = available
+
+
+class TranslationPackageError(AssistantError):
+    code = "translation_package"
+
+
+class ProtocolError(AssistantError):
+    code = "bad_message"
+
+    def __init__(self, message: str, code: str = "bad_message") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class AuthError(AssistantError):
+    code = "unauthorized"
+
+
+class NotFoundError(AssistantError):
+    code = "not_found"
+
+
+class StoreError(AssistantError):
+    code = "store"
