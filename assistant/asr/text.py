@@ -1,0 +1,130 @@
+"""Word-level text rules of the recogniser: comparison, joining, punctuation, loops, hallucinations.
+
+Pure functions over :class:`~assistant.captions.Word` sequences; the
+recogniser calls them on every hypothesis.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Final
+
+from assistant.captions import Word
+
+SENTENCE_END: Final = frozenset(".?!…。？！؟")
+CLAUSE_END: Final = frozenset(",;:，；：、")
+# Closing quotes/brackets that may trail the punctuation mark.
+TRAILING_CLOSERS: Final = "\"'”’»)]"
+# A phrase repeated this many times in a row is a decoding loop, not speech.
+LOOP_MIN_REPEATS: Final = 3
+SINGLE_WORD_LOOP_MIN_REPEATS: Final = 4
+LOOP_MAX_NGRAM: Final = 8
+
+# Stock phrases Whisper produces on silence, music and noise (learned from subtitle
+# credits in its training data). Lower-case, punctuation-free, prefix match.
+KNOWN_HALLUCINATIONS: Final = (
+    "thanks for watching",
+    "thank you for watching",
+    "thank you for listening",
+    "thanks for listening",
+    "please subscribe",
+    "like and subscribe",
+    "subtitles by",
+    "subtitled by",
+    "translated by",
+    "transcribed by",
+    "transcription by",
+    "captions by",
+    "amara org",
+    "see you in the next video",
+    "see you next time",
+    "продолжение следует",
+    "субтитры",
+    "редактор субтитров",
+    "sous titres",
+    "sous titrage",
+    "subtítulos",
+    "untertitel",
+    "gracias por ver",
+)
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """Lower-case ``text`` without punctuation or extra spaces, for comparing words."""
+    kept = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text.lower())
+    return _SPACE.sub(" ", kept).strip()
+
+
+def same_words(a: Sequence[Word], b: Sequence[Word]) -> bool:
+    """Whether two word runs say the same thing, ignoring case and punctuation."""
+    return len(a) == len(b) and all(normalize(x.text) == normalize(y.text) for x, y in zip(a, b))
+
+
+def common_prefix_length(a: Sequence[Word], b: Sequence[Word]) -> int:
+    """Number of leading words two hypotheses agree on (LocalAgreement)."""
+    n = 0
+    for x, y in zip(a, b):
+        if normalize(x.text) != normalize(y.text):
+            break
+        n += 1
+    return n
+
+
+def join_words(words: Sequence[Word]) -> str:
+    """Rebuild text from model words (their leading spaces are kept by the transcriber)."""
+    return _SPACE.sub(" ", "".join(w.text for w in words)).strip()
+
+
+def _last_mark(text: str) -> str:
+    stripped = text.rstrip().rstrip(TRAILING_CLOSERS)
+    return stripped[-1:] if stripped else ""
+
+
+def ends_sentence(word: Word) -> bool:
+    return _last_mark(word.text) in SENTENCE_END
+
+
+def ends_clause(word: Word) -> bool:
+    return _last_mark(word.text) in CLAUSE_END
+
+
+def collapse_repeats(words: Sequence[Word]) -> list[Word]:
+    """Drop a phrase repeated back to back beyond what speech plausibly does.
+
+    A run of the same n-gram (n = 2..8) three or more times, or the same single
+    word four or more times, is a decoding loop: keep the first occurrence.
+    """
+    out = list(words)
+    i = 0
+    while i < len(out):
+        collapsed = False
+        for n in range(1, LOOP_MAX_NGRAM + 1):
+            need = SINGLE_WORD_LOOP_MIN_REPEATS if n == 1 else LOOP_MIN_REPEATS
+            if i + n * need > len(out):
+                break
+            gram = out[i : i + n]
+            reps = 1
+            while i + (reps + 1) * n <= len(out) and same_words(gram, out[i + reps * n : i + (reps + 1) * n]):
+                reps += 1
+            if reps >= need:
+                del out[i + n : i + reps * n]
+                collapsed = True
+                break
+        if not collapsed:
+            i += 1
+    return out
+
+
+def is_known_hallucination(text: str) -> bool:
+    """Whether ``text`` is one of Whisper's stock credits/farewells (see KNOWN_HALLUCINATIONS)."""
+    norm = normalize(text)
+    return any(norm.startswith(h) for h in KNOWN_HALLUCINATIONS)
+
+
+def strip_word(word: Word) -> Word:
+    """The word with surrounding spaces removed, as captions carry it."""
+    return Word(word.text.strip(), word.start_ms, word.end_ms, word.probability)

@@ -1,0 +1,192 @@
+"""Frozen values crossing the ASR boundaries: requests, results, VAD frames, events, settings.
+
+Times are audio time: absolute sample indices at :data:`SAMPLE_RATE` (16 kHz) or
+milliseconds counted from sample 0 of the stream. Nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, Literal, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from assistant.captions import Word
+
+SAMPLE_RATE: Final = 16_000
+SAMPLES_PER_MS: Final = SAMPLE_RATE // 1000
+
+Task = Literal["transcribe", "translate"]
+AudioArray = npt.NDArray[np.float32]
+
+
+def ms_to_samples(ms: float) -> int:
+    """Milliseconds of audio to a sample count at 16 kHz."""
+    return int(round(ms * SAMPLES_PER_MS))
+
+
+def samples_to_ms(samples: int) -> int:
+    """A sample count or index at 16 kHz to whole milliseconds."""
+    return samples // SAMPLES_PER_MS
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionRequest:
+    """One recognition pass the core asks for: a window of audio plus decoding context.
+
+    ``audio`` is float32 mono 16 kHz starting at absolute sample ``start_sample``.
+    ``prompt`` is recently committed text (Whisper's initial prompt); ``hotwords``
+    is the session glossary. ``final`` marks the last pass of an utterance (VAD
+    endpoint or end of stream): the core will commit all of its words.
+    """
+
+    audio: AudioArray = field(compare=False, repr=False)
+    start_sample: int
+    language: str | None = None
+    prompt: str = ""
+    hotwords: tuple[str, ...] = ()
+    task: Task = "transcribe"
+    final: bool = False
+
+    @property
+    def end_sample(self) -> int:
+        return self.start_sample + len(self.audio)
+
+    @property
+    def start_ms(self) -> int:
+        return samples_to_ms(self.start_sample)
+
+    @property
+    def end_ms(self) -> int:
+        return samples_to_ms(self.end_sample)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscribedSegment:
+    """One decoded segment with Whisper's own confidence figures.
+
+    Word texts are as the model emits them: with their leading space in
+    languages written with spaces, so ``"".join(texts)`` rebuilds the text.
+    """
+
+    words: tuple[Word, ...]
+    start_ms: int
+    end_ms: int
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+    compression_ratio: float = 1.0
+
+    @property
+    def text(self) -> str:
+        return "".join(w.text for w in self.words).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Transcription:
+    """The answer to one :class:`TranscriptionRequest` (absolute word times in ms)."""
+
+    start_sample: int
+    end_sample: int
+    segments: tuple[TranscribedSegment, ...]
+    language: str
+    language_probability: float = 1.0
+    compute_ms: int = 0
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for s in self.segments for w in s.words)
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceActivity:
+    """Speech probabilities for consecutive frames starting at ``start_sample``."""
+
+    start_sample: int
+    frame_samples: int
+    probabilities: tuple[float, ...]
+
+    @property
+    def end_sample(self) -> int:
+        return self.start_sample + self.frame_samples * len(self.probabilities)
+
+
+@dataclass(frozen=True, slots=True)
+class FinalCaption:
+    """A caption line that will not change any more."""
+
+    start_ms: int
+    end_ms: int
+    text: str
+    words: tuple[Word, ...]
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartialCaption:
+    """The whole still-changing tail after the last final; replaces the previous partial.
+
+    Empty ``text`` clears it.
+    """
+
+    start_ms: int
+    end_ms: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LagReport:
+    """How far recognition trails the audio after a pass; ``dropped_ms`` of audio skipped now."""
+
+    lag_ms: int
+    dropped_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageDetected:
+    """The spoken language the recogniser settled on for an auto-language stream."""
+
+    language: str
+    probability: float
+
+
+RecognizerEvent = Union[FinalCaption, PartialCaption, LagReport, LanguageDetected]
+
+
+@dataclass(frozen=True, slots=True)
+class RecognizerSettings:
+    """Policy knobs of :class:`StreamingRecognizer`; the defaults were tuned on a 2-core CPU."""
+
+    # Scheduling: a regular pass needs this much audio that no pass has seen yet.
+    min_step_ms: int = 400
+    # VAD: hysteresis thresholds on the speech probability.
+    speech_threshold: float = 0.5
+    silence_threshold: float = 0.35
+    use_vad: bool = True
+    # A pause this long after speech finalises the utterance at once.
+    endpoint_silence_ms: int = 500
+    # Audio kept before the first speech frame, so word onsets are not cut.
+    preroll_ms: int = 300
+    # Already-captioned audio kept at the window's start as acoustic context.
+    context_ms: int = 0
+    # Captions: close at sentence ends, at clause ends once this long, or at a limit.
+    caption_max_chars: int = 100
+    caption_max_ms: int = 7_000
+    clause_min_chars: int = 50
+    caption_pause_ms: int = 700
+    # The window never grows beyond this: older audio is force-committed.
+    max_window_ms: int = 15_000
+    # Behind by more than this after a pass: commit from one hypothesis (fewer passes).
+    degrade_lag_ms: int = 2_500
+    # Audio not yet seen by any pass beyond this is dropped (reported in LagReport).
+    max_backlog_ms: int = 8_000
+    # Words in the last stretch of a window are never committed from one hypothesis.
+    unstable_tail_ms: int = 1_000
+    prompt_max_chars: int = 200
+    # Hallucination guards (Whisper's own thresholds).
+    no_speech_threshold: float = 0.6
+    logprob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    # Auto language: settle once a pass is this sure (or after language_max_passes).
+    language_lock_probability: float = 0.5
+    language_max_passes: int = 3

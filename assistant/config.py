@@ -1,0 +1,245 @@
+"""Settings: one frozen value, made by the pure function :func:`load`.
+
+``load(path, environ)`` reads the embedded ``config/default.toml``, overlays the
+user's file (if any) and then the environment. It creates nothing and reads no
+global state, so tests call it with a dict for ``environ``. A misspelt key or a
+value of the wrong type raises :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "0.0.0.0"
+    port: int = 8080
+    public_url: str = ""
+    tls: bool = False
+    tls_cert: str = ""
+    tls_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    data_dir: Path = Path("data")
+    database: str = "captions.sqlite3"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / self.database
+
+
+@dataclass(frozen=True, slots=True)
+class AsrSettings:
+    model: str = "base"
+    models_dir: Path = Path("models")
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class TranslationSettings:
+    packages_dir: Path = Path("data/argos-packages")
+    workers: int = 1
+    threads_per_worker: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    chair_token: str = ""
+    staff_token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    client_queue: int = 256
+    max_message_bytes: int = 65536
+    max_connections_per_ip: int = 50
+    heartbeat_s: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class BusSettings:
+    kind: str = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    id: str
+    title: str = ""
+    language: str = "en"
+    languages: tuple[str, ...] = ()
+    glossary: tuple[str, ...] = ()
+    source: str = "remote"
+    public: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    asr: AsrSettings = field(default_factory=AsrSettings)
+    translation: TranslationSettings = field(default_factory=TranslationSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    bus: BusSettings = field(default_factory=BusSettings)
+    sessions: tuple[SessionSettings, ...] = ()
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "server": ServerSettings,
+    "storage": StorageSettings,
+    "asr": AsrSettings,
+    "translation": TranslationSettings,
+    "auth": AuthSettings,
+    "limits": LimitSettings,
+    "bus": BusSettings,
+}
+
+_ENV: dict[str, tuple[str, str]] = {
+    "ASSISTANT_HOST": ("server", "host"),
+    "ASSISTANT_PORT": ("server", "port"),
+    "ASSISTANT_PUBLIC_URL": ("server", "public_url"),
+    "ASSISTANT_DATA_DIR": ("storage", "data_dir"),
+    "ASSISTANT_MODEL": ("asr", "model"),
+    "ASSISTANT_CHAIR_TOKEN": ("auth", "chair_token"),
+    "ASSISTANT_STAFF_TOKEN": ("auth", "staff_token"),
+}
+
+
+def load(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """Return the settings from the defaults, ``path`` (if given) and ``environ``.
+
+    Raises ConfigError naming the file and key for anything unknown or mistyped.
+    """
+    raw = _read_toml(DEFAULT_CONFIG)
+    if path is not None:
+        user = _read_toml(path)
+        for key, value in user.items():
+            if key == "sessions":
+                raw["sessions"] = value
+            elif key in _SECTIONS and isinstance(value, dict) and isinstance(raw.get(key), dict):
+                raw[key] = {**raw[key], **value}
+            else:
+                raw[key] = value
+    for var, (section, key) in _ENV.items():
+        if environ.get(var):
+            raw.setdefault(section, {})[key] = _coerce_env(var, environ[var], section, key)
+    return _build(raw)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; pass an existing file to --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _coerce_env(var: str, value: str, section: str, key: str) -> Any:
+    if (section, key) == ("server", "port"):
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{var}={value!r} is not a port number") from None
+    return value
+
+
+def _build(raw: dict[str, Any]) -> Settings:
+    unknown = set(raw) - set(_SECTIONS) - {"sessions"}
+    if unknown:
+        raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(sorted([*_SECTIONS, 'sessions']))}")
+    parts: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        parts[name] = _make(cls, table, name)
+    sessions_raw = raw.get("sessions", [])
+    if not isinstance(sessions_raw, list):
+        raise ConfigError("[[sessions]] must be an array of tables")
+    sessions = tuple(_session(s, i) for i, s in enumerate(sessions_raw))
+    ids = [s.id for s in sessions]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"sessions.id must be unique; got {ids}")
+    settings = Settings(sessions=sessions, **parts)
+    _validate(settings)
+    return settings
+
+
+def _make(cls: type[Any], table: dict[str, Any], where: str) -> Any:
+    fields = cls.__dataclass_fields__
+    kwargs: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in fields:
+            raise ConfigError(f"unknown key {where}.{key}; known keys: {', '.join(fields)}")
+        kwargs[key] = _typed(f"{where}.{key}", fields[key].type, value)
+    return cls(**kwargs)
+
+
+def _typed(name: str, annotation: Any, value: Any) -> Any:
+    kind = str(annotation)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, not {value!r}")
+        return value
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name} must be a whole number, not {value!r}")
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, not {value!r}")
+        return float(value)
+    if kind == "Path":
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{name} must be a non-empty path string, not {value!r}")
+        return Path(value)
+    if kind.startswith("tuple"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} must be a list of strings, not {value!r}")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, not {value!r}")
+    return value
+
+
+def _session(raw: Any, index: int) -> SessionSettings:
+    if not isinstance(raw, dict) or "id" not in raw:
+        raise ConfigError(f"sessions[{index}] needs an id")
+    return _make(SessionSettings, raw, f"sessions[{index}]")  # type: ignore[no-any-return]
+
+
+def _validate(s: Settings) -> None:
+    if not 0 < s.server.port < 65536:
+        raise ConfigError(f"server.port must be 1-65535, not {s.server.port}")
+    if s.bus.kind not in ("memory", "redis"):
+        raise ConfigError(f"bus.kind must be 'memory' or 'redis', not {s.bus.kind!r}")
+    if s.limits.client_queue < 8:
+        raise ConfigError("limits.client_queue must be at least 8")
+    if s.limits.max_message_bytes < 1024:
+        raise ConfigError("limits.max_message_bytes must be at least 1024")
+    for i, sess in enumerate(s.sessions):
+        if not SESSION_ID_RE.match(sess.id):
+            raise ConfigError(f"sessions[{i}].id {sess.id!r} must be lower-case letters, digits, '-' or '_'")
+        if sess.language != "auto" and not LANG_RE.match(sess.language):
+            raise ConfigError(f"sessions[{i}].language {sess.language!r} must be a language code like 'en' or 'auto'")
+        for lang in sess.languages:
+            if not LANG_RE.match(lang):
+                raise ConfigError(f"sessions[{i}].languages has {lang!r}, not a language code like 'fr'")

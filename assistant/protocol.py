@@ -1,0 +1,183 @@
+"""Wire protocol v1: encoding of server→client frames, parsing of client→server frames.
+
+Pure functions over the value types in :mod:`assistant.captions`. Every
+server→client frame is encoded once, to UTF-8 bytes, and the same bytes go to
+every reader of a stream. The full description is ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .captions import Caption, Correction, Partial, Session, Status
+from .config import LANG_RE
+from .errors import ProtocolError
+
+PROTOCOL_VERSION = 1
+MAX_TEXT_CHARS = 2000  # longest caption text accepted from a person (a paragraph)
+
+FrameKind = Literal["hello", "caption", "partial", "status", "correction", "error", "readers", "level",
+                    "info"]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """An encoded server→client message; ``seq`` is set for captions (ordering and resume)."""
+
+    kind: FrameKind
+    data: bytes
+    seq: int | None = None
+
+
+def _dump(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def hello(session: Session, lang: str, languages: tuple[str, ...], latest_seq: int) -> Frame:
+    return Frame("hello", _dump({
+        "type": "hello", "protocol": PROTOCOL_VERSION, "session": session.id, "title": session.title,
+        "source_lang": session.source_lang, "lang": lang, "languages": list(languages),
+        "started_at": session.started_at_ms, "seq": latest_seq,
+    }))
+
+
+def caption_dict(c: Caption) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "type": "caption", "seq": c.seq, "id": c.id, "lang": c.lang, "start_ms": c.start_ms,
+        "end_ms": c.end_ms, "text": c.text, "final": True, "revision": c.revision, "origin": c.origin,
+    }
+    if c.source_text is not None:
+        d["source_text"] = c.source_text
+        d["source_lang"] = c.source_lang
+    if c.origin in ("translation", "whisper-translate"):
+        d["machine_translated"] = not c.fallback
+    if c.fallback:
+        d["fallback"] = True
+    return d
+
+
+def caption(c: Caption) -> Frame:
+    return Frame("caption", _dump(caption_dict(c)), seq=c.seq)
+
+
+def partial(p: Partial) -> Frame:
+    return Frame("partial", _dump({"type": "partial", "lang": p.lang, "start_ms": p.start_ms,
+                                   "end_ms": p.end_ms, "text": p.text}))
+
+
+def status(s: Status) -> Frame:
+    return Frame("status", _dump({"type": "status", "live": s.live, "lag_ms": s.lag_ms}))
+
+
+def correction(c: Correction, source_text: str | None = None) -> Frame:
+    d: dict[str, Any] = {"type": "correction", "seq": c.seq, "id": c.id, "lang": c.lang, "text": c.text,
+                         "revision": c.revision}
+    if source_text is not None:
+        d["source_text"] = source_text
+    return Frame("correction", _dump(d))
+
+
+def error(code: str, message: str, **extra: Any) -> Frame:
+    return Frame("error", _dump({"type": "error", "code": code, "message": message, **extra}))
+
+
+def info(kind: FrameKind, payload: dict[str, Any]) -> Frame:
+    """A chair-console frame (``readers``, ``level``, ``info``) with an arbitrary JSON payload."""
+    return Frame(kind, _dump({"type": kind, **payload}))
+
+
+# -- client → server -------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CaptionText:
+    """A caption typed by a person (chair or human captioner)."""
+
+    text: str
+    lang: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectCaption:
+    id: str
+    text: str
+    lang: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    action: Literal["pause", "resume", "end", "start"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSession:
+    title: str | None
+    glossary: tuple[str, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    pass
+
+
+ClientMessage = CaptionText | CorrectCaption | Control | UpdateSession | Ping
+
+
+def parse_client_message(raw: str | bytes) -> ClientMessage:
+    """Parse one chair/reader text frame; raise ProtocolError with a code and a fix otherwise."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("frame is not JSON; send a JSON object with a \"type\" field") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("frame must be a JSON object with a \"type\" field")
+    kind = obj.get("type")
+    if kind == "ping":
+        return Ping()
+    if kind == "caption_text":
+        return CaptionText(text=_text(obj, "text"), lang=_lang(obj))
+    if kind == "correct":
+        return CorrectCaption(id=_str(obj, "id", 100), text=_text(obj, "text"), lang=_lang(obj))
+    if kind in ("pause", "resume", "end", "start"):
+        return Control(action=kind)
+    if kind == "update":
+        title = obj.get("title")
+        if title is not None and (not isinstance(title, str) or len(title) > 200):
+            raise ProtocolError("\"title\" must be a string of at most 200 characters")
+        glossary = obj.get("glossary")
+        if glossary is not None:
+            glossary = parse_glossary(glossary)
+        return UpdateSession(title=title, glossary=glossary)
+    raise ProtocolError(f"unknown message type {kind!r}; expected one of ping, caption_text, correct,"
+                        " pause, resume, end, update", code="unknown_type")
+
+
+def parse_glossary(value: object) -> tuple[str, ...]:
+    if (not isinstance(value, list) or len(value) > 500
+            or not all(isinstance(t, str) and 0 < len(t.strip()) <= 100 for t in value)):
+        raise ProtocolError("\"glossary\" must be a list of at most 500 terms of 1-100 characters")
+    return tuple(dict.fromkeys(t.strip() for t in value))
+
+
+def _str(obj: dict[str, Any], key: str, limit: int) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ProtocolError(f"\"{key}\" must be a non-empty string")
+    if len(value) > limit:
+        raise ProtocolError(f"\"{key}\" is longer than {limit} characters")
+    return value.strip()
+
+
+def _text(obj: dict[str, Any], key: str) -> str:
+    return " ".join(_str(obj, key, MAX_TEXT_CHARS).split())
+
+
+def _lang(obj: dict[str, Any]) -> str | None:
+    lang = obj.get("lang")
+    if lang is None:
+        return None
+    if not isinstance(lang, str) or not LANG_RE.match(lang):
+        raise ProtocolError(f"\"lang\" must be a language code like \"en\", not {lang!r}",
+                            code="unknown_language")
+    return lang

@@ -1,0 +1,1 @@
+"""aiohttp adapters: HTTP pages and APIs, reader/chair/audio WebSockets, session runtimes."""

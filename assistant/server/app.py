@@ -1,0 +1,99 @@
+"""The aiohttp application factory.
+
+``make_app(settings, ...)`` builds the app; resources (store, bus, session
+runtimes, the recogniser's model thread, translation workers) live in its
+cleanup context and every socket is closed with GOING_AWAY on shutdown.
+Tests pass fakes (a scripted transcriber, a test translator, a fixed clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import AsyncIterator, Callable, Mapping
+
+from aiohttp import WSCloseCode, web
+
+from ..audio.sources import AudioSource
+from ..captions import Session
+from ..config import Settings
+from ..hub import CaptionBus, MemoryBus
+from ..store import Store
+from . import auth, chair, ingest, pages, readers, staff
+from .context import CONTEXT, AppContext, error_middleware
+from .runtime import Clock, RecognizerFactory
+from .sources import feed
+from .translation import Translating
+
+log = logging.getLogger(__name__)
+
+SYSTEM_CLOCK = Clock(now_ms=lambda: time.time_ns() // 1_000_000)
+OnReady = Callable[[AppContext], None]
+
+
+def make_app(settings: Settings, *, store: Store | None = None, bus: CaptionBus | None = None,
+             recognizer_factory: RecognizerFactory | None = None, translator: Translating | None = None,
+             clock: Clock = SYSTEM_CLOCK, on_ready: OnReady | None = None,
+             sources: Mapping[str, AudioSource] | None = None) -> web.Application:
+    """Build the app. Missing ``store``/``bus`` are made from ``settings`` at startup.
+
+    ``recognizer_factory`` None means text-only captioning (no audio endpoint use);
+    ``translator`` None means captions in the spoken language only.
+    ``sources`` maps session ids to local audio sources (a recording, a microphone)
+    that start with the app.
+    """
+    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        own_store = store is None
+        db = store or Store.open(settings.storage.database_path)
+        ctx = AppContext(settings=settings, store=db, bus=bus or MemoryBus(), clock=clock,
+                         recognizer_factory=recognizer_factory, translator=translator)
+        ctx.issued_tokens = auth.ensure_tokens(
+            db, {"chair": settings.auth.chair_token, "staff": settings.auth.staff_token}, clock.now_ms())
+        app[CONTEXT] = ctx
+        for s in settings.sessions:
+            ctx.open_session(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
+                                     created_at_ms=clock.now_ms(), languages=s.languages,
+                                     glossary=s.glossary, public=s.public))
+        feeds = [asyncio.create_task(feed(ctx.runtime_or_404(sid), src)) for sid, src in (sources or {}).items()]
+        if on_ready is not None:
+            on_ready(ctx)
+        yield
+        for task in feeds:
+            task.cancel()
+        await asyncio.gather(*feeds, return_exceptions=True)
+        for runtime in ctx.runtimes.values():
+            await runtime.close()
+        await ctx.bus.close()
+        if own_store:
+            db.close()
+
+    async def going_away(app: web.Application) -> None:
+        for ws in list(app[CONTEXT].sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(going_away)
+    app.router.add_get("/", pages.page("index.html"))
+    app.router.add_get("/s/{session}", pages.page("delegate.html"))
+    app.router.add_get("/chair/{session}", pages.page("chair.html"))
+    app.router.add_get("/staff", pages.page("staff.html"))
+    app.router.add_static("/static/", pages.WEB_DIR / "static", append_version=False)
+    app.router.add_get("/healthz", pages.health)
+    app.router.add_get("/api/sessions", staff.list_sessions)
+    app.router.add_post("/api/sessions", staff.create_session)
+    app.router.add_patch("/api/sessions/{session}", chair.patch_session)
+    app.router.add_get("/api/sessions/{session}/qr.svg", pages.qr_svg)
+    app.router.add_post("/api/sessions/{session}/captions", chair.post_caption)
+    app.router.add_patch("/api/sessions/{session}/captions/{caption}", chair.patch_caption)
+    app.router.add_get("/api/sessions/{session}/captions/{caption}/revisions", chair.get_revisions)
+    app.router.add_post("/api/sessions/{session}/control", chair.post_control)
+    app.router.add_get(r"/api/sessions/{session}/export.{fmt:[a-z]+}", staff.export)
+    app.router.add_get(r"/api/sessions/{session}/transcript.{fmt:[a-z]+}", staff.transcript)
+    app.router.add_get("/ws/captions/{session}", readers.captions_ws)
+    app.router.add_get("/ws/audio/{session}", ingest.audio_ws)
+    app.router.add_get("/ws/chair/{session}", chair.chair_ws)
+    return app
+

@@ -1,0 +1,174 @@
+"""The chair's endpoints: manual captions, corrections, session control, and the console socket.
+
+REST (``Authorization: Bearer <chair token>``):
+    POST  /api/sessions/{session}/captions            {"text", "lang"?}   a typed caption
+    PATCH /api/sessions/{session}/captions/{id}       {"text", "lang"?}   a correction
+    GET   /api/sessions/{session}/captions/{id}/revisions                 the audit trail
+    POST  /api/sessions/{session}/control             {"action": pause|resume|end}
+    PATCH /api/sessions/{session}                     {"title"?, "glossary"?}
+WebSocket ``/ws/chair/{session}`` (token as subprotocol ``bearer.<token>``): the
+spoken-language stream plus console frames; accepts the same actions as frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .. import protocol
+from ..captions import Caption
+from ..errors import AuthError, NotFoundError, ProtocolError
+from ..hub import Topic
+from . import auth
+from .context import AppContext, ws_close_with_error
+from .readers import _write
+from .runtime import SessionRuntime
+
+MIN_MANUAL_MS = 1000  # shortest time span given to a typed caption
+MS_PER_CHAR = 60  # reading-speed estimate for a typed caption's span
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("the request body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ProtocolError("the request body must be a JSON object")
+    return body
+
+
+def _runtime(request: web.Request) -> SessionRuntime:
+    ctx = AppContext.of(request)
+    runtime = ctx.runtime_or_404(request.match_info["session"])
+    ctx.require(request, "chair")
+    return runtime
+
+
+def manual_caption(runtime: SessionRuntime, msg: protocol.CaptionText) -> Caption:
+    """Store and fan out a typed caption, timed as if just spoken."""
+    if msg.lang is not None and msg.lang != runtime.source_lang and runtime.source_lang != "auto":
+        raise ProtocolError(f"typed captions must be in the session language {runtime.source_lang!r}; "
+                            "they are translated into the others", code="unknown_language")
+    now = runtime.clock.now_ms()
+    if runtime.session.started_at_ms is None:
+        runtime.session = runtime.store.update_session(runtime.session.id, started_at_ms=now)
+    end = max(now - (runtime.session.started_at_ms or now), 0)
+    start = max(end - max(MIN_MANUAL_MS, MS_PER_CHAR * len(msg.text)), runtime.store.audio_end_ms(runtime.session.id))
+    return runtime.add_caption(msg.text, min(start, end), end, origin="manual", lang=msg.lang)
+
+
+async def post_caption(request: web.Request) -> web.Response:
+    runtime = _runtime(request)
+    body = await _json_body(request)
+    msg = protocol.parse_client_message(json.dumps({**body, "type": "caption_text"}))
+    assert isinstance(msg, protocol.CaptionText)
+    cap = manual_caption(runtime, msg)
+    return web.json_response(protocol.caption_dict(cap), status=201)
+
+
+async def patch_caption(request: web.Request) -> web.Response:
+    runtime = _runtime(request)
+    body = await _json_body(request)
+    msg = protocol.parse_client_message(json.dumps({**body, "type": "correct",
+                                                    "id": request.match_info["caption"]}))
+    assert isinstance(msg, protocol.CorrectCaption)
+    fixed = runtime.correct(msg.id, msg.text, lang=msg.lang, author="chair")
+    return web.json_response(protocol.caption_dict(fixed))
+
+
+async def get_revisions(request: web.Request) -> web.Response:
+    ctx = AppContext.of(request)
+    session = request.match_info["session"]
+    token = auth.presented_token(request)
+    try:
+        auth.check(ctx.store, "chair", token)
+    except AuthError:
+        auth.check(ctx.store, "staff", token)
+    revisions = ctx.store.revisions(session, request.match_info["caption"])
+    return web.json_response({"revisions": [asdict(r) for r in revisions]})
+
+
+async def post_control(request: web.Request) -> web.Response:
+    runtime = _runtime(request)
+    body = await _json_body(request)
+    msg = protocol.parse_client_message(json.dumps({"type": body.get("action")}))
+    if not isinstance(msg, protocol.Control):
+        raise ProtocolError('"action" must be one of pause, resume, end')
+    apply_control(runtime, msg)
+    return web.json_response(runtime.snapshot())
+
+
+async def patch_session(request: web.Request) -> web.Response:
+    runtime = _runtime(request)
+    body = await _json_body(request)
+    msg = protocol.parse_client_message(json.dumps({**body, "type": "update"}))
+    assert isinstance(msg, protocol.UpdateSession)
+    runtime.update(title=msg.title, glossary=msg.glossary)
+    return web.json_response(runtime.snapshot())
+
+
+def apply_control(runtime: SessionRuntime, msg: protocol.Control) -> None:
+    if msg.action == "pause" and runtime.state == "live":
+        runtime.set_state("paused")
+    elif msg.action in ("resume", "start") and runtime.state == "paused":
+        runtime.set_state("live")
+    elif msg.action == "end":
+        runtime.close_audio()
+        runtime.set_state("ended")
+
+
+async def chair_ws(request: web.Request) -> web.StreamResponse:
+    ctx = AppContext.of(request)
+    runtime = ctx.runtime_or_404(request.match_info["session"])
+    ctx.require(request, "chair")
+    ws = web.WebSocketResponse(heartbeat=ctx.settings.limits.heartbeat_s,
+                               max_msg_size=ctx.settings.limits.max_message_bytes,
+                               protocols=auth.token_subprotocol(request), compress=False)
+    await ws.prepare(request)
+    ctx.sockets.add(ws)
+    lang = runtime.source_lang
+    captions = ctx.bus.subscribe(Topic(runtime.session.id, lang), ctx.settings.limits.client_queue)
+    console = ctx.bus.subscribe(Topic(runtime.session.id, "*chair"), ctx.settings.limits.client_queue)
+    tasks = [asyncio.create_task(_write(ctx, runtime, ws, captions, lang, 0)),
+             asyncio.create_task(_forward(ws, console))]
+    await ws.send_json({"type": "info", **runtime.snapshot()})
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                try:
+                    _handle(runtime, protocol.parse_client_message(msg.data))
+                except (ProtocolError, NotFoundError) as exc:
+                    await ws.send_frame(protocol.error(exc.code, str(exc)).data, WSMsgType.TEXT)
+            elif msg.type == WSMsgType.BINARY:
+                await ws_close_with_error(ws, ProtocolError("send audio to /ws/audio/{session}, not here"))
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        ctx.bus.unsubscribe(captions)
+        ctx.bus.unsubscribe(console)
+    return ws
+
+
+async def _forward(ws: web.WebSocketResponse, sub: Any) -> None:
+    while (frame := await sub.get()) is not None or sub.overflowed:
+        if frame is None:
+            sub.resynced()  # console frames are snapshots: dropping some under load is harmless
+            continue
+        await ws.send_frame(frame.data, WSMsgType.TEXT)
+
+
+def _handle(runtime: SessionRuntime, msg: protocol.ClientMessage) -> None:
+    if isinstance(msg, protocol.CaptionText):
+        manual_caption(runtime, msg)
+    elif isinstance(msg, protocol.CorrectCaption):
+        runtime.correct(msg.id, msg.text, lang=msg.lang, author="chair")
+    elif isinstance(msg, protocol.Control):
+        apply_control(runtime, msg)
+    elif isinstance(msg, protocol.UpdateSession):
+        runtime.update(title=msg.title, glossary=msg.glossary)

@@ -1,0 +1,80 @@
+"""Build the recogniser factory and the translation service from the settings.
+
+The Whisper model is loaded once and shared by every session, with one
+inference thread; each session gets its own streaming state and VAD.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from ..asr.runner import RecognizerRunner, load_shared_model
+from ..asr.scripted import ScriptedTranscriber, ScriptedUtterance, utterance
+from ..asr.types import RecognizerSettings
+from ..asr.vad import SileroVoiceDetector
+from ..config import Settings
+from ..errors import ModelError
+from ..models import resolve_model
+from ..translate import (CachedTranslator, CTranslate2ArgosTranslator, EngineSettings, PackageRegistry,
+                         PivotTranslator, TranslationService)
+from .runtime import Recognizer, RecognizerFactory
+
+log = logging.getLogger(__name__)
+
+TRANSLATION_BATCH = 16  # sentences of one language pair translated together
+DEMO_LINES = (
+    "This is a dry run of the caption system.",
+    "No speech model is loaded, so these lines are scripted.",
+    "Each sentence becomes a caption a few seconds after it is spoken.",
+    "Use it to try the pages, the chair console and the exports.",
+)
+DEMO_SPACING_MS = 4000  # one scripted sentence every four seconds
+DEMO_LENGTH_MS = 4 * 3600 * 1000
+
+
+def build_recognizer_factory(settings: Settings, *, dry_run: bool = False) -> RecognizerFactory:
+    """Load the configured Whisper model (seconds) and return a per-session recogniser factory."""
+    if dry_run:
+        fake = ScriptedTranscriber(_demo_script())
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dry-run")
+        no_vad = RecognizerSettings(use_vad=False)
+
+        def fake_factory(language: str | None, glossary: tuple[str, ...]) -> Recognizer:
+            return RecognizerRunner(fake, None, no_vad, executor=executor, language=language, hotwords=glossary)
+
+        return fake_factory
+
+    info = resolve_model(settings.asr.model, settings.asr.models_dir)
+    for s in settings.sessions:
+        if not info.multilingual and s.language not in ("en", "auto") and s.source != "none":
+            raise ModelError(f"the model {info.name!r} understands English only, but session {s.id!r} is in "
+                             f"{s.language!r}; use --model base (multilingual)")
+    log.info("loading Whisper model %s from %s", info.name, info.path)
+    shared = load_shared_model(info, compute_type=settings.asr.compute_type, cpu_threads=settings.asr.cpu_threads)
+
+    def factory(language: str | None, glossary: tuple[str, ...]) -> Recognizer:
+        if not info.multilingual and language is None:
+            language = "en"
+        return RecognizerRunner(shared.transcriber, SileroVoiceDetector(), executor=shared.executor,
+                                language=language, hotwords=glossary)
+
+    return factory
+
+
+def build_translator(settings: Settings) -> TranslationService | None:
+    """The translation service over the installed Argos packages; None when none are installed."""
+    registry = PackageRegistry(settings.translation.packages_dir)
+    if not registry.installed():
+        log.info("no translation packages in %s: captions in the spoken language only "
+                 "(`assistant languages add` installs some)", settings.translation.packages_dir)
+        return None
+    engine = CTranslate2ArgosTranslator(registry, EngineSettings(intra_threads=settings.translation.threads_per_worker))
+    return TranslationService(PivotTranslator(CachedTranslator(engine)), workers=settings.translation.workers,
+                              max_batch=TRANSLATION_BATCH)
+
+
+def _demo_script() -> list[ScriptedUtterance]:
+    """Scripted sentences for --dry-run: labelled as such, never presented as recognition."""
+    return [utterance(DEMO_LINES[i % len(DEMO_LINES)], t, word_ms=250, gap_ms=30)
+            for i, t in enumerate(range(0, DEMO_LENGTH_MS, DEMO_SPACING_MS))]

@@ -1,0 +1,138 @@
+"""``GET /ws/audio/{session}``: audio from a capture station or the chair's browser.
+
+Needs the chair token. The first text frame is ``start`` (format and stream
+id); the server answers ``ready`` with how many samples of that stream it
+already has, then ``ack`` about once per second of audio. A capture client that
+reconnects with the same stream id resends from there, so no audio is lost or
+doubled. A newer connection replaces an older one for the same session.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from aiohttp import WSMsgType, web
+
+from ..audio.formats import AudioFormat, PcmDecoder, parse_start_message
+from ..errors import AssistantError, AudioFormatError, ProtocolError
+from . import auth
+from .context import AppContext, ws_close_with_error
+from .runtime import AudioFeed, SessionRuntime
+
+log = logging.getLogger(__name__)
+
+ACK_EVERY_S = 1.0  # of received audio
+REPLACED_CLOSE_CODE = 4409
+
+
+@dataclass
+class IngestStream:
+    """A capture stream the session has heard: its decoder survives reconnects."""
+
+    id: str
+    format: AudioFormat
+    decoder: PcmDecoder
+    feed: AudioFeed
+    socket: web.WebSocketResponse | None = None
+
+
+async def audio_ws(request: web.Request) -> web.StreamResponse:
+    ctx = AppContext.of(request)
+    runtime = ctx.runtime_or_404(request.match_info["session"])
+    ctx.require(request, "chair")
+    ws = web.WebSocketResponse(heartbeat=ctx.settings.limits.heartbeat_s,
+                               max_msg_size=ctx.settings.limits.max_message_bytes,
+                               protocols=auth.token_subprotocol(request), compress=False)
+    await ws.prepare(request)
+    ctx.sockets.add(ws)
+    try:
+        stream = await _start(ctx, runtime, ws)
+    except AssistantError as exc:
+        await ws_close_with_error(ws, exc)
+        return ws
+    if stream is None:
+        return ws
+    try:
+        await _receive(runtime, ws, stream)
+    finally:
+        if stream.socket is ws:
+            stream.socket = None
+    return ws
+
+
+async def _start(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResponse) -> IngestStream | None:
+    msg = await ws.receive()
+    if msg.type != WSMsgType.TEXT:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return None
+        raise ProtocolError('the first frame must be the JSON "start" message, e.g. {"type":"start",'
+                            '"sample_rate":16000,"channels":1,"format":"s16le","stream":"<id>"}', code="bad_start")
+    try:
+        obj = json.loads(msg.data)
+    except ValueError:
+        raise ProtocolError("the start frame is not JSON", code="bad_start") from None
+    fmt, stream_id = parse_start_message(obj)
+    stream = _streams(runtime).get(stream_id)
+    if stream is not None and stream.format == fmt and runtime.feed is stream.feed:
+        received = stream.decoder.resume()
+    else:
+        stream = IngestStream(stream_id, fmt, PcmDecoder(fmt, max_frame_bytes=ctx.settings.limits.max_message_bytes),
+                              runtime.open_audio())
+        _streams(runtime).clear()
+        _streams(runtime)[stream_id] = stream
+        received = 0
+    if stream.socket is not None and not stream.socket.closed:
+        await stream.socket.close(code=REPLACED_CLOSE_CODE, message=b"replaced by a newer capture connection")
+    stream.socket = ws
+    await ws.send_json({"type": "ready", "received": received})
+    return stream
+
+
+async def _receive(runtime: SessionRuntime, ws: web.WebSocketResponse, stream: IngestStream) -> None:
+    decoder = stream.decoder
+    ack_every = int(stream.format.sample_rate * ACK_EVERY_S)
+    next_ack = decoder.samples_received + ack_every
+    async for msg in ws:
+        if msg.type == WSMsgType.BINARY:
+            try:
+                chunk = decoder.receive(msg.data)
+            except AudioFormatError as exc:
+                await ws.send_json({"type": "error", "code": exc.code, "message": str(exc)})
+                continue
+            if runtime.feed is not stream.feed:
+                await ws_close_with_error(ws, ProtocolError("this capture stream was ended; start a new one",
+                                                            code="stream_ended"))
+                return
+            if len(chunk):
+                runtime.push_audio(chunk)
+            if decoder.samples_received >= next_ack:
+                next_ack = decoder.samples_received + ack_every
+                await ws.send_json({"type": "ack", "received": decoder.samples_received})
+        elif msg.type == WSMsgType.TEXT:
+            kind = _message_type(msg.data)
+            if kind == "stop":
+                tail = decoder.flush()
+                if len(tail):
+                    runtime.push_audio(tail)
+                await ws.send_json({"type": "ack", "received": decoder.samples_received})
+                runtime.close_audio()
+                _streams(runtime).pop(stream.id, None)
+                await ws.close()
+                return
+            if kind != "ping":
+                await ws.send_json({"type": "error", "code": "bad_message",
+                                    "message": 'expected binary audio frames, or {"type":"stop"} at the end'})
+
+
+def _message_type(data: str) -> str | None:
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return None
+    return obj.get("type") if isinstance(obj, dict) else None
+
+
+def _streams(runtime: SessionRuntime) -> dict[str, IngestStream]:
+    return runtime.ingest_streams  # type: ignore[return-value]

@@ -1,0 +1,126 @@
+"""``GET /ws/captions/{session}?lang=L&since=N``: the delegates' caption stream.
+
+One writer task per reader drains its bounded inbox; publishing never waits for
+it. Resume is exact: the writer first replays from the store every caption with
+``seq > since``, then forwards live frames, skipping any it already sent and
+going back to the store whenever it sees a gap or its inbox overflowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import WSMsgType, web
+
+from .. import protocol
+from ..captions import Caption, Correction, Status
+from ..errors import LanguageError, ProtocolError
+from ..hub import Subscription, Topic
+from .context import AppContext, ws_close_with_error
+from .runtime import SessionRuntime
+
+log = logging.getLogger(__name__)
+
+REPLAY_BATCH = 500  # captions read from the store per round trip while replaying
+CORRECTION_WINDOW = 200  # recent captions whose corrections are re-sent on resume
+
+
+async def captions_ws(request: web.Request) -> web.StreamResponse:
+    ctx = AppContext.of(request)
+    runtime = ctx.runtime_or_404(request.match_info["session"])
+    ws = web.WebSocketResponse(heartbeat=ctx.settings.limits.heartbeat_s,
+                               max_msg_size=ctx.settings.limits.max_message_bytes, compress=False)
+    ctx.limit_connections(request)
+    await ws.prepare(request)
+    ctx.sockets.add(ws)
+    try:
+        lang = request.query.get("lang") or runtime.source_lang
+        try:
+            since = int(request.query.get("since", "0"))
+            if since < 0:
+                raise ValueError
+        except ValueError:
+            await ws_close_with_error(ws, ProtocolError("since must be a whole number >= 0 (the last seq you saw)",
+                                                        code="bad_since"))
+            return ws
+        try:
+            runtime.check_language(lang)
+        except LanguageError as exc:
+            await ws_close_with_error(ws, exc, languages=list(exc.available))
+            return ws
+        await _serve_reader(ctx, runtime, ws, lang, since)
+    finally:
+        ctx.release_connection(request)
+    return ws
+
+
+async def _serve_reader(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResponse, lang: str,
+                        since: int) -> None:
+    sub = ctx.bus.subscribe(Topic(runtime.session.id, lang), ctx.settings.limits.client_queue)
+    runtime.reader_joined(lang)
+    writer = asyncio.create_task(_write(ctx, runtime, ws, sub, lang, since))
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                try:
+                    protocol.parse_client_message(msg.data)
+                except ProtocolError as exc:
+                    await ws.send_frame(protocol.error(exc.code, str(exc)).data, WSMsgType.TEXT)
+            elif msg.type == WSMsgType.BINARY:
+                await ws.send_frame(protocol.error("bad_message", "readers send no binary frames").data,
+                                    WSMsgType.TEXT)
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        ctx.bus.unsubscribe(sub)
+        runtime.reader_left(lang)
+
+
+async def _write(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResponse, sub: Subscription,
+                 lang: str, since: int) -> None:
+    store, sid = runtime.store, runtime.session.id
+    latest = store.latest_seq(sid, lang)
+    await ws.send_frame(protocol.hello(runtime.session, lang, runtime.languages(), latest).data, WSMsgType.TEXT)
+    last = await _replay(runtime, ws, lang, since)
+    if since > 0:
+        for fixed in store.corrected_before(sid, lang, since, CORRECTION_WINDOW):
+            fix = protocol.correction(protocol_correction(fixed), source_text=fixed.source_text)
+            await ws.send_frame(fix.data, WSMsgType.TEXT)
+    await ws.send_frame(protocol.status(runtime_status(runtime)).data, WSMsgType.TEXT)
+    while not ws.closed:
+        frame = await sub.get()
+        if frame is None:
+            if sub.closed:
+                return
+            # Overflowed: this reader fell behind; catch up from the store instead.
+            sub.resynced()
+            last = await _replay(runtime, ws, lang, last)
+            continue
+        if frame.kind == "caption" and frame.seq is not None:
+            if frame.seq <= last:
+                continue
+            if frame.seq > last + 1:
+                last = await _replay(runtime, ws, lang, last)
+                continue
+            last = frame.seq
+        await ws.send_frame(frame.data, WSMsgType.TEXT)
+
+
+async def _replay(runtime: SessionRuntime, ws: web.WebSocketResponse, lang: str, last: int) -> int:
+    """Send every stored caption after ``last``; return the last seq sent."""
+    while True:
+        batch = runtime.store.captions_since(runtime.session.id, lang, last, REPLAY_BATCH)
+        for cap in batch:
+            await ws.send_frame(runtime.frame_for(cap).data, WSMsgType.TEXT)
+            last = cap.seq
+        if len(batch) < REPLAY_BATCH:
+            return last
+
+
+def protocol_correction(c: Caption) -> Correction:
+    return Correction(c.session, c.lang, c.seq, c.id, c.text, c.revision)
+
+
+def runtime_status(runtime: SessionRuntime) -> Status:
+    return Status(runtime.session.id, runtime.state == "live", runtime.lag_ms)

@@ -1,0 +1,123 @@
+"""``assistant serve``: apply the command-line choices, build the engines, run, print the URLs."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import socket
+import ssl
+import sys
+from typing import TextIO
+
+import segno
+from aiohttp import web
+
+from ..config import LANG_RE, SESSION_ID_RE, SessionSettings, Settings
+from ..errors import ConfigError
+from .app import make_app
+from .context import AppContext
+from .engines import build_recognizer_factory, build_translator
+from ..audio.sources import AudioSource
+from .sources import open_source
+from .tls import ensure_certificate
+
+
+def apply_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
+    """Fold ``serve``'s flags into the settings (flags win over the config file)."""
+    server = settings.server
+    if args.host:
+        server = dataclasses.replace(server, host=args.host)
+    if args.port:
+        server = dataclasses.replace(server, port=args.port)
+    asr = dataclasses.replace(settings.asr, model=args.model) if args.model else settings.asr
+    sessions = settings.sessions
+    if args.session or args.source or args.language or args.title or args.languages:
+        sid = args.session or (sessions[0].id if sessions else "main")
+        if not SESSION_ID_RE.match(sid):
+            raise ConfigError(f"--session {sid!r} must be lower-case letters, digits, '-' or '_'")
+        base = next((s for s in sessions if s.id == sid), SessionSettings(id=sid, title=sid))
+        changes: dict[str, object] = {}
+        if args.title:
+            changes["title"] = args.title
+        if args.language:
+            if args.language != "auto" and not LANG_RE.match(args.language):
+                raise ConfigError(f"--language {args.language!r} must be a code like 'en', 'ru' or 'auto'")
+            changes["language"] = args.language
+        if args.languages:
+            changes["languages"] = tuple(x.strip() for x in args.languages.split(",") if x.strip())
+        if args.source:
+            changes["source"] = args.source
+        sessions = (dataclasses.replace(base, **changes),)  # type: ignore[arg-type]
+    return dataclasses.replace(settings, server=server, asr=asr, sessions=sessions)
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    settings = apply_arguments(settings, args)
+    needs_asr = any(s.source != "none" for s in settings.sessions) or not settings.sessions
+    recognizer_factory = build_recognizer_factory(settings, dry_run=args.dry_run) if needs_asr else None
+    translator = build_translator(settings)
+    sources: dict[str, AudioSource] = {}
+    for s in settings.sessions:
+        source = open_source(s.source)
+        if source is not None:
+            sources[s.id] = source
+    ssl_context = None
+    if settings.server.tls:
+        cert, key = ensure_certificate(settings)
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(cert, key)
+    app = make_app(settings, recognizer_factory=recognizer_factory, translator=translator, sources=sources,
+                   on_ready=lambda ctx: print_banner(ctx, ssl_context is not None, not args.no_qr, sys.stdout))
+    web.run_app(app, host=settings.server.host, port=settings.server.port, ssl_context=ssl_context,
+                print=None, shutdown_timeout=5)
+    return 0
+
+
+def lan_address() -> str:
+    """This machine's address on the local network, for the URLs phones will open."""
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    except OSError:
+        return "127.0.0.1"
+    addresses = [str(i[4][0]) for i in infos if not str(i[4][0]).startswith("127.")]
+    return addresses[0] if addresses else "127.0.0.1"
+
+
+def base_url(settings: Settings, tls: bool) -> str:
+    if settings.server.public_url:
+        return settings.server.public_url.rstrip("/")
+    host = settings.server.host
+    if host in ("0.0.0.0", "::", ""):
+        host = lan_address()
+    return f"{'https' if tls else 'http'}://{host}:{settings.server.port}"
+
+
+def print_banner(ctx: AppContext, tls: bool, qr: bool, out: TextIO) -> None:
+    base = base_url(ctx.settings, tls)
+    tokens = {t.role: t for t in ctx.issued_tokens}
+    chair = tokens["chair"].token
+    staff = tokens["staff"].token
+    out.write("\nLive captions are running. Open these on the venue network:\n\n")
+    for runtime in ctx.runtimes.values():
+        s = runtime.session
+        url = f"{base}/s/{s.id}"
+        out.write(f"  Delegates — {s.title} ({s.source_lang}): {url}\n")
+        if qr:
+            segno.make(url, error="m").terminal(out=out, compact=True)
+        fragment = f"#token={chair}" if chair else ""
+        out.write(f"  Chair console: {base}/chair/{s.id}{fragment}\n")
+        if chair:
+            out.write(f"  Capture station: assistant capture --server {base} --session {s.id} --token {chair}\n")
+    out.write(f"  Staff exports: {base}/staff{'#token=' + staff if staff else ''}\n\n")
+    for t in ctx.issued_tokens:
+        if t.source == "generated":
+            out.write(f"  New {t.role} token (shown once, stored hashed): {t.token}\n")
+        elif t.source == "stored":
+            out.write(f"  {t.role} token: set earlier; `assistant tokens rotate {t.role}` makes a new one\n")
+    if not tls:
+        out.write("  Note: browsers allow the chair's microphone only over HTTPS (set server.tls = true)"
+                  " or on localhost.\n")
+    out.write("\n")
+    out.flush()
+
+

@@ -1,0 +1,137 @@
+"""Sessions and transcript exports.
+
+    GET  /api/sessions                                   public sessions; all of them with the staff token
+    POST /api/sessions                                   (staff) create a session
+    GET  /api/sessions/{session}/export.{fmt}?lang=L     (staff) srt, vtt, txt, json, docx
+    GET  /api/sessions/{session}/export.zip              (staff) every language in every format
+    GET  /api/sessions/{session}/transcript.{fmt}?lang=L a public session's transcript (srt, vtt, txt)
+
+Exports stream: a generator of chunks is stepped through in a worker thread
+with its own database connection, so a 10-hour session never sits in memory
+and never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Iterator
+
+from aiohttp import web
+
+from ..captions import Session
+from ..config import LANG_RE, SESSION_ID_RE
+from ..errors import AuthError, NotFoundError, ProtocolError
+from ..export import FORMATS, ZIP, content_type, export_chunks, filename, zip_chunks
+from ..store import Store
+from . import auth
+from .context import AppContext
+
+PUBLIC_FORMATS = ("srt", "vtt", "txt")
+
+
+def _is_staff(ctx: AppContext, request: web.Request) -> bool:
+    try:
+        ctx.require(request, "staff")
+    except AuthError:
+        if auth.presented_token(request) is not None:
+            raise
+        return False
+    return True
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    ctx = AppContext.of(request)
+    staff = _is_staff(ctx, request)
+    base = ctx.public_url(request)
+    out: list[dict[str, Any]] = []
+    for s in ctx.store.list_sessions():
+        runtime = ctx.runtimes.get(s.id)
+        if not staff and (runtime is None or not s.public):
+            continue
+        item: dict[str, Any] = runtime.snapshot() if runtime is not None else {
+            "id": s.id, "title": s.title, "source_lang": s.source_lang, "state": "ended", "readers": {},
+            "languages": [s.source_lang], "started_at": s.started_at_ms, "public": s.public}
+        item["url"] = f"{base}/s/{s.id}"
+        if staff:
+            item["stored_languages"] = ctx.store.languages(s.id)
+            item["captions"] = {lang: ctx.store.count_captions(s.id, lang) for lang in item["stored_languages"]}
+            item["ended_at"] = s.ended_at_ms
+        out.append(item)
+    return web.json_response({"sessions": out}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+async def create_session(request: web.Request) -> web.Response:
+    ctx = AppContext.of(request)
+    ctx.require(request, "staff")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ProtocolError("the request body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ProtocolError("the request body must be a JSON object")
+    sid = body.get("id")
+    if not isinstance(sid, str) or not SESSION_ID_RE.match(sid):
+        raise ProtocolError('"id" must be lower-case letters, digits, "-" or "_" (at most 63)')
+    lang = body.get("language", "en")
+    if not isinstance(lang, str) or (lang != "auto" and not LANG_RE.match(lang)):
+        raise ProtocolError('"language" must be a language code like "en", or "auto"', code="unknown_language")
+    title = body.get("title") or sid
+    if not isinstance(title, str) or len(title) > 200:
+        raise ProtocolError('"title" must be a string of at most 200 characters')
+    if sid in ctx.runtimes:
+        raise ProtocolError(f"session {sid!r} exists already", code="exists")
+    session = ctx.open_session(Session(id=sid, title=title, source_lang=lang,
+                                       created_at_ms=ctx.clock.now_ms(),
+                                       public=bool(body.get("public", True))))
+    return web.json_response(ctx.runtimes[session.id].snapshot(), status=201)
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    ctx = AppContext.of(request)
+    ctx.require(request, "staff")
+    return await _stream_export(request, ctx, request.match_info["fmt"], FORMATS)
+
+
+async def transcript(request: web.Request) -> web.StreamResponse:
+    """A delegate's download of a public session in their language."""
+    ctx = AppContext.of(request)
+    session = ctx.store.get_session(request.match_info["session"])
+    if not session.public:
+        ctx.require(request, "staff")
+    return await _stream_export(request, ctx, request.match_info["fmt"], PUBLIC_FORMATS)
+
+
+async def _stream_export(request: web.Request, ctx: AppContext, fmt: str,
+                         allowed: tuple[str, ...]) -> web.StreamResponse:
+    valid = (*allowed, ZIP) if allowed is FORMATS else allowed
+    if fmt not in valid:
+        raise ProtocolError(f"unknown export format {fmt!r}; use one of {', '.join(valid)}", code="bad_format")
+    session = ctx.store.get_session(request.match_info["session"])
+    lang = request.query.get("lang") or session.source_lang
+    if fmt != ZIP and lang not in ctx.store.languages(session.id) and lang != session.source_lang:
+        raise NotFoundError(f"session {session.id!r} has no captions in {lang!r}; it has "
+                            f"{', '.join(ctx.store.languages(session.id)) or 'none yet'}")
+    reader = Store.open(ctx.store.path)
+    try:
+        chunks: Iterator[bytes]
+        if fmt == ZIP:
+            chunks = zip_chunks(session, lambda l: reader.iter_captions(session.id, l),
+                                reader.languages(session.id) or [session.source_lang])
+            name = filename(session, None, ZIP)
+        else:
+            chunks = export_chunks(fmt, session, reader.iter_captions(session.id, lang), lang=lang)
+            name = filename(session, lang, fmt)
+        response = web.StreamResponse(headers={
+            "Content-Type": content_type(fmt),
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        })
+        await response.prepare(request)
+        loop = asyncio.get_running_loop()
+        while (chunk := await loop.run_in_executor(None, next, chunks, None)) is not None:
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+    finally:
+        reader.close()

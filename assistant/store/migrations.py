@@ -1,0 +1,53 @@
+"""Versioned schema migrations. Append a new entry; never edit a shipped one."""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: sessions, captions in every language, correction audit, hashed tokens
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        source_lang TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        started_at_ms INTEGER,
+        ended_at_ms INTEGER,
+        languages TEXT NOT NULL DEFAULT '[]',
+        glossary TEXT NOT NULL DEFAULT '[]',
+        public INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE captions (
+        session TEXT NOT NULL REFERENCES sessions(id),
+        lang TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        revision INTEGER NOT NULL DEFAULT 0,
+        origin TEXT NOT NULL,
+        source_lang TEXT,
+        source_text TEXT,
+        fallback INTEGER NOT NULL DEFAULT 0,
+        created_at_ms INTEGER,
+        PRIMARY KEY (session, lang, seq)
+    );
+    CREATE UNIQUE INDEX captions_by_id ON captions(session, id, lang);
+    CREATE TABLE revisions (
+        session TEXT NOT NULL,
+        caption_id TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        before TEXT NOT NULL,
+        after TEXT NOT NULL,
+        author TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX revisions_by_caption ON revisions(session, caption_id);
+    CREATE TABLE tokens (
+        role TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL
+    );
+    """,
+)

@@ -1,0 +1,265 @@
+"""SQLite (WAL) store: every final caption is committed before any reader sees it.
+
+A ``Store`` wraps one ``sqlite3`` connection and is used from one thread: the
+server's event loop writes through it (each write is a short transaction), and
+long reads such as exports open their own ``Store`` in a worker thread with
+:meth:`Store.open` so they never hold up the loop.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..captions import Caption, CaptionOrigin, Session
+from ..errors import NotFoundError, StoreError
+from .migrations import MIGRATIONS
+
+FETCH_BATCH = 500  # rows per round trip when streaming a long session
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One entry of the correction audit trail."""
+
+    session: str
+    caption_id: str
+    lang: str
+    revision: int
+    before: str
+    after: str
+    author: str
+    at_ms: int
+
+
+class Store:
+    """Sessions, captions, revisions and token hashes in one SQLite file."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._db = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> "Store":
+        """Open (creating and migrating on first use) the database at ``path``."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a committed caption survives a killed process.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=5000")
+            _migrate(conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the caption database {path}: {exc}. "
+                             "Check the path in [storage] and that the disk is writable.") from exc
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- sessions -------------------------------------------------------
+    def create_session(self, s: Session) -> Session:
+        """Insert ``s``; if it exists already, return the stored one unchanged."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO sessions (id, title, source_lang, created_at_ms, started_at_ms,"
+            " ended_at_ms, languages, glossary, public) VALUES (?,?,?,?,?,?,?,?,?)",
+            (s.id, s.title, s.source_lang, s.created_at_ms, s.started_at_ms, s.ended_at_ms,
+             json.dumps(list(s.languages)), json.dumps(list(s.glossary)), int(s.public)),
+        )
+        return self.get_session(s.id)
+
+    def get_session(self, session_id: str) -> Session:
+        row = self._db.execute("SELECT * FROM sessions WHERE id=?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no session {session_id!r}; `assistant export --list` shows the sessions")
+        return _session(row)
+
+    def list_sessions(self) -> list[Session]:
+        rows = self._db.execute("SELECT * FROM sessions ORDER BY created_at_ms, id").fetchall()
+        return [_session(r) for r in rows]
+
+    def update_session(self, session_id: str, **changes: Any) -> Session:
+        """Change some of title, source_lang, started_at_ms, ended_at_ms, languages, glossary, public."""
+        allowed = {"title", "source_lang", "started_at_ms", "ended_at_ms", "languages", "glossary", "public"}
+        bad = set(changes) - allowed
+        if bad:
+            raise StoreError(f"cannot update session field(s) {sorted(bad)}")
+        self.get_session(session_id)
+        for key, value in changes.items():
+            if key in ("languages", "glossary"):
+                value = json.dumps(list(value))
+            elif key == "public":
+                value = int(value)
+            self._db.execute(f"UPDATE sessions SET {key}=? WHERE id=?", (value, session_id))
+        return self.get_session(session_id)
+
+    # -- captions -------------------------------------------------------
+    def append_caption(self, session: str, lang: str, *, id: str, start_ms: int, end_ms: int, text: str,
+                       origin: CaptionOrigin, source_lang: str | None = None,
+                       source_text: str | None = None, fallback: bool = False,
+                       created_at_ms: int | None = None) -> Caption:
+        """Store a new final caption as the next ``seq`` of (session, lang) and return it."""
+        with _transaction(self._db):
+            (last,) = self._db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM captions WHERE session=? AND lang=?", (session, lang)
+            ).fetchone()
+            seq = int(last) + 1
+            self._db.execute(
+                "INSERT INTO captions (session, lang, seq, id, start_ms, end_ms, text, revision, origin,"
+                " source_lang, source_text, fallback, created_at_ms) VALUES (?,?,?,?,?,?,?,0,?,?,?,?,?)",
+                (session, lang, seq, id, start_ms, end_ms, text, origin, source_lang, source_text,
+                 int(fallback), created_at_ms),
+            )
+        return Caption(session=session, lang=lang, seq=seq, id=id, start_ms=start_ms, end_ms=end_ms,
+                       text=text, revision=0, origin=origin, source_lang=source_lang,
+                       source_text=source_text, fallback=fallback, created_at_ms=created_at_ms)
+
+    def latest_seq(self, session: str, lang: str) -> int:
+        (last,) = self._db.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM captions WHERE session=? AND lang=?", (session, lang)
+        ).fetchone()
+        return int(last)
+
+    def captions_since(self, session: str, lang: str, since: int, limit: int = 1000) -> list[Caption]:
+        """Captions of (session, lang) with ``seq > since``, oldest first, at most ``limit``."""
+        rows = self._db.execute(
+            "SELECT * FROM captions WHERE session=? AND lang=? AND seq>? ORDER BY seq LIMIT ?",
+            (session, lang, since, limit),
+        ).fetchall()
+        return [_caption(r) for r in rows]
+
+    def corrected_before(self, session: str, lang: str, upto: int, window: int) -> list[Caption]:
+        """Corrected captions among the ``window`` captions ending at ``seq == upto``."""
+        rows = self._db.execute(
+            "SELECT * FROM captions WHERE session=? AND lang=? AND seq<=? AND seq>? AND revision>0"
+            " ORDER BY seq", (session, lang, upto, upto - window),
+        ).fetchall()
+        return [_caption(r) for r in rows]
+
+    def untranslated(self, session: str, source_lang: str, lang: str, limit: int) -> list[Caption]:
+        """The latest ``limit`` captions of the spoken stream that have no ``lang`` version, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM captions s WHERE s.session=? AND s.lang=? AND NOT EXISTS (SELECT 1 FROM captions t"
+            " WHERE t.session=s.session AND t.id=s.id AND t.lang=?) ORDER BY s.seq DESC LIMIT ?",
+            (session, source_lang, lang, limit)).fetchall()
+        return [_caption(r) for r in reversed(rows)]
+
+    def get_caption(self, session: str, caption_id: str, lang: str) -> Caption:
+        row = self._db.execute("SELECT * FROM captions WHERE session=? AND id=? AND lang=?",
+                               (session, caption_id, lang)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no caption {caption_id!r} in language {lang!r} of session {session!r}")
+        return _caption(row)
+
+    def translations_of(self, session: str, caption_id: str) -> list[Caption]:
+        """Every language's version of one caption (source first)."""
+        rows = self._db.execute("SELECT * FROM captions WHERE session=? AND id=? ORDER BY origin != 'asr'"
+                                " AND origin != 'manual', lang", (session, caption_id)).fetchall()
+        return [_caption(r) for r in rows]
+
+    def correct(self, session: str, caption_id: str, lang: str, text: str, *, author: str, at_ms: int,
+                source_text: str | None = None, fallback: bool | None = None) -> Caption:
+        """Replace a caption's text, bump its revision and write the audit row; return the new caption."""
+        with _transaction(self._db):
+            old = self.get_caption(session, caption_id, lang)
+            revision = old.revision + 1
+            self._db.execute(
+                "UPDATE captions SET text=?, revision=?, source_text=COALESCE(?, source_text),"
+                " fallback=COALESCE(?, fallback) WHERE session=? AND id=? AND lang=?",
+                (text, revision, source_text, None if fallback is None else int(fallback),
+                 session, caption_id, lang),
+            )
+            self._db.execute(
+                "INSERT INTO revisions (session, caption_id, lang, revision, before, after, author, at_ms)"
+                " VALUES (?,?,?,?,?,?,?,?)", (session, caption_id, lang, revision, old.text, text, author, at_ms),
+            )
+        return self.get_caption(session, caption_id, lang)
+
+    def revisions(self, session: str, caption_id: str | None = None) -> list[Revision]:
+        sql = "SELECT * FROM revisions WHERE session=?"
+        args: tuple[Any, ...] = (session,)
+        if caption_id is not None:
+            sql += " AND caption_id=?"
+            args += (caption_id,)
+        rows = self._db.execute(sql + " ORDER BY at_ms, rowid", args).fetchall()
+        return [Revision(*r) for r in rows]
+
+    def languages(self, session_id: str) -> list[str]:
+        """Languages that have at least one caption, source language first."""
+        s = self.get_session(session_id)
+        rows = self._db.execute("SELECT DISTINCT lang FROM captions WHERE session=?", (session_id,)).fetchall()
+        langs = sorted(r[0] for r in rows)
+        if s.source_lang in langs:
+            langs.remove(s.source_lang)
+            langs.insert(0, s.source_lang)
+        return langs
+
+    def count_captions(self, session_id: str, lang: str) -> int:
+        (n,) = self._db.execute("SELECT COUNT(*) FROM captions WHERE session=? AND lang=?",
+                                (session_id, lang)).fetchone()
+        return int(n)
+
+    def iter_captions(self, session_id: str, lang: str) -> Iterator[Caption]:
+        """Every caption of (session, lang) in seq order, fetched in batches (bounded memory)."""
+        last = 0
+        while True:
+            batch = self.captions_since(session_id, lang, last, FETCH_BATCH)
+            if not batch:
+                return
+            yield from batch
+            last = batch[-1].seq
+
+    def audio_end_ms(self, session_id: str) -> int:
+        """The latest end time of any caption: where a resumed session's audio clock continues."""
+        (end,) = self._db.execute("SELECT COALESCE(MAX(end_ms), 0) FROM captions WHERE session=?",
+                                  (session_id,)).fetchone()
+        return int(end)
+
+    # -- tokens ---------------------------------------------------------
+    def token_hash(self, role: str) -> str | None:
+        row = self._db.execute("SELECT hash FROM tokens WHERE role=?", (role,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_token_hash(self, role: str, digest: str, at_ms: int) -> None:
+        self._db.execute("INSERT INTO tokens (role, hash, created_at_ms) VALUES (?,?,?) ON CONFLICT(role)"
+                         " DO UPDATE SET hash=excluded.hash, created_at_ms=excluded.created_at_ms",
+                         (role, digest, at_ms))
+
+
+class _transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise StoreError(f"the database was made by a newer version (schema {version}); upgrade the software")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        conn.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+
+
+def _session(row: tuple[Any, ...]) -> Session:
+    (sid, title, lang, created, started, ended, languages, glossary, public) = row
+    return Session(id=sid, title=title, source_lang=lang, created_at_ms=created, started_at_ms=started,
+                   ended_at_ms=ended, languages=tuple(json.loads(languages)),
+                   glossary=tuple(json.loads(glossary)), public=bool(public))
+
+
+def _caption(row: tuple[Any, ...]) -> Caption:
+    (session, lang, seq, cid, start, end, text, revision, origin, source_lang, source_text, fallback,
+     created) = row
+    return Caption(session=session, lang=lang, seq=seq, id=cid, start_ms=start, end_ms=end, text=text,
+                   revision=revision, origin=origin, source_lang=source_lang, source_text=source_text,
+                   fallback=bool(fallback), created_at_ms=created)

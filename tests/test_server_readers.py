@@ -1,0 +1,128 @@
+"""Readers' socket: hello, replay with since, live captions, exact resume, slow readers, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient
+
+from assistant.config import Settings
+from assistant.server.app import make_app
+from tests.conftest import CHAIR, ManualClock, bearer
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+    app = make_app(settings, clock=ManualClock().clock)
+    return await aiohttp_client(app)  # type: ignore[no-any-return]
+
+
+async def say(client: TestClient, text: str) -> dict[str, Any]:
+    resp = await client.post("/api/sessions/main/captions", json={"text": text}, headers=bearer(CHAIR))
+    assert resp.status == 201, await resp.text()
+    return await resp.json()  # type: ignore[no-any-return]
+
+
+async def frames_until(ws: Any, kind: str, count: int = 1, timeout: float = 5) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while len([f for f in got if f["type"] == kind]) < count:
+            msg = await ws.receive()
+            assert msg.type == WSMsgType.TEXT, msg
+            got.append(json.loads(msg.data))
+    return got
+
+
+async def test_hello_then_live_caption(client: TestClient) -> None:
+    ws = await client.ws_connect("/ws/captions/main")
+    hello = json.loads((await ws.receive()).data)
+    assert hello["type"] == "hello" and hello["protocol"] == 1 and hello["session"] == "main"
+    assert hello["source_lang"] == "en" and hello["languages"] == ["en"] and hello["seq"] == 0
+    await say(client, "Good morning, everyone.")
+    frames = await frames_until(ws, "caption")
+    cap = frames[-1]
+    assert cap["text"] == "Good morning, everyone." and cap["seq"] == 1 and cap["final"] is True
+    assert cap["lang"] == "en" and cap["end_ms"] >= cap["start_ms"] >= 0 and cap["revision"] == 0
+    await ws.close()
+
+
+async def test_reconnect_with_since_gets_exactly_the_missed_captions(client: TestClient) -> None:
+    for i in range(3):
+        await say(client, f"Sentence number {i}.")
+    ws = await client.ws_connect("/ws/captions/main?since=0")
+    frames = await frames_until(ws, "caption", 3)
+    seqs = [f["seq"] for f in frames if f["type"] == "caption"]
+    assert seqs == [1, 2, 3]
+    await ws.close()
+    for i in range(3, 6):  # said while the reader was away
+        await say(client, f"Sentence number {i}.")
+    ws = await client.ws_connect("/ws/captions/main?since=3")
+    frames = await frames_until(ws, "caption", 3)
+    await say(client, "Sentence number 6.")
+    frames += await frames_until(ws, "caption", 1)
+    caps = [f for f in frames if f["type"] == "caption"]
+    assert [c["seq"] for c in caps] == [4, 5, 6, 7]
+    assert [c["text"] for c in caps] == [f"Sentence number {i}." for i in range(3, 7)]
+    # nothing more arrives: no duplicates
+    with pytest.raises(TimeoutError):
+        await frames_until(ws, "caption", 1, timeout=0.3)
+    await ws.close()
+
+
+async def test_slow_reader_does_not_delay_fast_one_and_resyncs(aiohttp_client: Any, settings: Settings) -> None:
+    import dataclasses
+    small = dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, client_queue=8))
+    client = await aiohttp_client(make_app(small, clock=ManualClock().clock))
+    slow = await client.ws_connect("/ws/captions/main")  # never reads until the end
+    fast = await client.ws_connect("/ws/captions/main")
+    await frames_until(fast, "hello")
+    for i in range(40):
+        await say(client, f"Line {i}.")
+    frames = await frames_until(fast, "caption", 40)
+    assert [f["seq"] for f in frames if f["type"] == "caption"] == list(range(1, 41))
+    # The slow reader overflowed its inbox: it is resynchronised from the store, in order, once.
+    frames = await frames_until(slow, "caption", 40, timeout=10)
+    assert [f["seq"] for f in frames if f["type"] == "caption"] == list(range(1, 41))
+    await slow.close()
+    await fast.close()
+
+
+async def test_unknown_language_is_refused_with_the_list(client: TestClient) -> None:
+    ws = await client.ws_connect("/ws/captions/main?lang=xx")
+    msg = json.loads((await ws.receive()).data)
+    assert msg["type"] == "error" and msg["code"] == "unknown_language" and msg["languages"] == ["en"]
+    closing = await ws.receive()
+    assert closing.type == WSMsgType.CLOSE and closing.data == 4406
+
+
+async def test_bad_since_and_unknown_session(client: TestClient) -> None:
+    ws = await client.ws_connect("/ws/captions/main?since=-4")
+    msg = json.loads((await ws.receive()).data)
+    assert msg["code"] == "bad_since"
+    resp = await client.get("/ws/captions/nope")
+    assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found"
+
+
+async def test_malformed_reader_message_gets_error_and_keeps_stream(client: TestClient) -> None:
+    ws = await client.ws_connect("/ws/captions/main")
+    await frames_until(ws, "hello")
+    await ws.send_str("{not json")
+    frames = await frames_until(ws, "error")
+    assert "JSON" in frames[-1]["message"]
+    await say(client, "Still here.")
+    frames = await frames_until(ws, "caption")
+    assert frames[-1]["text"] == "Still here."
+    await ws.close()
+
+
+async def test_chair_endpoints_refuse_without_token(client: TestClient) -> None:
+    resp = await client.post("/api/sessions/main/captions", json={"text": "hi"})
+    assert resp.status == 401 and (await resp.json())["error"]["code"] == "unauthorized"
+    resp = await client.post("/api/sessions/main/captions", json={"text": "hi"}, headers=bearer("wrong-token-123"))
+    assert resp.status == 401
+    resp = await client.get("/ws/audio/main")
+    assert resp.status == 401

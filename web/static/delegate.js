@@ -1,0 +1,414 @@
+/* The delegate page: one caption stream in one language, resumable, readable on a phone. */
+(function () {
+  "use strict";
+  var CC = window.CC, el = CC.el, $ = CC.$;
+
+  var SIZES = [1, 1.125, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5];  // rem
+  var DEFAULT_SIZE = 1.5;
+  var BEHIND_THRESHOLD_MS = 3000;
+  var AT_BOTTOM_PX = 48;
+  var ANNOUNCE_KEEP = 4;  // finished lines kept in the live region (older ones are removed)
+
+  var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
+  var params = new URLSearchParams(location.search);
+
+  var state = {
+    lang: params.get("lang") || CC.store.get("cc.lang", "") || "",
+    userChoseLang: !!params.get("lang"),
+    sourceLang: null,
+    languages: [],
+    startedAt: null,
+    live: null,          // from status frames; null until the first one
+    lagMs: null,         // from status frames
+    arrivalLagMs: null,  // how late the newest live caption arrived (its audio end vs now)
+    replaying: true,     // frames before the first status of a connection are the back-fill
+    conn: "connecting",
+    reconnectAt: 0,
+    autoScroll: true,
+    mode: CC.store.get("cc.mode", "fast") === "stable" ? "stable" : "fast",
+    announce: CC.store.get("cc.announce", "0") === "1"
+  };
+  var log = new CC.CaptionLog();
+
+  var ui = {
+    title: $("#title"), conn: $("#conn"), lang: $("#lang"), list: $("#captions"), partial: $("#partial"),
+    scroller: $("#scroller"), jump: $("#jump"), lag: $("#lag"), notice: $("#notice"), empty: $("#empty"),
+    mtBanner: $("#mt-banner"), announcer: $("#announcer"), settings: $("#settings"),
+    settingsBtn: $("#settings-btn"), announceBox: $("#announce")
+  };
+
+  // -- display preferences -------------------------------------------------
+  function currentSize() {
+    var v = parseFloat(CC.store.get("cc.size", String(DEFAULT_SIZE)));
+    return isFinite(v) ? v : DEFAULT_SIZE;
+  }
+  function setSize(rem) {
+    document.documentElement.style.setProperty("--cap-size", rem + "rem");
+    CC.store.set("cc.size", rem);
+    $("#smaller").disabled = rem <= SIZES[0];
+    $("#larger").disabled = rem >= SIZES[SIZES.length - 1];
+    if (state.autoScroll) scrollToEnd();
+  }
+  function stepSize(dir) {
+    var now = currentSize(), next = now;
+    if (dir > 0) { for (var i = 0; i < SIZES.length; i++) if (SIZES[i] > now + 1e-6) { next = SIZES[i]; break; } }
+    else { for (var j = SIZES.length - 1; j >= 0; j--) if (SIZES[j] < now - 1e-6) { next = SIZES[j]; break; } }
+    setSize(next);
+  }
+  function effectiveTheme() {
+    var t = document.documentElement.getAttribute("data-theme");
+    if (t) return t;
+    return window.matchMedia && matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+  function setTheme(theme) {
+    document.documentElement.setAttribute("data-theme", theme);
+    CC.store.set("cc.theme", theme);
+    renderToggles();
+  }
+  function setMode(mode) {
+    state.mode = mode;
+    CC.store.set("cc.mode", mode);
+    renderToggles();
+  }
+  function renderToggles() {
+    var theme = effectiveTheme();
+    document.querySelectorAll("[data-theme-choice]").forEach(function (b) {
+      b.setAttribute("aria-pressed", String(b.dataset.themeChoice === theme));
+    });
+    document.querySelectorAll("[data-mode-choice]").forEach(function (b) {
+      b.setAttribute("aria-pressed", String(b.dataset.modeChoice === state.mode));
+    });
+    document.body.classList.toggle("stable", state.mode === "stable");
+    $("#mode-hint").textContent = state.mode === "stable"
+      ? "Stable shows only finished lines: nothing changes while you read."
+      : "Fast shows words as they are heard (grey) before they settle.";
+    ui.announceBox.checked = state.announce;
+  }
+
+  // -- rendering -----------------------------------------------------------
+  function lineNode(line) {
+    var node = el("li", { class: "cap", dataset: { id: line.id, seq: line.seq } });
+    fillLine(node, line);
+    return node;
+  }
+  function fillLine(node, line) {
+    var lang = line.fallback && line.source_lang ? line.source_lang : line.lang;
+    node.setAttribute("lang", lang);
+    node.setAttribute("dir", CC.isRtl(lang) ? "rtl" : "ltr");
+    node.dataset.revision = line.revision || 0;
+    var wasOpen = !!node.querySelector(".source");
+    node.textContent = "";
+    node.appendChild(el("span", { class: "text", text: line.text }));
+    if (line.fallback) node.appendChild(el("span", { class: "tag", title: "Not translated: shown in the original language", text: "original" }));
+    if (line.corrected || (line.revision || 0) > 0) {
+      node.classList.add("corrected");
+      node.appendChild(el("span", { class: "tag", title: "Corrected by the organisers", text: "corrected" }));
+    }
+    var hasSource = !!line.source_text && !line.fallback && line.source_text !== line.text;
+    if (hasSource) {
+      node.dataset.hasSource = "";
+      node.setAttribute("tabindex", "0");
+      node.setAttribute("title", "Show the original");
+      if (wasOpen) showSource(node, line);
+    } else {
+      delete node.dataset.hasSource;
+      node.removeAttribute("tabindex");
+      node.removeAttribute("title");
+    }
+  }
+  function showSource(node, line) {
+    var src = line.source_lang || state.sourceLang || "";
+    node.appendChild(el("span", { class: "source", lang: src, dir: CC.isRtl(src) ? "rtl" : "ltr" }, [
+      el("small", { text: "Original (" + CC.nativeName(src) + ")" }), line.source_text
+    ]));
+  }
+  function toggleSource(node) {
+    var line = log.byId[node.dataset.id];
+    if (!line || !line.source_text) return;
+    var open = node.querySelector(".source");
+    var wasAtEnd = state.autoScroll;
+    if (open) open.remove(); else showSource(node, line);
+    if (wasAtEnd) scrollToEnd();
+  }
+
+  function addCaption(frame) {
+    var res = log.add(frame);
+    if (!res) return;
+    ui.empty.hidden = true;
+    if (res.updated) {
+      var existing = ui.list.querySelector('[data-id="' + cssEscape(res.line.id) + '"]');
+      if (existing) fillLine(existing, res.line);
+    } else {
+      var node = lineNode(res.line);
+      var before = res.before ? ui.list.querySelector('[data-id="' + cssEscape(res.before.id) + '"]') : null;
+      ui.list.insertBefore(node, before);
+      if (!state.replaying) {
+        node.classList.add("fresh");
+        announce(res.line);
+        if (state.startedAt) state.arrivalLagMs = Date.now() - (state.startedAt + res.line.end_ms);
+      }
+    }
+    afterChange();
+  }
+  function applyCorrection(frame) {
+    var line = log.correct(frame);
+    if (!line) return;
+    var node = ui.list.querySelector('[data-id="' + cssEscape(line.id) + '"]');
+    if (node) fillLine(node, line);
+    afterChange();
+  }
+  function setPartial(frame) {
+    ui.partial.textContent = frame.text || "";
+    var lang = frame.lang || state.lang;
+    ui.partial.setAttribute("lang", lang);
+    ui.partial.setAttribute("dir", CC.isRtl(lang) ? "rtl" : "ltr");
+    afterChange();
+  }
+  function announce(line) {
+    if (!state.announce) return;
+    ui.announcer.appendChild(el("p", { lang: line.lang, text: line.text }));
+    while (ui.announcer.childNodes.length > ANNOUNCE_KEEP) ui.announcer.removeChild(ui.announcer.firstChild);
+  }
+  function clearCaptions() {
+    log.reset();
+    ui.list.textContent = "";
+    ui.partial.textContent = "";
+    ui.announcer.textContent = "";
+    ui.empty.hidden = false;
+    state.arrivalLagMs = null;
+  }
+  function cssEscape(s) { return window.CSS && CSS.escape ? CSS.escape(String(s)) : String(s).replace(/["\\]/g, "\\$&"); }
+
+  // -- scrolling -----------------------------------------------------------
+  function atBottom() {
+    var s = ui.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < AT_BOTTOM_PX;
+  }
+  function scrollToEnd() {
+    ui.scroller.scrollTop = ui.scroller.scrollHeight;
+  }
+  function afterChange() {
+    if (state.autoScroll) scrollToEnd();
+  }
+  ui.scroller.addEventListener("scroll", function () {
+    var bottom = atBottom();
+    if (bottom !== state.autoScroll) {
+      state.autoScroll = bottom;
+      ui.jump.hidden = bottom;
+    }
+  }, { passive: true });
+  ui.jump.addEventListener("click", function () {
+    state.autoScroll = true;
+    ui.jump.hidden = true;
+    scrollToEnd();
+    ui.scroller.focus({ preventScroll: true });
+  });
+
+  // -- header state ------------------------------------------------------------
+  function renderConn() {
+    var pill = ui.conn, label, s;
+    if (state.conn === "open" && state.live === false) { s = "paused"; label = "Not live"; }
+    else if (state.conn === "open" && state.live) { s = "live"; label = "Live"; }
+    else if (state.conn === "open") { s = "connecting"; label = "Connected"; }
+    else if (state.conn === "reconnecting") {
+      s = "reconnecting";
+      var secs = Math.max(1, Math.ceil((state.reconnectAt - Date.now()) / 1000));
+      label = navigator.onLine === false ? "Offline" : "Reconnecting in " + secs + " s";
+    }
+    else if (state.conn === "stopped") { s = "error"; label = "Disconnected"; }
+    else { s = "connecting"; label = "Connecting…"; }
+    pill.dataset.state = s;
+    if (pill.textContent !== label) pill.textContent = label;
+    pill.title = s === "paused" ? "The session is not live right now; captions will continue when it resumes." : "";
+  }
+  function renderLag() {
+    var lag = null;
+    if (state.conn === "open" && state.live) {
+      lag = state.lagMs;
+      if (state.arrivalLagMs !== null && (lag === null || state.arrivalLagMs > lag)) lag = state.arrivalLagMs;
+    }
+    var show = lag !== null && lag > BEHIND_THRESHOLD_MS;
+    if (show) {
+      var text = "Captions are " + Math.round(lag / 1000) + " s behind";
+      if (ui.lag.textContent !== text) ui.lag.textContent = text;
+    }
+    ui.lag.hidden = !show;
+  }
+  function renderBanner() {
+    var translated = state.sourceLang && state.lang && state.lang !== state.sourceLang && state.sourceLang !== "auto";
+    ui.mtBanner.hidden = !translated;
+    if (translated) {
+      ui.mtBanner.textContent = "";
+      ui.mtBanner.appendChild(el("span", { "aria-hidden": "true", text: "⚙" }));
+      ui.mtBanner.appendChild(el("span", {
+        text: "Machine translated from " + CC.localName(state.sourceLang) + " · tap a line for the original"
+      }));
+    }
+  }
+  function showNotice(text) {
+    ui.notice.textContent = text || "";
+    ui.notice.hidden = !text;
+  }
+  function renderLanguages() {
+    var sel = ui.lang;
+    sel.textContent = "";
+    state.languages.forEach(function (code) {
+      var label = CC.nativeName(code);
+      if (code === state.sourceLang) label += " — original";
+      sel.appendChild(el("option", { value: code, lang: code, text: label }));
+    });
+    sel.value = state.lang;
+    sel.disabled = state.languages.length < 2;
+  }
+  function renderDownloads() {
+    document.querySelectorAll("#downloads [data-fmt]").forEach(function (a) {
+      var fmt = a.dataset.fmt;
+      a.href = "/api/sessions/" + encodeURIComponent(sessionId) + "/transcript." + fmt + "?lang=" + encodeURIComponent(state.lang);
+      a.setAttribute("download", sessionId + "-" + state.lang + "." + fmt);
+    });
+  }
+  function renderDirection() {
+    var dir = CC.isRtl(state.lang) ? "rtl" : "ltr";
+    ui.list.setAttribute("dir", dir);
+    ui.list.setAttribute("lang", state.lang);
+    ui.partial.setAttribute("dir", CC.isRtl(state.sourceLang || state.lang) ? "rtl" : "ltr");
+  }
+
+  // -- the socket ------------------------------------------------------------
+  function captionsUrl() {
+    var q = "since=" + log.maxSeq;
+    if (state.lang) q = "lang=" + encodeURIComponent(state.lang) + "&" + q;
+    return CC.wsUrl("/ws/captions/" + encodeURIComponent(sessionId) + "?" + q);
+  }
+  var pendingLangFallback = null;
+  function onFrame(f) {
+    switch (f.type) {
+      case "hello":
+        state.replaying = true;
+        state.live = null;
+        if (typeof f.seq === "number" && f.seq < log.maxSeq) clearCaptions();  // the server's log restarted
+        state.sourceLang = f.source_lang;
+        state.languages = Array.isArray(f.languages) ? f.languages : [f.lang];
+        state.startedAt = typeof f.started_at === "number" ? f.started_at : null;
+        if (f.lang && f.lang !== state.lang) { state.lang = f.lang; }
+        if (f.title) { ui.title.textContent = f.title; document.title = f.title + " · Live captions"; }
+        renderLanguages(); renderBanner(); renderDownloads(); renderDirection();
+        if (!pendingLangFallback) showNotice("");
+        pendingLangFallback = null;
+        if (log.lines.length === 0 && f.seq === 0) ui.empty.textContent = "Waiting for the first words…";
+        break;
+      case "caption":
+        if (f.lang && state.lang && f.lang !== state.lang) return;
+        addCaption(f);
+        break;
+      case "correction":
+        if (f.lang && state.lang && f.lang !== state.lang) return;
+        applyCorrection(f);
+        break;
+      case "partial":
+        setPartial(f);
+        break;
+      case "status":
+        state.replaying = false;
+        state.live = !!f.live;
+        state.lagMs = typeof f.lag_ms === "number" ? f.lag_ms : null;
+        if (!state.live) { ui.partial.textContent = ""; state.arrivalLagMs = null; }
+        renderConn(); renderLag();
+        break;
+      case "error":
+        if (f.code === "unknown_language" && Array.isArray(f.languages) && f.languages.length) {
+          var fallback = f.languages[0];
+          showNotice(CC.nativeName(state.lang) + " is not available for this session; showing " +
+                     CC.nativeName(fallback) + ".");
+          pendingLangFallback = fallback;
+        } else {
+          showNotice(f.message || "The server reported an error.");
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  var socket = new CC.ReconnectingSocket({
+    url: captionsUrl,
+    onframe: onFrame,
+    onstate: function (s, info) {
+      state.conn = s;
+      if (s === "reconnecting") state.reconnectAt = info.at;
+      if (s !== "open") { state.live = null; ui.partial.textContent = ""; }
+      renderConn(); renderLag();
+    },
+    onclose: function () {
+      if (pendingLangFallback) {
+        var lang = pendingLangFallback;
+        setTimeout(function () { switchLanguage(lang, false); }, 0);
+        return false;
+      }
+      return true;
+    }
+  });
+
+  function switchLanguage(lang, remember) {
+    if (remember) { CC.store.set("cc.lang", lang); state.userChoseLang = true; }
+    state.lang = lang;
+    params.set("lang", lang);
+    history.replaceState(null, "", location.pathname + "?" + params.toString());
+    clearCaptions();
+    state.autoScroll = true;
+    ui.jump.hidden = true;
+    renderBanner(); renderDownloads(); renderDirection();
+    socket.restart();  // since=0: the new language is replayed from the start
+  }
+
+  // -- wiring ------------------------------------------------------------------
+  $("#smaller").addEventListener("click", function () { stepSize(-1); });
+  $("#larger").addEventListener("click", function () { stepSize(1); });
+  ui.settingsBtn.addEventListener("click", function () {
+    var open = ui.settings.hidden;
+    ui.settings.hidden = !open;
+    ui.settingsBtn.setAttribute("aria-expanded", String(open));
+  });
+  document.querySelectorAll("[data-theme-choice]").forEach(function (b) {
+    b.addEventListener("click", function () { setTheme(b.dataset.themeChoice); });
+  });
+  document.querySelectorAll("[data-mode-choice]").forEach(function (b) {
+    b.addEventListener("click", function () { setMode(b.dataset.modeChoice); });
+  });
+  ui.announceBox.addEventListener("change", function () {
+    state.announce = ui.announceBox.checked;
+    CC.store.set("cc.announce", state.announce ? "1" : "0");
+    if (state.announce && state.mode === "fast") setMode("stable");
+  });
+  ui.lang.addEventListener("change", function () {
+    showNotice("");
+    switchLanguage(ui.lang.value, true);
+  });
+  ui.list.addEventListener("click", function (ev) {
+    var node = ev.target.closest(".cap[data-has-source]");
+    if (node && !(window.getSelection && String(window.getSelection()).length)) toggleSource(node);
+  });
+  ui.list.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Enter" && ev.key !== " ") return;
+    var node = ev.target.closest(".cap[data-has-source]");
+    if (node) { ev.preventDefault(); toggleSource(node); }
+  });
+  window.addEventListener("online", function () { socket.kick(); });
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) socket.kick(); });
+  window.addEventListener("resize", function () { if (state.autoScroll) scrollToEnd(); });
+  setInterval(function () { renderConn(); renderLag(); }, 1000);
+
+  setSize(currentSize());
+  renderToggles();
+  renderDownloads();
+  if (!sessionId) {
+    showNotice("This address has no session in it. Open the link or QR code shown in the room.");
+    return;
+  }
+  socket.start();
+
+  /* For tests and debugging: a read-only view of what is shown. */
+  window.captionsDebug = {
+    state: state, log: log, socket: socket,
+    texts: function () { return log.lines.map(function (l) { return l.text; }); }
+  };
+})();
