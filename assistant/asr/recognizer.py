@@ -289,8 +289,8 @@ class StreamingRecognizer:
         s = self._s
         if seg.no_speech_prob > s.no_speech_threshold and seg.avg_logprob < s.logprob_threshold:
             return False
-        if seg.compression_ratio > s.compression_ratio_threshold and seg.avg_logprob < s.logprob_threshold:
-            return False
+        if seg.compression_ratio > s.compression_ratio_threshold:
+            return False  # a decoding loop (Whisper's own rejection rule)
         if is_known_hallucination(seg.text):
             share = self._speech_share(ms_to_samples(seg.start_ms), ms_to_samples(seg.end_ms))
             return (
@@ -433,7 +433,7 @@ class StreamingRecognizer:
         """No decoding on silence: without speech or pending words, keep only the pre-roll."""
         if self._hyp or self._caption or self._has_speech(self._settled, self._vad_until):
             return
-        self._trim_to(self._vad_until - ms_to_samples(self._s.preroll_ms))
+        self._trim_to(self._vad_until - ms_to_samples(self._s.preroll_ms), context=True)
 
     def _flush(self) -> None:
         self._commit(self._hyp)

@@ -96,7 +96,7 @@ def collapse_repeats(words: Sequence[Word]) -> list[Word]:
     """Drop a phrase repeated back to back beyond what speech plausibly does.
 
     A run of the same n-gram (n = 2..8) three or more times, or the same single
-    word four or more times, is a decoding loop: keep the first occurrence.
+    word four or more times, is a decoding loop: keep one occurrence.
     """
     out = list(words)
     i = 0
@@ -111,7 +111,8 @@ def collapse_repeats(words: Sequence[Word]) -> list[Word]:
             while i + (reps + 1) * n <= len(out) and same_words(gram, out[i + reps * n : i + (reps + 1) * n]):
                 reps += 1
             if reps >= need:
-                del out[i + n : i + reps * n]
+                # keep the last copy: it carries the phrase's closing punctuation
+                del out[i : i + (reps - 1) * n]
                 collapsed = True
                 break
         if not collapsed:
@@ -120,9 +121,12 @@ def collapse_repeats(words: Sequence[Word]) -> list[Word]:
 
 
 def is_known_hallucination(text: str) -> bool:
-    """Whether ``text`` is one of Whisper's stock credits/farewells (see KNOWN_HALLUCINATIONS)."""
+    """Whether ``text`` is, or is the start of, one of Whisper's stock credits/farewells.
+
+    A prefix counts too ("Thank you for"), as streaming sees the phrase grow.
+    """
     norm = normalize(text)
-    return any(norm.startswith(h) for h in KNOWN_HALLUCINATIONS)
+    return bool(norm) and any(norm.startswith(h) or h.startswith(norm) for h in KNOWN_HALLUCINATIONS)
 
 
 def strip_word(word: Word) -> Word:

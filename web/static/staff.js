@@ -1,0 +1,120 @@
+/* The staff page: every session with its languages, and authenticated downloads of the exports. */
+(function () {
+  "use strict";
+  var CC = window.CC, el = CC.el, $ = CC.$;
+  var TOKEN_KEY = "cc.staff";
+  var FORMATS = [["srt", "SRT"], ["vtt", "WebVTT"], ["txt", "Text"], ["json", "JSON"], ["docx", "Word"]];
+  var STATES = { live: "Live", paused: "Paused", idle: "Idle", ended: "Ended" };
+
+  var token = CC.takeTokenFromHash(TOKEN_KEY);
+
+  function showError(text) {
+    $("#error").textContent = text || "";
+    $("#error").hidden = !text;
+  }
+  function explain(err) {
+    if (err.status === 401) return "Wrong staff token: " + err.message;
+    if (err.status === 404) return "Not found: " + err.message;
+    if (err.status) return "The server answered " + err.status + ": " + err.message;
+    return "Cannot reach the server (" + err.message + ").";
+  }
+  function authHeaders() { return { Authorization: "Bearer " + token }; }
+
+  async function load() {
+    showError("");
+    $("#status").textContent = "Loading…";
+    try {
+      var data = await CC.fetchJson("/api/sessions", { headers: authHeaders(), cache: "no-store" });
+      render(data.sessions || []);
+      $("#status").textContent = (data.sessions || []).length + " session(s).";
+      $("#forget").hidden = false;
+    } catch (e) {
+      $("#sessions").textContent = "";
+      $("#status").textContent = "";
+      showError(explain(e));
+      if (e.status === 401) { CC.sessionStore.remove(TOKEN_KEY); $("#token").focus(); }
+    }
+  }
+
+  function render(sessions) {
+    var root = $("#sessions");
+    root.textContent = "";
+    if (!sessions.length) root.appendChild(el("p", { class: "panel muted", text: "No sessions yet." }));
+    sessions.forEach(function (s) {
+      var langs = s.stored_languages && s.stored_languages.length ? s.stored_languages : (s.languages || []);
+      var counts = s.captions || {};
+      var rows = langs.map(function (lang) {
+        return el("tr", { dataset: { lang: lang } }, [
+          el("th", { scope: "row", lang: lang }, [CC.nativeName(lang) + " (" + lang + ")",
+            typeof counts[lang] === "number" ? el("span", { class: "count", text: counts[lang] + " captions" }) : null]),
+          el("td", {}, [el("div", { class: "row" }, FORMATS.map(function (f) {
+            return el("button", { type: "button", class: "small", dataset: { fmt: f[0], lang: lang },
+              "aria-label": f[1] + " transcript, " + CC.nativeName(lang),
+              onclick: function (ev) { download(ev.currentTarget, exportUrl(s.id, f[0], lang), s.id + "-" + lang + "." + f[0]); },
+              text: f[1] });
+          }))])
+        ]);
+      });
+      var started = s.started_at ? new Date(s.started_at).toLocaleString() : "not started";
+      root.appendChild(el("section", { class: "panel session", dataset: { id: s.id } }, [
+        el("h2", { text: s.title || s.id }),
+        el("div", { class: "meta" }, [
+          el("span", { class: "pill", dataset: { state: s.state }, text: STATES[s.state] || s.state }),
+          el("code", { text: s.id }),
+          el("span", { class: "muted", text: "Started: " + started })
+        ]),
+        langs.length ? el("table", { class: "exports" }, [el("tbody", {}, rows)])
+                     : el("p", { class: "muted", text: "No captions yet." }),
+        el("button", { type: "button", class: "primary zip", dataset: { fmt: "zip" },
+          onclick: function (ev) { download(ev.currentTarget, "/api/sessions/" + encodeURIComponent(s.id) + "/export.zip", s.id + ".zip"); },
+          text: "Download everything (.zip)" })
+      ]));
+    });
+  }
+
+  function exportUrl(id, fmt, lang) {
+    return "/api/sessions/" + encodeURIComponent(id) + "/export." + fmt + "?lang=" + encodeURIComponent(lang);
+  }
+
+  async function download(button, url, fallbackName) {
+    showError("");
+    button.classList.add("busy");
+    button.setAttribute("aria-busy", "true");
+    try {
+      var resp = await fetch(url, { headers: authHeaders(), cache: "no-store" });
+      if (!resp.ok) throw await CC.apiError(resp);
+      var blob = await resp.blob();
+      var name = CC.dispositionFilename(resp.headers.get("Content-Disposition"), fallbackName);
+      var href = URL.createObjectURL(blob);
+      var a = el("a", { href: href, download: name, hidden: true });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(href); }, 60000);
+      $("#status").textContent = "Downloaded " + name + " (" + formatBytes(blob.size) + ").";
+    } catch (e) {
+      showError(explain(e));
+    } finally {
+      button.classList.remove("busy");
+      button.removeAttribute("aria-busy");
+    }
+  }
+  function formatBytes(n) { return n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " kB" : (n / 1048576).toFixed(1) + " MB"; }
+
+  $("#token-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    token = $("#token").value.trim();
+    if (!token) return;
+    CC.sessionStore.set(TOKEN_KEY, token);
+    $("#token").value = "";
+    load();
+  });
+  $("#forget").addEventListener("click", function () {
+    CC.sessionStore.remove(TOKEN_KEY);
+    token = null;
+    $("#sessions").textContent = "";
+    $("#status").textContent = "Token forgotten.";
+    $("#forget").hidden = true;
+  });
+  if (token) load();
+})();
