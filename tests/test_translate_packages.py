@@ -46,6 +46,18 @@ def test_reinstalling_a_pair_replaces_it(tiny: dict[tuple[str, str], TinyPackage
     assert len(registry.installed()) == 1
 
 
+def test_a_second_registry_sees_packages_installed_by_another(
+    tiny: dict[tuple[str, str], TinyPackage], tmp_path: Path
+) -> None:
+    server_side, cli_side = PackageRegistry(tmp_path), PackageRegistry(tmp_path)
+    cli_side.install_file(tiny[("en", "fr")].path)
+    assert server_side.targets("en") == ("fr",)
+    cli_side.install_file(tiny[("en", "de")].path)
+    cli_side.install_file(tiny[("en", "fr")].path)  # reinstall: same folder name, new folder
+    assert server_side.targets("en") == ("de", "fr")
+    assert server_side.find("en", "fr").path.is_dir()
+
+
 def test_routes_direct_and_through_english(
     tiny: dict[tuple[str, str], TinyPackage], tmp_path: Path
 ) -> None:

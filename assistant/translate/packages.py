@@ -12,7 +12,7 @@ user's home at import time and fixes the packages folder once per process), its
 index reader recurses forever when offline. The file format is the same.
 
 Create one ``PackageRegistry`` per packages folder and share it; ``installed()``
-rescans the folder only when it changed.
+re-reads package metadata only when the folder's entries changed.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def _check_archive(archive: zipfile.ZipFile, where: str) -> str:
 class PackageRegistry:
     """The Argos packages installed in one folder.
 
-    Call ``installed()``/``routes()`` whenever needed (cheap: rescans only after the
+    Call ``installed()``/``routes()`` whenever needed (cheap: re-reads metadata only after the
     folder changed), ``install_file()`` for a copied .argosmodel, and
     ``install_from_index()`` on a machine with internet.
     """
@@ -147,23 +147,27 @@ class PackageRegistry:
         self.index_url = index_url
         self.index_timeout_s = index_timeout_s
         self._lock = threading.Lock()
-        self._scanned_mtime_ns: int | None = None
+        self._scanned_key: tuple[tuple[str, int], ...] | None = None
         self._pairs: list[PairInfo] = []
 
     def installed(self) -> list[PairInfo]:
         """All installed pairs, sorted by (source, target); [] when the folder is absent."""
         if not self.packages_dir.is_dir():
             return []
-        mtime_ns = self.packages_dir.stat().st_mtime_ns
+        # A folder's mtime can miss two changes within one clock tick, so the
+        # cache key is each entry's name and inode (a reinstall makes a new one).
+        # Dot-folders are installs in progress.
+        folders = [f for f in sorted(self.packages_dir.iterdir()) if not f.name.startswith(".")]
+        key = tuple((f.name, f.stat().st_ino) for f in folders)
         with self._lock:
-            if mtime_ns != self._scanned_mtime_ns:
+            if key != self._scanned_key:
                 pairs = [
                     _pair_from_folder(folder)
-                    for folder in sorted(self.packages_dir.iterdir())
+                    for folder in folders
                     if (folder / METADATA_FILE).is_file()
                 ]
                 self._pairs = sorted(pairs, key=lambda p: (p.source, p.target))
-                self._scanned_mtime_ns = mtime_ns
+                self._scanned_key = key
             return list(self._pairs)
 
     def find(self, source: str, target: str) -> PairInfo:

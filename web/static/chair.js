@@ -71,7 +71,7 @@
     var langs = Object.keys(state.readers).filter(function (k) { return state.readers[k] > 0; }).sort();
     if (!langs.length) ul.appendChild(el("li", { class: "muted", text: "none yet" }));
     langs.forEach(function (l) {
-      ul.appendChild(el("li", { dataset: { lang: l } }, [CC.nativeName(l) + " ", el("strong", { text: String(state.readers[l]) })]));
+      ul.appendChild(el("li", { dataset: { lang: l } }, [el("bdi", { lang: l, text: CC.nativeName(l) }), " ", el("strong", { text: String(state.readers[l]) })]));
     });
     $("#session-title").textContent = state.title;
     if (state.title) document.title = state.title + " · Chair console";

@@ -7,6 +7,7 @@
   var DEFAULT_SIZE = 1.5;
   var BEHIND_THRESHOLD_MS = 3000;
   var AT_BOTTOM_PX = 48;
+  var MAX_PLAUSIBLE_LAG_MS = 120000;
   var ANNOUNCE_KEEP = 4;  // finished lines kept in the live region (older ones are removed)
 
   var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
@@ -145,7 +146,11 @@
       if (!state.replaying) {
         node.classList.add("fresh");
         announce(res.line);
-        if (state.startedAt) state.arrivalLagMs = Date.now() - (state.startedAt + res.line.end_ms);
+        if (state.startedAt) {
+          // Wall-clock estimate; a device clock far off the server's gives nonsense, which is ignored.
+          var late = Date.now() - (state.startedAt + res.line.end_ms);
+          state.arrivalLagMs = late >= 0 && late <= MAX_PLAUSIBLE_LAG_MS ? late : null;
+        }
       }
     }
     afterChange();
@@ -239,11 +244,20 @@
     ui.mtBanner.hidden = !translated;
     if (translated) {
       ui.mtBanner.textContent = "";
-      ui.mtBanner.appendChild(el("span", { "aria-hidden": "true", text: "⚙" }));
+      ui.mtBanner.appendChild(translateIcon());
       ui.mtBanner.appendChild(el("span", {
         text: "Machine translated from " + CC.localName(state.sourceLang) + " · tap a line for the original"
       }));
     }
+  }
+  function translateIcon() {
+    var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg"), path = document.createElementNS(ns, "path");
+    svg.setAttribute("viewBox", "0 0 24 24"); svg.setAttribute("width", "16"); svg.setAttribute("height", "16");
+    svg.setAttribute("aria-hidden", "true");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", "M12.87 15.07l-2.54-2.51.03-.03A17.5 17.5 0 0014.07 6H17V4h-7V2H8v2H1v2h11.17A15.8 15.8 0 019 11.35 15.6 15.6 0 016.69 8h-2a17.6 17.6 0 002.98 4.56l-5.09 5.02L4 19l5-5 3.11 3.11.76-2.04zM18.5 10h-2L12 22h2l1.12-3h4.75L21 22h2l-4.5-12zm-2.62 7l1.62-4.33L19.12 17h-3.24z");
+    svg.appendChild(path);
+    return svg;
   }
   function showNotice(text) {
     ui.notice.textContent = text || "";
@@ -254,7 +268,6 @@
     sel.textContent = "";
     state.languages.forEach(function (code) {
       var label = CC.nativeName(code);
-      if (code === state.sourceLang) label += " — original";
       sel.appendChild(el("option", { value: code, lang: code, text: label }));
     });
     sel.value = state.lang;

@@ -28,6 +28,8 @@
       render(data.sessions || []);
       $("#status").textContent = (data.sessions || []).length + " session(s).";
       $("#forget").hidden = false;
+      $("#token").placeholder = "Saved for this tab";
+      $("#token").required = false;
     } catch (e) {
       $("#sessions").textContent = "";
       $("#status").textContent = "";
@@ -103,8 +105,9 @@
 
   $("#token-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
-    token = $("#token").value.trim();
-    if (!token) return;
+    var typed = $("#token").value.trim();
+    if (!typed && !token) return;
+    if (typed) token = typed;
     CC.sessionStore.set(TOKEN_KEY, token);
     $("#token").value = "";
     load();
