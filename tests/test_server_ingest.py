@@ -113,3 +113,35 @@ async def test_real_tiny_en_model_through_the_whole_path(settings: Settings) -> 
         for word in ("americans", "country", "ask"):
             assert word in words, words
     shared.close()
+
+
+async def test_whisper_english_stream_when_no_argos_pair_reaches_english(settings: Settings) -> None:
+    import dataclasses
+
+    script = [utterance("Добрый день, коллеги.", 300, word_ms=400)]
+    tasks: list[str] = []
+    executor = ThreadPoolExecutor(max_workers=1)
+
+    def factory(language: str | None, glossary: tuple[str, ...], task: str = "transcribe") -> Recognizer:
+        tasks.append(task)
+        # The scripted fake answers the same words for either task; the stream's labelling is what is tested.
+        return RecognizerRunner(ScriptedTranscriber(script, language="ru"), None, RecognizerSettings(use_vad=False),
+                                executor=executor, language=language, task=task)  # type: ignore[arg-type]
+
+    ru = dataclasses.replace(settings, sessions=(dataclasses.replace(settings.sessions[0], language="ru"),))
+    app = make_app(ru, recognizer_factory=factory)
+    async for server in start(app):
+        base = str(server.make_url("")).rstrip("/")
+        import websockets
+
+        async with websockets.connect(base.replace("http", "ws") + "/ws/captions/main?lang=en") as ws:
+            hello = json.loads(await ws.recv())
+            assert hello["languages"] == ["ru", "en"]
+            await stream_capture(base, "main", CHAIR, FileSource(JFK, realtime=False), max_attempts=2)
+            async with asyncio.timeout(20):
+                while (frame := json.loads(await ws.recv()))["type"] != "caption":
+                    pass
+        assert frame["lang"] == "en" and frame["origin"] == "whisper-translate"
+        assert frame["machine_translated"] is True
+        assert sorted(tasks) == ["transcribe", "translate"]
+    executor.shutdown()

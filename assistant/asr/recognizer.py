@@ -33,6 +33,7 @@ import numpy as np
 from assistant.asr.text import (
     collapse_repeats,
     common_prefix_length,
+    drop_stacked,
     ends_clause,
     ends_sentence,
     is_known_hallucination,
@@ -314,7 +315,7 @@ class StreamingRecognizer:
                     end = min(max(w.end_ms, start), req.end_ms)
                     if w.text.strip():
                         words.append(Word(w.text, start, end, w.probability))
-        words = [w for w in collapse_repeats(words) if self._word_has_speech(w)]
+        words = [w for w in collapse_repeats(drop_stacked(words)) if self._word_has_speech(w)]
         words = [w for w in words if w.start_ms >= self._committed_end_ms - RECOMMIT_TOLERANCE_MS]
         if words and words[0].start_ms < self._committed_end_ms + DEDUP_WINDOW_MS:
             recent = list(self._recent)

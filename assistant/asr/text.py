@@ -50,6 +50,12 @@ KNOWN_HALLUCINATIONS: Final = (
     "gracias por ver",
 )
 
+# Words whose full stop is not a sentence end (normalised form).
+ABBREVIATIONS: Final = frozenset(
+    "mr mrs ms dr prof st jr sr vs etc e g i e no vol fig approx dept inc ltd co "
+    "a b c d f h j k l m n o p q r s t u v w x y z".split()
+)
+
 _SPACE = re.compile(r"\s+")
 
 
@@ -85,7 +91,8 @@ def _last_mark(text: str) -> str:
 
 
 def ends_sentence(word: Word) -> bool:
-    return _last_mark(word.text) in SENTENCE_END
+    """Whether the word closes a sentence (abbreviations such as "Mr." do not)."""
+    return _last_mark(word.text) in SENTENCE_END and normalize(word.text) not in ABBREVIATIONS
 
 
 def ends_clause(word: Word) -> bool:
@@ -117,6 +124,22 @@ def collapse_repeats(words: Sequence[Word]) -> list[Word]:
                 break
         if not collapsed:
             i += 1
+    return out
+
+
+def drop_stacked(words: Sequence[Word]) -> list[Word]:
+    """Drop runs of two or more zero-length words: Whisper's aligner stacks looped text at one instant."""
+    out: list[Word] = []
+    i = 0
+    while i < len(words):
+        j = i
+        while j < len(words) and words[j].end_ms <= words[j].start_ms:
+            j += 1
+        if j - i >= 2:
+            i = j
+            continue
+        out.extend(words[i : max(j, i + 1)])
+        i = max(j, i + 1)
     return out
 
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..asr.runner import RecognizerRunner, load_shared_model
 from ..asr.scripted import ScriptedTranscriber, ScriptedUtterance, utterance
-from ..asr.types import RecognizerSettings
+from ..asr.types import RecognizerSettings, Task
 from ..asr.vad import SileroVoiceDetector
 from ..config import Settings
 from ..errors import ModelError
@@ -40,8 +40,9 @@ def build_recognizer_factory(settings: Settings, *, dry_run: bool = False) -> Re
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dry-run")
         no_vad = RecognizerSettings(use_vad=False)
 
-        def fake_factory(language: str | None, glossary: tuple[str, ...]) -> Recognizer:
-            return RecognizerRunner(fake, None, no_vad, executor=executor, language=language, hotwords=glossary)
+        def fake_factory(language: str | None, glossary: tuple[str, ...], task: Task = "transcribe") -> Recognizer:
+            return RecognizerRunner(fake, None, no_vad, executor=executor, language=language, hotwords=glossary,
+                                    task=task)
 
         return fake_factory
 
@@ -53,11 +54,11 @@ def build_recognizer_factory(settings: Settings, *, dry_run: bool = False) -> Re
     log.info("loading Whisper model %s from %s", info.name, info.path)
     shared = load_shared_model(info, compute_type=settings.asr.compute_type, cpu_threads=settings.asr.cpu_threads)
 
-    def factory(language: str | None, glossary: tuple[str, ...]) -> Recognizer:
+    def factory(language: str | None, glossary: tuple[str, ...], task: Task = "transcribe") -> Recognizer:
         if not info.multilingual and language is None:
             language = "en"
         return RecognizerRunner(shared.transcriber, SileroVoiceDetector(), executor=shared.executor,
-                                language=language, hotwords=glossary)
+                                language=language, hotwords=glossary, task=task)
 
     return factory
 

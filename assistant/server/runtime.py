@@ -37,7 +37,14 @@ class Recognizer(Protocol):
     async def run(self, audio: AsyncIterator[np.ndarray], on_event: Callable[[object], None]) -> None: ...
 
 
-RecognizerFactory = Callable[[str | None, tuple[str, ...]], Recognizer]
+class RecognizerFactory(Protocol):
+    """Makes one stream's recogniser; ``task="translate"`` is Whisper's own any→English."""
+
+    def __call__(self, language: str | None, glossary: tuple[str, ...],
+                 task: Literal["transcribe", "translate"] = "transcribe") -> Recognizer: ...
+
+
+WHISPER_ENGLISH = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +93,10 @@ class SessionRuntime:
         self._offset_ms = 0
         self._frames: OrderedDict[tuple[str, int], tuple[int, protocol.Frame]] = OrderedDict()
         self._lanes = TranslationLanes(self, translator) if translator is not None else None
-        self._partial_text = ""
+        # Whisper's own English (translate task), run only while someone reads it.
+        self._english: AudioFeed | None = None
+        self._english_offset_ms = 0
+        self._english_task: asyncio.Task[None] | None = None
         # Capture streams heard by the audio endpoint (kept across reconnects).
         self.ingest_streams: dict[str, object] = {}
 
@@ -98,7 +108,14 @@ class SessionRuntime:
     def languages(self) -> tuple[str, ...]:
         """Every language a reader may ask for: the spoken one first, then reachable targets."""
         targets = self._lanes.available() if self._lanes is not None else ()
-        return (self.source_lang, *[t for t in targets if t != self.source_lang])
+        extra = (WHISPER_ENGLISH,) if self._whisper_english() else ()
+        return (self.source_lang, *[t for t in targets if t != self.source_lang], *extra)
+
+    def _whisper_english(self) -> bool:
+        """Offer Whisper's own translation into English when no Argos route reaches English."""
+        if self._recognizer_factory is None or self.source_lang in (WHISPER_ENGLISH, "auto"):
+            return False
+        return self._lanes is None or WHISPER_ENGLISH not in self._lanes.available()
 
     def check_language(self, lang: str) -> None:
         if lang not in self.languages():
@@ -107,7 +124,9 @@ class SessionRuntime:
 
     def reader_joined(self, lang: str) -> None:
         self.readers[lang] += 1
-        if self._lanes is not None and lang != self.source_lang:
+        if lang == WHISPER_ENGLISH and self._whisper_english():
+            self._start_whisper_english()
+        elif self._lanes is not None and lang != self.source_lang:
             self._lanes.want(lang)
         self._publish_readers()
 
@@ -115,9 +134,32 @@ class SessionRuntime:
         self.readers[lang] -= 1
         if self.readers[lang] <= 0:
             del self.readers[lang]
-            if self._lanes is not None and lang not in self.session.languages:
+            if lang == WHISPER_ENGLISH and self._english is not None:
+                self._english.end()
+                self._english = None
+            elif self._lanes is not None and lang not in self.session.languages:
                 self._lanes.unwant(lang)
         self._publish_readers()
+
+    def _start_whisper_english(self) -> None:
+        """Run a second recogniser with Whisper's translate task from the current audio on."""
+        if self._feed is None or self._english is not None or self._recognizer_factory is None:
+            return
+        self._english = AudioFeed()
+        self._english_offset_ms = self._offset_ms + self._feed.samples * 1000 // SAMPLE_RATE
+        recognizer = self._recognizer_factory(self.source_lang, self.session.glossary, task="translate")
+        self._english_task = asyncio.create_task(recognizer.run(self._english.__aiter__(), self._on_english))
+
+    def _on_english(self, event: object) -> None:
+        offset = self._english_offset_ms
+        if isinstance(event, FinalCaption):
+            cap = self.store.append_caption(
+                self.session.id, WHISPER_ENGLISH, id=uuid.uuid4().hex[:12], start_ms=event.start_ms + offset,
+                end_ms=event.end_ms + offset, text=event.text, origin="whisper-translate",
+                source_lang=self.source_lang, created_at_ms=self.clock.now_ms())
+            self.publish_caption(cap)
+        elif isinstance(event, PartialCaption):
+            self.publish_partial(event.text, event.start_ms + offset, event.end_ms + offset, lang=WHISPER_ENGLISH)
 
     # -- audio ----------------------------------------------------------
     @property
@@ -137,6 +179,8 @@ class SessionRuntime:
         recognizer = self._recognizer_factory(
             None if self.source_lang == "auto" else self.source_lang, self.session.glossary)
         self._recognition = asyncio.create_task(self._recognise(recognizer, feed))
+        if self.readers[WHISPER_ENGLISH] and self._whisper_english():
+            self._start_whisper_english()
         return feed
 
     def audio_started(self, received_ms: int) -> None:
@@ -164,12 +208,17 @@ class SessionRuntime:
             rms = float(np.sqrt(np.mean(np.square(chunk, dtype=np.float64))))
             self.level_db = round(20 * np.log10(max(rms, 1e-6)), 1)
         self._feed.push(chunk)
+        if self._english is not None:
+            self._english.push(chunk)
 
     def close_audio(self) -> None:
         """The source ended (file finished, capture stopped): finish recognition, stay readable."""
         if self._feed is not None:
             self._feed.end()
             self._feed = None
+        if self._english is not None:
+            self._english.end()
+            self._english = None
 
     async def _recognise(self, recognizer: Recognizer, feed: AudioFeed) -> None:
         try:
@@ -184,7 +233,6 @@ class SessionRuntime:
     def on_event(self, event: object) -> None:
         """Handle one recogniser event on the event loop."""
         if isinstance(event, FinalCaption):
-            self._partial_text = ""
             self.add_caption(event.text, event.start_ms + self._offset_ms, event.end_ms + self._offset_ms,
                              origin="asr", lang=event.language or None)
         elif isinstance(event, PartialCaption):
@@ -227,10 +275,10 @@ class SessionRuntime:
             self._frames.popitem(last=False)
         return frame
 
-    def publish_partial(self, text: str, start_ms: int, end_ms: int) -> None:
-        self._partial_text = text
-        frame = protocol.partial(Partial(self.session.id, self.source_lang, start_ms, end_ms, text))
-        self.bus.publish(Topic(self.session.id, self.source_lang), frame)
+    def publish_partial(self, text: str, start_ms: int, end_ms: int, *, lang: str | None = None) -> None:
+        lang = lang or self.source_lang
+        frame = protocol.partial(Partial(self.session.id, lang, start_ms, end_ms, text))
+        self.bus.publish(Topic(self.session.id, lang), frame)
 
     def publish_status(self) -> None:
         frame = protocol.status(Status(self.session.id, self.state == "live", self.lag_ms))
@@ -294,8 +342,9 @@ class SessionRuntime:
 
     async def close(self) -> None:
         self.close_audio()
-        if self._recognition is not None:
-            self._recognition.cancel()
-            await asyncio.gather(self._recognition, return_exceptions=True)
+        for task in (self._recognition, self._english_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._lanes is not None:
             await self._lanes.close()

@@ -6,6 +6,7 @@
   var SAMPLE_RATE = 16000;
   var MAX_UNACKED_S = 60;     // audio kept for resending after a reconnect
   var METER_FLOOR_DB = -60;
+  var METER_FALL_DB = 4;      // per 100 ms chunk
   var END_ARM_MS = 4000;      // "End session" must be pressed twice within this time
   var STICKY_PX = 40;
 
@@ -305,13 +306,17 @@
   });
 
   // -- level meter ------------------------------------------------------------------------
-  function setMeter(db) {
+  var meterShown = METER_FLOOR_DB;
+  function setMeter(db, hold) {
     var v = Math.max(METER_FLOOR_DB, Math.min(0, db));
+    // Fall back slowly (like a peak meter) so the gaps between words do not blank the bar.
+    if (hold && v < meterShown - METER_FALL_DB) v = meterShown - METER_FALL_DB;
+    meterShown = v;
     var pct = (v - METER_FLOOR_DB) / -METER_FLOOR_DB * 100;
     ui.meterBar.style.width = pct.toFixed(1) + "%";
     ui.meter.setAttribute("aria-valuenow", v.toFixed(0));
     ui.meter.dataset.db = v.toFixed(1);
-    ui.meterDb.textContent = (db <= METER_FLOOR_DB ? "−∞" : v.toFixed(0)) + " dB";
+    ui.meterDb.textContent = (v <= METER_FLOOR_DB ? "−∞" : v.toFixed(0)) + " dB";
   }
   function sizeMeter() { ui.meter.style.setProperty("--meter-full", ui.meter.clientWidth + "px"); }
   window.addEventListener("resize", sizeMeter);
@@ -411,7 +416,7 @@
   }
   function onPcm(msg) {
     var db = 20 * Math.log10(Math.max(msg.rms, 1e-6));
-    setMeter(db);
+    setMeter(db, true);
     if (!mic.running) return;
     var data = new Int16Array(msg.pcm);
     mic.chunks.push({ start: mic.total, data: data });

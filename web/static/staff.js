@@ -118,6 +118,8 @@
     $("#sessions").textContent = "";
     $("#status").textContent = "Token forgotten.";
     $("#forget").hidden = true;
+    $("#token").placeholder = "";
+    $("#token").required = true;
   });
   if (token) load();
 })();
