@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 FRAME_CACHE_SIZE = 4096  # encoded caption frames kept per session for replays
 LAG_REPORT_STEP_MS = 250  # publish lag changes of at least this much
+LEVEL_EVERY_SAMPLES = SAMPLE_RATE // 5  # chair level-meter updates: five per second of audio
 
 State = Literal["idle", "live", "paused", "ended"]
 
@@ -93,6 +94,7 @@ class SessionRuntime:
         self._offset_ms = 0
         self._frames: OrderedDict[tuple[str, int], tuple[int, protocol.Frame]] = OrderedDict()
         self._lanes = TranslationLanes(self, translator) if translator is not None else None
+        self._next_level_at = 0
         # Whisper's own English (translate task), run only while someone reads it.
         self._english: AudioFeed | None = None
         self._english_offset_ms = 0
@@ -176,6 +178,7 @@ class SessionRuntime:
             self._feed.end()
         feed = AudioFeed()
         self._feed = feed
+        self._next_level_at = 0
         recognizer = self._recognizer_factory(
             None if self.source_lang == "auto" else self.source_lang, self.session.glossary)
         self._recognition = asyncio.create_task(self._recognise(recognizer, feed))
@@ -208,6 +211,10 @@ class SessionRuntime:
             rms = float(np.sqrt(np.mean(np.square(chunk, dtype=np.float64))))
             self.level_db = round(20 * np.log10(max(rms, 1e-6)), 1)
         self._feed.push(chunk)
+        # The chair's level meter: about five updates per second of audio, counted in samples.
+        if self._feed.samples >= self._next_level_at:
+            self._next_level_at = self._feed.samples + LEVEL_EVERY_SAMPLES
+            self._publish_chair(protocol.info("level", {"level_db": self.level_db}))
         if self._english is not None:
             self._english.push(chunk)
 
