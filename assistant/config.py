@@ -71,12 +71,6 @@ class LimitSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class BusSettings:
-    kind: str = "memory"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-
-
-@dataclass(frozen=True, slots=True)
 class SessionSettings:
     id: str
     title: str = ""
@@ -95,7 +89,6 @@ class Settings:
     translation: TranslationSettings = field(default_factory=TranslationSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
-    bus: BusSettings = field(default_factory=BusSettings)
     sessions: tuple[SessionSettings, ...] = ()
 
 
@@ -106,7 +99,6 @@ _SECTIONS: dict[str, type[Any]] = {
     "translation": TranslationSettings,
     "auth": AuthSettings,
     "limits": LimitSettings,
-    "bus": BusSettings,
 }
 
 _ENV: dict[str, tuple[str, str]] = {
@@ -229,8 +221,6 @@ def _session(raw: Any, index: int) -> SessionSettings:
 def _validate(s: Settings) -> None:
     if not 0 < s.server.port < 65536:
         raise ConfigError(f"server.port must be 1-65535, not {s.server.port}")
-    if s.bus.kind not in ("memory", "redis"):
-        raise ConfigError(f"bus.kind must be 'memory' or 'redis', not {s.bus.kind!r}")
     if s.limits.client_queue < 8:
         raise ConfigError("limits.client_queue must be at least 8")
     if s.limits.max_message_bytes < 1024:

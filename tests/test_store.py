@@ -1,0 +1,80 @@
+"""The SQLite store on real temporary files: migrations, seq numbering, corrections, audit, streaming reads."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from assistant.captions import Session
+from assistant.errors import NotFoundError, StoreError
+from assistant.store import Store
+from assistant.store.migrations import MIGRATIONS
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.open(tmp_path / "sub" / "captions.sqlite3")
+    s.create_session(Session(id="main", title="Main", source_lang="en", created_at_ms=1))
+    return s
+
+
+def test_created_on_first_use_in_wal_mode_at_the_latest_schema(store: Store) -> None:
+    conn = sqlite3.connect(store.path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_seq_counts_per_language_and_survives_reopen(store: Store) -> None:
+    a = store.append_caption("main", "en", id="c1", start_ms=0, end_ms=900, text="One.", origin="asr")
+    b = store.append_caption("main", "en", id="c2", start_ms=900, end_ms=1800, text="Two.", origin="asr")
+    f = store.append_caption("main", "fr", id="c1", start_ms=0, end_ms=900, text="Un.", origin="translation",
+                             source_lang="en", source_text="One.")
+    assert (a.seq, b.seq, f.seq) == (1, 2, 1)
+    store.close()
+    again = Store.open(store.path)
+    assert [c.text for c in again.iter_captions("main", "en")] == ["One.", "Two."]
+    assert again.latest_seq("main", "fr") == 1 and again.languages("main") == ["en", "fr"]
+    assert [c.id for c in again.untranslated("main", "en", "fr", 10)] == ["c2"]
+    with pytest.raises(sqlite3.IntegrityError):  # one version of a caption per language
+        again.append_caption("main", "fr", id="c1", start_ms=0, end_ms=900, text="Un.", origin="translation")
+
+
+def test_corrections_bump_revision_and_keep_an_audit_trail(store: Store) -> None:
+    store.append_caption("main", "en", id="c1", start_ms=0, end_ms=900, text="Nobel price.", origin="asr")
+    fixed = store.correct("main", "c1", "en", "Nobel prize.", author="chair", at_ms=42)
+    fixed = store.correct("main", "c1", "en", "The Nobel prize.", author="chair", at_ms=43)
+    assert fixed.revision == 2 and fixed.text == "The Nobel prize."
+    trail = store.revisions("main", "c1")
+    assert [(r.revision, r.before, r.after, r.author, r.at_ms) for r in trail] == [
+        (1, "Nobel price.", "Nobel prize.", "chair", 42), (2, "Nobel prize.", "The Nobel prize.", "chair", 43)]
+    assert store.corrected_before("main", "en", 1, 10)[0].revision == 2
+    with pytest.raises(NotFoundError):
+        store.correct("main", "nope", "en", "x", author="chair", at_ms=1)
+
+
+def test_long_session_reads_in_batches(store: Store) -> None:
+    for i in range(1234):
+        store.append_caption("main", "en", id=f"c{i}", start_ms=i * 10, end_ms=i * 10 + 9, text=f"L{i}",
+                             origin="asr")
+    seqs = [c.seq for c in store.iter_captions("main", "en")]
+    assert seqs == list(range(1, 1235)) and store.count_captions("main", "en") == 1234
+    assert store.audio_end_ms("main") == 12339
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite3"
+    Store.open(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer version"):
+        Store.open(path)
+
+
+def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot open the caption database"):
+        Store.open(blocker / "captions.sqlite3")
