@@ -19,6 +19,7 @@ from .errors import ConfigError
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class ServerSettings:
     tls: bool = False
     tls_cert: str = ""
     tls_key: str = ""
+    allowed_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,9 @@ class LimitSettings:
     max_message_bytes: int = 65536
     max_connections_per_ip: int = 50
     heartbeat_s: float = 20.0
+    messages_per_s: float = 10.0
+    message_burst: int = 40
+    rate_strikes: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +230,18 @@ def _validate(s: Settings) -> None:
         raise ConfigError("limits.client_queue must be at least 8")
     if s.limits.max_message_bytes < 1024:
         raise ConfigError("limits.max_message_bytes must be at least 1024")
+    if s.limits.max_connections_per_ip < 1:
+        raise ConfigError("limits.max_connections_per_ip must be at least 1")
+    if not s.limits.messages_per_s > 0:
+        raise ConfigError("limits.messages_per_s must be a number above 0")
+    if s.limits.message_burst < 1:
+        raise ConfigError("limits.message_burst must be at least 1")
+    if s.limits.rate_strikes < 0:
+        raise ConfigError("limits.rate_strikes must be 0 or more")
+    for origin in s.server.allowed_origins:
+        if not ORIGIN_RE.match(origin):
+            raise ConfigError(f"server.allowed_origins has {origin!r}; write origins like "
+                              "'https://captions.example.org' or 'http://10.0.0.5:8080' (scheme://host[:port])")
     for i, sess in enumerate(s.sessions):
         if not SESSION_ID_RE.match(sess.id):
             raise ConfigError(f"sessions[{i}].id {sess.id!r} must be lower-case letters, digits, '-' or '_'")

@@ -8,6 +8,7 @@ every reader of a stream. The full description is ``docs/protocol.md``.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from .errors import ProtocolError
 
 PROTOCOL_VERSION = 1
 MAX_TEXT_CHARS = 2000  # longest caption text accepted from a person (a paragraph)
+SESSION_KEY_RE = re.compile(r"^[!-~]{8,128}$")  # printable ASCII, no spaces: survives a URL and a QR code
 
 FrameKind = Literal["hello", "caption", "partial", "status", "correction", "error", "readers", "level",
                     "info"]
@@ -112,8 +114,12 @@ class Control:
 
 @dataclass(frozen=True, slots=True)
 class UpdateSession:
+    """A chair's settings change; None leaves a field as it is. ``key`` "" removes the session key."""
+
     title: str | None
     glossary: tuple[str, ...] | None
+    public: bool | None = None
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +132,20 @@ ClientMessage = CaptionText | CorrectCaption | Control | UpdateSession | Ping
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:
     """Parse one chair/reader text frame; raise ProtocolError with a code and a fix otherwise."""
+    return parse_client_object(load_json(raw, "frame"))
+
+
+def load_json(raw: str | bytes, what: str) -> object:
+    """``json.loads`` that raises only ProtocolError (also for absurd nesting or numbers)."""
     try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ProtocolError("frame is not JSON; send a JSON object with a \"type\" field") from None
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ProtocolError(f"{what} is not JSON (or nested too deeply); send a JSON object "
+                            "with a \"type\" field") from None
+
+
+def parse_client_object(obj: object) -> ClientMessage:
+    """Validate a decoded client message (a frame, or an HTTP body with ``type`` added)."""
     if not isinstance(obj, dict):
         raise ProtocolError("frame must be a JSON object with a \"type\" field")
     kind = obj.get("type")
@@ -148,8 +164,15 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         glossary = obj.get("glossary")
         if glossary is not None:
             glossary = parse_glossary(glossary)
-        return UpdateSession(title=title, glossary=glossary)
-    raise ProtocolError(f"unknown message type {kind!r}; expected one of ping, caption_text, correct,"
+        public = obj.get("public")
+        if public is not None and not isinstance(public, bool):
+            raise ProtocolError("\"public\" must be true or false")
+        key = obj.get("key")
+        if key is not None and key != "" and (not isinstance(key, str) or not SESSION_KEY_RE.match(key)):
+            raise ProtocolError("\"key\" must be 8-128 printable ASCII characters without spaces, "
+                                "or \"\" to remove the key")
+        return UpdateSession(title=title, glossary=glossary, public=public, key=key)
+    raise ProtocolError(f"unknown message type {_show(kind)}; expected one of ping, caption_text, correct,"
                         " pause, resume, end, update", code="unknown_type")
 
 
@@ -178,6 +201,12 @@ def _lang(obj: dict[str, Any]) -> str | None:
     if lang is None:
         return None
     if not isinstance(lang, str) or not LANG_RE.match(lang):
-        raise ProtocolError(f"\"lang\" must be a language code like \"en\", not {lang!r}",
+        raise ProtocolError(f"\"lang\" must be a language code like \"en\", not {_show(lang)}",
                             code="unknown_language")
     return lang
+
+
+def _show(value: object, limit: int = 40) -> str:
+    """A short repr of a client's value for an error message (never echo a megabyte back)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"

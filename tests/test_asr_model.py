@@ -16,6 +16,7 @@ from assistant.asr import (
     FinalCaption,
     LanguageDetected,
     RecognizerEvent,
+    RecognizerSettings,
     SileroVoiceDetector,
     StreamingRecognizer,
 )
@@ -61,8 +62,11 @@ def tiny_en(models_dir: Path) -> FasterWhisperTranscriber:
 
 
 def stream(transcriber: FasterWhisperTranscriber, audio: np.ndarray, language: str | None, task: str = "transcribe") -> list[RecognizerEvent]:
+    # Passes cost a fixed 300 ms of virtual time (about base's cost on 2 cores), so
+    # the outcome does not depend on how busy the test machine is.
     rec = StreamingRecognizer(language=language, task=task)  # type: ignore[arg-type]
-    events = [t.event for t in replay_virtual(rec, audio, transcriber, SileroVoiceDetector())]
+    timed = replay_virtual(rec, audio, transcriber, SileroVoiceDetector(), cost=lambda r: 300)
+    events = [t.event for t in timed]
     assert rec.done
     return events
 
@@ -126,10 +130,14 @@ async def test_runner_with_the_real_model_on_its_executor(models_dir: Path) -> N
     async def source() -> AsyncIterator[np.ndarray]:
         for i in range(0, len(audio), 1_600):
             yield audio[i : i + 1_600]
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.025)  # four times real speed
 
     try:
-        runner = RecognizerRunner(shared.transcriber, SileroVoiceDetector(), executor=shared.executor, language="en")
+        # The source runs faster than real time here: allow any backlog, drop nothing.
+        settings = RecognizerSettings(max_backlog_ms=10**9)
+        runner = RecognizerRunner(
+            shared.transcriber, SileroVoiceDetector(), settings, executor=shared.executor, language="en"
+        )
         await asyncio.wait_for(runner.run(source(), events.append), timeout=120)
     finally:
         shared.close()

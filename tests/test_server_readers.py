@@ -126,3 +126,24 @@ async def test_chair_endpoints_refuse_without_token(client: TestClient) -> None:
     assert resp.status == 401
     resp = await client.get("/ws/audio/main")
     assert resp.status == 401
+
+
+async def test_sessions_side_by_side_are_isolated(aiohttp_client: Any, settings: Settings) -> None:
+    import dataclasses
+    rooms = tuple(dataclasses.replace(settings.sessions[0], id=sid, title=sid, language=lang)
+                  for sid, lang in (("hall-a", "en"), ("hall-b", "ru")))
+    client = await aiohttp_client(make_app(dataclasses.replace(settings, sessions=rooms),
+                                           clock=ManualClock().clock))
+    a = await client.ws_connect("/ws/captions/hall-a")
+    b = await client.ws_connect("/ws/captions/hall-b")
+    assert (await frames_until(b, "hello"))[0]["source_lang"] == "ru"
+    await frames_until(a, "hello")
+    for sid, text in (("hall-a", "Opening remarks."), ("hall-b", "Вступительное слово."), ("hall-a", "Next.")):
+        resp = await client.post(f"/api/sessions/{sid}/captions", json={"text": text}, headers=bearer(CHAIR))
+        assert resp.status == 201
+    got_a = [f["text"] for f in await frames_until(a, "caption", 2) if f["type"] == "caption"]
+    got_b = [f for f in await frames_until(b, "caption", 1) if f["type"] == "caption"]
+    assert got_a == ["Opening remarks.", "Next."]
+    assert [(f["text"], f["lang"], f["seq"]) for f in got_b] == [("Вступительное слово.", "ru", 1)]
+    await a.close()
+    await b.close()

@@ -290,8 +290,8 @@ class StreamingRecognizer:
         s = self._s
         if seg.no_speech_prob > s.no_speech_threshold and seg.avg_logprob < s.logprob_threshold:
             return False
-        if seg.compression_ratio > s.compression_ratio_threshold:
-            return False  # a decoding loop (Whisper's own rejection rule)
+        if seg.compression_ratio > s.compression_ratio_threshold and seg.avg_logprob < s.logprob_threshold:
+            return False  # an unsure decoding loop; a confident one is collapsed instead
         if is_known_hallucination(seg.text):
             share = self._speech_share(ms_to_samples(seg.start_ms), ms_to_samples(seg.end_ms))
             return (
@@ -338,6 +338,9 @@ class StreamingRecognizer:
     def _commit(self, words: list[Word]) -> None:
         s = self._s
         for w in words:
+            # Words from different passes may overlap by a few ms; keep times monotonic.
+            start = max(w.start_ms, self._committed_end_ms)
+            w = Word(w.text, start, max(w.end_ms, start), w.probability)
             if self._caption:
                 gap = w.start_ms - self._caption[-1].end_ms
                 too_long = len(join_words([*self._caption, w])) > s.caption_max_chars

@@ -120,6 +120,12 @@ def collapse_repeats(words: Sequence[Word]) -> list[Word]:
             if reps >= need:
                 # keep the last copy: it carries the phrase's closing punctuation
                 del out[i : i + (reps - 1) * n]
+                # a loop cut off by the window end leaves a partial copy behind
+                k = 0
+                while k < n - 1 and i + n + k < len(out) and same_words(gram[k : k + 1], out[i + n + k : i + n + k + 1]):
+                    k += 1
+                if k and i + n + k == len(out):
+                    del out[i + n :]
                 collapsed = True
                 break
         if not collapsed:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import AsyncIterator, Callable, Mapping
+from typing import AsyncIterator, Awaitable, Callable, Mapping
 
 from aiohttp import WSCloseCode, web
 
 from ..audio.sources import AudioSource
 from ..captions import Session
 from ..config import Settings
+from ..errors import ProtocolError
 from ..hub import CaptionBus, MemoryBus
 from ..store import Store
 from . import auth, chair, ingest, pages, readers, staff
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 SYSTEM_CLOCK = Clock(now_ms=lambda: time.time_ns() // 1_000_000)
 OnReady = Callable[[AppContext], None]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY_BYTES = 1024 * 1024  # HTTP request bodies (JSON) larger than this get 413
+MAX_SEQ = 2**53  # a since= beyond this is no caption number (and no SQLite integer)
 
 
 def make_app(settings: Settings, *, store: Store | None = None, bus: CaptionBus | None = None,
@@ -43,7 +47,9 @@ def make_app(settings: Settings, *, store: Store | None = None, bus: CaptionBus 
     ``sources`` maps session ids to local audio sources (a recording, a microphone)
     that start with the app.
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES,
+                          handler_args={"access_log_class": auth.RedactingAccessLogger})
+    app.on_response_prepare.append(pages.security_headers)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         own_store = store is None
@@ -92,8 +98,28 @@ def make_app(settings: Settings, *, store: Store | None = None, bus: CaptionBus 
     app.router.add_post("/api/sessions/{session}/control", chair.post_control)
     app.router.add_get(r"/api/sessions/{session}/export.{fmt:[a-z]+}", staff.export)
     app.router.add_get(r"/api/sessions/{session}/transcript.{fmt:[a-z]+}", staff.transcript)
-    app.router.add_get("/ws/captions/{session}", readers.captions_ws)
+    app.router.add_get("/ws/captions/{session}", guard_reader_socket(readers.captions_ws))
     app.router.add_get("/ws/audio/{session}", ingest.audio_ws)
     app.router.add_get("/ws/chair/{session}", chair.chair_ws)
     return app
 
+
+
+def guard_reader_socket(handler: Handler) -> Handler:
+    """Checks before a reader's upgrade: the page's origin, the session, its key, the since range.
+
+    The reader socket itself (``readers.captions_ws``) limits connections per
+    address and validates ``lang`` and the form of ``since``.
+    """
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        ctx = AppContext.of(request)
+        ctx.check_origin(request)
+        ctx.require_reader(request, ctx.runtime_or_404(request.match_info["session"]).session)
+        since = request.query.get("since", "0")
+        if since.isascii() and since.isdigit() and int(since) > MAX_SEQ:
+            raise ProtocolError(f"since must be a caption number from 0 to {MAX_SEQ} (the last seq you saw)",
+                                code="bad_since")
+        return await handler(request)
+
+    return guarded

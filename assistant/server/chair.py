@@ -5,15 +5,16 @@ REST (``Authorization: Bearer <chair token>``):
     PATCH /api/sessions/{session}/captions/{id}       {"text", "lang"?}   a correction
     GET   /api/sessions/{session}/captions/{id}/revisions                 the audit trail
     POST  /api/sessions/{session}/control             {"action": pause|resume|end}
-    PATCH /api/sessions/{session}                     {"title"?, "glossary"?}
+    PATCH /api/sessions/{session}                     {"title"?, "glossary"?, "public"?, "key"?}
+    GET   /api/sessions/{session}/captions/{id}/revisions   (chair or staff)
 WebSocket ``/ws/chair/{session}`` (token as subprotocol ``bearer.<token>``): the
-spoken-language stream plus console frames; accepts the same actions as frames.
+spoken-language stream plus console frames; accepts the same actions as frames,
+at most ``limits.messages_per_s`` of them (then error frames, then close 4429).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import asdict
 from typing import Any
 
@@ -21,10 +22,10 @@ from aiohttp import WSMsgType, web
 
 from .. import protocol
 from ..captions import Caption
-from ..errors import AuthError, NotFoundError, ProtocolError
+from ..errors import NotFoundError, ProtocolError
 from ..hub import Topic
 from . import auth
-from .context import AppContext, ws_close_with_error
+from .context import AppContext, MessageBudget, admit, ws_close_with_error
 from .readers import _write
 from .runtime import SessionRuntime
 
@@ -32,11 +33,9 @@ MIN_MANUAL_MS = 1000  # shortest time span given to a typed caption
 MS_PER_CHAR = 60  # reading-speed estimate for a typed caption's span
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise ProtocolError("the request body must be a JSON object") from None
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body; ProtocolError for anything else (not JSON, too deep, a list)."""
+    body = protocol.load_json(await request.read(), "the request body")
     if not isinstance(body, dict):
         raise ProtocolError("the request body must be a JSON object")
     return body
@@ -64,8 +63,8 @@ def manual_caption(runtime: SessionRuntime, msg: protocol.CaptionText) -> Captio
 
 async def post_caption(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    body = await _json_body(request)
-    msg = protocol.parse_client_message(json.dumps({**body, "type": "caption_text"}))
+    body = await json_body(request)
+    msg = protocol.parse_client_object({**body, "type": "caption_text"})
     assert isinstance(msg, protocol.CaptionText)
     cap = manual_caption(runtime, msg)
     return web.json_response(protocol.caption_dict(cap), status=201)
@@ -73,9 +72,8 @@ async def post_caption(request: web.Request) -> web.Response:
 
 async def patch_caption(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    body = await _json_body(request)
-    msg = protocol.parse_client_message(json.dumps({**body, "type": "correct",
-                                                    "id": request.match_info["caption"]}))
+    body = await json_body(request)
+    msg = protocol.parse_client_object({**body, "type": "correct", "id": request.match_info["caption"]})
     assert isinstance(msg, protocol.CorrectCaption)
     fixed = runtime.correct(msg.id, msg.text, lang=msg.lang, author="chair")
     return web.json_response(protocol.caption_dict(fixed))
@@ -83,20 +81,17 @@ async def patch_caption(request: web.Request) -> web.Response:
 
 async def get_revisions(request: web.Request) -> web.Response:
     ctx = AppContext.of(request)
-    session = request.match_info["session"]
-    token = auth.presented_token(request)
-    try:
-        auth.check(ctx.store, "chair", token)
-    except AuthError:
-        auth.check(ctx.store, "staff", token)
-    revisions = ctx.store.revisions(session, request.match_info["caption"])
+    session = ctx.store.get_session(request.match_info["session"])
+    ctx.require_any(request, "chair", "staff")
+    revisions = ctx.store.revisions(session.id, request.match_info["caption"])
     return web.json_response({"revisions": [asdict(r) for r in revisions]})
 
 
 async def post_control(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    body = await _json_body(request)
-    msg = protocol.parse_client_message(json.dumps({"type": body.get("action")}))
+    body = await json_body(request)
+    action = body.get("action")
+    msg = protocol.parse_client_object({"type": action}) if action in ("pause", "resume", "end") else None
     if not isinstance(msg, protocol.Control):
         raise ProtocolError('"action" must be one of pause, resume, end')
     apply_control(runtime, msg)
@@ -105,11 +100,18 @@ async def post_control(request: web.Request) -> web.Response:
 
 async def patch_session(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    body = await _json_body(request)
-    msg = protocol.parse_client_message(json.dumps({**body, "type": "update"}))
+    body = await json_body(request)
+    msg = protocol.parse_client_object({**body, "type": "update"})
     assert isinstance(msg, protocol.UpdateSession)
-    runtime.update(title=msg.title, glossary=msg.glossary)
+    configure(AppContext.of(request), runtime, msg)
     return web.json_response(runtime.snapshot())
+
+
+def configure(ctx: AppContext, runtime: SessionRuntime, msg: protocol.UpdateSession) -> None:
+    """Apply a chair's settings change: title, glossary, and who may read (public, key)."""
+    runtime.update(title=msg.title, glossary=msg.glossary)
+    if msg.public is not None or msg.key is not None:
+        ctx.set_access(runtime.session.id, public=msg.public, key=msg.key)
 
 
 def apply_control(runtime: SessionRuntime, msg: protocol.Control) -> None:
@@ -124,13 +126,23 @@ def apply_control(runtime: SessionRuntime, msg: protocol.Control) -> None:
 
 async def chair_ws(request: web.Request) -> web.StreamResponse:
     ctx = AppContext.of(request)
+    ctx.check_origin(request)
     runtime = ctx.runtime_or_404(request.match_info["session"])
     ctx.require(request, "chair")
+    ctx.limit_connections(request)
+    try:
+        return await _serve_chair(ctx, runtime, request)
+    finally:
+        ctx.release_connection(request)
+
+
+async def _serve_chair(ctx: AppContext, runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=ctx.settings.limits.heartbeat_s,
                                max_msg_size=ctx.settings.limits.max_message_bytes,
                                protocols=auth.token_subprotocol(request), compress=False)
     await ws.prepare(request)
     ctx.sockets.add(ws)
+    budget = MessageBudget.of(ctx)
     lang = runtime.source_lang
     captions = ctx.bus.subscribe(Topic(runtime.session.id, lang), ctx.settings.limits.client_queue)
     console = ctx.bus.subscribe(Topic(runtime.session.id, "*chair"), ctx.settings.limits.client_queue)
@@ -140,12 +152,15 @@ async def chair_ws(request: web.Request) -> web.StreamResponse:
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
+                if not await admit(ws, budget, ctx.clock.now_ms()):
+                    continue
                 try:
-                    _handle(runtime, protocol.parse_client_message(msg.data))
+                    _handle(ctx, runtime, protocol.parse_client_message(msg.data))
                 except (ProtocolError, NotFoundError) as exc:
                     await ws.send_frame(protocol.error(exc.code, str(exc)).data, WSMsgType.TEXT)
             elif msg.type == WSMsgType.BINARY:
                 await ws_close_with_error(ws, ProtocolError("send audio to /ws/audio/{session}, not here"))
+                break
     finally:
         for task in tasks:
             task.cancel()
@@ -163,7 +178,7 @@ async def _forward(ws: web.WebSocketResponse, sub: Any) -> None:
         await ws.send_frame(frame.data, WSMsgType.TEXT)
 
 
-def _handle(runtime: SessionRuntime, msg: protocol.ClientMessage) -> None:
+def _handle(ctx: AppContext, runtime: SessionRuntime, msg: protocol.ClientMessage) -> None:
     if isinstance(msg, protocol.CaptionText):
         manual_caption(runtime, msg)
     elif isinstance(msg, protocol.CorrectCaption):
@@ -171,4 +186,4 @@ def _handle(runtime: SessionRuntime, msg: protocol.ClientMessage) -> None:
     elif isinstance(msg, protocol.Control):
         apply_control(runtime, msg)
     elif isinstance(msg, protocol.UpdateSession):
-        runtime.update(title=msg.title, glossary=msg.glossary)
+        configure(ctx, runtime, msg)

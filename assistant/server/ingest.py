@@ -5,20 +5,22 @@ id); the server answers ``ready`` with how many samples of that stream it
 already has, then ``ack`` about once per second of audio. A capture client that
 reconnects with the same stream id resends from there, so no audio is lost or
 doubled. A newer connection replaces an older one for the same session.
+Binary audio frames are not rate limited (a reconnecting client resends its
+backlog at full speed); text frames are, like on the other sockets.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
+from .. import protocol
 from ..audio.formats import AudioFormat, PcmDecoder, parse_start_message
 from ..errors import AssistantError, AudioFormatError, ProtocolError
 from . import auth
-from .context import AppContext, ws_close_with_error
+from .context import AppContext, MessageBudget, admit, ws_close_with_error
 from .runtime import AudioFeed, SessionRuntime
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,17 @@ class IngestStream:
 
 async def audio_ws(request: web.Request) -> web.StreamResponse:
     ctx = AppContext.of(request)
+    ctx.check_origin(request)
     runtime = ctx.runtime_or_404(request.match_info["session"])
     ctx.require(request, "chair")
+    ctx.limit_connections(request)
+    try:
+        return await _serve_capture(ctx, runtime, request)
+    finally:
+        ctx.release_connection(request)
+
+
+async def _serve_capture(ctx: AppContext, runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=ctx.settings.limits.heartbeat_s,
                                max_msg_size=ctx.settings.limits.max_message_bytes,
                                protocols=auth.token_subprotocol(request), compress=False)
@@ -55,7 +66,7 @@ async def audio_ws(request: web.Request) -> web.StreamResponse:
     if stream is None:
         return ws
     try:
-        await _receive(runtime, ws, stream)
+        await _receive(ctx, runtime, ws, stream)
     finally:
         if stream.socket is ws:
             stream.socket = None
@@ -70,9 +81,9 @@ async def _start(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResp
         raise ProtocolError('the first frame must be the JSON "start" message, e.g. {"type":"start",'
                             '"sample_rate":16000,"channels":1,"format":"s16le","stream":"<id>"}', code="bad_start")
     try:
-        obj = json.loads(msg.data)
-    except ValueError:
-        raise ProtocolError("the start frame is not JSON", code="bad_start") from None
+        obj = protocol.load_json(msg.data, "the start frame")
+    except ProtocolError as exc:
+        raise ProtocolError(str(exc), code="bad_start") from None
     fmt, stream_id = parse_start_message(obj)
     stream = _streams(runtime).get(stream_id)
     if stream is not None and stream.format == fmt and runtime.feed is stream.feed:
@@ -90,7 +101,9 @@ async def _start(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResp
     return stream
 
 
-async def _receive(runtime: SessionRuntime, ws: web.WebSocketResponse, stream: IngestStream) -> None:
+async def _receive(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResponse,
+                   stream: IngestStream) -> None:
+    budget = MessageBudget.of(ctx)
     decoder = stream.decoder
     ack_every = int(stream.format.sample_rate * ACK_EVERY_S)
     next_ack = decoder.samples_received + ack_every
@@ -111,6 +124,8 @@ async def _receive(runtime: SessionRuntime, ws: web.WebSocketResponse, stream: I
                 next_ack = decoder.samples_received + ack_every
                 await ws.send_json({"type": "ack", "received": decoder.samples_received})
         elif msg.type == WSMsgType.TEXT:
+            if not await admit(ws, budget, ctx.clock.now_ms()):
+                continue
             kind = _message_type(msg.data)
             if kind == "stop":
                 tail = decoder.flush()
@@ -126,10 +141,10 @@ async def _receive(runtime: SessionRuntime, ws: web.WebSocketResponse, stream: I
                                     "message": 'expected binary audio frames, or {"type":"stop"} at the end'})
 
 
-def _message_type(data: str) -> str | None:
+def _message_type(data: str) -> object:
     try:
-        obj = json.loads(data)
-    except ValueError:
+        obj = protocol.load_json(data, "frame")
+    except ProtocolError:
         return None
     return obj.get("type") if isinstance(obj, dict) else None
 

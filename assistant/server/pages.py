@@ -1,17 +1,25 @@
-"""The pages (files under ``web/``) and the join QR codes."""
+"""The pages (files under ``web/``), the join QR codes, the health check and the security headers.
+
+A private session's delegate page and QR code need its key (``?key=``) or a
+chair/staff token; the chair and staff pages are plain files (their tokens stay
+in the ``#fragment``, which browsers never send) and every API they call checks.
+"""
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Awaitable, Callable
 
 import segno
 from aiohttp import web
 
+from . import auth
 from .context import AppContext
 
 WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
+_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 QR_SCALE = 10  # pixels per module: big enough to project
 
 
@@ -20,25 +28,53 @@ def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
 
     async def handler(request: web.Request) -> web.StreamResponse:
         if "session" in request.match_info:
-            AppContext.of(request).store.get_session(request.match_info["session"])
+            ctx = AppContext.of(request)
+            session = ctx.store.get_session(request.match_info["session"])
+            if name == "delegate.html":
+                ctx.require_reader(request, session)
         return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
     return handler
 
 
-def join_url(ctx: AppContext, request: web.Request, session_id: str) -> str:
-    return f"{ctx.public_url(request)}/s/{session_id}"
+def join_url(ctx: AppContext, request: web.Request, session_id: str, key: str | None = None) -> str:
+    return f"{ctx.public_url(request)}/s/{session_id}{auth.join_query(key)}"
 
 
 async def qr_svg(request: web.Request) -> web.Response:
+    """The join QR; for a private session it needs, and then carries, the key it was asked with."""
     ctx = AppContext.of(request)
     session = ctx.store.get_session(request.match_info["session"])
+    ctx.require_reader(request, session)
+    key = None if session.public else auth.presented_key(request)
     buf = io.BytesIO()
-    segno.make(join_url(ctx, request, session.id), error="m").save(buf, kind="svg", scale=QR_SCALE, border=2,
+    segno.make(join_url(ctx, request, session.id, key), error="m").save(buf, kind="svg", scale=QR_SCALE, border=2,
                                                                    xmldecl=False, svgns=True, title="Join the captions")
     return web.Response(body=buf.getvalue(), content_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
 
 async def health(request: web.Request) -> web.Response:
+    """Liveness for monitors; private sessions are listed only with the staff token."""
     ctx = AppContext.of(request)
-    return web.json_response({"ok": True, "sessions": {k: r.state for k, r in ctx.runtimes.items()}})
+    staff = auth.role_of(ctx.store, auth.presented_token(request)) == "staff"
+    return web.json_response({"ok": True, "sessions": {k: r.state for k, r in ctx.runtimes.items()
+                                                       if staff or r.session.public}})
+
+
+def content_security_policy(request: web.BaseRequest) -> str:
+    """Only our own files; sockets only to this host (``'self'`` covers ws: in few browsers)."""
+    host = request.host if _HOST_RE.match(request.host or "") else ""
+    sockets = f"ws://{host} wss://{host}" if host else "ws: wss:"
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self' {sockets}; media-src 'self' blob:; worker-src 'self'; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+async def security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: every response, pages and API alike, gets these."""
+    response.headers.setdefault("Content-Security-Policy", content_security_policy(request))
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "microphone=(self), camera=(), geolocation=()")

@@ -1,10 +1,11 @@
 """Sessions and transcript exports.
 
     GET  /api/sessions                                   public sessions; all of them with the staff token
-    POST /api/sessions                                   (staff) create a session
+    POST /api/sessions                                   (staff) create a session, public or with a key
     GET  /api/sessions/{session}/export.{fmt}?lang=L     (staff) srt, vtt, txt, json, docx
     GET  /api/sessions/{session}/export.zip              (staff) every language in every format
-    GET  /api/sessions/{session}/transcript.{fmt}?lang=L a public session's transcript (srt, vtt, txt)
+    GET  /api/sessions/{session}/transcript.{fmt}?lang=L a session's transcript (srt, vtt, txt): public,
+                                                         or with ?key= (or a chair/staff token) when private
 
 Exports stream: a generator of chunks is stepped through in a worker thread
 with its own database connection, so a 10-hour session never sits in memory
@@ -25,19 +26,19 @@ from ..errors import AuthError, NotFoundError, ProtocolError
 from ..export import FORMATS, ZIP, content_type, export_chunks, filename, zip_chunks
 from ..store import Store
 from . import auth
+from .chair import json_body
 from .context import AppContext
 
 PUBLIC_FORMATS = ("srt", "vtt", "txt")
 
 
 def _is_staff(ctx: AppContext, request: web.Request) -> bool:
-    try:
-        ctx.require(request, "staff")
-    except AuthError:
-        if auth.presented_token(request) is not None:
-            raise
-        return False
-    return True
+    """True with the staff token, False with none or the chair token; AuthError for a wrong one."""
+    token = auth.presented_token(request)
+    role = auth.role_of(ctx.store, token)
+    if token is not None and role is None:
+        raise AuthError("wrong token; send the staff token to see every session, or none for the public ones")
+    return role == "staff"
 
 
 async def list_sessions(request: web.Request) -> web.Response:
@@ -64,12 +65,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 async def create_session(request: web.Request) -> web.Response:
     ctx = AppContext.of(request)
     ctx.require(request, "staff")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ProtocolError("the request body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise ProtocolError("the request body must be a JSON object")
+    body = await json_body(request)
     sid = body.get("id")
     if not isinstance(sid, str) or not SESSION_ID_RE.match(sid):
         raise ProtocolError('"id" must be lower-case letters, digits, "-" or "_" (at most 63)')
@@ -79,12 +75,26 @@ async def create_session(request: web.Request) -> web.Response:
     title = body.get("title") or sid
     if not isinstance(title, str) or len(title) > 200:
         raise ProtocolError('"title" must be a string of at most 200 characters')
+    key = body.get("key")
+    if key is not None:
+        key = auth.valid_session_key(key)
+    public = body.get("public", key is None)
+    if not isinstance(public, bool):
+        raise ProtocolError('"public" must be true or false')
+    if public and key is not None:
+        raise ProtocolError('a public session takes no "key"; send "public": false with it, or drop the key')
     if sid in ctx.runtimes:
         raise ProtocolError(f"session {sid!r} exists already", code="exists")
     session = ctx.open_session(Session(id=sid, title=title, source_lang=lang,
-                                       created_at_ms=ctx.clock.now_ms(),
-                                       public=bool(body.get("public", True))))
-    return web.json_response(ctx.runtimes[session.id].snapshot(), status=201)
+                                       created_at_ms=ctx.clock.now_ms(), public=public))
+    if not public and key is None:
+        key = auth.new_session_key()  # shown once, in this response
+    ctx.set_access(session.id, public=public, key=key or "")
+    out = ctx.runtimes[session.id].snapshot()
+    out["url"] = f"{ctx.public_url(request)}/s/{session.id}{auth.join_query(key)}"
+    if key is not None:
+        out["key"] = key
+    return web.json_response(out, status=201)
 
 
 async def export(request: web.Request) -> web.StreamResponse:
@@ -96,9 +106,7 @@ async def export(request: web.Request) -> web.StreamResponse:
 async def transcript(request: web.Request) -> web.StreamResponse:
     """A delegate's download of a public session in their language."""
     ctx = AppContext.of(request)
-    session = ctx.store.get_session(request.match_info["session"])
-    if not session.public:
-        ctx.require(request, "staff")
+    ctx.require_reader(request, ctx.store.get_session(request.match_info["session"]))
     return await _stream_export(request, ctx, request.match_info["fmt"], PUBLIC_FORMATS)
 
 
@@ -109,6 +117,8 @@ async def _stream_export(request: web.Request, ctx: AppContext, fmt: str,
         raise ProtocolError(f"unknown export format {fmt!r}; use one of {', '.join(valid)}", code="bad_format")
     session = ctx.store.get_session(request.match_info["session"])
     lang = request.query.get("lang") or session.source_lang
+    if lang != "auto" and not LANG_RE.match(lang):
+        raise ProtocolError(f"lang must be a language code like \"en\", not {lang[:20]!r}", code="unknown_language")
     if fmt != ZIP and lang not in ctx.store.languages(session.id) and lang != session.source_lang:
         raise NotFoundError(f"session {session.id!r} has no captions in {lang!r}; it has "
                             f"{', '.join(ctx.store.languages(session.id)) or 'none yet'}")

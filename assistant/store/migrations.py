@@ -50,4 +50,12 @@ MIGRATIONS: tuple[str, ...] = (
         created_at_ms INTEGER NOT NULL
     );
     """,
+    # 2: keys of private sessions (salted hashes; delegates present the key as ?key=)
+    """
+    CREATE TABLE session_keys (
+        session TEXT PRIMARY KEY REFERENCES sessions(id),
+        hash TEXT NOT NULL,
+        set_at_ms INTEGER NOT NULL
+    );
+    """,
 )

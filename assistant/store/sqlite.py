@@ -230,6 +230,20 @@ class Store:
                          " DO UPDATE SET hash=excluded.hash, created_at_ms=excluded.created_at_ms",
                          (role, digest, at_ms))
 
+    # -- session keys ---------------------------------------------------
+    def session_key_hash(self, session_id: str) -> str | None:
+        row = self._db.execute("SELECT hash FROM session_keys WHERE session=?", (session_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_session_key_hash(self, session_id: str, digest: str | None, at_ms: int) -> None:
+        """Store (or, with ``digest`` None, remove) the hashed key of a private session."""
+        if digest is None:
+            self._db.execute("DELETE FROM session_keys WHERE session=?", (session_id,))
+            return
+        self._db.execute("INSERT INTO session_keys (session, hash, set_at_ms) VALUES (?,?,?) ON CONFLICT(session)"
+                         " DO UPDATE SET hash=excluded.hash, set_at_ms=excluded.set_at_ms",
+                         (session_id, digest, at_ms))
+
 
 class _transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
