@@ -7,7 +7,9 @@ the virtual-time replay instead (each pass "takes" its measured compute time).
 Per-word latency = emission wall time - (stream start + word end in audio):
 * final: when the FinalCaption holding the word was emitted;
 * partial: when text covering the word's audio first appeared (a PartialCaption
-  whose span reaches the word's end, or its final, whichever came first).
+  whose span reaches the word's end, or its final, whichever came first);
+* stable: when the word first showed as committed (inside a PartialCaption's
+  ``stable_text`` for the same caption line), or its final, whichever came first.
 
 WER normalisation (reference and hypothesis alike): lower-case, punctuation
 removed except in-word apostrophes, "mr/mrs/dr" spelled out, whitespace collapsed.
@@ -99,19 +101,24 @@ class Counting:
         return result
 
 
-def latencies(events: list[tuple[float, RecognizerEvent]]) -> tuple[list[float], list[float], str, int]:
-    """(final latencies s, partial latencies s, final text, dropped ms) from (time s, event) pairs."""
+def latencies(
+    events: list[tuple[float, RecognizerEvent]],
+) -> tuple[list[float], list[float], list[float], str, int]:
+    """(final, partial, stable latencies s, final text, dropped ms) from (time s, event) pairs."""
     finals = [(t, e) for t, e in events if isinstance(e, FinalCaption)]
     partials = [(t, e) for t, e in events if isinstance(e, PartialCaption) and e.text]
-    final_lat, partial_lat = [], []
+    final_lat, partial_lat, stable_lat = [], [], []
     for t, cap in finals:
-        for w in cap.words:
+        # partials of this caption line start at its first word; stable_text holds its first k words
+        line = [(pt, len(p.stable_text.split())) for pt, p in partials if p.start_ms == cap.start_ms]
+        for i, w in enumerate(cap.words):
             end_s = w.end_ms / 1000
             final_lat.append(t - end_s)
             seen = [pt for pt, p in partials if p.start_ms <= w.start_ms + 50 and p.end_ms >= w.end_ms - 50]
             partial_lat.append(min([t, *seen]) - end_s)
+            stable_lat.append(min([t, *(pt for pt, k in line if k > i)]) - end_s)
     dropped = sum(e.dropped_ms for _, e in events if isinstance(e, LagReport))
-    return final_lat, partial_lat, " ".join(c.text for _, c in finals), dropped
+    return final_lat, partial_lat, stable_lat, " ".join(c.text for _, c in finals), dropped
 
 
 async def run_real(runner: RecognizerRunner, audio: np.ndarray) -> list[tuple[float, RecognizerEvent]]:
@@ -187,9 +194,10 @@ def main() -> int:
             else:
                 runner = RecognizerRunner(counting, SileroVoiceDetector(), settings, executor=shared.executor, language=language)
                 events = asyncio.run(run_real(runner, audio))
-            fl, pl, text, dropped = latencies(events)
+            fl, pl, sl, text, dropped = latencies(events)
             rows.append({
                 "final_p50": pct(fl, 50), "final_p95": pct(fl, 95), "final_max": max(fl, default=float("nan")),
+                "stable_p50": pct(sl, 50), "stable_p95": pct(sl, 95),
                 "partial_p50": pct(pl, 50), "partial_p95": pct(pl, 95), "partial_max": max(pl, default=float("nan")),
                 "wer": wer(reference, text) if reference else float("nan"),
                 "rtf": counting.compute_ms / 1000 / duration, "passes": counting.passes,
@@ -199,6 +207,7 @@ def main() -> int:
         name = " + ".join(f.name for f in files)
         print(f"\n== {name} ({duration:.1f} s, {args.runs} run(s), medians)")
         print(f"final   latency p50/p95/max: {med['final_p50']:.2f} / {med['final_p95']:.2f} / {med['final_max']:.2f} s")
+        print(f"stable  latency p50/p95:     {med['stable_p50']:.2f} / {med['stable_p95']:.2f} s")
         print(f"partial latency p50/p95/max: {med['partial_p50']:.2f} / {med['partial_p95']:.2f} / {med['partial_max']:.2f} s")
         print(f"compute/audio (RTF): {med['rtf']:.3f}  passes: {med['passes']:.0f}  longest pass: {med['longest_pass_s']:.2f} s  dropped: {med['dropped_ms']:.0f} ms")
         if reference:

@@ -11,13 +11,17 @@ replay) drives it::
     for event in rec.events_received(): ...   # FinalCaption, PartialCaption, LagReport, ...
     rec.end_of_stream()                       # then keep pulling until rec.done
 
-Policy, in short: passes run over the audio since the last closed caption,
-whenever >= ``min_step_ms`` of new speech arrived and no pass is running.
-LocalAgreement-2 commits words two consecutive hypotheses agree on. A VAD
-pause of ``endpoint_silence_ms`` closes the utterance at once from the pass
-that already covered its end (or one last pass). Committed words form
-captions closed at sentence ends, long clauses, pauses or phone-size limits;
-the window is trimmed at every closed caption and capped at ``max_window_ms``.
+Policy, in short: passes run over the current utterance's audio (from its
+VAD onset) whenever >= ``min_step_ms`` of new speech arrived and no pass is
+running. LocalAgreement-2 commits words two consecutive hypotheses agree on;
+words re-decoded from audio already committed are skipped (by time, then by
+matching the committed tail). A VAD pause of ``endpoint_silence_ms`` closes
+the utterance at once from the pass that already covered its end (or one last
+pass). Committed words form captions closed at sentence ends, clauses, pauses
+or phone-size limits; the window keeps the utterance's start for context and
+is trimmed only past ``trim_window_ms``, at a caption end at least
+``trim_min_age_ms`` old, and is capped at ``max_window_ms``. The prompt is the
+captioned text before the window.
 Silence is never decoded; hallucinations and loops are filtered; when passes
 fall behind, commits need one hypothesis only, and past ``max_backlog_ms``
 unseen audio is dropped and reported.
@@ -32,6 +36,7 @@ import numpy as np
 
 from assistant.asr.text import (
     collapse_repeats,
+    drop_crammed_copies,
     common_prefix_length,
     drop_stacked,
     ends_clause,
@@ -62,9 +67,11 @@ from assistant.errors import AudioFormatError
 
 # A re-recognised word may start this much before the committed end and still be "new".
 RECOMMIT_TOLERANCE_MS: Final = 100
-# Hypothesis words starting within this of the committed end are checked against
-# the committed tail for repeats (whisper_streaming's n-gram de-duplication).
+# Hypothesis words starting within this of the committed end, or of the window's
+# start (where Whisper echoes the prompt's tail), are checked against the committed
+# tail for repeats (whisper_streaming's n-gram de-duplication).
 DEDUP_WINDOW_MS: Final = 1_000
+WINDOW_HEAD_MS: Final = 1_500
 DEDUP_MAX_NGRAM: Final = 5
 # A pass must cover this much audio past an utterance's last speech to finalise it.
 ENDPOINT_COVER_MS: Final = 250
@@ -76,6 +83,8 @@ HALLUCINATION_MIN_LOGPROB: Final = -0.6
 HALLUCINATION_MIN_SPEECH_SHARE: Final = 0.5
 # After dropping a backlog, keep this much recent audio.
 BACKLOG_KEEP_MS: Final = 2_000
+# Closed captions remembered for building the prompt.
+PROMPT_CAPTIONS: Final = 16
 
 
 class StreamingRecognizer:
@@ -115,8 +124,11 @@ class StreamingRecognizer:
         self._committed_end_ms = 0
         self._recent: deque[Word] = deque(maxlen=DEDUP_MAX_NGRAM)
         self._last_final_end_ms = 0
-        self._prompt = ""
-        self._partial_text = ""
+        # Closed captions (end sample, text): the prompt is those before the window.
+        self._closed: deque[tuple[int, str]] = deque(maxlen=PROMPT_CAPTIONS)
+        # Samples between closed captions inside the window where it may be trimmed.
+        self._boundaries: list[int] = []
+        self._partial: tuple[str, str] = ("", "")
         self._ended = False
         self._done = False
         self._events: list[RecognizerEvent] = []
@@ -239,7 +251,7 @@ class StreamingRecognizer:
             n = min(common_prefix_length(self._hyp, words), len(words) - 1)
             self._commit(words[:n])
             self._hyp, self._hyp_window_end = words[n:], req.end_sample
-        self._trim_after_caption()
+        self._settle_after_caption()
         self._update_partial()
 
     # ---- VAD bookkeeping ---------------------------------------------------
@@ -315,9 +327,11 @@ class StreamingRecognizer:
                     end = min(max(w.end_ms, start), req.end_ms)
                     if w.text.strip():
                         words.append(Word(w.text, start, end, w.probability))
-        words = [w for w in collapse_repeats(drop_stacked(words)) if self._word_has_speech(w)]
+        words = drop_crammed_copies(collapse_repeats(drop_stacked(words)))
+        words = [w for w in words if self._word_has_speech(w)]
         words = [w for w in words if w.start_ms >= self._committed_end_ms - RECOMMIT_TOLERANCE_MS]
-        if words and words[0].start_ms < self._committed_end_ms + DEDUP_WINDOW_MS:
+        head_end = max(self._committed_end_ms + DEDUP_WINDOW_MS, req.start_ms + WINDOW_HEAD_MS)
+        if words and words[0].start_ms < head_end:
             recent = list(self._recent)
             for n in range(min(len(recent), len(words)), 0, -1):
                 if [normalize(w.text) for w in recent[-n:]] == [normalize(w.text) for w in words[:n]]:
@@ -366,11 +380,17 @@ class StreamingRecognizer:
         language = "en" if self._task == "translate" else (self._language or "und")
         self._events.append(FinalCaption(words[0].start_ms, words[-1].end_ms, text, words, language))
         self._last_final_end_ms = words[-1].end_ms
-        prompt = f"{self._prompt} {text}".strip()
-        if len(prompt) > self._s.prompt_max_chars:
-            prompt = prompt[-self._s.prompt_max_chars :].split(" ", 1)[-1]
-        self._prompt = prompt
+        self._closed.append((ms_to_samples(words[-1].end_ms), text))
         self._caption = []
+
+    def _prompt(self) -> str:
+        """Captioned text before the window (text inside it is in the audio already)."""
+        limit = self._s.prompt_max_chars
+        cutoff = self._buf_start + ms_to_samples(RECOMMIT_TOLERANCE_MS)
+        prompt = " ".join(t for end, t in self._closed if end <= cutoff)
+        if len(prompt) > limit:
+            prompt = prompt[-limit:].split(" ", 1)[-1] if limit else ""
+        return prompt
 
     def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
         """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""
@@ -379,8 +399,8 @@ class StreamingRecognizer:
         onset = min(gap[1], seen_until)
         self._trim_to(max(gap[0], onset - ms_to_samples(self._s.preroll_ms)), context=True)
 
-    def _trim_after_caption(self) -> None:
-        """Cut the window at the last closed caption, between its last word and the next."""
+    def _caption_boundary(self) -> int:
+        """Sample between the last closed caption's last word and the next word."""
         trim_ms = self._last_final_end_ms
         upcoming = self._caption or self._hyp
         if upcoming and upcoming[0].start_ms > trim_ms:
@@ -388,17 +408,33 @@ class StreamingRecognizer:
             trim_ms = max(trim_ms, min((trim_ms + onset) // 2, onset - self._s.preroll_ms))
         elif upcoming:
             trim_ms = min(trim_ms, upcoming[0].start_ms)
-        self._trim_to(ms_to_samples(trim_ms), context=True)
+        return ms_to_samples(trim_ms)
+
+    def _settle_after_caption(self) -> None:
+        """Mark captioned audio settled; trim the window only once it grows long."""
+        boundary = min(self._caption_boundary(), self._received)
+        if boundary > self._settled:
+            self._settled = boundary
+            self._boundaries.append(boundary)
+        if self._received - self._buf_start <= ms_to_samples(self._s.trim_window_ms):
+            return
+        old_enough = self._received - ms_to_samples(self._s.trim_min_age_ms)
+        cuts = [b for b in self._boundaries if self._buf_start < b <= old_enough]
+        if cuts:
+            self._trim_to(cuts[-1], context=True)
 
     def _update_partial(self) -> None:
         words = [*self._caption, *self._hyp]
         text = join_words(words)
-        if text != self._partial_text:
+        stable = join_words(self._caption)
+        if not text.startswith(stable):  # defensive: stable must be a prefix of text
+            stable = ""
+        if (text, stable) != self._partial:
             if words:
-                self._events.append(PartialCaption(words[0].start_ms, words[-1].end_ms, text))
+                self._events.append(PartialCaption(words[0].start_ms, words[-1].end_ms, text, stable))
             else:
                 self._events.append(PartialCaption(self._last_final_end_ms, self._last_final_end_ms, ""))
-            self._partial_text = text
+            self._partial = (text, stable)
 
     # ---- window management -------------------------------------------------
 
@@ -410,7 +446,7 @@ class StreamingRecognizer:
             audio=audio[: end - self._buf_start],
             start_sample=self._buf_start,
             language=self._language,
-            prompt=self._prompt,
+            prompt=self._prompt(),
             hotwords=self._hotwords,
             task=self._task,
             final=final,
@@ -425,6 +461,7 @@ class StreamingRecognizer:
         self._settled = max(self._settled, sample)
         start = sample - ms_to_samples(self._s.context_ms) if context else sample
         start = max(start, self._settled - ms_to_samples(self._s.max_window_ms // 2))
+        self._boundaries = [b for b in self._boundaries if b > start]
         if start <= self._buf_start:
             return
         audio = np.concatenate(self._audio) if len(self._audio) != 1 else self._audio[0]
@@ -448,8 +485,14 @@ class StreamingRecognizer:
         """Force-commit when the window outgrows ``max_window_ms`` (no agreement arrived)."""
         if self._received - self._buf_start <= ms_to_samples(self._s.max_window_ms):
             return
-        self._flush()
-        self._trim_after_caption()
+        old_enough = self._received - ms_to_samples(self._s.trim_min_age_ms)
+        cuts = [b for b in self._boundaries if self._buf_start < b <= old_enough]
+        if cuts:  # a caption end to cut at, old enough to keep agreement going
+            self._trim_to(cuts[-1], context=True)
+        if self._received - self._buf_start > ms_to_samples(self._s.max_window_ms):
+            self._flush()
+            self._settle_after_caption()
+            self._trim_to(self._settled, context=True)
         overflow = self._received - self._buf_start - ms_to_samples(self._s.max_window_ms)
         if overflow > 0:  # no words to cut at: the oldest audio gave nothing, let it go
             self._trim_to(self._buf_start + overflow + ms_to_samples(self._s.max_window_ms // 2))

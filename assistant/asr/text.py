@@ -21,6 +21,9 @@ TRAILING_CLOSERS: Final = "\"'”’»)]"
 LOOP_MIN_REPEATS: Final = 3
 SINGLE_WORD_LOOP_MIN_REPEATS: Final = 4
 LOOP_MAX_NGRAM: Final = 8
+# A back-to-back copy of a phrase squeezed into less than this share of the
+# original's duration is the aligner stacking a loop at a window edge, not speech.
+CRAMMED_COPY_RATIO: Final = 0.5
 
 # Stock phrases Whisper produces on silence, music and noise (learned from subtitle
 # credits in its training data). Lower-case, punctuation-free, prefix match.
@@ -146,6 +149,29 @@ def drop_stacked(words: Sequence[Word]) -> list[Word]:
             continue
         out.extend(words[i : max(j, i + 1)])
         i = max(j, i + 1)
+    return out
+
+
+def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
+    """Drop a phrase's immediate copy when it is squeezed into a fraction of the original's time.
+
+    Whisper repeats the last phrase into trailing silence ("fellow Americans.
+    Americans."), and the aligner crams the copy into a few milliseconds; a
+    spoken repetition ("very very", "no, no") takes about as long as the first.
+    Words without letters or digits (a lone ".") are dropped too.
+    """
+    out = [w for w in words if normalize(w.text)]
+    i = 1
+    while i < len(out):
+        for n in range(min(i, len(out) - i, LOOP_MAX_NGRAM), 0, -1):
+            first, copy = out[i - n : i], out[i : i + n]
+            if same_words(first, copy):
+                span = max(1, first[-1].end_ms - first[0].start_ms)
+                if copy[-1].end_ms - copy[0].start_ms < CRAMMED_COPY_RATIO * span:
+                    del out[i : i + n]
+                    break
+        else:
+            i += 1
     return out
 
 

@@ -126,12 +126,15 @@ class FinalCaption:
 class PartialCaption:
     """The whole still-changing tail after the last final; replaces the previous partial.
 
-    Empty ``text`` clears it.
+    Empty ``text`` clears it. ``stable_text`` is the prefix of ``text`` that is
+    committed (agreed by two passes, will not change; it is only waiting for its
+    caption line to close), so readers can show it as settled.
     """
 
     start_ms: int
     end_ms: int
     text: str
+    stable_text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,13 +170,19 @@ class RecognizerSettings:
     endpoint_silence_ms: int = 500
     # Audio kept before the first speech frame, so word onsets are not cut.
     preroll_ms: int = 300
-    # Already-captioned audio kept at the window's start as acoustic context.
+    # Already-captioned audio kept before a trim point as acoustic context.
     context_ms: int = 0
-    # Captions: close at sentence ends, at clause ends once this long, or at a limit.
-    caption_max_chars: int = 100
+    # The window runs from the utterance's start until a pause finalises it; only
+    # beyond this length is it trimmed, at a closed caption at least trim_min_age_ms
+    # older than the newest audio (short windows lose context: "ask not" -> "is not").
+    trim_window_ms: int = 10_000
+    trim_min_age_ms: int = 1_500
+    # Captions (phone lines): close at sentence ends, at clause ends once this long,
+    # at a pause between committed words, or at a limit.
+    caption_max_chars: int = 80
     caption_max_ms: int = 7_000
-    clause_min_chars: int = 50
-    caption_pause_ms: int = 700
+    clause_min_chars: int = 35
+    caption_pause_ms: int = 300
     # The window never grows beyond this: older audio is force-committed.
     max_window_ms: int = 15_000
     # Behind by more than this after a pass: commit from one hypothesis (fewer passes).

@@ -120,6 +120,8 @@ def guard_reader_socket(handler: Handler) -> Handler:
         if since.isascii() and since.isdigit() and int(since) > MAX_SEQ:
             raise ProtocolError(f"since must be a caption number from 0 to {MAX_SEQ} (the last seq you saw)",
                                 code="bad_since")
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            raise ProtocolError("this is a WebSocket endpoint: connect with ws:// or wss://", code="not_websocket")
         return await handler(request)
 
     return guarded

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..asr.runner import RecognizerRunner, load_shared_model
 from ..asr.scripted import ScriptedTranscriber, ScriptedUtterance, utterance
-from ..asr.types import RecognizerSettings, Task
+from ..asr.types import RecognizerSettings, Task, Transcription, TranscriptionRequest
 from ..asr.vad import SileroVoiceDetector
 from ..config import Settings
 from ..errors import ModelError
@@ -36,7 +36,7 @@ DEMO_LENGTH_MS = 4 * 3600 * 1000
 def build_recognizer_factory(settings: Settings, *, dry_run: bool = False) -> RecognizerFactory:
     """Load the configured Whisper model (seconds) and return a per-session recogniser factory."""
     if dry_run:
-        fake = ScriptedTranscriber(_demo_script())
+        fake = _Forgetful(ScriptedTranscriber(_demo_script()))
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dry-run")
         no_vad = RecognizerSettings(use_vad=False)
 
@@ -79,3 +79,15 @@ def _demo_script() -> list[ScriptedUtterance]:
     """Scripted sentences for --dry-run: labelled as such, never presented as recognition."""
     return [utterance(DEMO_LINES[i % len(DEMO_LINES)], t, word_ms=250, gap_ms=30)
             for i, t in enumerate(range(0, DEMO_LENGTH_MS, DEMO_SPACING_MS))]
+
+
+class _Forgetful:
+    """The scripted fake keeps every request for tests to inspect; a server must not."""
+
+    def __init__(self, inner: ScriptedTranscriber) -> None:
+        self._inner = inner
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = self._inner.transcribe(request)
+        self._inner.requests.clear()
+        return result

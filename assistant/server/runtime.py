@@ -69,6 +69,10 @@ class AudioFeed:
     def end(self) -> None:
         self._queue.put_nowait(None)
 
+    def pending(self) -> int:
+        """Chunks pushed but not yet taken by the recogniser."""
+        return self._queue.qsize()
+
     async def __aiter__(self) -> AsyncIterator[np.ndarray]:
         while (chunk := await self._queue.get()) is not None:
             yield chunk
