@@ -66,14 +66,14 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-async def one_run(audio: Path, model: str, threads: int) -> dict[str, object]:
+async def one_run(audio: Path, model: str, language: str) -> dict[str, object]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     data = tempfile.mkdtemp(prefix="bench-")
     env = {**os.environ, "ASSISTANT_DATA_DIR": data}
     proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--source", str(audio), "--session",
-                             "bench", "--language", "en", "--model", model, "--host", "127.0.0.1", "--port",
+                             "bench", "--language", language, "--model", model, "--host", "127.0.0.1", "--port",
                              str(port), "--no-qr"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     ps = psutil.Process(proc.pid)
@@ -81,6 +81,8 @@ async def one_run(audio: Path, model: str, threads: int) -> dict[str, object]:
     finals: list[float] = []
     partials: list[float] = []
     texts: list[str] = []
+    # (audio minute, final latency s, server RSS MB) for the flatness check over long runs
+    timeline: list[tuple[float, float, float]] = []
     try:
         for _ in range(600):
             try:
@@ -99,6 +101,7 @@ async def one_run(audio: Path, model: str, threads: int) -> dict[str, object]:
                     texts.append(frame["text"])
                     if started is not None:
                         finals.append((now - started - frame["end_ms"]) / 1000)
+                        timeline.append((frame["end_ms"] / 60000, finals[-1], ps.memory_info().rss / 2**20))
                 elif frame["type"] == "partial" and frame["text"] and started is not None:
                     partials.append((now - started - frame["end_ms"]) / 1000)
                 elif frame["type"] == "status" and not frame["live"] and texts:
@@ -108,7 +111,8 @@ async def one_run(audio: Path, model: str, threads: int) -> dict[str, object]:
     finally:
         proc.terminate()
         proc.wait(10)
-    return {"finals": finals, "partials": partials, "text": " ".join(texts), "peak_mb": peak / 2**20}
+    return {"finals": finals, "partials": partials, "text": " ".join(texts), "peak_mb": peak / 2**20,
+            "timeline": timeline}
 
 
 async def _started(port: int) -> int | None:
@@ -116,13 +120,13 @@ async def _started(port: int) -> int | None:
         return json.loads(await ws.recv())["started_at"]  # type: ignore[no-any-return]
 
 
-def offline_wer(audio: Path, model: str, reference: str, beam: int) -> float:
+def offline_wer(audio: Path, model: str, language: str, reference: str, beam: int) -> float:
     from faster_whisper import WhisperModel
 
     from assistant.models import resolve_model
 
     m = WhisperModel(str(resolve_model(model, ROOT / "models").path), device="cpu", compute_type="int8", cpu_threads=2)
-    segments, _ = m.transcribe(str(audio), language="en", beam_size=beam, vad_filter=True)
+    segments, _ = m.transcribe(str(audio), language=language, beam_size=beam, vad_filter=True)
     return float(jiwer.wer(normalise(reference), normalise(" ".join(s.text for s in segments))))
 
 
@@ -131,7 +135,7 @@ def main() -> None:
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--model", default="base")
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--language", default="en")
     args = p.parse_args()
     audio = Path(tempfile.mkdtemp()) / "joined.wav"
     reference = join_files(args.files, audio)
@@ -141,7 +145,7 @@ def main() -> None:
           f"{os.cpu_count()}-core machine (shared)")
     rows = []
     for i in range(args.runs):
-        r = asyncio.run(one_run(audio, args.model, args.threads))
+        r = asyncio.run(one_run(audio, args.model, args.language))
         wer = float(jiwer.wer(normalise(reference), normalise(str(r["text"])))) if reference else float("nan")
         finals, partials = r["finals"], r["partials"]
         assert isinstance(finals, list) and isinstance(partials, list)
@@ -149,13 +153,22 @@ def main() -> None:
                "partial_p50": pct(partials, 50), "partial_p95": pct(partials, 95), "wer": wer,
                "peak_mb": r["peak_mb"], "captions": len(finals)}
         rows.append(row)
+        timeline = r["timeline"]
+        assert isinstance(timeline, list)
+        if duration > 600:  # long runs: latency and memory per 5 minutes of audio
+            print("  minutes  final p50  final p95  RSS MB")
+            for m in range(0, int(duration // 60) + 1, 5):
+                part = [t for t in timeline if m <= t[0] < m + 5]
+                if part:
+                    lat = [t[1] for t in part]
+                    print(f"  {m:>3}-{m + 5:<3}  {pct(lat, 50):>9.2f}  {pct(lat, 95):>9.2f}  {part[-1][2]:>6.0f}")
         print(f"run {i + 1}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                            for k, v in row.items()))
     print("median of runs: " + ", ".join(f"{k} {statistics.median(float(r[k]) for r in rows):.3f}"
                                          for k in rows[0]))
     if reference:
         for beam in (1, 5):
-            print(f"offline faster-whisper {args.model} beam {beam}: WER {offline_wer(audio, args.model, reference, beam):.3f}")
+            print(f"offline faster-whisper {args.model} beam {beam}: WER {offline_wer(audio, args.model, args.language, reference, beam):.3f}")
 
 
 if __name__ == "__main__":
