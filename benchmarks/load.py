@@ -11,7 +11,10 @@ bottleneck, and reports:
   idle memory        (RSS with N idle readers − RSS before them) / N
   loss, duplicates   checked on every client's seq (no gaps, nothing twice), across reconnects
   reconnect storm    K clients drop at once (transport aborted, like a Wi-Fi blip) and reconnect
-                     with since=<last seq>; time until every one has caught up, loss and duplicates
+                     with since=<last seq>, all at once; time until every one has caught up (hello
+                     received and every caption up to its seq), loss and duplicates
+  listen overflows   connects the kernel dropped because the server's accept queue was full
+                     (each waits for a SYN retransmit, 1 s then 3 s): try --backlog 1024
 
 Server, one of:
   (default)            a text-only server started here in a subprocess (the real aiohttp app,

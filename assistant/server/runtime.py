@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 FRAME_CACHE_SIZE = 4096  # encoded caption frames kept per session for replays
 LAG_REPORT_STEP_MS = 250  # publish lag changes of at least this much
+READERS_EVERY_S = 1.0  # chair reader-count updates, coalesced
 LEVEL_EVERY_SAMPLES = SAMPLE_RATE // 5  # chair level-meter updates: five per second of audio
 
 State = Literal["idle", "live", "paused", "ended"]
@@ -99,6 +100,7 @@ class SessionRuntime:
         self._frames: OrderedDict[tuple[str, int], tuple[int, protocol.Frame]] = OrderedDict()
         self._lanes = TranslationLanes(self, translator) if translator is not None else None
         self._next_level_at = 0
+        self._readers_pending: asyncio.TimerHandle | None = None
         # Whisper's own English (translate task), run only while someone reads it.
         self._english: AudioFeed | None = None
         self._english_offset_ms = 0
@@ -305,6 +307,12 @@ class SessionRuntime:
             self.publish_status()
 
     def _publish_readers(self) -> None:
+        """Tell the chair the reader counts, at most once per READERS_EVERY_S (storms join by hundreds)."""
+        if self._readers_pending is None:
+            self._readers_pending = asyncio.get_running_loop().call_later(READERS_EVERY_S, self._send_readers)
+
+    def _send_readers(self) -> None:
+        self._readers_pending = None
         self._publish_chair(protocol.info("readers", {"readers": dict(self.readers)}))
 
     def _publish_chair(self, frame: protocol.Frame) -> None:
@@ -352,6 +360,8 @@ class SessionRuntime:
         }
 
     async def close(self) -> None:
+        if self._readers_pending is not None:
+            self._readers_pending.cancel()
         self.close_audio()
         for task in (self._recognition, self._english_task):
             if task is not None:

@@ -22,6 +22,10 @@ from .sources import open_source
 from .tls import ensure_certificate
 
 
+# Pending connections the kernel queues: a Wi-Fi blip reconnects hundreds of phones at once.
+LISTEN_BACKLOG = 1024
+
+
 def apply_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
     """Fold ``serve``'s flags into the settings (flags win over the config file)."""
     server = settings.server
@@ -69,7 +73,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     app = make_app(settings, recognizer_factory=recognizer_factory, translator=translator, sources=sources,
                    on_ready=lambda ctx: print_banner(ctx, ssl_context is not None, not args.no_qr, sys.stdout))
     web.run_app(app, host=settings.server.host, port=settings.server.port, ssl_context=ssl_context,
-                print=None, shutdown_timeout=5)
+                print=None, shutdown_timeout=5, backlog=LISTEN_BACKLOG)
     return 0
 
 
