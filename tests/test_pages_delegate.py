@@ -241,3 +241,25 @@ async def test_delegate_scrolling_pauses_and_jump_to_live(
         await page.wait_for(at_bottom)
         assert await page.evaluate("document.querySelector('#jump').hidden")
         assert page.errors == []
+
+
+async def test_private_session_page_reads_with_the_key_from_its_link(chromium: Chromium, settings: Settings) -> None:
+    async with running(settings) as (url, app):
+        async with aiohttp.ClientSession() as http:
+            r = await http.patch(f"{url}/api/sessions/main", json={"public": False, "key": "hall-key-1234"},
+                                 headers=bearer(CHAIR))
+            assert r.status == 200, await r.text()
+            r = await http.get(f"{url}/api/sessions/main/transcript.txt")
+            assert r.status == 401
+        await say(url, "Only for invited delegates.")
+        async with connect(chromium) as tools:
+            page = await tools.new_page(PHONE, mobile=True)
+            await page.goto(f"{url}/s/main?key=hall-key-1234")
+            await page.wait_for("document.querySelectorAll('#captions .cap').length === 1")
+            assert await shown(page) == ["Only for invited delegates."]
+            href = await page.evaluate("document.querySelector('#downloads [data-fmt=\"txt\"]').href")
+            assert "key=hall-key-1234" in href
+            async with aiohttp.ClientSession() as http:
+                async with http.get(href) as r:
+                    assert r.status == 200 and "Only for invited delegates." in await r.text()
+            assert page.errors == []

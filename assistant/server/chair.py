@@ -148,7 +148,7 @@ async def _serve_chair(ctx: AppContext, runtime: SessionRuntime, request: web.Re
     console = ctx.bus.subscribe(Topic(runtime.session.id, "*chair"), ctx.settings.limits.client_queue)
     tasks = [asyncio.create_task(_write(ctx, runtime, ws, captions, lang, 0)),
              asyncio.create_task(_forward(ws, console))]
-    await ws.send_json({"type": "info", **runtime.snapshot()})
+    await ws.send_json({"type": "info", **runtime.snapshot(), "url": f"{ctx.public_url(request)}/s/{runtime.session.id}"})
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:

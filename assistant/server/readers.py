@@ -17,13 +17,14 @@ from .. import protocol
 from ..captions import Caption, Correction, Status
 from ..errors import LanguageError, ProtocolError
 from ..hub import Subscription, Topic
-from .context import AppContext, ws_close_with_error
+from .context import AppContext, MessageBudget, admit, ws_close_with_error
 from .runtime import SessionRuntime
 
 log = logging.getLogger(__name__)
 
 REPLAY_BATCH = 500  # captions read from the store per round trip while replaying
 CORRECTION_WINDOW = 200  # recent captions whose corrections are re-sent on resume
+MAX_SINCE = 2**53  # the largest seq a JavaScript client can hold exactly
 
 
 async def captions_ws(request: web.Request) -> web.StreamResponse:
@@ -32,13 +33,13 @@ async def captions_ws(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=ctx.settings.limits.heartbeat_s,
                                max_msg_size=ctx.settings.limits.max_message_bytes, compress=False)
     ctx.limit_connections(request)
-    await ws.prepare(request)
-    ctx.sockets.add(ws)
     try:
+        await ws.prepare(request)
+        ctx.sockets.add(ws)
         lang = request.query.get("lang") or runtime.source_lang
         try:
             since = int(request.query.get("since", "0"))
-            if since < 0:
+            if not 0 <= since <= MAX_SINCE:
                 raise ValueError
         except ValueError:
             await ws_close_with_error(ws, ProtocolError("since must be a whole number >= 0 (the last seq you saw)",
@@ -60,8 +61,11 @@ async def _serve_reader(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSoc
     sub = ctx.bus.subscribe(Topic(runtime.session.id, lang), ctx.settings.limits.client_queue)
     runtime.reader_joined(lang)
     writer = asyncio.create_task(_write(ctx, runtime, ws, sub, lang, since))
+    budget = MessageBudget.of(ctx)
     try:
         async for msg in ws:
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not await admit(ws, budget, ctx.clock.now_ms()):
+                continue
             if msg.type == WSMsgType.TEXT:
                 try:
                     protocol.parse_client_message(msg.data)

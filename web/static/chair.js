@@ -187,6 +187,7 @@
     if (Array.isArray(f.glossary)) { state.glossary = f.glossary; if (!editDirty) $("#glossary-input").value = f.glossary.join("\n"); }
     if (f.source_lang) state.sourceLang = f.source_lang;
     if (typeof f.level_db === "number" && !mic.running) setMeter(f.level_db);
+    if (typeof f.url === "string" && f.url) showJoin(f.url);
     renderState();
   }
   function onChairFrame(f) {
@@ -503,7 +504,10 @@
     try {
       var data = await CC.fetchJson("/api/sessions");
       (data.sessions || []).forEach(function (s) { if (s.id === sessionId && s.url) url = s.url; });
-    } catch (e) { /* a private session is not listed: the local address will do */ }
+    } catch (e) { /* a private session is not listed: the console's info frame brings the URL */ }
+    showJoin(url);
+  }
+  function showJoin(url) {
     state.joinUrl = url;
     var qr = "/api/sessions/" + encodeURIComponent(sessionId) + "/qr.svg";
     $("#qr").src = qr;

@@ -11,6 +11,9 @@
   var ANNOUNCE_KEEP = 4;  // finished lines kept in the live region (older ones are removed)
 
   var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
+  // A private session's join link carries its key (?key=...); pass it on to the socket and downloads.
+  var sessionKey = new URLSearchParams(location.search).get("key") || "";
+  var keyParam = sessionKey ? "&key=" + encodeURIComponent(sessionKey) : "";
   var params = new URLSearchParams(location.search);
 
   var state = {
@@ -276,7 +279,7 @@
   function renderDownloads() {
     document.querySelectorAll("#downloads [data-fmt]").forEach(function (a) {
       var fmt = a.dataset.fmt;
-      a.href = "/api/sessions/" + encodeURIComponent(sessionId) + "/transcript." + fmt + "?lang=" + encodeURIComponent(state.lang);
+      a.href = "/api/sessions/" + encodeURIComponent(sessionId) + "/transcript." + fmt + "?lang=" + encodeURIComponent(state.lang) + keyParam;
       a.setAttribute("download", sessionId + "-" + state.lang + "." + fmt);
     });
   }
@@ -289,7 +292,7 @@
 
   // -- the socket ------------------------------------------------------------
   function captionsUrl() {
-    var q = "since=" + log.maxSeq;
+    var q = "since=" + log.maxSeq + keyParam;
     if (state.lang) q = "lang=" + encodeURIComponent(state.lang) + "&" + q;
     return CC.wsUrl("/ws/captions/" + encodeURIComponent(sessionId) + "?" + q);
   }
