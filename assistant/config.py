@@ -31,6 +31,7 @@ class ServerSettings:
     tls_cert: str = ""
     tls_key: str = ""
     allowed_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,3 +147,19 @@ async def test_sessions_side_by_side_are_isolated(aiohttp_client: Any, settings:
     assert [(f["text"], f["lang"], f["seq"]) for f in got_b] == [("Вступительное слово.", "ru", 1)]
     await a.close()
     await b.close()
+
+
+async def test_connection_limit_counts_phones_behind_a_trusted_proxy(aiohttp_client: Any, settings: Settings) -> None:
+    import dataclasses
+    from aiohttp import WSServerHandshakeError
+    proxied = dataclasses.replace(settings, server=dataclasses.replace(settings.server, trusted_proxies=("127.0.0.1",)),
+                                  limits=dataclasses.replace(settings.limits, max_connections_per_ip=2))
+    client = await aiohttp_client(make_app(proxied, clock=ManualClock().clock))
+    phones = [await client.ws_connect("/ws/captions/main", headers={"X-Forwarded-For": f"10.0.0.{i}"})
+              for i in range(5)]  # five phones through one proxy: all welcome
+    same = [await client.ws_connect("/ws/captions/main", headers={"X-Forwarded-For": "10.0.1.1"}) for _ in range(2)]
+    with pytest.raises(WSServerHandshakeError) as info:
+        await client.ws_connect("/ws/captions/main", headers={"X-Forwarded-For": "10.0.1.1"})
+    assert info.value.status == 429
+    for ws in phones + same:
+        await ws.close()

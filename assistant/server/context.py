@@ -132,15 +132,24 @@ class AppContext:
         raise ProtocolError(f"WebSocket from origin {origin[:100]!r} refused: open the page from this server, "
                             "or add the origin to server.allowed_origins", code="forbidden_origin")
 
+    def peer(self, request: web.Request) -> str:
+        """The client's address; behind a trusted proxy, the last address its X-Forwarded-For names."""
+        remote = request.remote or "?"
+        if remote in self.settings.server.trusted_proxies:
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
+            if forwarded:
+                return forwarded
+        return remote
+
     def limit_connections(self, request: web.Request) -> None:
-        peer = request.remote or "?"
+        peer = self.peer(request)
         if self.connections[peer] >= self.settings.limits.max_connections_per_ip:
             raise ProtocolError(f"too many connections from {peer}; close some tabs and retry",
                                 code="too_many_connections")
         self.connections[peer] += 1
 
     def release_connection(self, request: web.Request) -> None:
-        peer = request.remote or "?"
+        peer = self.peer(request)
         self.connections[peer] -= 1
         if self.connections[peer] <= 0:
             del self.connections[peer]
