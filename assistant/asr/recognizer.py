@@ -327,7 +327,8 @@ class StreamingRecognizer:
                     end = min(max(w.end_ms, start), req.end_ms)
                     if w.text.strip():
                         words.append(Word(w.text, start, end, w.probability))
-        words = drop_crammed_copies(collapse_repeats(drop_stacked(words)))
+        # Crammed copies first: loop removal keeps a loop's last (crammed) copy.
+        words = drop_stacked(collapse_repeats(drop_crammed_copies(words)))
         words = [w for w in words if self._word_has_speech(w)]
         words = [w for w in words if w.start_ms >= self._committed_end_ms - RECOMMIT_TOLERANCE_MS]
         head_end = max(self._committed_end_ms + DEDUP_WINDOW_MS, req.start_ms + WINDOW_HEAD_MS)
