@@ -57,6 +57,8 @@ class Partial:
     start_ms: int
     end_ms: int
     text: str
+    # The prefix of ``text`` the recogniser has agreed on: it will not change any more.
+    stable_text: str = ""
 
 
 @dataclass(frozen=True, slots=True)

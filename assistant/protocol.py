@@ -65,8 +65,11 @@ def caption(c: Caption) -> Frame:
 
 
 def partial(p: Partial) -> Frame:
-    return Frame("partial", _dump({"type": "partial", "lang": p.lang, "start_ms": p.start_ms,
-                                   "end_ms": p.end_ms, "text": p.text}))
+    d: dict[str, Any] = {"type": "partial", "lang": p.lang, "start_ms": p.start_ms, "end_ms": p.end_ms,
+                         "text": p.text}
+    if p.stable_text:
+        d["stable_text"] = p.stable_text
+    return Frame("partial", _dump(d))
 
 
 def status(s: Status) -> Frame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -19,8 +21,8 @@ from assistant.asr import (
     utterance,
 )
 from assistant.asr.replay import TimedEvent, replay_virtual
-from assistant.asr.text import collapse_repeats, normalize
-from assistant.asr.types import SAMPLE_RATE, Transcription, VoiceActivity
+from assistant.asr.text import collapse_repeats, drop_crammed_copies, normalize
+from assistant.asr.types import SAMPLE_RATE, TranscribedSegment, Transcription, TranscriptionRequest, VoiceActivity
 from assistant.captions import Word
 from assistant.errors import AudioFormatError
 
@@ -226,8 +228,10 @@ def test_translate_task_labels_captions_english() -> None:
 
 
 def test_committed_text_is_the_prompt_and_times_are_monotonic() -> None:
-    script = [utterance("First sentence here.", 200), utterance("Second one follows.", 3_000)]
-    events, transcriber = run(script, 6_000)
+    # the second utterance starts beyond the acoustic context kept before it
+    second_at = 200 + 3 * 300 + RecognizerSettings().context_ms + 1_000
+    script = [utterance("First sentence here.", 200), utterance("Second one follows.", second_at)]
+    events, transcriber = run(script, second_at + 3_000)
     assert "First sentence here." in transcriber.requests[-1].prompt
     caps = [f for _, f in finals(events)]
     for a, b in zip(caps, caps[1:]):
@@ -277,3 +281,83 @@ def test_vad_frames_before_the_covered_point_are_ignored() -> None:
     rec.receive_voice_activity(VoiceActivity(0, 512, (0.0, 0.0)))
     rec.receive_voice_activity(VoiceActivity(0, 512, (1.0, 1.0)))  # repeated: no speech appears
     assert rec.transcription_due() is None
+
+
+class EchoingTranscriber(ScriptedTranscriber):
+    """Whisper's habits at window edges: it echoes the prompt's last word at the window's
+    start, and repeats the window's last two words into the trailing silence, crammed."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        segments = list(result.segments)
+        if segments and request.prompt:
+            echo = Word(" " + request.prompt.split()[-1], request.start_ms, request.start_ms + 200)
+            first = segments[0]
+            segments[0] = TranscribedSegment((echo, *first.words), echo.start_ms, first.end_ms)
+        if segments and len(segments[-1].words) >= 2:
+            last = segments[-1]
+            at = last.words[-1].end_ms
+            copy = tuple(Word(w.text, at + 10 * i, at + 10 * i + 10) for i, w in enumerate(last.words[-2:]))
+            segments[-1] = TranscribedSegment((*last.words, *copy), last.start_ms, copy[-1].end_ms)
+        return dataclasses.replace(result, segments=tuple(segments))
+
+
+def test_echoed_prompt_and_crammed_repeats_never_reach_the_captions() -> None:
+    # A long pause between the utterances: the echo lands far from the committed end.
+    script = [utterance("And so my fellow Americans.", 300), utterance("ask not what your country can do.", 5_000)]
+    transcriber = EchoingTranscriber(script)
+    rec = StreamingRecognizer(language="en")
+    events = replay_virtual(rec, synth(script, 9_000), transcriber, EnergyVoiceDetector())
+    assert any(r.prompt.endswith("Americans.") for r in transcriber.requests)  # the echo was offered
+    assert [f.text for _, f in finals(events)] == ["And so my fellow Americans.", "ask not what your country can do."]
+
+
+def test_crammed_copy_is_dropped_but_spoken_repetition_is_kept() -> None:
+    said = [Word(" " + t, i * 300, i * 300 + 280) for i, t in enumerate("very very good indeed".split())]
+    crammed = [Word(" good", 1_200, 1_210), Word(" indeed", 1_210, 1_220)]
+    assert [w.text for w in drop_crammed_copies([*said, *crammed])] == [w.text for w in said]
+    assert [w.text for w in drop_crammed_copies([*said, Word(" .", 1_200, 1_210)])] == [w.text for w in said]
+
+
+def test_window_keeps_the_utterance_start_across_captions() -> None:
+    # Short sentences without pauses: captions close, the window keeps its start (context).
+    text = "One two three. Four five six. Seven eight nine. Ten eleven twelve. Thirteen fourteen."
+    script = [utterance(text, 300)]
+    settings = RecognizerSettings()
+    events, transcriber = run(script, 300 + 15 * 300 + 1_500, settings)
+    caps = [f for _, f in finals(events)]
+    assert [c.text for c in caps][:2] == ["One two three.", "Four five six."]
+    assert normalize(final_text(events)) == normalize(text)
+    first_closed = finals(events)[0][0]
+    later = [r for r in transcriber.requests if r.end_ms > first_closed]
+    assert later and all(r.start_ms == transcriber.requests[0].start_ms for r in later)
+    # captioned text inside the window is audio, not prompt
+    assert all("One two three." not in r.prompt for r in later)
+
+
+def test_stable_text_is_the_agreed_prefix_and_only_grows() -> None:
+    text = "this caption line keeps growing for quite a while without any punctuation at all"
+    script = [utterance(text, 300)]
+    events, _ = run(script, 300 + 14 * 300 + 1_500)
+    partials = [(e.at_ms, e.event) for e in events if isinstance(e.event, PartialCaption) and e.event.text]
+    assert all(p.text.startswith(p.stable_text) for _, p in partials)
+    stables = [p.stable_text for _, p in partials]
+    assert all(b.startswith(a) for a, b in zip(stables, stables[1:]))
+    (final_at, final), = finals(events)
+    assert final.text == text
+    # most of the line was shown as settled well before the caption closed
+    settled_early = [p.stable_text for at, p in partials if at < final_at]
+    assert len(settled_early[-1].split()) >= len(text.split()) // 2
+
+
+def test_captions_close_at_clauses_and_short_pauses() -> None:
+    # Phone lines: a clause of ~40 chars closes; so does a 400 ms breath inside speech.
+    first = utterance("When the meeting starts, we look at the budget, then at", 300, word_ms=250)
+    after_pause = first.words[-1].end_ms + 400
+    second = utterance("the plans for next year.", after_pause, word_ms=250)
+    events, _ = run([first, second], after_pause + 5 * 250 + 1_500)
+    assert [f.text for _, f in finals(events)] == [
+        "When the meeting starts, we look at the budget,",
+        "then at",
+        "the plans for next year.",
+    ]

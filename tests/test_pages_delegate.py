@@ -263,3 +263,19 @@ async def test_private_session_page_reads_with_the_key_from_its_link(chromium: C
                 async with http.get(href) as r:
                     assert r.status == 200 and "Only for invited delegates." in await r.text()
             assert page.errors == []
+
+
+async def test_agreed_words_of_the_partial_show_settled(chromium: Chromium, settings: Settings) -> None:
+    async with running(settings) as (url, app):
+        async with connect(chromium) as tools:
+            page = await tools.new_page(PHONE, mobile=True)
+            await page.goto(f"{url}/s/main")
+            await page.wait_for("document.querySelector('#conn').dataset.state !== 'connecting'")
+            runtime(app).publish_partial("ask not what your country", 0, 1500, stable="ask not what")
+            await page.wait_for("document.querySelector('#partial .settled') !== null")
+            assert await page.text("#partial .settled") == "ask not what"
+            assert await page.text("#partial") == "ask not what your country"
+            settled = await page.evaluate("getComputedStyle(document.querySelector('#partial .settled')).color")
+            tail = await page.evaluate("getComputedStyle(document.querySelector('#partial')).color")
+            assert settled != tail  # agreed words look final, the tail stays grey
+            assert page.errors == []

@@ -65,7 +65,9 @@ from assistant.asr.types import (
 from assistant.captions import Word
 from assistant.errors import AudioFormatError
 
-# A re-recognised word may start this much before the committed end and still be "new".
+# A re-recognised word is "new" when its midpoint lies after the committed end, less
+# this. The midpoint, not the start: after a pause Whisper's aligner often starts the
+# first new word right after the last old one, stretched over the silence.
 RECOMMIT_TOLERANCE_MS: Final = 100
 # Hypothesis words starting within this of the committed end, or of the window's
 # start (where Whisper echoes the prompt's tail), are checked against the committed
@@ -330,7 +332,7 @@ class StreamingRecognizer:
         # Crammed copies first: loop removal keeps a loop's last (crammed) copy.
         words = drop_stacked(collapse_repeats(drop_crammed_copies(words)))
         words = [w for w in words if self._word_has_speech(w)]
-        words = [w for w in words if w.start_ms >= self._committed_end_ms - RECOMMIT_TOLERANCE_MS]
+        words = [w for w in words if (w.start_ms + w.end_ms) // 2 >= self._committed_end_ms - RECOMMIT_TOLERANCE_MS]
         head_end = max(self._committed_end_ms + DEDUP_WINDOW_MS, req.start_ms + WINDOW_HEAD_MS)
         if words and words[0].start_ms < head_end:
             recent = list(self._recent)

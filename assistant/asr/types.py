@@ -170,8 +170,10 @@ class RecognizerSettings:
     endpoint_silence_ms: int = 500
     # Audio kept before the first speech frame, so word onsets are not cut.
     preroll_ms: int = 300
-    # Already-captioned audio kept before a trim point as acoustic context.
-    context_ms: int = 0
+    # Already-captioned audio kept before a trim point (and before the next utterance
+    # after a pause) as acoustic context: its words are decoded again and skipped, but
+    # the first new word is no longer guessed cold ("ask not" -> "is not").
+    context_ms: int = 2_000
     # The window runs from the utterance's start until a pause finalises it; only
     # beyond this length is it trimmed, at a closed caption at least trim_min_age_ms
     # older than the newest audio (short windows lose context: "ask not" -> "is not").

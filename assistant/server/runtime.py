@@ -249,7 +249,8 @@ class SessionRuntime:
             self.add_caption(event.text, event.start_ms + self._offset_ms, event.end_ms + self._offset_ms,
                              origin="asr", lang=event.language or None)
         elif isinstance(event, PartialCaption):
-            self.publish_partial(event.text, event.start_ms + self._offset_ms, event.end_ms + self._offset_ms)
+            self.publish_partial(event.text, event.start_ms + self._offset_ms, event.end_ms + self._offset_ms,
+                                 stable=event.stable_text)
         elif isinstance(event, LagReport):
             if self.lag_ms is None or abs(event.lag_ms - self.lag_ms) >= LAG_REPORT_STEP_MS:
                 self.lag_ms = event.lag_ms
@@ -288,9 +289,10 @@ class SessionRuntime:
             self._frames.popitem(last=False)
         return frame
 
-    def publish_partial(self, text: str, start_ms: int, end_ms: int, *, lang: str | None = None) -> None:
+    def publish_partial(self, text: str, start_ms: int, end_ms: int, *, lang: str | None = None,
+                        stable: str = "") -> None:
         lang = lang or self.source_lang
-        frame = protocol.partial(Partial(self.session.id, lang, start_ms, end_ms, text))
+        frame = protocol.partial(Partial(self.session.id, lang, start_ms, end_ms, text, stable))
         self.bus.publish(Topic(self.session.id, lang), frame)
 
     def publish_status(self) -> None:

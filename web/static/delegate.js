@@ -166,7 +166,16 @@
     afterChange();
   }
   function setPartial(frame) {
-    ui.partial.textContent = frame.text || "";
+    var text = frame.text || "";
+    var stable = frame.stable_text || "";
+    ui.partial.textContent = "";
+    if (stable && text.indexOf(stable) === 0) {
+      // Words the recogniser has agreed on will not change: show them settled, the rest grey.
+      ui.partial.appendChild(el("span", { class: "settled", text: stable }));
+      ui.partial.appendChild(document.createTextNode(text.slice(stable.length)));
+    } else {
+      ui.partial.textContent = text;
+    }
     var lang = frame.lang || state.lang;
     ui.partial.setAttribute("lang", lang);
     ui.partial.setAttribute("dir", CC.isRtl(lang) ? "rtl" : "ltr");
