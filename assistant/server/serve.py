@@ -78,7 +78,19 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def lan_address() -> str:
-    """This machine's address on the local network, for the URLs phones will open."""
+    """This machine's address on the local network, for the URLs phones will open.
+
+    A UDP socket's connect() only picks the outgoing interface from the routing
+    table: no packet is sent. Without a route, the host name's addresses are tried.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never reached, only routed
+            address = str(probe.getsockname()[0])
+            if not address.startswith("127.") and address != "0.0.0.0":
+                return address
+        except OSError:
+            pass
     try:
         infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
     except OSError:
