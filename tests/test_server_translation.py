@@ -147,3 +147,29 @@ async def test_settings_languages_are_always_translated(aiohttp_client: Any, set
     assert frames[-1]["text"] == "[es] Nobody reads Spanish yet."
     await ws.close()
     await service.close()
+
+
+@pytest.mark.model
+async def test_real_zh_en_package_through_the_server(aiohttp_client: Any, settings: Settings) -> None:
+    from pathlib import Path
+
+    from assistant.server.engines import build_translator
+
+    packages = Path("data/argos-packages")  # installed by `make` (the shipped zh→en example)
+    assert any(packages.glob("*zh_en*")), "run `make languages` to install the shipped zh→en package"
+    zh = dataclasses.replace(settings, translation=dataclasses.replace(settings.translation, packages_dir=packages),
+                             sessions=(dataclasses.replace(settings.sessions[0], language="zh"),))
+    service = build_translator(zh)
+    assert service is not None
+    client = await aiohttp_client(make_app(zh, translator=service, clock=ManualClock().clock))
+    ws = await client.ws_connect("/ws/captions/main?lang=en")
+    hello = (await frames_until(ws, "hello"))[0]
+    assert hello["source_lang"] == "zh" and "en" in hello["languages"]
+    resp = await client.post("/api/sessions/main/captions", json={"text": "我们今天讨论气候变化。"},
+                             headers=bearer(CHAIR))
+    assert resp.status == 201
+    cap = [f for f in await frames_until(ws, "caption", timeout=60) if f["type"] == "caption"][0]
+    assert cap["origin"] == "translation" and cap["source_text"] == "我们今天讨论气候变化。"
+    assert "climate" in cap["text"].lower(), cap["text"]
+    await ws.close()
+    await service.close()
