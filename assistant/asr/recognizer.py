@@ -203,7 +203,6 @@ class StreamingRecognizer:
         if gap is not None and self._covers(gap, self._hyp_window_end):
             # The latest pass already saw the whole utterance and its trailing silence.
             self._finalise_at(gap, self._hyp, self._hyp_window_end)
-            self._hyp = []
             self._update_partial()
             gap = self._pending_endpoint()
         self._drop_silence()
@@ -241,7 +240,6 @@ class StreamingRecognizer:
             gap = (req.end_sample, req.end_sample)
         if gap is not None:
             self._finalise_at(gap, words, req.end_sample)
-            self._hyp = []
         elif samples_to_ms(lag) > self._s.degrade_lag_ms:
             limit = req.end_ms - self._s.unstable_tail_ms
             n = next((i for i, w in enumerate(words) if w.end_ms > limit), len(words))
@@ -399,6 +397,8 @@ class StreamingRecognizer:
         """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""
         self._commit(words)
         self._close_caption()
+        # The hypothesis is spent; an older pass's coverage must not finalise later speech.
+        self._hyp, self._hyp_window_end = [], 0
         onset = min(gap[1], seen_until)
         self._trim_to(max(gap[0], onset - ms_to_samples(self._s.preroll_ms)), context=True)
 
@@ -481,7 +481,7 @@ class StreamingRecognizer:
 
     def _flush(self) -> None:
         self._commit(self._hyp)
-        self._hyp = []
+        self._hyp, self._hyp_window_end = [], 0
         self._close_caption()
 
     def _cap_window(self) -> None:

@@ -17,6 +17,9 @@ SENTENCE_END: Final = frozenset(".?!…。？！؟")
 CLAUSE_END: Final = frozenset(",;:，；：、")
 # Closing quotes/brackets that may trail the punctuation mark.
 TRAILING_CLOSERS: Final = "\"'”’»)]"
+# A "word" made only of these is a stray mark Whisper emits into silence (" .", " -");
+# "%" or "$" alone are real words ("4" "%").
+STRAY_MARKS: Final = frozenset(SENTENCE_END | CLAUSE_END | set("-–—\"'”’»)]“‘«([ "))
 # A phrase repeated this many times in a row is a decoding loop, not speech.
 LOOP_MIN_REPEATS: Final = 3
 SINGLE_WORD_LOOP_MIN_REPEATS: Final = 4
@@ -158,9 +161,9 @@ def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
     Whisper repeats the last phrase into trailing silence ("fellow Americans.
     Americans."), and the aligner crams the copy into a few milliseconds; a
     spoken repetition ("very very", "no, no") takes about as long as the first.
-    Words without letters or digits (a lone ".") are dropped too.
+    Stray marks (a lone "." or "-") are dropped too.
     """
-    out = [w for w in words if normalize(w.text)]
+    out = [w for w in words if not set(w.text) <= STRAY_MARKS]
     i = 1
     while i < len(out):
         for n in range(min(i, len(out) - i, LOOP_MAX_NGRAM), 0, -1):

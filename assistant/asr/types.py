@@ -181,8 +181,8 @@ class RecognizerSettings:
     trim_min_age_ms: int = 1_500
     # Captions (phone lines): close at sentence ends, at clause ends once this long,
     # at a pause between committed words, or at a limit.
-    caption_max_chars: int = 80
-    caption_max_ms: int = 7_000
+    caption_max_chars: int = 60
+    caption_max_ms: int = 4_000
     clause_min_chars: int = 35
     caption_pause_ms: int = 300
     # The window never grows beyond this: older audio is force-committed.
