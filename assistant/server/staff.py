@@ -15,6 +15,7 @@ and never blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import json
 from typing import Any, Iterator
 
@@ -122,9 +123,13 @@ async def _stream_export(request: web.Request, ctx: AppContext, fmt: str,
     if fmt != ZIP and lang not in ctx.store.languages(session.id) and lang != session.source_lang:
         raise NotFoundError(f"session {session.id!r} has no captions in {lang!r}; it has "
                             f"{', '.join(ctx.store.languages(session.id)) or 'none yet'}")
-    reader = Store.open(ctx.store.path)
+    # One thread owns the export's database connection for its whole life: every step of the
+    # generator and the final close run there, in order, even when the client goes away mid-way.
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
+    loop = asyncio.get_running_loop()
+    reader = await loop.run_in_executor(worker, Store.open, ctx.store.path)
+    chunks: Iterator[bytes] = iter(())
     try:
-        chunks: Iterator[bytes]
         if fmt == ZIP:
             chunks = zip_chunks(session, lambda l: reader.iter_captions(session.id, l),
                                 reader.languages(session.id) or [session.source_lang])
@@ -138,10 +143,17 @@ async def _stream_export(request: web.Request, ctx: AppContext, fmt: str,
             "Cache-Control": "no-store",
         })
         await response.prepare(request)
-        loop = asyncio.get_running_loop()
-        while (chunk := await loop.run_in_executor(None, next, chunks, None)) is not None:
+        while (chunk := await loop.run_in_executor(worker, next, chunks, None)) is not None:
             await response.write(chunk)
         await response.write_eof()
         return response
     finally:
-        reader.close()
+        worker.submit(_finish, chunks, reader)  # queued after any step still running
+        worker.shutdown(wait=False)
+
+
+def _finish(chunks: Iterator[bytes], reader: Store) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+    reader.close()
