@@ -633,8 +633,8 @@ def main() -> int:
     p.add_argument("--url", help="attach: ws://host:port/ws/captions/SESSION")
     p.add_argument("--chair-token", help="with --url: post captions as the chair")
     p.add_argument("--server-pid", type=int, help="with --url: measure this process")
-    p.add_argument("--backlog", type=int, default=128,
-                   help="text-only server: listen backlog (128 is aiohttp's default, which `assistant serve` uses)")
+    p.add_argument("--backlog", type=int, default=1024,
+                   help="text-only server: listen backlog (`assistant serve` uses 1024)")
     p.add_argument("--profile", help="text-only server: write a cProfile of the server to this file")
     p.add_argument("--serve-child", type=int, help=argparse.SUPPRESS)
     p.add_argument("--data", help=argparse.SUPPRESS)
