@@ -24,7 +24,6 @@ from .. import protocol
 from ..captions import Caption
 from ..errors import NotFoundError, ProtocolError
 from ..hub import Topic
-from . import auth
 from .context import AppContext, MessageBudget, admit, ws_close_with_error
 from .readers import _write
 from .runtime import SessionRuntime
@@ -137,11 +136,7 @@ async def chair_ws(request: web.Request) -> web.StreamResponse:
 
 
 async def _serve_chair(ctx: AppContext, runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=ctx.settings.limits.heartbeat_s,
-                               max_msg_size=ctx.settings.limits.max_message_bytes,
-                               protocols=auth.token_subprotocol(request), compress=False)
-    await ws.prepare(request)
-    ctx.sockets.add(ws)
+    ws = await ctx.open_socket(request)
     budget = MessageBudget.of(ctx)
     lang = runtime.source_lang
     captions = ctx.bus.subscribe(Topic(runtime.session.id, lang), ctx.settings.limits.client_queue)

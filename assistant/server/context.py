@@ -132,6 +132,18 @@ class AppContext:
         raise ProtocolError(f"WebSocket from origin {origin[:100]!r} refused: open the page from this server, "
                             "or add the origin to server.allowed_origins", code="forbidden_origin")
 
+    async def open_socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Upgrade to a WebSocket with our limits (heartbeat, frame size), tracked for shutdown.
+
+        A token sent as the ``bearer.<token>`` subprotocol is echoed, as browsers require.
+        """
+        ws = web.WebSocketResponse(heartbeat=self.settings.limits.heartbeat_s,
+                                   max_msg_size=self.settings.limits.max_message_bytes,
+                                   protocols=auth.token_subprotocol(request), compress=False)
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        return ws
+
     def peer(self, request: web.Request) -> str:
         """The client's address; behind a trusted proxy, the last address its X-Forwarded-For names."""
         remote = request.remote or "?"

@@ -19,7 +19,6 @@ from aiohttp import WSMsgType, web
 from .. import protocol
 from ..audio.formats import AudioFormat, PcmDecoder, parse_start_message
 from ..errors import AssistantError, AudioFormatError, ProtocolError
-from . import auth
 from .context import AppContext, MessageBudget, admit, ws_close_with_error
 from .runtime import AudioFeed, SessionRuntime
 
@@ -53,11 +52,7 @@ async def audio_ws(request: web.Request) -> web.StreamResponse:
 
 
 async def _serve_capture(ctx: AppContext, runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=ctx.settings.limits.heartbeat_s,
-                               max_msg_size=ctx.settings.limits.max_message_bytes,
-                               protocols=auth.token_subprotocol(request), compress=False)
-    await ws.prepare(request)
-    ctx.sockets.add(ws)
+    ws = await ctx.open_socket(request)
     try:
         stream = await _start(ctx, runtime, ws)
     except AssistantError as exc:

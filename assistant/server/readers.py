@@ -30,12 +30,9 @@ MAX_SINCE = 2**53  # the largest seq a JavaScript client can hold exactly
 async def captions_ws(request: web.Request) -> web.StreamResponse:
     ctx = AppContext.of(request)
     runtime = ctx.runtime_or_404(request.match_info["session"])
-    ws = web.WebSocketResponse(heartbeat=ctx.settings.limits.heartbeat_s,
-                               max_msg_size=ctx.settings.limits.max_message_bytes, compress=False)
     ctx.limit_connections(request)
     try:
-        await ws.prepare(request)
-        ctx.sockets.add(ws)
+        ws = await ctx.open_socket(request)
         lang = request.query.get("lang") or runtime.source_lang
         try:
             since = int(request.query.get("since", "0"))
