@@ -24,7 +24,7 @@ from .. import protocol
 from ..captions import Caption
 from ..errors import NotFoundError, ProtocolError
 from ..hub import Topic
-from .context import AppContext, MessageBudget, admit, ws_close_with_error
+from .context import AppContext, chair_socket, MessageBudget, admit, ws_close_with_error
 from .readers import _write
 from .runtime import SessionRuntime
 
@@ -123,18 +123,6 @@ def apply_control(runtime: SessionRuntime, msg: protocol.Control) -> None:
         runtime.set_state("ended")
 
 
-async def chair_ws(request: web.Request) -> web.StreamResponse:
-    ctx = AppContext.of(request)
-    ctx.check_origin(request)
-    runtime = ctx.runtime_or_404(request.match_info["session"])
-    ctx.require(request, "chair")
-    ctx.limit_connections(request)
-    try:
-        return await _serve_chair(ctx, runtime, request)
-    finally:
-        ctx.release_connection(request)
-
-
 async def _serve_chair(ctx: AppContext, runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
     ws = await ctx.open_socket(request)
     budget = MessageBudget.of(ctx)
@@ -182,3 +170,6 @@ def _handle(ctx: AppContext, runtime: SessionRuntime, msg: protocol.ClientMessag
         apply_control(runtime, msg)
     elif isinstance(msg, protocol.UpdateSession):
         configure(ctx, runtime, msg)
+
+
+chair_ws = chair_socket(_serve_chair)

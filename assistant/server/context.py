@@ -13,7 +13,7 @@ import logging
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
@@ -168,6 +168,26 @@ class AppContext:
 
 
 CONTEXT = web.AppKey("context", AppContext)
+
+SocketServer = Callable[[AppContext, SessionRuntime, web.Request], Awaitable[web.StreamResponse]]
+
+
+def chair_socket(serve: SocketServer) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A handler for one of the chair's sockets (console, audio) with the checks they share:
+    origin, known session, the chair token, and the per-address connection limit."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        ctx = AppContext.of(request)
+        ctx.check_origin(request)
+        runtime = ctx.runtime_or_404(request.match_info["session"])
+        ctx.require(request, "chair")
+        ctx.limit_connections(request)
+        try:
+            return await serve(ctx, runtime, request)
+        finally:
+            ctx.release_connection(request)
+
+    return handler
 log = logging.getLogger(__name__)
 
 _STATUS = {AuthError: 401, NotFoundError: 404}

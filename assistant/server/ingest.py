@@ -19,7 +19,7 @@ from aiohttp import WSMsgType, web
 from .. import protocol
 from ..audio.formats import AudioFormat, PcmDecoder, parse_start_message
 from ..errors import AssistantError, AudioFormatError, ProtocolError
-from .context import AppContext, MessageBudget, admit, ws_close_with_error
+from .context import AppContext, chair_socket, MessageBudget, admit, ws_close_with_error
 from .runtime import AudioFeed, SessionRuntime
 
 log = logging.getLogger(__name__)
@@ -37,18 +37,6 @@ class IngestStream:
     decoder: PcmDecoder
     feed: AudioFeed
     socket: web.WebSocketResponse | None = None
-
-
-async def audio_ws(request: web.Request) -> web.StreamResponse:
-    ctx = AppContext.of(request)
-    ctx.check_origin(request)
-    runtime = ctx.runtime_or_404(request.match_info["session"])
-    ctx.require(request, "chair")
-    ctx.limit_connections(request)
-    try:
-        return await _serve_capture(ctx, runtime, request)
-    finally:
-        ctx.release_connection(request)
 
 
 async def _serve_capture(ctx: AppContext, runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
@@ -146,3 +134,6 @@ def _message_type(data: str) -> object:
 
 def _streams(runtime: SessionRuntime) -> dict[str, IngestStream]:
     return runtime.ingest_streams  # type: ignore[return-value]
+
+
+audio_ws = chair_socket(_serve_capture)
