@@ -386,3 +386,53 @@ def test_a_pass_over_two_utterances_does_not_finalise_the_second_unheard() -> No
     assert rec.done
     texts = [e.text for e in rec.events_received() if isinstance(e, FinalCaption)]
     assert texts == ["Good morning everyone.", "Welcome to the talk."]
+
+
+class StretchingTranscriber(ScriptedTranscriber):
+    """Whisper's aligner around pauses: the word before a pause runs on into it (to the window's
+    end when nothing follows), the word after starts where the one before ended, and a word
+    decoded again long after it was said loses its ending ("Americans." as "America")."""
+
+    renamed = 0
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        words = [w for s in result.segments for w in s.words]
+        out: list[Word] = []
+        for i, w in enumerate(words):
+            start, end, text = w.start_ms, w.end_ms, w.text
+            if i and start - words[i - 1].end_ms > 300:
+                start = words[i - 1].end_ms
+            if i + 1 < len(words) and words[i + 1].start_ms - end > 300:
+                end = words[i + 1].start_ms - 40
+            elif i + 1 == len(words):
+                end = request.end_ms - 40
+            if text.strip() == "Americans." and request.end_ms - w.end_ms > 1_000:
+                text = " America"
+                self.renamed += 1
+            out.append(Word(text, start, end))
+        if not out:
+            return result
+        segment = dataclasses.replace(result.segments[0], words=tuple(out), start_ms=out[0].start_ms,
+                                      end_ms=out[-1].end_ms)
+        return dataclasses.replace(result, segments=(segment,))
+
+
+def test_words_stretched_over_pauses_are_neither_lost_nor_repeated() -> None:
+    script = [utterance("And so my fellow Americans.", 300), utterance("ask not", 3_000),
+              utterance("what your country can do for you.", 5_000)]
+    transcriber = StretchingTranscriber(script)
+    rec = StreamingRecognizer(language="en")
+    events = replay_virtual(rec, synth(script, 9_000), transcriber, EnergyVoiceDetector())
+    assert transcriber.renamed  # the re-decoding with another ending was offered
+    assert final_text(events) == "And so my fellow Americans. ask not what your country can do for you."
+    caps = [f for _, f in finals(events)]
+    # caption times are the speech, not the pauses the aligner stretched words over
+    spoken_ends = [1_800, 3_600, 7_100]
+    assert all(end <= c.end_ms <= end + 200 for c, end in zip(caps, spoken_ends, strict=True))
+
+
+def test_a_copy_with_a_word_the_aligner_could_not_place_is_dropped() -> None:
+    said = [Word(" ask", 3_260, 3_820), Word(" not", 3_820, 4_060)]
+    echo = [Word(" ask", 4_060, 4_060), Word(" not", 4_060, 4_680)]
+    assert drop_crammed_copies([*said, *echo]) == said

@@ -130,7 +130,7 @@ async def test_runner_with_the_real_model_on_its_executor(models_dir: Path) -> N
     async def source() -> AsyncIterator[np.ndarray]:
         for i in range(0, len(audio), 1_600):
             yield audio[i : i + 1_600]
-            await asyncio.sleep(0.025)  # four times real speed
+            await asyncio.sleep(0.05)  # twice real speed
 
     try:
         # The source runs faster than real time here: allow any backlog, drop nothing.

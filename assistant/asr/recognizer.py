@@ -44,6 +44,7 @@ from assistant.asr.text import (
     is_known_hallucination,
     join_words,
     normalize,
+    similar_word,
     strip_word,
 )
 from assistant.asr.types import (
@@ -79,6 +80,8 @@ DEDUP_MAX_NGRAM: Final = 5
 ENDPOINT_COVER_MS: Final = 250
 # Words with no VAD speech within this distance are silence hallucinations.
 WORD_SPEECH_MARGIN_MS: Final = 300
+# A word is trimmed to the VAD speech it overlaps, give or take this.
+SPEECH_SLACK_MS: Final = 120
 # Known stock phrases survive only with clear speech evidence.
 HALLUCINATION_MAX_NO_SPEECH: Final = 0.2
 HALLUCINATION_MIN_LOGPROB: Final = -0.6
@@ -318,6 +321,23 @@ class StreamingRecognizer:
         a, b = ms_to_samples(w.start_ms) - margin, ms_to_samples(w.end_ms) + margin
         return b > self._vad_until or self._has_speech(a, b)
 
+    def _fit_to_speech(self, w: Word) -> Word:
+        """Trim a word the aligner stretched over a pause to the speech inside it.
+
+        "ask not ... what" comes back as "what" from 4.7 to 5.7 s when it was
+        said from 5.4 s: left long, it would hide the next word behind the
+        committed end, and give captions times that include the silence.
+        """
+        if not self._s.use_vad:
+            return w
+        a, b = ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)
+        overlapping = [(s, e) for s, e in self._intervals() if s < b and e > a]
+        if not overlapping or b > self._vad_until:
+            return w
+        start = max(w.start_ms, samples_to_ms(overlapping[0][0]) - SPEECH_SLACK_MS)
+        end = min(w.end_ms, samples_to_ms(overlapping[-1][1]) + SPEECH_SLACK_MS)
+        return w if (start, end) == (w.start_ms, w.end_ms) else Word(w.text, start, max(start, end), w.probability)
+
     def _clean(self, result: Transcription, req: TranscriptionRequest) -> list[Word]:
         words: list[Word] = []
         for seg in result.segments:
@@ -329,7 +349,8 @@ class StreamingRecognizer:
                         words.append(Word(w.text, start, end, w.probability))
         # Crammed copies first: loop removal keeps a loop's last (crammed) copy.
         words = drop_stacked(collapse_repeats(drop_crammed_copies(words)))
-        words = [w for w in words if self._word_has_speech(w)]
+        words = [self._fit_to_speech(w) for w in words if self._word_has_speech(w)]
+        words = self._after_committed_tail(words)
         words = [w for w in words if (w.start_ms + w.end_ms) // 2 >= self._committed_end_ms - RECOMMIT_TOLERANCE_MS]
         head_end = max(self._committed_end_ms + DEDUP_WINDOW_MS, req.start_ms + WINDOW_HEAD_MS)
         if words and words[0].start_ms < head_end:
@@ -338,6 +359,23 @@ class StreamingRecognizer:
                 if [normalize(w.text) for w in recent[-n:]] == [normalize(w.text) for w in words[:n]]:
                     words = words[n:]
                     break
+        return words
+
+    def _after_committed_tail(self, words: list[Word]) -> list[Word]:
+        """Drop a re-decoding of the committed tail and everything before it.
+
+        Times alone miss it when the aligner stretches a re-decoded word over a
+        pause ("Americans." again as "america", 1.7–3.3 s): find the last two to
+        five committed words again, starting before the committed end, and keep
+        only what follows them.
+        """
+        tail = [normalize(w.text) for w in self._recent]
+        for n in range(len(tail), 1, -1):
+            for k, first in enumerate(words[: len(words) - n + 1]):
+                if first.start_ms >= self._committed_end_ms:
+                    break
+                if all(similar_word(a, normalize(w.text)) for a, w in zip(tail[-n:], words[k : k + n])):
+                    return words[k + n :]
         return words
 
     def _settle_language(self, result: Transcription) -> None:

@@ -27,6 +27,8 @@ LOOP_MAX_NGRAM: Final = 8
 # A back-to-back copy of a phrase squeezed into less than this share of the
 # original's duration is the aligner stacking a loop at a window edge, not speech.
 CRAMMED_COPY_RATIO: Final = 0.5
+# Words this long that differ only in their ending are the same word re-decoded.
+SIMILAR_MIN_CHARS: Final = 4
 
 # Stock phrases Whisper produces on silence, music and noise (learned from subtitle
 # credits in its training data). Lower-case, punctuation-free, prefix match.
@@ -74,6 +76,13 @@ def normalize(text: str) -> str:
 def same_words(a: Sequence[Word], b: Sequence[Word]) -> bool:
     """Whether two word runs say the same thing, ignoring case and punctuation."""
     return len(a) == len(b) and all(normalize(x.text) == normalize(y.text) for x, y in zip(a, b))
+
+
+def similar_word(a: str, b: str) -> bool:
+    """Whether two normalised words are the same word, up to an ending ("america"/"americans")."""
+    if a == b:
+        return True
+    return min(len(a), len(b)) >= SIMILAR_MIN_CHARS and (a.startswith(b) or b.startswith(a))
 
 
 def common_prefix_length(a: Sequence[Word], b: Sequence[Word]) -> int:
@@ -159,8 +168,9 @@ def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
     """Drop a phrase's immediate copy when it is squeezed into a fraction of the original's time.
 
     Whisper repeats the last phrase into trailing silence ("fellow Americans.
-    Americans."), and the aligner crams the copy into a few milliseconds; a
-    spoken repetition ("very very", "no, no") takes about as long as the first.
+    Americans."), and the aligner crams the copy into a few milliseconds, or
+    gives one of its words no time at all; a spoken repetition ("very very",
+    "no, no") takes about as long as the first, every word of it audible.
     Stray marks (a lone "." or "-") are dropped too.
     """
     out = [w for w in words if not set(w.text) <= STRAY_MARKS]
@@ -170,7 +180,8 @@ def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
             first, copy = out[i - n : i], out[i : i + n]
             if same_words(first, copy):
                 span = max(1, first[-1].end_ms - first[0].start_ms)
-                if copy[-1].end_ms - copy[0].start_ms < CRAMMED_COPY_RATIO * span:
+                unplaced = any(w.end_ms <= w.start_ms for w in copy)
+                if unplaced or copy[-1].end_ms - copy[0].start_ms < CRAMMED_COPY_RATIO * span:
                     del out[i : i + n]
                     break
         else:
