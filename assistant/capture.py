@@ -8,6 +8,12 @@ connection is down audio piles up in the bounded buffer and is resent after
 reconnecting (exponential backoff). Auth failures and server ``error`` frames
 are fatal and never retried.
 
+Stopping loses nothing either: once the ``stop`` event given to
+:func:`stream_capture` is set, :func:`until_stopped` ends the source at once
+and the client sends ``stop`` and waits for the server to acknowledge every
+sample read so far. ``assistant capture`` sets it on the first Ctrl-C (or
+SIGTERM); a second one quits at once, exit status 130.
+
 Call :func:`stream_capture` from asyncio code, or ``assistant capture`` via
 :func:`configure_capture_parser` / :func:`run_capture_command`.
 """
@@ -20,9 +26,10 @@ import json
 import logging
 import os
 import secrets
+import signal
 import ssl as ssl_module
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -30,6 +37,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidH
 
 from .audio.capture_buffer import DEFAULT_FRAME_MS, DEFAULT_MAX_BUFFER_S, CaptureBuffer
 from .audio.formats import AudioFormat, float_to_s16le
+from .audio.resample import Samples
 from .audio.sources import AudioSource, FileSource, MicrophoneSource
 from .errors import AssistantError, AuthError, ConfigError, NotFoundError, ProtocolError
 
@@ -47,6 +55,10 @@ _MAX_CONTROL_FRAME_BYTES = 64 * 1024
 # How long to let the reader pick up an error frame that raced a failed send.
 _ERROR_GRACE_S = 1.0
 _SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
+# Signals that stop a capture gracefully; the second one quits at once.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Exit status after quitting on a signal, as shells report it (130 for Ctrl-C).
+_EXIT_SIGNAL_BASE = 128
 
 
 def audio_url(server: str, session: str) -> str:
@@ -68,6 +80,49 @@ def new_stream_id() -> str:
     return f"cap-{secrets.token_hex(8)}"
 
 
+def new_capture_buffer(max_buffer_s: float = DEFAULT_MAX_BUFFER_S, frame_ms: int = DEFAULT_FRAME_MS) -> CaptureBuffer:
+    """An empty replay buffer in the capture format, for :func:`stream_capture`'s ``buffer``."""
+    return CaptureBuffer(
+        CAPTURE_FORMAT.sample_rate, CAPTURE_FORMAT.frame_bytes, max_buffer_s=max_buffer_s, frame_ms=frame_ms
+    )
+
+
+async def until_stopped(source: AudioSource, stop: asyncio.Event) -> AsyncIterator[Samples]:
+    """Yield ``source``'s chunks until ``stop`` is set or the source ends; then close the source.
+
+    Ends promptly even while the source is waiting for its next chunk (a
+    microphone between blocks, a file being paced): that read is cancelled, so
+    audio the source had not handed out yet is never yielded. A chunk it did
+    hand out is always yielded, even when ``stop`` was set in the same instant.
+    """
+    chunks = aiter(source)
+    stopped = asyncio.ensure_future(stop.wait())
+    read: asyncio.Task[Samples | None] | None = None
+    try:
+        while not stop.is_set():
+            read = asyncio.create_task(_next_chunk(chunks))
+            await asyncio.wait({read, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not read.done():
+                return
+            chunk = read.result()
+            read = None
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        stopped.cancel()
+        if read is not None and not read.done():
+            read.cancel()
+            # The source must leave its await before it can be closed.
+            await asyncio.gather(read, return_exceptions=True)
+        if isinstance(chunks, AsyncGenerator):
+            await chunks.aclose()
+
+
+async def _next_chunk(chunks: AsyncIterator[Samples]) -> Samples | None:
+    return await anext(chunks, None)
+
+
 async def stream_capture(
     url: str,
     session: str,
@@ -84,25 +139,30 @@ async def stream_capture(
     stop_timeout_s: float = DEFAULT_STOP_TIMEOUT_S,
     max_attempts: int | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    stop: asyncio.Event | None = None,
+    buffer: CaptureBuffer | None = None,
 ) -> None:
     """Stream ``source`` to ``url`` (the server's base URL) until the source ends and the server has it all.
 
     Returns after the server acknowledged every sample of a finite source (a
-    file); runs until cancelled for a microphone. Reconnects after network
-    failures, forever unless ``max_attempts`` consecutive attempts fail
-    (ConnectionError). Raises AuthError (bad token), NotFoundError (unknown
-    session), ProtocolError (an ``error`` frame or a confused server), or the
-    source's own AudioSourceError.
+    file), or of the audio read before ``stop`` was set: setting ``stop`` ends
+    reading at once (see :func:`until_stopped`) and is how a microphone
+    capture ends without losing audio; without it, a microphone runs until
+    cancelled. ``buffer`` (default: ``new_capture_buffer(max_buffer_s,
+    frame_ms)``) holds the audio the server has not acknowledged yet; pass
+    your own to watch it. Reconnects after network failures, forever unless
+    ``max_attempts`` consecutive attempts fail (ConnectionError). Raises
+    AuthError (bad token), NotFoundError (unknown session), ProtocolError (an
+    ``error`` frame or a confused server), or the source's own AudioSourceError.
     """
     ws_url = audio_url(url, session)
     client = _CaptureClient(
         ws_url, token, stream_id or new_stream_id(), ssl if ws_url.startswith("wss:") else None,
-        CaptureBuffer(
-            CAPTURE_FORMAT.sample_rate, CAPTURE_FORMAT.frame_bytes, max_buffer_s=max_buffer_s, frame_ms=frame_ms
-        ),
+        buffer if buffer is not None else new_capture_buffer(max_buffer_s, frame_ms),
         ready_timeout_s, stop_timeout_s,
     )
-    capture = asyncio.create_task(client.capture(source))
+    chunks = source if stop is None else until_stopped(source, stop)
+    capture = asyncio.create_task(client.capture(chunks))
     failures = 0
     try:
         while True:
@@ -310,7 +370,14 @@ def make_ssl_context(*, insecure: bool = False, cafile: str | None = None) -> ss
 
 
 def run_capture_command(args: argparse.Namespace, *, environ: Mapping[str, str] | None = None) -> int:
-    """Run ``assistant capture``: 0 when done, 1 on an error, 2 on a usage problem; Ctrl-C ends it (0)."""
+    """Run ``assistant capture``: 0 when done, 1 on an error, 2 on a usage problem, 130 when quit.
+
+    The first Ctrl-C (or SIGTERM) stops reading the source and exits 0 once
+    the server has every sample read; a second one quits at once (130, or 143
+    for SIGTERM), losing the audio the server has not acknowledged. Where
+    signal handlers cannot be installed (Windows, a thread other than the
+    main one) Ctrl-C quits at once.
+    """
     env = os.environ if environ is None else environ
     token = args.token or env.get(TOKEN_ENV, "")
     if not token:
@@ -321,14 +388,77 @@ def run_capture_command(args: argparse.Namespace, *, environ: Mapping[str, str] 
     try:
         context = make_ssl_context(insecure=args.insecure, cafile=args.cafile)
         source: AudioSource = FileSource(args.source) if args.source else MicrophoneSource(_device_arg(args.device))
-        asyncio.run(stream_capture(args.server, args.session, token, source, ssl=context,
-                                   max_buffer_s=args.max_buffer_s))
+        return asyncio.run(_capture_until_signalled(
+            args.server, args.session, token, source, ssl=context, buffer=new_capture_buffer(args.max_buffer_s),
+        ))
     except KeyboardInterrupt:
-        return 0
+        # No handler could be installed, or a third Ctrl-C cut a hanging shutdown short: audio is lost.
+        return _EXIT_SIGNAL_BASE + signal.SIGINT
     except (AssistantError, ConnectionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+async def _capture_until_signalled(
+    server: str, session: str, token: str, source: AudioSource, *,
+    ssl: ssl_module.SSLContext, buffer: CaptureBuffer,
+) -> int:
+    """:func:`stream_capture` with SIGINT/SIGTERM handlers: 0 when done, 128 + signal when quit."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    quit_now = asyncio.Event()
+    quit_signal = signal.SIGINT
+
+    def on_signal(sig: signal.Signals) -> None:
+        nonlocal quit_signal
+        if stop.is_set():
+            quit_signal = sig
+            quit_now.set()
+            return
+        stop.set()
+        log.warning(
+            "stopping: sending the last %.1f s of buffered audio to the server (Ctrl-C again to quit now)",
+            _seconds(buffer.buffered),
+        )
+
+    installed: list[signal.Signals] = []
+    for sig in _STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError) as exc:
+            # Windows has no loop signal handlers; other threads cannot have any.
+            log.debug("no graceful stop on %s (%s): Ctrl-C quits at once", sig.name, exc)
+            continue
+        installed.append(sig)
+    capture = asyncio.create_task(
+        stream_capture(server, session, token, source, ssl=ssl, stop=stop, buffer=buffer)
+    )
+    quitting = asyncio.ensure_future(quit_now.wait())
+    quit_early = False
+    try:
+        await asyncio.wait({capture, quitting}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Removed first, so that one more Ctrl-C interrupts a close handshake that hangs.
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        quitting.cancel()
+        if not capture.done():
+            quit_early = True
+            capture.cancel()
+            await asyncio.gather(capture, return_exceptions=True)
+    if quit_early:
+        print(
+            f"quit: {_seconds(buffer.buffered):.1f} s of audio were not delivered to the server "
+            "(unsent or unacknowledged)",
+            file=sys.stderr,
+        )
+        return _EXIT_SIGNAL_BASE + quit_signal
+    capture.result()
     return 0
+
+
+def _seconds(samples: int) -> float:
+    return samples / CAPTURE_FORMAT.sample_rate
 
 
 def _device_arg(device: str | None) -> str | int | None:
