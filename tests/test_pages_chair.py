@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from urllib.parse import quote
 
+import aiohttp
 import numpy as np
 import pytest
 from aiohttp import web
@@ -158,3 +163,143 @@ async def test_console_with_a_wrong_token_asks_for_the_token(chromium: Chromium,
         await page.click("input[name=source][value=station]")
         command = await page.text("#station-cmd")
         assert command == f"assistant capture --server {url} --session main" and CHAIR not in command
+
+
+ROOM_KEY = "Geneva&42!"  # typed by the chair; "&" and "!" must survive the URL and the QR code
+ROOM_KEY_QUERY = quote(ROOM_KEY, safe="!~*'()")  # as the page's encodeURIComponent writes it
+
+
+async def status_of(url: str) -> int:
+    """A fresh request, as a delegate's phone makes it: no cookie, no token."""
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        return resp.status
+
+
+async def shoot(page: Page, path: Path, *selectors: str) -> Path:
+    """A screenshot of the box around ``selectors`` (the whole element, even below the fold)."""
+    box = await page.evaluate(
+        "(function(sels){var r={x:1e9,y:1e9,r:0,b:0};sels.forEach(function(s){"
+        "var b=document.querySelector(s).getBoundingClientRect(),x=b.left+scrollX,y=b.top+scrollY;"
+        "r={x:Math.min(r.x,x),y:Math.min(r.y,y),r:Math.max(r.r,x+b.width),b:Math.max(r.b,y+b.height)};});"
+        "return r;})(" + json.dumps(list(selectors)) + ")")
+    pad = 8
+    x, y = max(0, box["x"] - pad), max(0, box["y"] - pad)
+    shot = await page.call("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": x, "y": y, "width": box["r"] + pad - x, "height": box["b"] + pad - y, "scale": 1}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+async def fill(page: Page, selector: str, value: str) -> None:
+    await page.evaluate(f"(function(){{var e=document.querySelector({json.dumps(selector)});"
+                        f"e.value={json.dumps(value)};e.dispatchEvent(new Event('input',{{bubbles:true}}));}})()")
+
+
+async def qr_loaded(page: Page, selector: str = "#qr") -> bool:
+    return bool(await page.wait_for(f"(function(){{var i=document.querySelector({selector!r});"
+                                    "return i.complete && i.naturalWidth > 0;})()"))
+
+
+async def test_chair_makes_the_session_private_and_the_join_panel_carries_the_key(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path)
+    async with running(settings) as (url, app, _), connect(chromium) as tools:
+        chair = await tools.new_page(DESKTOP)
+        await chair.goto(f"{url}/chair/main#token={CHAIR}")
+        await chair.wait_for("document.querySelector('#access-badge').dataset.access === 'public'")
+        assert await chair.evaluate("document.querySelector('input[name=access][value=public]').checked")
+        assert await chair.evaluate("document.querySelector('#key-fields').hidden")
+        assert (await chair.text("#join-url")).endswith("/s/main")
+        assert await status_of(f"{url}/s/main") == 200
+
+        # Generate fills the field with a url-safe key but changes nothing until the chair confirms.
+        await chair.click("input[name=access][value=private]")
+        assert not await chair.evaluate("document.querySelector('#key-fields').hidden")
+        assert await chair.text("#access-apply") == "Make private"
+        await chair.click("#key-generate")
+        generated = await chair.evaluate("document.querySelector('#key-input').value")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{10}", generated), generated
+        assert runtime(app).session.public
+        # A key the server would refuse is caught in the page.
+        await fill(chair, "#key-input", "too short")
+        await chair.evaluate("document.querySelector('#access-form').requestSubmit()")
+        assert "spaces" in await chair.text("#access-status")
+        assert await chair.evaluate("document.querySelector('#key-input').getAttribute('aria-invalid')") == "true"
+        assert runtime(app).session.public
+
+        await fill(chair, "#key-input", ROOM_KEY)
+        await chair.evaluate("document.querySelector('#access-form').requestSubmit()")
+        await chair.wait_for("document.querySelector('#access-badge').dataset.access === 'private'")
+        assert "Saved" in await chair.text("#access-status")
+        assert not runtime(app).session.public
+        assert await chair.evaluate("sessionStorage.getItem('cc.chair.key.main')") == ROOM_KEY
+
+        # Delegates: refused without the key, let in with it.
+        assert await status_of(f"{url}/s/main") == 401
+        assert await status_of(f"{url}/s/main?key=wrong-key-123") == 401
+        assert await status_of(f"{url}/s/main?key={ROOM_KEY_QUERY}") == 200
+
+        # The join panel shows the link with the key, and its QR code (which carries the key) loads.
+        await qr_loaded(chair)
+        src = await chair.evaluate("document.querySelector('#qr').getAttribute('src')")
+        assert src == f"/api/sessions/main/qr.svg?key={ROOM_KEY_QUERY}"
+        assert await chair.evaluate("document.querySelector('#join-url').href") == \
+            f"{url}/s/main?key={ROOM_KEY_QUERY}"
+        assert not await chair.evaluate("document.querySelector('#join-private').hidden")
+        assert await chair.evaluate("document.querySelector('#projector-qr').getAttribute('src')") == src
+        await chair.click("#present")
+        await qr_loaded(chair, "#projector-qr")
+        assert (await chair.text("#projector-url")).endswith(f"/s/main?key={ROOM_KEY_QUERY}")
+        await chair.screenshot(shots / "chair-projector-private-1280x800.png")
+        await chair.click("#projector-close")
+        await shoot(chair, shots / "chair-join-private-1280x800.png", ".join")
+        await shoot(chair, shots / "chair-access-private-1280x800.png", ".access")
+
+        # Another tab (say, the chair's second laptop) does not know the key: it says so and asks for it.
+        other = await tools.new_page(PHONE, mobile=True)
+        await other.goto(f"{url}/chair/main#token={CHAIR}")
+        await other.wait_for("!document.querySelector('#join-locked').hidden")
+        assert await other.evaluate("document.querySelector('#join-open').hidden")
+        assert not await other.evaluate("document.querySelector('#qr').getAttribute('src')")  # no broken image
+        assert await other.evaluate("document.querySelector('#present').hidden")
+        assert await other.text("#access-badge") == "Private"
+        await shoot(other, shots / "chair-join-locked-360x640.png", ".join")
+        await fill(other, "#join-key-input", "not-the-room-key")
+        await other.evaluate("document.querySelector('#join-key-form').requestSubmit()")
+        await other.wait_for("!document.querySelector('#join-key-error').hidden")
+        assert "does not open" in await other.text("#join-key-error")
+        await shoot(other, shots / "chair-join-locked-error-360x640.png", ".join")
+        await fill(other, "#join-key-input", ROOM_KEY)
+        await other.evaluate("document.querySelector('#join-key-form').requestSubmit()")
+        await other.wait_for("!document.querySelector('#join-open').hidden")
+        await qr_loaded(other)
+        assert await other.evaluate("sessionStorage.getItem('cc.chair.key.main')") == ROOM_KEY
+        assert (await other.text("#join-url")).endswith(f"/s/main?key={ROOM_KEY_QUERY}")
+        await shoot(other, shots / "chair-join-private-360x640.png", ".join")
+        await shoot(other, shots / "chair-access-private-360x640.png", ".access")
+        await other.call("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme",
+                                                                       "value": "dark"}]})
+        await shoot(other, shots / "chair-settings-dark-360x640.png", ".join", ".access")
+
+        # Back to public: the key is forgotten (here and in the other tab) and the plain link works.
+        await chair.click("input[name=access][value=public]")
+        assert await chair.text("#access-apply") == "Make public"
+        await chair.evaluate("document.querySelector('#access-form').requestSubmit()")
+        await chair.wait_for("document.querySelector('#access-badge').dataset.access === 'public'")
+        assert runtime(app).session.public
+        assert await status_of(f"{url}/s/main") == 200
+        assert await status_of(f"{url}/api/sessions/main/qr.svg") == 200
+        assert await chair.evaluate("sessionStorage.getItem('cc.chair.key.main')") is None
+        assert (await chair.text("#join-url")).endswith("/s/main")
+        assert await chair.evaluate("document.querySelector('#qr').getAttribute('src')") == "/api/sessions/main/qr.svg"
+        await qr_loaded(chair)
+        assert await chair.evaluate("document.querySelector('#join-private').hidden")
+        await other.wait_for("document.querySelector('#access-badge').dataset.access === 'public'")
+        assert await other.evaluate("sessionStorage.getItem('cc.chair.key.main')") is None
+        assert (await other.text("#join-url")).endswith("/s/main")
+        await shoot(chair, shots / "chair-settings-public-1280x800.png", ".join", ".access")
+        await other.call("Emulation.setEmulatedMedia", {"features": []})
+        await shoot(other, shots / "chair-settings-public-360x640.png", ".join", ".access")
+        assert chair.errors == [] and other.errors == []

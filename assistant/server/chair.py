@@ -111,6 +111,8 @@ def configure(ctx: AppContext, runtime: SessionRuntime, msg: protocol.UpdateSess
     runtime.update(title=msg.title, glossary=msg.glossary)
     if msg.public is not None or msg.key is not None:
         ctx.set_access(runtime.session.id, public=msg.public, key=msg.key)
+        # Every open console learns the change, and that it took effect (a new key included).
+        ctx.bus.publish(Topic(runtime.session.id, "*chair"), protocol.info("info", {"public": runtime.session.public}))
 
 
 def apply_control(runtime: SessionRuntime, msg: protocol.Control) -> None:

@@ -9,15 +9,20 @@
   var METER_FALL_DB = 4;      // per 100 ms chunk
   var END_ARM_MS = 4000;      // "End session" must be pressed twice within this time
   var STICKY_PX = 40;
+  var KEY_RE = /^[!-~]{8,128}$/;  // the server's rule: printable ASCII, no spaces
+  var KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";  // 64: url-safe
+  var GENERATED_KEY_CHARS = 10;  // 60 random bits: plenty for a room's link, short enough to read out
 
   var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
   var tokenKey = "cc.chair." + sessionId;
   var token = CC.takeTokenFromHash(tokenKey);
+  var keyStoreKey = "cc.chair.key." + sessionId;  // the private session's key, in this tab only
 
   var state = {
     sessionState: null, lagMs: null, detected: null, probability: null, readers: {}, title: "",
     glossary: [], sourceLang: null, languages: [], conn: "connecting", reconnectAt: 0, everOpened: false,
-    source: CC.store.get("cc.chair.source", "mic") === "station" ? "station" : "mic", joinUrl: ""
+    source: CC.store.get("cc.chair.source", "mic") === "station" ? "station" : "mic", joinUrl: "", shareUrl: "",
+    public: null, key: CC.sessionStore.get(keyStoreKey) || null, accessPending: null
   };
   var log = new CC.CaptionLog();
   var ui = {
@@ -187,7 +192,9 @@
     if (Array.isArray(f.glossary)) { state.glossary = f.glossary; if (!editDirty) $("#glossary-input").value = f.glossary.join("\n"); }
     if (f.source_lang) state.sourceLang = f.source_lang;
     if (typeof f.level_db === "number" && !mic.running) setMeter(f.level_db);
-    if (typeof f.url === "string" && f.url) showJoin(f.url);
+    if (typeof f.url === "string" && f.url) state.joinUrl = f.url;
+    if (typeof f.public === "boolean") applyAccess(f.public);
+    else if (typeof f.url === "string" && f.url) renderJoin();
     renderState();
   }
   function onChairFrame(f) {
@@ -212,7 +219,10 @@
       case "info": applyInfo(f); break;
       case "level": if (typeof f.level_db === "number" && !mic.running) setMeter(f.level_db); break;
       case "readers": state.readers = f.readers || {}; renderState(); break;
-      case "error": showNotice(f.message || f.code, true); break;
+      case "error":
+        if (state.accessPending) accessFailed(f.message || f.code);
+        else showNotice(f.message || f.code, true);
+        break;
       default: break;
     }
   }
@@ -498,27 +508,206 @@
   }
   $("#copy-cmd").addEventListener("click", function (ev) { copy(stationCommand(true), ev.currentTarget); });
 
+  // -- who can read: public, or private with a key ------------------------------------------------
+  function generateKey() {
+    var a = new Uint8Array(GENERATED_KEY_CHARS);
+    crypto.getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return KEY_ALPHABET[b & 63]; }).join("");
+  }
+  function keyProblem(key) {
+    if (!key) return "Type a key or press Generate.";
+    if (/\s/.test(key)) return "A key cannot contain spaces.";
+    if (key.length < 8) return "A key needs at least 8 characters.";
+    if (!KEY_RE.test(key)) return "Use letters, digits and symbols (A–Z, 0–9, - _ …), at most 128.";
+    return "";
+  }
+  function rememberKey(key) {
+    state.key = key || null;
+    if (key) CC.sessionStore.set(keyStoreKey, key); else CC.sessionStore.remove(keyStoreKey);
+  }
+  var accessDirty = false;
+  function selectedAccess() {
+    var r = document.querySelector('input[name="access"]:checked');
+    return r ? r.value : null;
+  }
+  function accessStatus(text, isError) {
+    var s = $("#access-status");
+    s.textContent = text || "";
+    s.classList.toggle("field-error", !!isError);
+    s.classList.toggle("muted", !isError);
+  }
+  function renderAccess() {
+    var pub = state.public, badge = $("#access-badge");
+    badge.dataset.access = pub === null ? "unknown" : pub ? "public" : "private";
+    badge.textContent = pub === null ? "—" : pub ? "Public" : "Private";
+    $("#access-now").textContent = pub === null ? "" : pub
+      ? "Anyone who has the link or scans the QR code can read the captions."
+      : "Only people with the key can read: share the join link or QR code, which carry it.";
+    if (!accessDirty && pub !== null) {
+      document.querySelectorAll('input[name="access"]').forEach(function (r) {
+        r.checked = r.value === (pub ? "public" : "private");
+      });
+      $("#key-input").value = pub ? "" : state.key || "";
+    }
+    var choice = selectedAccess(), apply = $("#access-apply"), keyInput = $("#key-input");
+    $("#key-fields").hidden = choice !== "private";
+    if (choice === "private") {
+      apply.textContent = pub === false ? "Set new key" : "Make private";
+      apply.disabled = pub === false && !!state.key && keyInput.value.trim() === state.key;
+    } else {
+      apply.textContent = "Make public";
+      apply.disabled = pub !== false;
+    }
+    if (state.accessPending) apply.disabled = true;
+  }
+  function applyAccess(isPublic) {
+    var pending = state.accessPending;
+    state.public = isPublic;
+    if (pending) {
+      state.accessPending = null;
+      accessDirty = false;
+      if (pending.public === isPublic) {
+        rememberKey(isPublic ? null : pending.key);
+        accessStatus(isPublic ? "Saved: the session is public." : "Saved: delegates now need the key.");
+      } else {
+        accessStatus("Not saved; try again.", true);
+      }
+    } else if (isPublic) {
+      rememberKey(null);  // a public session needs no key; a new one is set when it turns private again
+    } else if (state.key) {
+      checkKey(state.key).then(function (ok) {  // another console may have changed it
+        if (ok === false && state.key) {
+          rememberKey(null);
+          showKeyError("The key this page knew no longer opens the session; it was changed elsewhere.");
+          renderAccess();
+          renderJoin();
+        }
+      });
+    }
+    renderAccess();
+    renderJoin();
+  }
+  function accessFailed(message) {
+    state.accessPending = null;
+    accessStatus("Not saved: " + message, true);
+    renderAccess();
+  }
+  document.querySelectorAll('input[name="access"]').forEach(function (r) {
+    r.addEventListener("change", function () {
+      accessDirty = true;
+      accessStatus("");
+      renderAccess();
+      if (r.value === "private" && r.checked) $("#key-input").focus();
+    });
+  });
+  $("#key-input").addEventListener("input", function () {
+    accessDirty = true;
+    $("#key-input").removeAttribute("aria-invalid");
+    accessStatus("");
+    renderAccess();
+  });
+  $("#key-generate").addEventListener("click", function () {
+    var input = $("#key-input");
+    input.value = generateKey();
+    input.removeAttribute("aria-invalid");
+    accessDirty = true;
+    accessStatus("New key made; press “" + (state.public === false ? "Set new key" : "Make private") + "” to use it.");
+    renderAccess();
+    input.focus();
+    input.select();
+  });
+  $("#access-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var choice = selectedAccess();
+    if (!choice || state.accessPending) return;
+    var msg, key = null;
+    if (choice === "public") {
+      msg = { type: "update", public: true, key: "" };
+    } else {
+      key = $("#key-input").value.trim();
+      $("#key-input").value = key;
+      var problem = keyProblem(key);
+      if (problem) {
+        $("#key-input").setAttribute("aria-invalid", "true");
+        accessStatus(problem, true);
+        $("#key-input").focus();
+        return;
+      }
+      msg = { type: "update", public: false, key: key };
+    }
+    if (!chairSocket.send(msg)) { accessStatus("Not connected; not saved.", true); return; }
+    state.accessPending = { public: choice === "public", key: key };
+    accessStatus("Saving…");
+    renderAccess();
+  });
+
   // -- join panel -----------------------------------------------------------------------------
   async function loadJoin() {
     var url = location.origin + "/s/" + encodeURIComponent(sessionId);
     try {
       var data = await CC.fetchJson("/api/sessions");
-      (data.sessions || []).forEach(function (s) { if (s.id === sessionId && s.url) url = s.url; });
+      (data.sessions || []).forEach(function (s) {
+        if (s.id !== sessionId) return;
+        if (s.url) url = s.url;
+        if (state.public === null && typeof s.public === "boolean") state.public = s.public;
+      });
     } catch (e) { /* a private session is not listed: the console's info frame brings the URL */ }
-    showJoin(url);
+    if (!state.joinUrl) state.joinUrl = url;
+    renderAccess();
+    renderJoin();
   }
-  function showJoin(url) {
-    state.joinUrl = url;
-    var qr = "/api/sessions/" + encodeURIComponent(sessionId) + "/qr.svg";
-    $("#qr").src = qr;
-    $("#qr").alt = "QR code for " + url;
-    $("#projector-qr").src = qr;
-    $("#projector-qr").alt = "QR code for " + url;
+  function keyQuery(key) { return key ? "?key=" + encodeURIComponent(key) : ""; }
+  function qrPath(key) { return "/api/sessions/" + encodeURIComponent(sessionId) + "/qr.svg" + keyQuery(key); }
+  async function checkKey(key) {
+    // true: the key opens the session; false: refused; null: could not tell (offline).
+    try {
+      var resp = await fetch(qrPath(key), { cache: "no-store" });
+      if (resp.ok) return true;
+      return resp.status === 401 || resp.status === 403 ? false : null;
+    } catch (e) { return null; }
+  }
+  function showKeyError(text) {
+    $("#join-key-error").textContent = text || "";
+    $("#join-key-error").hidden = !text;
+    if (text) $("#join-key-input").setAttribute("aria-invalid", "true");
+    else $("#join-key-input").removeAttribute("aria-invalid");
+  }
+  function setSrc(img, src) { if (img.getAttribute("src") !== src) img.src = src; }
+  function renderJoin() {
+    var locked = state.public === false && !state.key;
+    var known = state.public !== null && !!state.joinUrl;
+    $("#join-locked").hidden = !locked;
+    $("#join-open").hidden = locked || !known;
+    $("#present").hidden = locked || !known;
+    if (locked || !known) return;
+    var key = state.public === false ? state.key : null;
+    var url = state.joinUrl + keyQuery(key), shown = url.replace(/^https?:\/\//, "");
+    showKeyError("");
+    state.shareUrl = url;
+    [$("#qr"), $("#projector-qr")].forEach(function (img) {
+      setSrc(img, qrPath(key));
+      img.alt = "QR code for " + shown;
+    });
     $("#join-url").href = url;
-    $("#join-url").textContent = url.replace(/^https?:\/\//, "");
-    $("#projector-url").textContent = url.replace(/^https?:\/\//, "");
+    $("#join-url").textContent = shown;
+    $("#projector-url").textContent = shown;
+    $("#join-private").hidden = !key;
   }
-  $("#copy-url").addEventListener("click", function (ev) { copy(state.joinUrl, ev.currentTarget); });
+  $("#join-key-form").addEventListener("submit", async function (ev) {
+    ev.preventDefault();
+    var input = $("#join-key-input"), key = input.value.trim(), problem = keyProblem(key);
+    if (problem) { showKeyError(problem); input.focus(); return; }
+    var ok = await checkKey(key);
+    if (ok === false) { showKeyError("That key does not open this session. Check it, or set a new one under “Who can read”."); input.focus(); return; }
+    if (ok === null) { showKeyError("Could not reach the server to check the key; try again."); return; }
+    input.value = "";
+    rememberKey(key);
+    renderAccess();
+    renderJoin();
+    $("#join-url").focus();
+  });
+  $("#join-key-input").addEventListener("input", function () { showKeyError(""); });
+  $("#copy-url").addEventListener("click", function (ev) { copy(state.shareUrl || state.joinUrl, ev.currentTarget); });
   $("#present").addEventListener("click", function () {
     $("#projector").hidden = false;
     $("#projector-close").focus();
