@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 CaptionOrigin = Literal["asr", "manual", "translation", "whisper-translate"]
+# Where a session stands: not started or between recordings, captioning, paused by the chair, over.
+SessionState = Literal["idle", "live", "paused", "ended"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +65,16 @@ class Partial:
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """Whether audio is flowing, and how far recognition trails the audio."""
+    """Where the session stands, and how far recognition trails the audio."""
 
     session: str
-    live: bool
+    state: SessionState
     lag_ms: int | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether audio is being captioned now (the frame's ``live``, kept for older clients)."""
+        return self.state == "live"
 
 
 @dataclass(frozen=True, slots=True)

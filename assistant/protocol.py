@@ -73,7 +73,7 @@ def partial(p: Partial) -> Frame:
 
 
 def status(s: Status) -> Frame:
-    return Frame("status", _dump({"type": "status", "live": s.live, "lag_ms": s.lag_ms}))
+    return Frame("status", _dump({"type": "status", "live": s.live, "lag_ms": s.lag_ms, "state": s.state}))
 
 
 def correction(c: Correction, source_text: str | None = None) -> Frame:

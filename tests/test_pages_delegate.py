@@ -279,3 +279,76 @@ async def test_agreed_words_of_the_partial_show_settled(chromium: Chromium, sett
             tail = await page.evaluate("getComputedStyle(document.querySelector('#partial')).color")
             assert settled != tail  # agreed words look final, the tail stays grey
             assert page.errors == []
+
+
+CARD = "(function(){var c=document.querySelector('#session-state .state-card');return c?c.dataset.card:'';})()"
+
+
+async def control(url: str, action: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/api/sessions/main/control", json={"action": action},
+                             headers=bearer(CHAIR)) as r:
+            assert r.status == 200, await r.text()
+
+
+async def test_delegate_shows_waiting_paused_and_ended_calmly(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path)
+    async with running(settings) as (url, app), connect(chromium) as tools:
+        page = await tools.new_page(PHONE, mobile=True)
+        await page.goto(f"{url}/s/main")
+        await page.wait_for(f"{CARD} === 'waiting'")  # idle, nothing said yet
+        assert "Waiting for the session to start" in await page.text("#session-state")
+        await page.screenshot(shots / "delegate-waiting-360x640.png")
+        await say(url, "Good morning, everyone.")
+        await page.wait_for(f"{CARD} === ''")  # something was said: no longer "waiting to start"
+
+        rt = runtime(app)
+        rt.set_state("live")
+        rt.lag_ms = 6400
+        rt.publish_status()
+        await page.wait_for("!document.querySelector('#lag').hidden")
+        await say(url, "We begin with the budget.")
+        await control(url, "pause")
+        await page.wait_for(f"{CARD} === 'paused'")
+        assert "Session paused" in await page.text("#session-state")
+        assert await page.evaluate("document.querySelector('#lag').hidden")  # no lag while not live
+        assert await page.text("#conn") == "Not live"
+        # The card sits in a polite live region and is read out once: a reconnect (same state again)
+        # leaves the very same node in place, so nothing flickers and nothing is repeated.
+        assert await page.evaluate("document.querySelector('#session-state').getAttribute('aria-live')") == "polite"
+        await page.evaluate("window.shownCard = document.querySelector('#session-state .state-card'); "
+                            "window.captionsDebug.socket.restart()")
+        await page.wait_for("window.captionsDebug.state.conn === 'open' && window.captionsDebug.state.live === false")
+        assert await page.evaluate("document.querySelector('#session-state .state-card') === window.shownCard")
+        await page.screenshot(shots / "delegate-paused-360x640.png")
+        await page.evaluate("document.documentElement.setAttribute('data-theme', 'dark')")
+        await page.screenshot(shots / "delegate-paused-dark-360x640.png")
+        await page.evaluate("document.documentElement.removeAttribute('data-theme')")
+
+        await control(url, "resume")
+        await page.wait_for(f"{CARD} === '' && !document.querySelector('#lag').hidden")
+        assert await page.evaluate("document.querySelector('#session-state').textContent") == ""
+        await control(url, "pause")
+        await page.wait_for(f"{CARD} === 'paused'")
+        await control(url, "end")  # pause -> end: the reader is told
+        await page.wait_for(f"{CARD} === 'ended'")
+        assert "This session has ended" in await page.text("#session-state")
+        link = "document.querySelector('#session-state a.button.primary')"
+        assert await page.evaluate(f"{link}.textContent") == "Download the transcript"
+        href = await page.evaluate(f"{link}.href")
+        assert "/api/sessions/main/transcript.txt?lang=en" in href
+        async with aiohttp.ClientSession() as http:
+            async with http.get(href) as r:
+                assert r.status == 200 and "We begin with the budget." in await r.text()
+        assert await page.evaluate("document.querySelector('#lag').hidden")
+        await page.screenshot(shots / "delegate-ended-360x640.png")
+        await page.evaluate("document.documentElement.setAttribute('data-theme', 'dark')")
+        await page.screenshot(shots / "delegate-ended-dark-360x640.png")
+
+        wide = await tools.new_page(DESKTOP)
+        await wide.goto(f"{url}/s/main?lang=fr")  # a translation reader joining late is told at once
+        await wide.wait_for(f"{CARD} === 'ended'")
+        assert "lang=fr" in await wide.evaluate(f"{link}.href")
+        await wide.screenshot(shots / "delegate-ended-1280x800.png")
+        assert page.errors == [] and wide.errors == []

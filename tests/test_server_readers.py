@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, AsyncIterator, Callable, Literal
 
 import pytest
 from aiohttp import WSMsgType
@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from assistant.config import Settings
 from assistant.server.app import make_app
+from assistant.server.context import CONTEXT
 from tests.conftest import CHAIR, ManualClock, bearer
 
 
@@ -163,3 +164,96 @@ async def test_connection_limit_counts_phones_behind_a_trusted_proxy(aiohttp_cli
     assert info.value.status == 429
     for ws in phones + same:
         await ws.close()
+
+
+class SilentRecognizer:
+    """Hears the audio and says nothing: enough for a session to go live."""
+
+    async def run(self, audio: AsyncIterator[object], on_event: Callable[[object], None]) -> None:
+        async for _ in audio:
+            pass
+
+
+def silent_factory(language: str | None, glossary: tuple[str, ...],
+                   task: Literal["transcribe", "translate"] = "transcribe") -> SilentRecognizer:
+    return SilentRecognizer()
+
+
+async def next_status(ws: Any) -> dict[str, Any]:
+    return (await frames_until(ws, "status"))[-1]
+
+
+async def test_reader_sees_the_session_state_through_pause_resume_and_end(
+        aiohttp_client: Any, settings: Settings) -> None:
+    client = await aiohttp_client(make_app(settings, clock=ManualClock().clock, recognizer_factory=silent_factory))
+    reader = await client.ws_connect("/ws/captions/main")
+    assert await next_status(reader) == {"type": "status", "live": False, "lag_ms": None, "state": "idle"}
+
+    audio = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
+    await audio.send_json({"type": "start", "sample_rate": 16000, "channels": 1, "format": "s16le",
+                           "stream": "desk-1"})
+    assert (await audio.receive_json())["type"] == "ready"
+    await audio.send_bytes(b"\0" * 3200)  # 100 ms of silence: the session goes live
+    assert await next_status(reader) == {"type": "status", "live": True, "lag_ms": None, "state": "live"}
+
+    chair = await client.ws_connect("/ws/chair/main", headers=bearer(CHAIR))
+    seen = []
+    for action in ("pause", "resume", "pause", "end"):  # pause -> end too: live stays false, state changes
+        await chair.send_json({"type": action})
+        status = await next_status(reader)
+        assert status["live"] is (status["state"] == "live")
+        seen.append(status["state"])
+    assert seen == ["paused", "live", "paused", "ended"]
+    # One frame per change: a repeated action changes nothing and sends nothing.
+    await chair.send_json({"type": "end"})
+    with pytest.raises(TimeoutError):
+        await frames_until(reader, "status", timeout=0.3)
+
+    late = await client.ws_connect("/ws/captions/main")  # a reader who joins after the end is told at once
+    assert (await next_status(late))["state"] == "ended"
+    for ws in (late, chair, audio, reader):
+        await ws.close()
+
+
+async def test_a_new_capture_stream_does_not_end_a_pause(aiohttp_client: Any, settings: Settings) -> None:
+    client = await aiohttp_client(make_app(settings, clock=ManualClock().clock, recognizer_factory=silent_factory))
+    reader = await client.ws_connect("/ws/captions/main")
+    assert (await next_status(reader))["state"] == "idle"
+    start = {"type": "start", "sample_rate": 16000, "channels": 1, "format": "s16le"}
+    first = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
+    await first.send_json({**start, "stream": "desk-1"})
+    assert (await first.receive_json())["type"] == "ready"
+    await first.send_bytes(b"\0" * 3200)
+    assert (await next_status(reader))["state"] == "live"
+    chair = await client.ws_connect("/ws/chair/main", headers=bearer(CHAIR))
+    await chair.send_json({"type": "pause"})
+    assert (await next_status(reader))["state"] == "paused"
+    await first.close()
+    second = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))  # the station restarted
+    await second.send_json({**start, "stream": "desk-2"})
+    assert (await second.receive_json())["type"] == "ready"
+    await second.send_bytes(b"\0" * 3200)
+    with pytest.raises(TimeoutError):
+        await frames_until(reader, "status", timeout=0.3)
+    assert client.server.app[CONTEXT].runtimes["main"].state == "paused"
+    await chair.send_json({"type": "resume"})
+    assert (await next_status(reader))["state"] == "live"
+    for ws in (second, chair, reader):
+        await ws.close()
+
+
+async def test_reader_that_overflowed_still_learns_the_state(aiohttp_client: Any, settings: Settings) -> None:
+    import dataclasses
+    small = dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, client_queue=8))
+    client = await aiohttp_client(make_app(small, clock=ManualClock().clock))
+    reader = await client.ws_connect("/ws/captions/main")
+    assert (await next_status(reader))["state"] == "idle"
+    runtime = client.server.app[CONTEXT].runtimes["main"]
+    # All at once, without yielding: the "ended" status is lost when the inbox overflows.
+    runtime.set_state("ended")
+    for i in range(20):
+        runtime.add_caption(f"Closing line {i}.", i * 1000, i * 1000 + 900, origin="manual")
+    frames = await frames_until(reader, "status")
+    assert [f["seq"] for f in frames if f["type"] == "caption"] == list(range(1, 21))
+    assert frames[-1] == {"type": "status", "live": False, "lag_ms": None, "state": "ended"}
+    await reader.close()

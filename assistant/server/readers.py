@@ -14,7 +14,7 @@ import logging
 from aiohttp import WSMsgType, web
 
 from .. import protocol
-from ..captions import Caption, Correction, Status
+from ..captions import Caption, Correction
 from ..errors import LanguageError, ProtocolError
 from ..hub import Subscription, Topic
 from .context import AppContext, MessageBudget, admit, ws_close_with_error
@@ -88,15 +88,17 @@ async def _write(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResp
         for fixed in store.corrected_before(sid, lang, since, CORRECTION_WINDOW):
             fix = protocol.correction(protocol_correction(fixed), source_text=fixed.source_text)
             await ws.send_frame(fix.data, WSMsgType.TEXT)
-    await ws.send_frame(protocol.status(runtime_status(runtime)).data, WSMsgType.TEXT)
+    await ws.send_frame(protocol.status(runtime.status()).data, WSMsgType.TEXT)
     while not ws.closed:
         frame = await sub.get()
         if frame is None:
             if sub.closed:
                 return
-            # Overflowed: this reader fell behind; catch up from the store instead.
+            # Overflowed: this reader fell behind; catch up from the store instead. The dropped
+            # inbox may have held a state change, so the current status follows the captions.
             sub.resynced()
             last = await _replay(runtime, ws, lang, last)
+            await ws.send_frame(protocol.status(runtime.status()).data, WSMsgType.TEXT)
             continue
         if frame.kind == "caption" and frame.seq is not None:
             if frame.seq <= last:
@@ -122,6 +124,3 @@ async def _replay(runtime: SessionRuntime, ws: web.WebSocketResponse, lang: str,
 def protocol_correction(c: Caption) -> Correction:
     return Correction(c.session, c.lang, c.seq, c.id, c.text, c.revision)
 
-
-def runtime_status(runtime: SessionRuntime) -> Status:
-    return Status(runtime.session.id, runtime.state == "live", runtime.lag_ms)

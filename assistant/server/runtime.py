@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import protocol
 from ..asr.types import FinalCaption, LagReport, LanguageDetected, PartialCaption
-from ..captions import Caption, CaptionOrigin, Correction, Partial, Session, Status
+from ..captions import Caption, CaptionOrigin, Correction, Partial, Session, SessionState, Status
 from ..errors import LanguageError, NotFoundError
 from ..hub import CaptionBus, Topic
 from ..store import Store
@@ -32,7 +32,7 @@ LAG_REPORT_STEP_MS = 250  # publish lag changes of at least this much
 READERS_EVERY_S = 1.0  # chair reader-count updates, coalesced
 LEVEL_EVERY_SAMPLES = SAMPLE_RATE // 5  # chair level-meter updates: five per second of audio
 
-State = Literal["idle", "live", "paused", "ended"]
+State = SessionState
 
 
 class Recognizer(Protocol):
@@ -203,7 +203,8 @@ class SessionRuntime:
             # A resumed session: audio time continues as wall time since the original start.
             self._offset_ms = max(now - received_ms - self.session.started_at_ms,
                                   self.store.audio_end_ms(self.session.id))
-        self.set_state("live")
+        if self.state != "paused":  # a capture station restarted during a pause stays paused until resumed
+            self.set_state("live")
 
     def push_audio(self, chunk: np.ndarray) -> None:
         """Feed one chunk; while paused, silence of the same length keeps the clock aligned."""
@@ -295,13 +296,18 @@ class SessionRuntime:
         frame = protocol.partial(Partial(self.session.id, lang, start_ms, end_ms, text, stable))
         self.bus.publish(Topic(self.session.id, lang), frame)
 
+    def status(self) -> Status:
+        """The session's state and lag now, as readers see it."""
+        return Status(self.session.id, self.state, self.lag_ms)
+
     def publish_status(self) -> None:
-        frame = protocol.status(Status(self.session.id, self.state == "live", self.lag_ms))
+        frame = protocol.status(self.status())
         for lang in {self.source_lang, *self.readers}:
             self.bus.publish(Topic(self.session.id, lang), frame)
         self._publish_chair(protocol.info("info", {"state": self.state, "lag_ms": self.lag_ms}))
 
     def set_state(self, state: State) -> None:
+        """Move to ``state``; every change is published to readers of every language and the chair."""
         if state != self.state:
             self.state = state
             if state == "ended":

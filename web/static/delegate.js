@@ -9,6 +9,13 @@
   var AT_BOTTOM_PX = 48;
   var MAX_PLAUSIBLE_LAG_MS = 120000;
   var ANNOUNCE_KEEP = 4;  // finished lines kept in the live region (older ones are removed)
+  var SESSION_STATES = ["idle", "live", "paused", "ended"];
+  var EMPTY_TEXT = {
+    "": "Waiting for the first words…",
+    waiting: "Captions will appear here once the speaker begins.",
+    paused: "Waiting for the first words…",
+    ended: "Nothing was captioned in this session."
+  };
 
   var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
   // A private session's join link carries its key (?key=...); pass it on to the socket and downloads.
@@ -23,6 +30,9 @@
     languages: [],
     startedAt: null,
     live: null,          // from status frames; null until the first one
+    session: null,       // "idle" | "live" | "paused" | "ended" from status frames; kept while reconnecting
+    said: false,         // whether anything has been said in this session (a caption, or audio started)
+    shownCard: "",       // the session-state card on screen: "", "waiting", "paused" or "ended"
     lagMs: null,         // from status frames
     arrivalLagMs: null,  // how late the newest live caption arrived (its audio end vs now)
     replaying: true,     // frames before the first status of a connection are the back-fill
@@ -37,7 +47,7 @@
   var ui = {
     title: $("#title"), conn: $("#conn"), lang: $("#lang"), list: $("#captions"), partial: $("#partial"),
     scroller: $("#scroller"), jump: $("#jump"), lag: $("#lag"), notice: $("#notice"), empty: $("#empty"),
-    mtBanner: $("#mt-banner"), announcer: $("#announcer"), settings: $("#settings"),
+    mtBanner: $("#mt-banner"), announcer: $("#announcer"), settings: $("#settings"), sessionState: $("#session-state"),
     settingsBtn: $("#settings-btn"), announceBox: $("#announce")
   };
 
@@ -139,6 +149,7 @@
     var res = log.add(frame);
     if (!res) return;
     ui.empty.hidden = true;
+    if (!state.said) { state.said = true; renderSession(); }
     if (res.updated) {
       var existing = ui.list.querySelector('[data-id="' + cssEscape(res.line.id) + '"]');
       if (existing) fillLine(existing, res.line);
@@ -236,7 +247,8 @@
     else { s = "connecting"; label = "Connecting…"; }
     pill.dataset.state = s;
     if (pill.textContent !== label) pill.textContent = label;
-    pill.title = s === "paused" ? "The session is not live right now; captions will continue when it resumes." : "";
+    pill.title = s !== "paused" ? "" : state.session === "ended" ? "This session has ended."
+      : "The session is not live right now; captions will continue when it resumes.";
   }
   function renderLag() {
     var lag = null;
@@ -250,6 +262,48 @@
       if (ui.lag.textContent !== text) ui.lag.textContent = text;
     }
     ui.lag.hidden = !show;
+  }
+  /* The calm card under the bar that says the session is paused, over, or not started yet. It lives in a
+     polite live region and is rebuilt only when what it says changes: each change is read out once, and a
+     reconnect (which repeats the same state) neither flickers nor repeats it. */
+  function renderSession() {
+    var card = "";
+    if (state.session === "paused") card = "paused";
+    else if (state.session === "ended") card = "ended";
+    else if (state.session === "idle" && !state.said) card = "waiting";
+    var empty = EMPTY_TEXT[card];
+    if (ui.empty.textContent !== empty) ui.empty.textContent = empty;
+    if (card === state.shownCard) return;
+    state.shownCard = card;
+    ui.sessionState.textContent = "";
+    if (card) ui.sessionState.appendChild(sessionCard(card));
+    if (card === "ended") renderDownloads();
+    if (state.autoScroll) scrollToEnd();
+  }
+  function sessionCard(card) {
+    var node = el("div", { class: "state-card", dataset: { card: card } });
+    if (card === "paused") {
+      node.appendChild(el("p", {}, [stateIcon("M7 5h3.5v14H7zm6.5 0H17v14h-3.5z"),
+        el("span", { text: "Session paused — captions resume when the speaker continues." })]));
+    } else if (card === "ended") {
+      node.appendChild(el("p", {}, [stateIcon("M12 2a10 10 0 100 20 10 10 0 000-20zm-1.2 14.2L6.6 12l1.4-1.4 2.8 2.8 5.2-5.2 1.4 1.4z"),
+        el("strong", { text: "This session has ended." })]));
+      node.appendChild(el("a", { class: "button primary small", id: "transcript-link", dataset: { fmt: "txt" },
+                                 download: true, text: "Download the transcript" }));
+    } else {
+      node.appendChild(el("p", {}, [stateIcon("M12 2a10 10 0 100 20 10 10 0 000-20zm0 18a8 8 0 110-16 8 8 0 010 16zm.5-13H11v6l5.2 3.1.8-1.2-4.5-2.7z"),
+        el("span", { text: "Waiting for the session to start." })]));
+    }
+    return node;
+  }
+  function stateIcon(d) {
+    var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg"), path = document.createElementNS(ns, "path");
+    svg.setAttribute("viewBox", "0 0 24 24"); svg.setAttribute("width", "20"); svg.setAttribute("height", "20");
+    svg.setAttribute("aria-hidden", "true");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", d);
+    svg.appendChild(path);
+    return svg;
   }
   function renderBanner() {
     var translated = state.sourceLang && state.lang && state.lang !== state.sourceLang && state.sourceLang !== "auto";
@@ -286,7 +340,7 @@
     sel.disabled = state.languages.length < 2;
   }
   function renderDownloads() {
-    document.querySelectorAll("#downloads [data-fmt]").forEach(function (a) {
+    document.querySelectorAll("a[data-fmt]").forEach(function (a) {
       var fmt = a.dataset.fmt;
       a.href = "/api/sessions/" + encodeURIComponent(sessionId) + "/transcript." + fmt + "?lang=" + encodeURIComponent(state.lang) + keyParam;
       a.setAttribute("download", sessionId + "-" + state.lang + "." + fmt);
@@ -315,12 +369,12 @@
         state.sourceLang = f.source_lang;
         state.languages = Array.isArray(f.languages) ? f.languages : [f.lang];
         state.startedAt = typeof f.started_at === "number" ? f.started_at : null;
+        if (state.startedAt !== null || (typeof f.seq === "number" && f.seq > 0)) state.said = true;
         if (f.lang && f.lang !== state.lang) { state.lang = f.lang; }
         if (f.title) { ui.title.textContent = f.title; document.title = f.title + " · Live captions"; }
         renderLanguages(); renderBanner(); renderDownloads(); renderDirection();
         if (!pendingLangFallback) showNotice("");
         pendingLangFallback = null;
-        if (log.lines.length === 0 && f.seq === 0) ui.empty.textContent = "Waiting for the first words…";
         break;
       case "caption":
         if (f.lang && state.lang && f.lang !== state.lang) return;
@@ -337,8 +391,10 @@
         state.replaying = false;
         state.live = !!f.live;
         state.lagMs = typeof f.lag_ms === "number" ? f.lag_ms : null;
+        // Servers before the "state" field send only "live"; a state this page does not know shows no card.
+        state.session = SESSION_STATES.indexOf(f.state) >= 0 ? f.state : (state.live ? "live" : null);
         if (!state.live) { ui.partial.textContent = ""; state.arrivalLagMs = null; }
-        renderConn(); renderLag();
+        renderConn(); renderLag(); renderSession();
         break;
       case "error":
         if (f.code === "unknown_language" && Array.isArray(f.languages) && f.languages.length) {
