@@ -66,6 +66,12 @@ class AuthError(AssistantError):
     code = "unauthorized"
 
 
+class ForbiddenError(AuthError):
+    """A valid token of a role that may not do this (HTTP 403, close code 4403)."""
+
+    code = "forbidden"
+
+
 class NotFoundError(AssistantError):
     code = "not_found"
 

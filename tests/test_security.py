@@ -57,13 +57,14 @@ def presenting(who: str) -> tuple[dict[str, str], str]:
 
 
 # -- the roles table ---------------------------------------------------------
-# (method, route) -> expected status for WHO = (none, wrong token, chair, staff, session key),
+# (method, route) -> expected status for WHO = (none, wrong token, chair, staff, session key):
+# 401 without a valid token, 403 with another role's,
 # per session where the path names one ("main" is public, "priv" is private with KEY).
 # 101: the WebSocket upgrade succeeded. HEAD routes expect what GET gets, 400 for a socket.
 OPEN = (200,) * 5
 PUBLIC_OR_KEY = {"main": OPEN, "priv": (401, 401, 200, 200, 200)}
-CHAIR_ONLY = (401, 401, 200, 401, 401)
-STAFF_ONLY = (401, 401, 401, 200, 401)
+CHAIR_ONLY = (401, 401, 200, 403, 401)
+STAFF_ONLY = (401, 401, 403, 200, 401)
 TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/"): OPEN,
     ("GET", "/s/{session}"): PUBLIC_OR_KEY,
@@ -72,11 +73,11 @@ TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/static"): OPEN,
     ("GET", "/healthz"): OPEN,
     ("GET", "/api/sessions"): (200, 401, 200, 200, 200),
-    ("POST", "/api/sessions"): (401, 401, 401, 201, 401),
+    ("POST", "/api/sessions"): (401, 401, 403, 201, 401),
     ("PATCH", "/api/sessions/{session}"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
     ("GET", "/api/sessions/{session}/qr.svg"): PUBLIC_OR_KEY,
-    ("POST", "/api/sessions/{session}/captions"): {"main": (401, 401, 201, 401, 401),
-                                                   "priv": (401, 401, 201, 401, 401)},
+    ("POST", "/api/sessions/{session}/captions"): {"main": (401, 401, 201, 403, 401),
+                                                   "priv": (401, 401, 201, 403, 401)},
     ("PATCH", "/api/sessions/{session}/captions/{caption}"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
     ("GET", "/api/sessions/{session}/captions/{caption}/revisions"): {"main": (401, 401, 200, 200, 401),
                                                                       "priv": (401, 401, 200, 200, 401)},
@@ -84,8 +85,8 @@ TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/api/sessions/{session}/export.{fmt}"): {"main": STAFF_ONLY, "priv": STAFF_ONLY},
     ("GET", "/api/sessions/{session}/transcript.{fmt}"): PUBLIC_OR_KEY,
     ("GET", "/ws/captions/{session}"): {"main": (101,) * 5, "priv": (401, 401, 101, 101, 101)},
-    ("GET", "/ws/audio/{session}"): {"main": (401, 401, 101, 401, 401), "priv": (401, 401, 101, 401, 401)},
-    ("GET", "/ws/chair/{session}"): {"main": (401, 401, 101, 401, 401), "priv": (401, 401, 101, 401, 401)},
+    ("GET", "/ws/audio/{session}"): {"main": (401, 401, 101, 403, 401), "priv": (401, 401, 101, 403, 401)},
+    ("GET", "/ws/chair/{session}"): {"main": (401, 401, 101, 403, 401), "priv": (401, 401, 101, 403, 401)},
 }
 BODIES = {
     ("POST", "/api/sessions"): {"id": "room-c", "title": "Room C"},

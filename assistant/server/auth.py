@@ -24,7 +24,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from .. import protocol
-from ..errors import AuthError, ProtocolError
+from ..errors import AuthError, ForbiddenError, ProtocolError
 from ..store import Store
 
 Role = Literal["chair", "staff"]
@@ -106,12 +106,14 @@ def token_subprotocol(request: web.Request) -> tuple[str, ...]:
 
 
 def check(store: Store, role: Role, token: str | None) -> None:
-    """Raise AuthError unless ``token`` is the current ``role`` token."""
+    """Raise AuthError unless ``token`` is the current ``role`` token (ForbiddenError: another role's)."""
     if not token:
         raise AuthError(f"this needs the {role} token: send 'Authorization: Bearer <token>'")
-    expected = store.token_hash(role)
-    if expected is None or not hmac.compare_digest(hash_token(token), expected):
+    found = role_of(store, token)
+    if found is None:
         raise AuthError(f"wrong {role} token; `assistant tokens rotate {role}` makes a new one")
+    if found != role:
+        raise ForbiddenError(f"that is the {found} token, and this needs the {role} token")
 
 
 # -- session keys ----------------------------------------------------------

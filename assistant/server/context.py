@@ -21,7 +21,7 @@ from aiohttp import WSMsgType, web
 from .. import protocol
 from ..captions import Session
 from ..config import Settings
-from ..errors import AssistantError, AuthError, NotFoundError, ProtocolError
+from ..errors import AssistantError, AuthError, ForbiddenError, NotFoundError, ProtocolError
 from ..hub import CaptionBus
 from ..store import Store
 from . import auth
@@ -85,6 +85,8 @@ class AppContext:
         names = " or ".join(roles)
         if token is None:
             raise AuthError(f"this needs the {names} token: send 'Authorization: Bearer <token>'")
+        if role is not None:
+            raise ForbiddenError(f"that is the {role} token, and this needs the {names} token")
         raise AuthError(f"wrong token for this; it needs the {names} token "
                         f"(`assistant tokens rotate {roles[0]}` makes a new one)")
 
@@ -190,7 +192,7 @@ def chair_socket(serve: SocketServer) -> Callable[[web.Request], Awaitable[web.S
     return handler
 log = logging.getLogger(__name__)
 
-_STATUS = {AuthError: 401, NotFoundError: 404}
+_STATUS = {ForbiddenError: 403, AuthError: 401, NotFoundError: 404}
 _STATUS_BY_CODE = {"too_many_connections": 429, "rate_limited": 429, "forbidden_origin": 403}
 _HTTP_ERRORS = {  # aiohttp's own refusals, as (code, message with the fix)
     404: ("not_found", "no such page or endpoint; docs/protocol.md lists the API"),
@@ -240,7 +242,8 @@ def json_error(status: int, code: str, message: str, **extra: Any) -> web.Respon
                              dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
-CLOSE_CODES = {"unauthorized": 4401, "not_found": 4404, "unknown_language": 4406, "rate_limited": 4429}
+CLOSE_CODES = {"unauthorized": 4401, "forbidden": 4403, "not_found": 4404, "unknown_language": 4406,
+               "rate_limited": 4429}
 
 
 @dataclass
