@@ -173,3 +173,33 @@ async def test_real_zh_en_package_through_the_server(aiohttp_client: Any, settin
     assert "climate" in cap["text"].lower(), cap["text"]
     await ws.close()
     await service.close()
+
+
+async def test_a_package_installed_while_running_is_served_without_a_restart(
+        aiohttp_client: Any, settings: Settings, tmp_path: Any, tmp_path_factory: Any) -> None:
+    from assistant.server.engines import build_translator
+    from assistant.server.translation import AVAILABLE_REFRESH_MS
+    from assistant.translate import PackageRegistry
+    from tests.helpers.argos_builder import cipher_reference, tiny_package_files
+
+    packages = tmp_path / "argos-packages"  # nothing installed when the server starts
+    empty = dataclasses.replace(settings, translation=dataclasses.replace(settings.translation, packages_dir=packages))
+    service = build_translator(empty)
+    clock = ManualClock()
+    client = await aiohttp_client(make_app(empty, translator=service, clock=clock.clock))
+    refused = await client.ws_connect("/ws/captions/main?lang=fr")
+    error = [f for f in await frames_until(refused, "error") if f["type"] == "error"][0]
+    assert error["code"] == "unknown_language" and error["languages"] == ["en"]
+
+    tiny = tiny_package_files(tmp_path_factory)[("en", "fr")]
+    pair = PackageRegistry(packages).install_file(tiny.path)  # what `assistant languages add` does
+    clock.ms += AVAILABLE_REFRESH_MS  # the server looks at the folder again every few seconds
+    ws = await client.ws_connect("/ws/captions/main?lang=fr")
+    hello = (await frames_until(ws, "hello"))[0]
+    assert hello["lang"] == "fr" and "fr" in hello["languages"]
+    await say(client, "hello world")
+    cap = [f for f in await frames_until(ws, "caption", timeout=30) if f["type"] == "caption"][0]
+    assert cap["origin"] == "translation" and cap["source_text"] == "hello world"
+    assert cap["text"] == cipher_reference(pair.path, "hello world", tiny.shift)
+    await ws.close()
+    await service.close()

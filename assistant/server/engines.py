@@ -63,13 +63,16 @@ def build_recognizer_factory(settings: Settings, *, dry_run: bool = False) -> Re
     return factory
 
 
-def build_translator(settings: Settings) -> TranslationService | None:
-    """The translation service over the installed Argos packages; None when none are installed."""
+def build_translator(settings: Settings) -> TranslationService:
+    """The translation service over the Argos packages folder.
+
+    The folder is watched, not read once: a package that `assistant languages add`
+    installs while the server runs is offered to readers at once, no restart.
+    """
     registry = PackageRegistry(settings.translation.packages_dir)
     if not registry.installed():
-        log.info("no translation packages in %s: captions in the spoken language only "
-                 "(`assistant languages add` installs some)", settings.translation.packages_dir)
-        return None
+        log.info("no translation packages in %s yet: captions in the spoken language only until "
+                 "`assistant languages add` installs some (no restart needed)", settings.translation.packages_dir)
     engine = CTranslate2ArgosTranslator(registry, EngineSettings(intra_threads=settings.translation.threads_per_worker))
     return TranslationService(PivotTranslator(CachedTranslator(engine)), workers=settings.translation.workers,
                               max_batch=TRANSLATION_BATCH)

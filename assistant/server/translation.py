@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 BACKFILL_CAPTIONS = 300  # how far back a newly opened language is filled in
 MAX_LANE_BATCH = 16  # captions translated together by one lane
+AVAILABLE_REFRESH_MS = 3_000  # how often the installed packages are looked at again
 
 
 class TranslationResultLike(Protocol):
@@ -50,12 +51,19 @@ class TranslationLanes:
         self._service = service
         self._lanes: dict[str, tuple[asyncio.Queue[tuple[Caption, str]], asyncio.Task[None]]] = {}
         source = runtime.source_lang
-        # Read the installed packages once: every reader's connect asks for this list.
-        self._available = service.available_targets("en" if source == "auto" else source)
+        self._lookup_source = "en" if source == "auto" else source
+        self._available = service.available_targets(self._lookup_source)
+        self._available_at_ms = runtime.clock.now_ms()
         for lang in runtime.session.languages:
             self.want(lang)
 
     def available(self) -> tuple[str, ...]:
+        """The languages installed packages reach; re-read every few seconds, so a package
+        added while the server runs is offered without a restart (every connect asks)."""
+        now = self._rt.clock.now_ms()
+        if now - self._available_at_ms >= AVAILABLE_REFRESH_MS:
+            self._available = self._service.available_targets(self._lookup_source)
+            self._available_at_ms = now
         return self._available
 
     def want(self, lang: str) -> None:
