@@ -17,7 +17,7 @@ from assistant.translate.engine import CTranslate2ArgosTranslator, EngineSetting
 from assistant.translate.fake import FakeTranslator
 from assistant.translate.packages import PackageRegistry
 from assistant.translate.wrappers import CachedTranslator, PivotTranslator
-from tests.helpers.argos_builder import TinyPackage, cipher_reference, tiny_package_files
+from tests.helpers.argos_builder import TinyPackage, build_tiny_package, cipher_reference, tiny_package_files
 
 SENTENCES = [
     "Welcome to the conference, everyone.",
@@ -81,6 +81,19 @@ def test_models_load_once_per_pair_and_unload(registry: PackageRegistry) -> None
     assert engine.loaded_pairs() == (("en", "de"), ("en", "fr"))
     engine.unload("en", "fr")
     assert engine.loaded_pairs() == (("en", "de"),)
+
+
+def test_a_reinstalled_package_replaces_the_loaded_model(
+    tmp_path: Path, tiny: dict[tuple[str, str], TinyPackage]
+) -> None:
+    registry = PackageRegistry(tmp_path / "packages")
+    registry.install_file(tiny[("en", "fr")].path)
+    engine = CTranslate2ArgosTranslator(registry)
+    before = engine.translate_batch(SENTENCES, "en", "fr")
+    newer = build_tiny_package(tmp_path / "newer", "en", "fr", shift=3, version="0.1")
+    pair = registry.install_file(newer.path)  # `assistant languages add` while the server runs
+    assert engine.translate_batch(SENTENCES, "en", "fr") == [cipher_reference(pair.path, s, 3) for s in SENTENCES]
+    assert engine.translate_batch(SENTENCES, "en", "fr") != before
 
 
 def test_direct_targets_and_unknown_pair(engine: CTranslate2ArgosTranslator) -> None:

@@ -102,6 +102,7 @@ class _Bpe:
 
 @dataclass(frozen=True, slots=True)
 class _LoadedPair:
+    info: PairInfo  # the installed package it was loaded from
     model: ctranslate2.Translator
     tokenizer: _Tokenizer
     prefix: tuple[str, ...]
@@ -139,8 +140,9 @@ class CTranslate2ArgosTranslator:
     def _pair(self, source: str, target: str) -> _LoadedPair:
         with self._load_lock:
             loaded = self._loaded.get((source, target))
-            if loaded is None:
-                loaded = self._open(self.registry.find(source, target))
+            info = self.registry.find(source, target)
+            if loaded is None or loaded.info != info:  # new, or reinstalled (another version) since
+                loaded = self._open(info)
                 self._loaded[(source, target)] = loaded
             return loaded
 
@@ -165,7 +167,7 @@ class CTranslate2ArgosTranslator:
                 f"({exc}). Reinstall the package with `assistant languages add FILE.argosmodel`."
             ) from exc
         prefix = tuple(pair.target_prefix.split()) if pair.target_prefix else ()
-        return _LoadedPair(model=model, tokenizer=tokenizer, prefix=prefix)
+        return _LoadedPair(info=pair, model=model, tokenizer=tokenizer, prefix=prefix)
 
     def translate_batch(self, texts: Sequence[str], source: str, target: str) -> list[str]:
         """Translate texts source→target with the direct package, in one CTranslate2 batch."""

@@ -184,7 +184,7 @@ def _build_model(model_dir: Path, pieces: list[str], shift: int) -> None:
 
 
 def build_tiny_package(
-    out_dir: Path, source: str, target: str, *, shift: int = 7
+    out_dir: Path, source: str, target: str, *, shift: int = 7, version: str = "0.0"
 ) -> TinyPackage:
     """Write ``translate-{source}_{target}-test.argosmodel`` into out_dir and return it.
 
@@ -201,7 +201,7 @@ def build_tiny_package(
         model_dir.mkdir()
         _build_model(model_dir, pieces, shift)
         metadata = {
-            "package_version": "0.0",
+            "package_version": version,
             "argos_version": "1.9.0",
             "from_code": source,
             "from_name": f"{source} (test-only cipher)",
