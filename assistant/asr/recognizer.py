@@ -126,6 +126,10 @@ class StreamingRecognizer:
         self._hyp: list[Word] = []
         self._hyp_window_end = 0
         self._caption: list[Word] = []
+        # The open caption is a fragment held across a pause, which ended at this sample.
+        self._held_since: int | None = None
+        # Where the caption's time limit counts from: its first word, or the first after a hold.
+        self._caption_clock_ms = 0
         self._committed_end_ms = 0
         self._recent: deque[Word] = deque(maxlen=DEDUP_MAX_NGRAM)
         self._last_final_end_ms = 0
@@ -208,8 +212,9 @@ class StreamingRecognizer:
             self._finalise_at(gap, self._hyp, self._hyp_window_end)
             self._update_partial()
             gap = self._pending_endpoint()
+        self._close_held_after_silence()
         self._drop_silence()
-        pending = bool(self._hyp or self._caption)
+        pending = bool(self._hyp or self._open_caption())
         speech = self._has_speech(self._settled, self._vad_until)
         if self._received <= self._settled or not (pending or speech):
             if self._ended:
@@ -331,12 +336,15 @@ class StreamingRecognizer:
         if not self._s.use_vad:
             return w
         a, b = ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)
-        overlapping = [(s, e) for s, e in self._intervals() if s < b and e > a]
+        slack = ms_to_samples(SPEECH_SLACK_MS)
+        overlapping = [(s, e) for s, e in self._intervals() if min(e, b) - max(s, a) > slack]
         if not overlapping or b > self._vad_until:
             return w
-        start = max(w.start_ms, samples_to_ms(overlapping[0][0]) - SPEECH_SLACK_MS)
-        end = min(w.end_ms, samples_to_ms(overlapping[-1][1]) + SPEECH_SLACK_MS)
-        return w if (start, end) == (w.start_ms, w.end_ms) else Word(w.text, start, max(start, end), w.probability)
+        start = max(a, overlapping[0][0] - slack)
+        end = min(b, overlapping[-1][1] + slack)
+        if (start, end) == (a, b):
+            return w
+        return Word(w.text, samples_to_ms(start), samples_to_ms(max(start, end)), w.probability)
 
     def _clean(self, result: Transcription, req: TranscriptionRequest) -> list[Word]:
         words: list[Word] = []
@@ -395,10 +403,18 @@ class StreamingRecognizer:
             start = max(w.start_ms, self._committed_end_ms)
             w = Word(w.text, start, max(w.end_ms, start), w.probability)
             if self._caption:
-                gap = w.start_ms - self._caption[-1].end_ms
+                # A pause closes the caption, unless it holds a mere fragment ("So I,"):
+                # then the next words join it, and its time limit counts from them.
+                paused = w.start_ms - self._caption[-1].end_ms >= s.caption_pause_ms
+                paused = paused or self._held_since is not None
+                self._held_since = None
                 too_long = len(join_words([*self._caption, w])) > s.caption_max_chars
-                if gap >= s.caption_pause_ms or too_long:
+                if too_long or (paused and not self._is_fragment()):
                     self._close_caption()
+                elif paused:
+                    self._caption_clock_ms = w.start_ms
+            if not self._caption:
+                self._caption_clock_ms = w.start_ms
             self._caption.append(w)
             self._recent.append(w)
             self._committed_end_ms = max(self._committed_end_ms, w.end_ms)
@@ -407,9 +423,28 @@ class StreamingRecognizer:
                 ends_sentence(w)
                 or (ends_clause(w) and chars >= s.clause_min_chars)
                 or chars >= s.caption_max_chars
-                or w.end_ms - self._caption[0].start_ms >= s.caption_max_ms
+                or w.end_ms - self._caption_clock_ms >= s.caption_max_ms
             ):
                 self._close_caption()
+
+    def _is_fragment(self) -> bool:
+        """Whether the open caption is too short a piece of a sentence to stand as a line."""
+        text = join_words(self._caption)
+        return bool(text) and len(text) < self._s.caption_min_chars and not ends_sentence(self._caption[-1])
+
+    def _open_caption(self) -> bool:
+        """Whether committed words wait in a caption that is not just a held fragment."""
+        return bool(self._caption) and self._held_since is None
+
+    def _close_held_after_silence(self) -> None:
+        """Close a held fragment once the pause after it outlasts ``caption_hold_ms`` (or the stream ended)."""
+        if self._held_since is None:
+            return
+        silent_for = self._vad_until - self._held_since
+        if self._ended or (silent_for >= ms_to_samples(self._s.caption_hold_ms)
+                           and not self._has_speech(self._held_since, self._vad_until)):
+            self._close_caption()
+            self._update_partial()
 
     def _close_caption(self) -> None:
         if not self._caption:
@@ -421,6 +456,7 @@ class StreamingRecognizer:
         self._last_final_end_ms = words[-1].end_ms
         self._closed.append((ms_to_samples(words[-1].end_ms), text))
         self._caption = []
+        self._held_since = None
 
     def _prompt(self) -> str:
         """Captioned text before the window (text inside it is in the audio already)."""
@@ -434,7 +470,10 @@ class StreamingRecognizer:
     def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
         """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""
         self._commit(words)
-        self._close_caption()
+        if self._is_fragment() and not self._ended:
+            self._held_since = gap[0]
+        else:
+            self._close_caption()
         # The hypothesis is spent; an older pass's coverage must not finalise later speech.
         self._hyp, self._hyp_window_end = [], 0
         onset = min(gap[1], seen_until)
@@ -513,7 +552,7 @@ class StreamingRecognizer:
 
     def _drop_silence(self) -> None:
         """No decoding on silence: without speech or pending words, keep only the pre-roll."""
-        if self._hyp or self._caption or self._has_speech(self._settled, self._vad_until):
+        if self._hyp or self._open_caption() or self._has_speech(self._settled, self._vad_until):
             return
         self._trim_to(self._vad_until - ms_to_samples(self._s.preroll_ms), context=True)
 

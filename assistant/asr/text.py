@@ -17,9 +17,9 @@ SENTENCE_END: Final = frozenset(".?!…。？！؟")
 CLAUSE_END: Final = frozenset(",;:，；：、")
 # Closing quotes/brackets that may trail the punctuation mark.
 TRAILING_CLOSERS: Final = "\"'”’»)]"
-# A "word" made only of these is a stray mark Whisper emits into silence (" .", " -");
-# "%" or "$" alone are real words ("4" "%").
-STRAY_MARKS: Final = frozenset(SENTENCE_END | CLAUSE_END | set("-–—\"'”’»)]“‘«([ "))
+# Symbols that stand for spoken words ("4" "%"); any other "word" without a letter or
+# digit is a stray mark Whisper emits into silence (" .", " -", "_____").
+SPOKEN_SYMBOLS: Final = frozenset("%$€£¥&+=#@§°")
 # A phrase repeated this many times in a row is a decoding loop, not speech.
 LOOP_MIN_REPEATS: Final = 3
 SINGLE_WORD_LOOP_MIN_REPEATS: Final = 4
@@ -164,6 +164,13 @@ def drop_stacked(words: Sequence[Word]) -> list[Word]:
     return out
 
 
+def is_stray_mark(text: str) -> bool:
+    """A "word" without a letter or digit that is not a symbol people say ("%", "$"):
+    punctuation Whisper emits into silence (" .", " -"), or a rule of underscores."""
+    stripped = text.strip()
+    return not any(c.isalnum() for c in stripped) and not (stripped and set(stripped) <= SPOKEN_SYMBOLS)
+
+
 def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
     """Drop a phrase's immediate copy when it is squeezed into a fraction of the original's time.
 
@@ -173,7 +180,7 @@ def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
     "no, no") takes about as long as the first, every word of it audible.
     Stray marks (a lone "." or "-") are dropped too.
     """
-    out = [w for w in words if not set(w.text) <= STRAY_MARKS]
+    out = [w for w in words if not is_stray_mark(w.text)]
     i = 1
     while i < len(out):
         for n in range(min(i, len(out) - i, LOOP_MAX_NGRAM), 0, -1):

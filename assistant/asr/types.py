@@ -185,6 +185,12 @@ class RecognizerSettings:
     caption_max_ms: int = 4_000
     clause_min_chars: int = 35
     caption_pause_ms: int = 300
+    # A pause that ends an utterance closes its caption too, unless the caption is
+    # shorter than this and not a sentence ("of", "So I,"): such a fragment is held
+    # open for the next utterance (its words stay settled on screen), and closed
+    # once caption_hold_ms of silence followed it.
+    caption_min_chars: int = 20
+    caption_hold_ms: int = 2_000
     # The window never grows beyond this: older audio is force-committed.
     max_window_ms: int = 15_000
     # Behind by more than this after a pass: commit from one hypothesis (fewer passes).
