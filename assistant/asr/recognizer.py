@@ -396,9 +396,10 @@ class StreamingRecognizer:
 
     # ---- commits and captions ----------------------------------------------
 
-    def _commit(self, words: list[Word]) -> None:
+    def _commit(self, words: list[Word], *, before_pause: bool = False) -> None:
+        """Add committed words to captions; ``before_pause``: the caller closes (or holds) the last one."""
         s = self._s
-        for w in words:
+        for i, w in enumerate(words):
             # Words from different passes may overlap by a few ms; keep times monotonic.
             start = max(w.start_ms, self._committed_end_ms)
             w = Word(w.text, start, max(w.end_ms, start), w.probability)
@@ -419,6 +420,8 @@ class StreamingRecognizer:
             self._recent.append(w)
             self._committed_end_ms = max(self._committed_end_ms, w.end_ms)
             chars = len(join_words(self._caption))
+            if before_pause and i == len(words) - 1:
+                break
             if (
                 ends_sentence(w)
                 or (ends_clause(w) and chars >= s.clause_min_chars)
@@ -428,9 +431,9 @@ class StreamingRecognizer:
                 self._close_caption()
 
     def _is_fragment(self) -> bool:
-        """Whether the open caption is too short a piece of a sentence to stand as a line."""
-        text = join_words(self._caption)
-        return bool(text) and len(text) < self._s.caption_min_chars and not ends_sentence(self._caption[-1])
+        """Whether the open caption is too short to stand as a line. A full stop does not
+        save it: before a pause, Whisper ends whatever it heard with one ("Ask not.")."""
+        return 0 < len(join_words(self._caption)) < self._s.caption_min_chars
 
     def _open_caption(self) -> bool:
         """Whether committed words wait in a caption that is not just a held fragment."""
@@ -469,7 +472,7 @@ class StreamingRecognizer:
 
     def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
         """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""
-        self._commit(words)
+        self._commit(words, before_pause=True)
         if self._is_fragment() and not self._ended:
             self._held_since = gap[0]
         else:

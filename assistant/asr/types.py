@@ -186,7 +186,7 @@ class RecognizerSettings:
     clause_min_chars: int = 35
     caption_pause_ms: int = 300
     # A pause that ends an utterance closes its caption too, unless the caption is
-    # shorter than this and not a sentence ("of", "So I,"): such a fragment is held
+    # shorter than this ("of", "So I,", "Ask not."): such a fragment is held
     # open for the next utterance (its words stay settled on screen), and closed
     # once caption_hold_ms of silence followed it.
     caption_min_chars: int = 20
