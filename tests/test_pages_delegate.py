@@ -151,6 +151,9 @@ async def test_delegate_shows_captions_partials_and_resumes_exactly_once(
 
             proxy.drop()  # the connection dies; these two are said while the reader is away
             await page.wait_for("document.querySelector('#conn').dataset.state === 'reconnecting'")
+            # screen readers hear "Reconnecting" once, not the visible countdown
+            assert await page.text("#conn-sr") == "Reconnecting"
+            assert await page.evaluate("document.querySelector('#conn').getAttribute('aria-hidden')") == "true"
             await say(url, "Missed line one.")
             await say(url, "Missed line two.")
             await page.wait_for("document.querySelectorAll('#captions .cap').length === 4", timeout=20)

@@ -47,7 +47,8 @@
   var ui = {
     title: $("#title"), conn: $("#conn"), lang: $("#lang"), list: $("#captions"), partial: $("#partial"),
     scroller: $("#scroller"), jump: $("#jump"), lag: $("#lag"), notice: $("#notice"), empty: $("#empty"),
-    mtBanner: $("#mt-banner"), announcer: $("#announcer"), settings: $("#settings"), sessionState: $("#session-state"),
+    connSr: $("#conn-sr"), mtBanner: $("#mt-banner"), announcer: $("#announcer"), settings: $("#settings"),
+    sessionState: $("#session-state"),
     settingsBtn: $("#settings-btn"), announceBox: $("#announce")
   };
 
@@ -247,6 +248,9 @@
     else { s = "connecting"; label = "Connecting…"; }
     pill.dataset.state = s;
     if (pill.textContent !== label) pill.textContent = label;
+    // Screen readers hear the state once per change, never the countdown ticking.
+    var spoken = s === "reconnecting" ? (navigator.onLine === false ? "Offline" : "Reconnecting") : label;
+    if (ui.connSr.textContent !== spoken) ui.connSr.textContent = spoken;
     pill.title = s !== "paused" ? "" : state.session === "ended" ? "This session has ended."
       : "The session is not live right now; captions will continue when it resumes.";
   }
