@@ -21,7 +21,7 @@ from assistant.asr import (
     utterance,
 )
 from assistant.asr.replay import TimedEvent, replay_virtual
-from assistant.asr.text import collapse_repeats, drop_crammed_copies, normalize
+from assistant.asr.text import collapse_repeats, drop_crammed_copies, normalize, text_width
 from assistant.asr.types import SAMPLE_RATE, TranscribedSegment, Transcription, TranscriptionRequest, VoiceActivity
 from assistant.captions import Word
 from assistant.errors import AudioFormatError
@@ -461,3 +461,13 @@ def test_a_held_fragment_is_closed_after_a_long_silence() -> None:
     assert fragment.text == "Thank you" and second.text == "Next speaker please."
     hold = RecognizerSettings().caption_hold_ms
     assert fragment.end_ms + hold <= at <= fragment.end_ms + hold + 1_000  # not before, not much after
+
+
+def test_line_limits_count_chinese_characters_double() -> None:
+    # 40 characters of Chinese fill about as much of a phone line as 80 Latin letters.
+    words = "我们 今天 讨论 气候 变化 对于 城市 发展 带来 影响 以及 各国 应该 如何 共同 应对 这个 挑战 问题 谢谢".split()
+    script = [utterance(" ".join(words), 300, word_ms=250)]
+    events, _ = run(script, 300 + len(words) * 250 + 1_500, language="zh")
+    lines = [f.text for _, f in finals(events)]
+    assert len(lines) >= 2 and "".join(lines).replace(" ", "") == "".join(words)
+    assert all(text_width(line) <= RecognizerSettings().caption_max_chars for line in lines)

@@ -46,6 +46,7 @@ from assistant.asr.text import (
     normalize,
     similar_word,
     strip_word,
+    text_width,
 )
 from assistant.asr.types import (
     AudioArray,
@@ -409,7 +410,7 @@ class StreamingRecognizer:
                 paused = w.start_ms - self._caption[-1].end_ms >= s.caption_pause_ms
                 paused = paused or self._held_since is not None
                 self._held_since = None
-                too_long = len(join_words([*self._caption, w])) > s.caption_max_chars
+                too_long = text_width(join_words([*self._caption, w])) > s.caption_max_chars
                 if too_long or (paused and not self._is_fragment()):
                     self._close_caption()
                 elif paused:
@@ -419,7 +420,7 @@ class StreamingRecognizer:
             self._caption.append(w)
             self._recent.append(w)
             self._committed_end_ms = max(self._committed_end_ms, w.end_ms)
-            chars = len(join_words(self._caption))
+            chars = text_width(join_words(self._caption))
             if before_pause and i == len(words) - 1:
                 break
             if (
@@ -433,7 +434,7 @@ class StreamingRecognizer:
     def _is_fragment(self) -> bool:
         """Whether the open caption is too short to stand as a line. A full stop does not
         save it: before a pause, Whisper ends whatever it heard with one ("Ask not.")."""
-        return 0 < len(join_words(self._caption)) < self._s.caption_min_chars
+        return 0 < text_width(join_words(self._caption)) < self._s.caption_min_chars
 
     def _open_caption(self) -> bool:
         """Whether committed words wait in a caption that is not just a held fragment."""

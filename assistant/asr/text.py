@@ -100,6 +100,12 @@ def join_words(words: Sequence[Word]) -> str:
     return _SPACE.sub(" ", "".join(w.text for w in words)).strip()
 
 
+def text_width(text: str) -> int:
+    """Columns ``text`` takes on screen: Chinese, Japanese and Korean characters count two,
+    so a line limit means the same space in every language."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _last_mark(text: str) -> str:
     stripped = text.rstrip().rstrip(TRAILING_CLOSERS)
     return stripped[-1:] if stripped else ""

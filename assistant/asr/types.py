@@ -180,7 +180,8 @@ class RecognizerSettings:
     trim_window_ms: int = 10_000
     trim_min_age_ms: int = 1_500
     # Captions (phone lines): close at sentence ends, at clause ends once this long,
-    # at a pause between committed words, or at a limit.
+    # at a pause between committed words, or at a limit. Lengths are screen columns:
+    # a Chinese, Japanese or Korean character counts two.
     caption_max_chars: int = 60
     caption_max_ms: int = 4_000
     clause_min_chars: int = 35
