@@ -18,7 +18,8 @@ words re-decoded from audio already committed are skipped (by time, then by
 matching the committed tail). A VAD pause of ``endpoint_silence_ms`` closes
 the utterance at once from the pass that already covered its end (or one last
 pass). Committed words form captions closed at sentence ends, clauses, pauses
-or phone-size limits; the window keeps the utterance's start for context and
+or phone-size limits (a fragment shorter than ``caption_min_chars`` before a
+pause is held open for the next words instead); the window keeps the utterance's start for context and
 is trimmed only past ``trim_window_ms``, at a caption end at least
 ``trim_min_age_ms`` old, and is capped at ``max_window_ms``. The prompt is the
 captioned text before the window.
