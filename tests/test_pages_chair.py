@@ -121,7 +121,7 @@ async def test_console_streams_the_microphone_and_corrections_reach_delegates(
 
         await chair.click("#btn-pause")
         await chair.wait_for("document.querySelector('#state').dataset.state === 'paused'")
-        await reader.wait_for("document.querySelector('#conn').textContent === 'Not live'")
+        await reader.wait_for("document.querySelector('#conn').textContent === 'Paused'")
         assert runtime(app).state == "paused"
         await chair.click("#btn-resume")
         await chair.wait_for("document.querySelector('#state').dataset.state === 'live'")

@@ -316,7 +316,7 @@ async def test_delegate_shows_waiting_paused_and_ended_calmly(
         await page.wait_for(f"{CARD} === 'paused'")
         assert "Session paused" in await page.text("#session-state")
         assert await page.evaluate("document.querySelector('#lag').hidden")  # no lag while not live
-        assert await page.text("#conn") == "Not live"
+        assert await page.text("#conn") == "Paused"
         # The card sits in a polite live region and is read out once: a reconnect (same state again)
         # leaves the very same node in place, so nothing flickers and nothing is repeated.
         assert await page.evaluate("document.querySelector('#session-state').getAttribute('aria-live')") == "polite"

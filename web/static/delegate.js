@@ -236,7 +236,10 @@
   // -- header state ------------------------------------------------------------
   function renderConn() {
     var pill = ui.conn, label, s;
-    if (state.conn === "open" && state.live === false) { s = "paused"; label = "Not live"; }
+    if (state.conn === "open" && state.live === false) {
+      s = "paused";
+      label = state.session === "paused" ? "Paused" : state.session === "ended" ? "Ended" : "Not live";
+    }
     else if (state.conn === "open" && state.live) { s = "live"; label = "Live"; }
     else if (state.conn === "open") { s = "connecting"; label = "Connected"; }
     else if (state.conn === "reconnecting") {
