@@ -61,9 +61,3 @@ async def test_serve_replays_a_file_and_keeps_serving_after_it_ends(tmp_path: Pa
     assert f"http://127.0.0.1:{port}/s/demo" in banner and "New chair token" in banner
     assert proc.returncode == 0
 
-
-def test_malloc_arenas_are_capped_unless_the_user_chose() -> None:
-    from assistant.server.serve import limit_malloc_arenas
-
-    assert limit_malloc_arenas({}) is True  # this is a glibc Linux box
-    assert limit_malloc_arenas({"MALLOC_ARENA_MAX": "8"}) is False

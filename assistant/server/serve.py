@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import ctypes
 import dataclasses
-import os
 import socket
 import ssl
 import sys
-from typing import Mapping, TextIO
+from typing import TextIO
 
 import segno
 from aiohttp import web
@@ -26,22 +24,6 @@ from .tls import ensure_certificate
 
 # Pending connections the kernel queues: a Wi-Fi blip reconnects hundreds of phones at once.
 LISTEN_BACKLOG = 1024
-# glibc malloc arenas: by default up to 8 per core, one per busy thread (recognition,
-# VAD, translation, exports). Two kept a 20-minute real-speed run at 810-820 MB where
-# the default climbed to 870-910 MB (benchmarks/README.md).
-MALLOC_ARENAS = 2
-_M_ARENA_MAX = -8  # mallopt() parameter number, from glibc's malloc.h
-
-
-def limit_malloc_arenas(environ: Mapping[str, str]) -> bool:
-    """Cap glibc's malloc arenas before any thread starts, unless MALLOC_ARENA_MAX is set; True if capped."""
-    if "MALLOC_ARENA_MAX" in environ or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        return bool(libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS))
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to tune
-        return False
 
 
 def apply_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -74,7 +56,6 @@ def apply_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
-    limit_malloc_arenas(os.environ)
     settings = apply_arguments(settings, args)
     needs_asr = any(s.source != "none" for s in settings.sessions) or not settings.sessions
     recognizer_factory = build_recognizer_factory(settings, dry_run=args.dry_run) if needs_asr else None
