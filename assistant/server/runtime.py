@@ -32,8 +32,6 @@ LAG_REPORT_STEP_MS = 250  # publish lag changes of at least this much
 READERS_EVERY_S = 1.0  # chair reader-count updates, coalesced
 LEVEL_EVERY_SAMPLES = SAMPLE_RATE // 5  # chair level-meter updates: five per second of audio
 
-State = SessionState
-
 
 class Recognizer(Protocol):
     async def run(self, audio: AsyncIterator[np.ndarray], on_event: Callable[[object], None]) -> None: ...
@@ -88,7 +86,7 @@ class SessionRuntime:
         self.store = store
         self.bus = bus
         self.clock = clock
-        self.state: State = "idle"
+        self.state: SessionState = "idle"
         self.readers: Counter[str] = Counter()
         self.lag_ms: int | None = None
         self.detected_language: str | None = None
@@ -306,7 +304,7 @@ class SessionRuntime:
             self.bus.publish(Topic(self.session.id, lang), frame)
         self._publish_chair(protocol.info("info", {"state": self.state, "lag_ms": self.lag_ms}))
 
-    def set_state(self, state: State) -> None:
+    def set_state(self, state: SessionState) -> None:
         """Move to ``state``; every change is published to readers of every language and the chair."""
         if state != self.state:
             self.state = state
