@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .translate.languages import configure_languages_parser
 
     parser = argparse.ArgumentParser(prog="assistant", description="Live multilingual captions for conferences.")
-    parser.add_argument("--config", type=Path, help="a TOML file overriding config/default.toml")
+    parser.add_argument("--config", type=Path, help="a TOML file overriding the embedded default.toml")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

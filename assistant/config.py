@@ -1,6 +1,6 @@
 """Settings: one frozen value, made by the pure function :func:`load`.
 
-``load(path, environ)`` reads the embedded ``config/default.toml``, overlays the
+``load(path, environ)`` reads the embedded ``assistant/default.toml``, overlays the
 user's file (if any) and then the environment. It creates nothing and reads no
 global state, so tests call it with a dict for ``environ``. A misspelt key or a
 value of the wrong type raises :class:`ConfigError` naming the key.
@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from .errors import ConfigError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "default.toml"
 SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")

@@ -18,7 +18,7 @@ from aiohttp import web
 from . import auth
 from .context import AppContext
 
-WEB_DIR = Path(__file__).resolve().parent.parent.parent / "web"
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 QR_SCALE = 10  # pixels per module: big enough to project
 
