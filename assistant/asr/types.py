@@ -13,22 +13,10 @@ import numpy as np
 import numpy.typing as npt
 
 from assistant.captions import Word
-
-SAMPLE_RATE: Final = 16_000
-SAMPLES_PER_MS: Final = SAMPLE_RATE // 1000
+from assistant.pcm import SAMPLE_RATE as SAMPLE_RATE, SAMPLES_PER_MS as SAMPLES_PER_MS  # re-exported
+from assistant.pcm import AudioArray as AudioArray, ms_to_samples as ms_to_samples, samples_to_ms as samples_to_ms
 
 Task = Literal["transcribe", "translate"]
-AudioArray = npt.NDArray[np.float32]
-
-
-def ms_to_samples(ms: float) -> int:
-    """Milliseconds of audio to a sample count at 16 kHz."""
-    return int(round(ms * SAMPLES_PER_MS))
-
-
-def samples_to_ms(samples: int) -> int:
-    """A sample count or index at 16 kHz to whole milliseconds."""
-    return samples // SAMPLES_PER_MS
 
 
 @dataclass(frozen=True, slots=True)
