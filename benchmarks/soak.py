@@ -33,7 +33,7 @@ from assistant.asr.scripted import ScriptedTranscriber, utterance
 from assistant.asr.types import RecognizerSettings
 from assistant.config import load
 from assistant.server.app import make_app
-from assistant.server.context import CONTEXT
+from assistant.server.keys import SESSIONS
 from assistant.server.runtime import Recognizer
 
 CHUNK = 1600  # 100 ms at 16 kHz
@@ -76,7 +76,7 @@ async def main(hours: float, readers: int) -> None:
     app = make_app(settings, recognizer_factory=factory)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
-    runtime = app[CONTEXT].runtimes["main"]
+    runtime = app[SESSIONS].get("main")
     proc = psutil.Process(os.getpid())
     arrivals: list[tuple[int, float]] = []
     stop = asyncio.Event()

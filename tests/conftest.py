@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from assistant.config import Settings, load
-from assistant.server.runtime import Clock
+from assistant.clock import Clock
 
 CHAIR = "chair-token-for-tests"
 STAFF = "staff-token-for-tests"

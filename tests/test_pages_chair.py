@@ -18,7 +18,7 @@ from aiohttp import web
 
 from assistant.config import Settings
 from assistant.server.app import make_app
-from assistant.server.context import CONTEXT
+from assistant.server.keys import SESSIONS
 from assistant.server.runtime import SessionRuntime
 from tests.browser import DESKTOP, PHONE, Chromium, Page, chromium, connect, screenshot_dir, serve
 from tests.conftest import CHAIR, ManualClock
@@ -53,7 +53,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Applicatio
 
 
 def runtime(app: web.Application) -> SessionRuntime:
-    return app[CONTEXT].runtimes["main"]
+    return app[SESSIONS].get("main")
 
 
 async def press_key(page: Page, selector: str, key: str) -> None:

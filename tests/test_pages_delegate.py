@@ -15,7 +15,7 @@ from aiohttp import web
 
 from assistant.config import Settings
 from assistant.server.app import make_app
-from assistant.server.context import CONTEXT
+from assistant.server.keys import SESSIONS
 from assistant.server.runtime import SessionRuntime
 from tests.browser import DESKTOP, PHONE, Chromium, Page, chromium, connect, screenshot_dir, serve
 from tests.conftest import CHAIR, ManualClock, bearer
@@ -104,7 +104,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Applicatio
 
 
 def runtime(app: web.Application) -> SessionRuntime:
-    return app[CONTEXT].runtimes["main"]
+    return app[SESSIONS].get("main")
 
 
 async def say(url: str, text: str) -> dict[str, Any]:

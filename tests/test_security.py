@@ -20,7 +20,7 @@ from assistant.config import Settings, load
 from assistant.errors import ConfigError
 from assistant.server import auth
 from assistant.server.app import make_app
-from assistant.server.context import MessageBudget
+from assistant.server.limits import MessageBudget
 from assistant.server.pages import WEB_DIR
 from assistant.store import Store
 from tests.conftest import CHAIR, STAFF, ManualClock, bearer

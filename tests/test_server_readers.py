@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from assistant.config import Settings
 from assistant.server.app import make_app
-from assistant.server.context import CONTEXT
+from assistant.server.keys import SESSIONS
 from tests.conftest import CHAIR, ManualClock, bearer
 
 
@@ -235,7 +235,7 @@ async def test_a_new_capture_stream_does_not_end_a_pause(aiohttp_client: Any, se
     await second.send_bytes(b"\0" * 3200)
     with pytest.raises(TimeoutError):
         await frames_until(reader, "status", timeout=0.3)
-    assert client.server.app[CONTEXT].runtimes["main"].state == "paused"
+    assert client.server.app[SESSIONS].get("main").state == "paused"
     await chair.send_json({"type": "resume"})
     assert (await next_status(reader))["state"] == "live"
     for ws in (second, chair, reader):
@@ -248,7 +248,7 @@ async def test_reader_that_overflowed_still_learns_the_state(aiohttp_client: Any
     client = await aiohttp_client(make_app(small, clock=ManualClock().clock))
     reader = await client.ws_connect("/ws/captions/main")
     assert (await next_status(reader))["state"] == "idle"
-    runtime = client.server.app[CONTEXT].runtimes["main"]
+    runtime = client.server.app[SESSIONS].get("main")
     # All at once, without yielding: the "ended" status is lost when the inbox overflows.
     runtime.set_state("ended")
     for i in range(20):

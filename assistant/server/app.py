@@ -10,27 +10,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import weakref
 from typing import AsyncIterator, Awaitable, Callable, Mapping
 
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 
 from ..audio.sources import AudioSource
 from ..captions import Session
+from ..clock import SYSTEM_CLOCK, Clock
 from ..config import Settings
 from ..errors import ProtocolError
 from ..hub import CaptionBus, MemoryBus
 from ..store import Store
-from . import auth, chair, ingest, pages, readers, staff
-from .context import CONTEXT, AppContext, error_middleware
-from .runtime import Clock, RecognizerFactory
+from . import access, auth, chair, ingest, pages, readers, staff
+from .boundary import error_middleware
+from .keys import BUS, CLOCK, CONNECTIONS, ISSUED_TOKENS, SESSIONS, SETTINGS, SOCKETS, STORE
+from .limits import ConnectionLimiter
+from .runtime import RecognizerFactory
+from .sessions import Sessions
+from .sockets import going_away
 from .sources import feed
 from .translation import Translating
 
 log = logging.getLogger(__name__)
 
-SYSTEM_CLOCK = Clock(now_ms=lambda: time.time_ns() // 1_000_000)
-OnReady = Callable[[AppContext], None]
+OnReady = Callable[[web.Application], None]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY_BYTES = 1024 * 1024  # HTTP request bodies (JSON) larger than this get 413
 MAX_SEQ = 2**53  # a since= beyond this is no caption number (and no SQLite integer)
@@ -51,34 +55,35 @@ def make_app(settings: Settings, *, store: Store | None = None, bus: CaptionBus 
                           handler_args={"access_log_class": auth.RedactingAccessLogger})
     app.on_response_prepare.append(pages.security_headers)
 
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[SOCKETS] = weakref.WeakSet()
+    app[CONNECTIONS] = ConnectionLimiter(settings.server, settings.limits.max_connections_per_ip)
+
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         own_store = store is None
         db = store or Store.open(settings.storage.database_path)
-        ctx = AppContext(settings=settings, store=db, bus=bus or MemoryBus(), clock=clock,
-                         recognizer_factory=recognizer_factory, translator=translator)
-        ctx.issued_tokens = auth.ensure_tokens(
+        app[STORE] = db
+        app[BUS] = bus or MemoryBus()
+        app[ISSUED_TOKENS] = auth.ensure_tokens(
             db, {"chair": settings.auth.chair_token, "staff": settings.auth.staff_token}, clock.now_ms())
-        app[CONTEXT] = ctx
+        sessions = app[SESSIONS] = Sessions(db, app[BUS], clock, recognizer_factory=recognizer_factory,
+                                            translator=translator)
         for s in settings.sessions:
-            ctx.open_session(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
-                                     created_at_ms=clock.now_ms(), languages=s.languages,
-                                     glossary=s.glossary, public=s.public))
-        feeds = [asyncio.create_task(feed(ctx.runtime_or_404(sid), src)) for sid, src in (sources or {}).items()]
+            sessions.open(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
+                                  created_at_ms=clock.now_ms(), languages=s.languages,
+                                  glossary=s.glossary, public=s.public))
+        feeds = [asyncio.create_task(feed(sessions.get(sid), src)) for sid, src in (sources or {}).items()]
         if on_ready is not None:
-            on_ready(ctx)
+            on_ready(app)
         yield
         for task in feeds:
             task.cancel()
         await asyncio.gather(*feeds, return_exceptions=True)
-        for runtime in ctx.runtimes.values():
-            await runtime.close()
-        await ctx.bus.close()
+        await sessions.close()
+        await app[BUS].close()
         if own_store:
             db.close()
-
-    async def going_away(app: web.Application) -> None:
-        for ws in list(app[CONTEXT].sockets):
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
 
     app.cleanup_ctx.append(lifecycle)
     app.on_shutdown.append(going_away)
@@ -113,9 +118,8 @@ def guard_reader_socket(handler: Handler) -> Handler:
     """
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        ctx = AppContext.of(request)
-        ctx.check_origin(request)
-        ctx.require_reader(request, ctx.runtime_or_404(request.match_info["session"]).session)
+        access.check_origin(request)
+        access.require_reader(request, request.app[SESSIONS].get(request.match_info["session"]).session)
         since = request.query.get("since", "0")
         if since.isascii() and since.isdigit() and int(since) > MAX_SEQ:
             raise ProtocolError(f"since must be a caption number from 0 to {MAX_SEQ} (the last seq you saw)",

@@ -24,26 +24,22 @@ from .. import protocol
 from ..captions import Caption
 from ..errors import NotFoundError, ProtocolError
 from ..hub import Topic
-from .context import AppContext, chair_socket, MessageBudget, admit, ws_close_with_error
-from .readers import _write
+from . import access
+from .boundary import json_body, ws_close_with_error, ws_send_error
+from .keys import BUS, CLOCK, SESSIONS, SETTINGS, STORE
+from .limits import MessageBudget, admit
+from .readers import stream_captions
 from .runtime import SessionRuntime
+from .sessions import Sessions
+from .sockets import chair_socket, open_socket
 
 MIN_MANUAL_MS = 1000  # shortest time span given to a typed caption
 MS_PER_CHAR = 60  # reading-speed estimate for a typed caption's span
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body; ProtocolError for anything else (not JSON, too deep, a list)."""
-    body = protocol.load_json(await request.read(), "the request body")
-    if not isinstance(body, dict):
-        raise ProtocolError("the request body must be a JSON object")
-    return body
-
-
 def _runtime(request: web.Request) -> SessionRuntime:
-    ctx = AppContext.of(request)
-    runtime = ctx.runtime_or_404(request.match_info["session"])
-    ctx.require(request, "chair")
+    runtime = request.app[SESSIONS].get(request.match_info["session"])
+    access.require(request, "chair")
     return runtime
 
 
@@ -79,10 +75,10 @@ async def patch_caption(request: web.Request) -> web.Response:
 
 
 async def get_revisions(request: web.Request) -> web.Response:
-    ctx = AppContext.of(request)
-    session = ctx.store.get_session(request.match_info["session"])
-    ctx.require_any(request, "chair", "staff")
-    revisions = ctx.store.revisions(session.id, request.match_info["caption"])
+    store = request.app[STORE]
+    session = store.get_session(request.match_info["session"])
+    access.require_any(request, "chair", "staff")
+    revisions = store.revisions(session.id, request.match_info["caption"])
     return web.json_response({"revisions": [asdict(r) for r in revisions]})
 
 
@@ -102,17 +98,18 @@ async def patch_session(request: web.Request) -> web.Response:
     body = await json_body(request)
     msg = protocol.parse_client_object({**body, "type": "update"})
     assert isinstance(msg, protocol.UpdateSession)
-    configure(AppContext.of(request), runtime, msg)
+    configure(request.app[SESSIONS], runtime, msg)
     return web.json_response(runtime.snapshot())
 
 
-def configure(ctx: AppContext, runtime: SessionRuntime, msg: protocol.UpdateSession) -> None:
+def configure(sessions: Sessions, runtime: SessionRuntime, msg: protocol.UpdateSession) -> None:
     """Apply a chair's settings change: title, glossary, and who may read (public, key)."""
     runtime.update(title=msg.title, glossary=msg.glossary)
     if msg.public is not None or msg.key is not None:
-        ctx.set_access(runtime.session.id, public=msg.public, key=msg.key)
+        sessions.set_access(runtime.session.id, public=msg.public, key=msg.key)
         # Every open console learns the change, and that it took effect (a new key included).
-        ctx.bus.publish(Topic(runtime.session.id, "*chair"), protocol.info("info", {"public": runtime.session.public}))
+        runtime.bus.publish(Topic(runtime.session.id, "*chair"),
+                            protocol.info("info", {"public": runtime.session.public}))
 
 
 def apply_control(runtime: SessionRuntime, msg: protocol.Control) -> None:
@@ -125,24 +122,27 @@ def apply_control(runtime: SessionRuntime, msg: protocol.Control) -> None:
         runtime.set_state("ended")
 
 
-async def _serve_chair(ctx: AppContext, runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
-    ws = await ctx.open_socket(request)
-    budget = MessageBudget.of(ctx)
+async def _serve_chair(runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
+    app = request.app
+    ws = await open_socket(request)
+    budget = MessageBudget.of(app[SETTINGS].limits)
     lang = runtime.source_lang
-    captions = ctx.bus.subscribe(Topic(runtime.session.id, lang), ctx.settings.limits.client_queue)
-    console = ctx.bus.subscribe(Topic(runtime.session.id, "*chair"), ctx.settings.limits.client_queue)
-    tasks = [asyncio.create_task(_write(ctx, runtime, ws, captions, lang, 0)),
+    bus, queue = app[BUS], app[SETTINGS].limits.client_queue
+    captions = bus.subscribe(Topic(runtime.session.id, lang), queue)
+    console = bus.subscribe(Topic(runtime.session.id, "*chair"), queue)
+    tasks = [asyncio.create_task(stream_captions(runtime, ws, captions, lang, 0)),
              asyncio.create_task(_forward(ws, console))]
-    await ws.send_json({"type": "info", **runtime.snapshot(), "url": f"{ctx.public_url(request)}/s/{runtime.session.id}"})
+    url = f"{access.public_url(request)}/s/{runtime.session.id}"
+    await ws.send_frame(protocol.info("info", {**runtime.snapshot(), "url": url}).data, WSMsgType.TEXT)
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                if not await admit(ws, budget, ctx.clock.now_ms()):
+                if not await admit(ws, budget, app[CLOCK].now_ms()):
                     continue
                 try:
-                    _handle(ctx, runtime, protocol.parse_client_message(msg.data))
+                    _handle(app[SESSIONS], runtime, protocol.parse_client_message(msg.data))
                 except (ProtocolError, NotFoundError) as exc:
-                    await ws.send_frame(protocol.error(exc.code, str(exc)).data, WSMsgType.TEXT)
+                    await ws_send_error(ws, exc)
             elif msg.type == WSMsgType.BINARY:
                 await ws_close_with_error(ws, ProtocolError("send audio to /ws/audio/{session}, not here"))
                 break
@@ -150,8 +150,8 @@ async def _serve_chair(ctx: AppContext, runtime: SessionRuntime, request: web.Re
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        ctx.bus.unsubscribe(captions)
-        ctx.bus.unsubscribe(console)
+        bus.unsubscribe(captions)
+        bus.unsubscribe(console)
     return ws
 
 
@@ -163,7 +163,7 @@ async def _forward(ws: web.WebSocketResponse, sub: Any) -> None:
         await ws.send_frame(frame.data, WSMsgType.TEXT)
 
 
-def _handle(ctx: AppContext, runtime: SessionRuntime, msg: protocol.ClientMessage) -> None:
+def _handle(sessions: Sessions, runtime: SessionRuntime, msg: protocol.ClientMessage) -> None:
     if isinstance(msg, protocol.CaptionText):
         manual_caption(runtime, msg)
     elif isinstance(msg, protocol.CorrectCaption):
@@ -171,7 +171,7 @@ def _handle(ctx: AppContext, runtime: SessionRuntime, msg: protocol.ClientMessag
     elif isinstance(msg, protocol.Control):
         apply_control(runtime, msg)
     elif isinstance(msg, protocol.UpdateSession):
-        configure(ctx, runtime, msg)
+        configure(sessions, runtime, msg)
 
 
 chair_ws = chair_socket(_serve_chair)

@@ -19,8 +19,11 @@ from aiohttp import WSMsgType, web
 from .. import protocol
 from ..audio.formats import AudioFormat, PcmDecoder, parse_start_message
 from ..errors import AssistantError, AudioFormatError, ProtocolError
-from .context import AppContext, chair_socket, MessageBudget, admit, ws_close_with_error
+from .boundary import ws_close_with_error
+from .keys import CLOCK, SETTINGS
+from .limits import MessageBudget, admit
 from .runtime import AudioFeed, SessionRuntime
+from .sockets import chair_socket, open_socket
 
 log = logging.getLogger(__name__)
 
@@ -39,24 +42,24 @@ class IngestStream:
     socket: web.WebSocketResponse | None = None
 
 
-async def _serve_capture(ctx: AppContext, runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
-    ws = await ctx.open_socket(request)
+async def _serve_capture(runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
+    ws = await open_socket(request)
     try:
-        stream = await _start(ctx, runtime, ws)
+        stream = await _start(request.app, runtime, ws)
     except AssistantError as exc:
         await ws_close_with_error(ws, exc)
         return ws
     if stream is None:
         return ws
     try:
-        await _receive(ctx, runtime, ws, stream)
+        await _receive(request.app, runtime, ws, stream)
     finally:
         if stream.socket is ws:
             stream.socket = None
     return ws
 
 
-async def _start(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResponse) -> IngestStream | None:
+async def _start(app: web.Application, runtime: SessionRuntime, ws: web.WebSocketResponse) -> IngestStream | None:
     msg = await ws.receive()
     if msg.type != WSMsgType.TEXT:
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
@@ -72,7 +75,7 @@ async def _start(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResp
     if stream is not None and stream.format == fmt and runtime.feed is stream.feed:
         received = stream.decoder.resume()
     else:
-        stream = IngestStream(stream_id, fmt, PcmDecoder(fmt, max_frame_bytes=ctx.settings.limits.max_message_bytes),
+        stream = IngestStream(stream_id, fmt, PcmDecoder(fmt, max_frame_bytes=app[SETTINGS].limits.max_message_bytes),
                               runtime.open_audio())
         _streams(runtime).clear()
         _streams(runtime)[stream_id] = stream
@@ -84,9 +87,9 @@ async def _start(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResp
     return stream
 
 
-async def _receive(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResponse,
+async def _receive(app: web.Application, runtime: SessionRuntime, ws: web.WebSocketResponse,
                    stream: IngestStream) -> None:
-    budget = MessageBudget.of(ctx)
+    budget = MessageBudget.of(app[SETTINGS].limits)
     decoder = stream.decoder
     ack_every = int(stream.format.sample_rate * ACK_EVERY_S)
     next_ack = decoder.samples_received + ack_every
@@ -107,7 +110,7 @@ async def _receive(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketRe
                 next_ack = decoder.samples_received + ack_every
                 await ws.send_json({"type": "ack", "received": decoder.samples_received})
         elif msg.type == WSMsgType.TEXT:
-            if not await admit(ws, budget, ctx.clock.now_ms()):
+            if not await admit(ws, budget, app[CLOCK].now_ms()):
                 continue
             kind = _message_type(msg.data)
             if kind == "stop":

@@ -15,8 +15,8 @@ from typing import Awaitable, Callable
 import segno
 from aiohttp import web
 
-from . import auth
-from .context import AppContext
+from . import access, auth
+from .keys import SESSIONS, STORE
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
@@ -28,36 +28,33 @@ def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
 
     async def handler(request: web.Request) -> web.StreamResponse:
         if "session" in request.match_info:
-            ctx = AppContext.of(request)
-            session = ctx.store.get_session(request.match_info["session"])
+            session = request.app[STORE].get_session(request.match_info["session"])
             if name == "delegate.html":
-                ctx.require_reader(request, session)
+                access.require_reader(request, session)
         return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
     return handler
 
 
-def join_url(ctx: AppContext, request: web.Request, session_id: str, key: str | None = None) -> str:
-    return f"{ctx.public_url(request)}/s/{session_id}{auth.join_query(key)}"
+def join_url(request: web.Request, session_id: str, key: str | None = None) -> str:
+    return f"{access.public_url(request)}/s/{session_id}{auth.join_query(key)}"
 
 
 async def qr_svg(request: web.Request) -> web.Response:
     """The join QR; for a private session it needs, and then carries, the key it was asked with."""
-    ctx = AppContext.of(request)
-    session = ctx.store.get_session(request.match_info["session"])
-    ctx.require_reader(request, session)
+    session = request.app[STORE].get_session(request.match_info["session"])
+    access.require_reader(request, session)
     key = None if session.public else auth.presented_key(request)
     buf = io.BytesIO()
-    segno.make(join_url(ctx, request, session.id, key), error="m").save(buf, kind="svg", scale=QR_SCALE, border=2,
+    segno.make(join_url(request, session.id, key), error="m").save(buf, kind="svg", scale=QR_SCALE, border=2,
                                                                    xmldecl=False, svgns=True, title="Join the captions")
     return web.Response(body=buf.getvalue(), content_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
 
 async def health(request: web.Request) -> web.Response:
     """Liveness for monitors; private sessions are listed only with the staff token."""
-    ctx = AppContext.of(request)
-    staff = auth.role_of(ctx.store, auth.presented_token(request)) == "staff"
-    return web.json_response({"ok": True, "sessions": {k: r.state for k, r in ctx.runtimes.items()
+    staff = auth.role_of(request.app[STORE], auth.presented_token(request)) == "staff"
+    return web.json_response({"ok": True, "sessions": {r.session.id: r.state for r in request.app[SESSIONS]
                                                        if staff or r.session.public}})
 
 

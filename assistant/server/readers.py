@@ -17,8 +17,11 @@ from .. import protocol
 from ..captions import Caption, Correction
 from ..errors import LanguageError, ProtocolError
 from ..hub import Subscription, Topic
-from .context import AppContext, MessageBudget, admit, ws_close_with_error
+from .boundary import ws_close_with_error, ws_send_error
+from .keys import BUS, CLOCK, SETTINGS
+from .limits import MessageBudget, admit
 from .runtime import SessionRuntime
+from .sockets import limited, open_socket
 
 log = logging.getLogger(__name__)
 
@@ -27,59 +30,57 @@ CORRECTION_WINDOW = 200  # recent captions whose corrections are re-sent on resu
 MAX_SINCE = 2**53  # the largest seq a JavaScript client can hold exactly
 
 
-async def captions_ws(request: web.Request) -> web.StreamResponse:
-    ctx = AppContext.of(request)
-    runtime = ctx.runtime_or_404(request.match_info["session"])
-    ctx.limit_connections(request)
+async def _captions_ws(runtime: SessionRuntime, request: web.Request) -> web.StreamResponse:
+    ws = await open_socket(request)
+    lang = request.query.get("lang") or runtime.source_lang
     try:
-        ws = await ctx.open_socket(request)
-        lang = request.query.get("lang") or runtime.source_lang
-        try:
-            since = int(request.query.get("since", "0"))
-            if not 0 <= since <= MAX_SINCE:
-                raise ValueError
-        except ValueError:
-            await ws_close_with_error(ws, ProtocolError("since must be a whole number >= 0 (the last seq you saw)",
-                                                        code="bad_since"))
-            return ws
-        try:
-            runtime.check_language(lang)
-        except LanguageError as exc:
-            await ws_close_with_error(ws, exc, languages=list(exc.available))
-            return ws
-        await _serve_reader(ctx, runtime, ws, lang, since)
-    finally:
-        ctx.release_connection(request)
+        since = int(request.query.get("since", "0"))
+        if not 0 <= since <= MAX_SINCE:
+            raise ValueError
+    except ValueError:
+        await ws_close_with_error(ws, ProtocolError("since must be a whole number >= 0 (the last seq you saw)",
+                                                    code="bad_since"))
+        return ws
+    try:
+        runtime.check_language(lang)
+    except LanguageError as exc:
+        await ws_close_with_error(ws, exc, languages=list(exc.available))
+        return ws
+    await _serve_reader(request.app, runtime, ws, lang, since)
     return ws
 
 
-async def _serve_reader(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResponse, lang: str,
+captions_ws = limited(_captions_ws)
+
+
+async def _serve_reader(app: web.Application, runtime: SessionRuntime, ws: web.WebSocketResponse, lang: str,
                         since: int) -> None:
-    sub = ctx.bus.subscribe(Topic(runtime.session.id, lang), ctx.settings.limits.client_queue)
+    bus = app[BUS]
+    sub = bus.subscribe(Topic(runtime.session.id, lang), app[SETTINGS].limits.client_queue)
     runtime.reader_joined(lang)
-    writer = asyncio.create_task(_write(ctx, runtime, ws, sub, lang, since))
-    budget = MessageBudget.of(ctx)
+    writer = asyncio.create_task(stream_captions(runtime, ws, sub, lang, since))
+    budget = MessageBudget.of(app[SETTINGS].limits)
     try:
         async for msg in ws:
-            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not await admit(ws, budget, ctx.clock.now_ms()):
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not await admit(ws, budget, app[CLOCK].now_ms()):
                 continue
             if msg.type == WSMsgType.TEXT:
                 try:
                     protocol.parse_client_message(msg.data)
                 except ProtocolError as exc:
-                    await ws.send_frame(protocol.error(exc.code, str(exc)).data, WSMsgType.TEXT)
+                    await ws_send_error(ws, exc)
             elif msg.type == WSMsgType.BINARY:
-                await ws.send_frame(protocol.error("bad_message", "readers send no binary frames").data,
-                                    WSMsgType.TEXT)
+                await ws_send_error(ws, ProtocolError("readers send no binary frames"))
     finally:
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
-        ctx.bus.unsubscribe(sub)
+        bus.unsubscribe(sub)
         runtime.reader_left(lang)
 
 
-async def _write(ctx: AppContext, runtime: SessionRuntime, ws: web.WebSocketResponse, sub: Subscription,
-                 lang: str, since: int) -> None:
+async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, sub: Subscription,
+                          lang: str, since: int) -> None:
+    """Write one reader's stream: hello, the captions after ``since``, then live frames from ``sub``."""
     store, sid = runtime.store, runtime.session.id
     latest = store.latest_seq(sid, lang)
     await ws.send_frame(protocol.hello(runtime.session, lang, runtime.languages(), latest).data, WSMsgType.TEXT)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import protocol
 from ..asr.types import FinalCaption, LagReport, LanguageDetected, PartialCaption
+from ..clock import Clock
 from ..captions import Caption, CaptionOrigin, Correction, Partial, Session, SessionState, Status
 from ..errors import LanguageError, NotFoundError
 from ..hub import CaptionBus, Topic
@@ -45,13 +46,6 @@ class RecognizerFactory(Protocol):
 
 
 WHISPER_ENGLISH = "en"
-
-
-@dataclass(frozen=True, slots=True)
-class Clock:
-    """Wall time in unix ms, injected so tests and replays control it."""
-
-    now_ms: Callable[[], int]
 
 
 class AudioFeed:

@@ -15,7 +15,7 @@ from aiohttp import web
 from ..config import LANG_RE, SESSION_ID_RE, SessionSettings, Settings
 from ..errors import ConfigError
 from .app import make_app
-from .context import AppContext
+from .keys import ISSUED_TOKENS, SESSIONS, SETTINGS
 from .engines import build_recognizer_factory, build_translator
 from ..audio.sources import AudioSource
 from .sources import open_source
@@ -71,7 +71,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(cert, key)
     app = make_app(settings, recognizer_factory=recognizer_factory, translator=translator, sources=sources,
-                   on_ready=lambda ctx: print_banner(ctx, ssl_context is not None, not args.no_qr, sys.stdout))
+                   on_ready=lambda app: print_banner(app, ssl_context is not None, not args.no_qr, sys.stdout))
     web.run_app(app, host=settings.server.host, port=settings.server.port, ssl_context=ssl_context,
                 print=None, shutdown_timeout=5, backlog=LISTEN_BACKLOG)
     return 0
@@ -108,13 +108,13 @@ def base_url(settings: Settings, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{host}:{settings.server.port}"
 
 
-def print_banner(ctx: AppContext, tls: bool, qr: bool, out: TextIO) -> None:
-    base = base_url(ctx.settings, tls)
-    tokens = {t.role: t for t in ctx.issued_tokens}
+def print_banner(app: web.Application, tls: bool, qr: bool, out: TextIO) -> None:
+    base = base_url(app[SETTINGS], tls)
+    tokens = {t.role: t for t in app[ISSUED_TOKENS]}
     chair = tokens["chair"].token
     staff = tokens["staff"].token
     out.write("\nLive captions are running. Open these on the venue network:\n\n")
-    for runtime in ctx.runtimes.values():
+    for runtime in app[SESSIONS]:
         s = runtime.session
         url = f"{base}/s/{s.id}"
         out.write(f"  Delegates — {s.title} ({s.source_lang}): {url}\n")
@@ -125,7 +125,7 @@ def print_banner(ctx: AppContext, tls: bool, qr: bool, out: TextIO) -> None:
         if chair:
             out.write(f"  Capture station: assistant capture --server {base} --session {s.id} --token {chair}\n")
     out.write(f"  Staff exports: {base}/staff{'#token=' + staff if staff else ''}\n\n")
-    for t in ctx.issued_tokens:
+    for t in app[ISSUED_TOKENS]:
         if t.source == "generated":
             out.write(f"  New {t.role} token (shown once, stored hashed): {t.token}\n")
         elif t.source == "stored":

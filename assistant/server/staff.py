@@ -26,29 +26,20 @@ from ..config import LANG_RE, SESSION_ID_RE
 from ..errors import AuthError, NotFoundError, ProtocolError
 from ..export import FORMATS, ZIP, content_type, export_chunks, filename, zip_chunks
 from ..store import Store
-from . import auth
-from .chair import json_body
-from .context import AppContext
+from . import access, auth
+from .boundary import json_body
+from .keys import CLOCK, SESSIONS, STORE
 
 PUBLIC_FORMATS = ("srt", "vtt", "txt")
 
 
-def _is_staff(ctx: AppContext, request: web.Request) -> bool:
-    """True with the staff token, False with none or the chair token; AuthError for a wrong one."""
-    token = auth.presented_token(request)
-    role = auth.role_of(ctx.store, token)
-    if token is not None and role is None:
-        raise AuthError("wrong token; send the staff token to see every session, or none for the public ones")
-    return role == "staff"
-
-
 async def list_sessions(request: web.Request) -> web.Response:
-    ctx = AppContext.of(request)
-    staff = _is_staff(ctx, request)
-    base = ctx.public_url(request)
+    store, sessions = request.app[STORE], request.app[SESSIONS]
+    staff = access.is_staff(request)
+    base = access.public_url(request)
     out: list[dict[str, Any]] = []
-    for s in ctx.store.list_sessions():
-        runtime = ctx.runtimes.get(s.id)
+    for s in store.list_sessions():
+        runtime = sessions.find(s.id)
         if not staff and (runtime is None or not s.public):
             continue
         item: dict[str, Any] = runtime.snapshot() if runtime is not None else {
@@ -56,16 +47,16 @@ async def list_sessions(request: web.Request) -> web.Response:
             "languages": [s.source_lang], "started_at": s.started_at_ms, "public": s.public}
         item["url"] = f"{base}/s/{s.id}"
         if staff:
-            item["stored_languages"] = ctx.store.languages(s.id)
-            item["captions"] = {lang: ctx.store.count_captions(s.id, lang) for lang in item["stored_languages"]}
+            item["stored_languages"] = store.languages(s.id)
+            item["captions"] = {lang: store.count_captions(s.id, lang) for lang in item["stored_languages"]}
             item["ended_at"] = s.ended_at_ms
         out.append(item)
     return web.json_response({"sessions": out}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
 async def create_session(request: web.Request) -> web.Response:
-    ctx = AppContext.of(request)
-    ctx.require(request, "staff")
+    access.require(request, "staff")
+    sessions = request.app[SESSIONS]
     body = await json_body(request)
     sid = body.get("id")
     if not isinstance(sid, str) or not SESSION_ID_RE.match(sid):
@@ -84,50 +75,48 @@ async def create_session(request: web.Request) -> web.Response:
         raise ProtocolError('"public" must be true or false')
     if public and key is not None:
         raise ProtocolError('a public session takes no "key"; send "public": false with it, or drop the key')
-    if sid in ctx.runtimes:
+    if sid in sessions:
         raise ProtocolError(f"session {sid!r} exists already", code="exists")
-    session = ctx.open_session(Session(id=sid, title=title, source_lang=lang,
-                                       created_at_ms=ctx.clock.now_ms(), public=public))
+    runtime = sessions.open(Session(id=sid, title=title, source_lang=lang,
+                                    created_at_ms=request.app[CLOCK].now_ms(), public=public))
     if not public and key is None:
         key = auth.new_session_key()  # shown once, in this response
-    ctx.set_access(session.id, public=public, key=key or "")
-    out = ctx.runtimes[session.id].snapshot()
-    out["url"] = f"{ctx.public_url(request)}/s/{session.id}{auth.join_query(key)}"
+    sessions.set_access(sid, public=public, key=key or "")
+    out = runtime.snapshot()
+    out["url"] = f"{access.public_url(request)}/s/{sid}{auth.join_query(key)}"
     if key is not None:
         out["key"] = key
     return web.json_response(out, status=201)
 
 
 async def export(request: web.Request) -> web.StreamResponse:
-    ctx = AppContext.of(request)
-    ctx.require(request, "staff")
-    return await _stream_export(request, ctx, request.match_info["fmt"], FORMATS)
+    access.require(request, "staff")
+    return await _stream_export(request, request.match_info["fmt"], FORMATS)
 
 
 async def transcript(request: web.Request) -> web.StreamResponse:
     """A delegate's download of a public session in their language."""
-    ctx = AppContext.of(request)
-    ctx.require_reader(request, ctx.store.get_session(request.match_info["session"]))
-    return await _stream_export(request, ctx, request.match_info["fmt"], PUBLIC_FORMATS)
+    access.require_reader(request, request.app[STORE].get_session(request.match_info["session"]))
+    return await _stream_export(request, request.match_info["fmt"], PUBLIC_FORMATS)
 
 
-async def _stream_export(request: web.Request, ctx: AppContext, fmt: str,
-                         allowed: tuple[str, ...]) -> web.StreamResponse:
+async def _stream_export(request: web.Request, fmt: str, allowed: tuple[str, ...]) -> web.StreamResponse:
+    store = request.app[STORE]
     valid = (*allowed, ZIP) if allowed is FORMATS else allowed
     if fmt not in valid:
         raise ProtocolError(f"unknown export format {fmt!r}; use one of {', '.join(valid)}", code="bad_format")
-    session = ctx.store.get_session(request.match_info["session"])
+    session = store.get_session(request.match_info["session"])
     lang = request.query.get("lang") or session.source_lang
     if lang != "auto" and not LANG_RE.match(lang):
         raise ProtocolError(f"lang must be a language code like \"en\", not {lang[:20]!r}", code="unknown_language")
-    if fmt != ZIP and lang not in ctx.store.languages(session.id) and lang != session.source_lang:
+    if fmt != ZIP and lang not in store.languages(session.id) and lang != session.source_lang:
         raise NotFoundError(f"session {session.id!r} has no captions in {lang!r}; it has "
-                            f"{', '.join(ctx.store.languages(session.id)) or 'none yet'}")
+                            f"{', '.join(store.languages(session.id)) or 'none yet'}")
     # One thread owns the export's database connection for its whole life: every step of the
     # generator and the final close run there, in order, even when the client goes away mid-way.
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
     loop = asyncio.get_running_loop()
-    reader = await loop.run_in_executor(worker, Store.open, ctx.store.path)
+    reader = await loop.run_in_executor(worker, Store.open, store.path)
     chunks: Iterator[bytes] = iter(())
     try:
         if fmt == ZIP:

@@ -1,0 +1,29 @@
+"""The application's shared resources, each under its own typed ``web.AppKey``.
+
+Set by ``make_app``'s cleanup context before the first request; handlers read
+them as ``request.app[STORE]`` and so on.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from aiohttp import web
+
+from ..clock import Clock
+from ..config import Settings
+from ..hub import CaptionBus
+from ..store import Store
+from .auth import IssuedToken
+from .limits import ConnectionLimiter
+from .sessions import Sessions
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+STORE = web.AppKey("store", Store)
+BUS = web.AppKey("bus", CaptionBus)
+SESSIONS = web.AppKey("sessions", Sessions)
+CONNECTIONS = web.AppKey("connections", ConnectionLimiter)
+ISSUED_TOKENS = web.AppKey("issued_tokens", list[IssuedToken])
+# Open WebSockets, closed with GOING_AWAY on shutdown.
+SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

@@ -1,0 +1,67 @@
+"""The sessions this server runs: one :class:`SessionRuntime` per room, by id."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..captions import Session
+from ..clock import Clock
+from ..errors import NotFoundError
+from ..hub import CaptionBus
+from ..store import Store
+from . import auth
+from .runtime import RecognizerFactory, SessionRuntime
+from .translation import Translating
+
+
+class Sessions:
+    """Opens, finds and closes the live sessions; shared by every handler (``app[SESSIONS]``)."""
+
+    def __init__(self, store: Store, bus: CaptionBus, clock: Clock, *,
+                 recognizer_factory: RecognizerFactory | None, translator: Translating | None) -> None:
+        self._store = store
+        self._bus = bus
+        self._clock = clock
+        self._recognizer_factory = recognizer_factory
+        self._translator = translator
+        self._runtimes: dict[str, SessionRuntime] = {}
+
+    def open(self, session: Session) -> SessionRuntime:
+        """Create (or resume) a session in the store and start its runtime."""
+        stored = self._store.create_session(session)
+        if stored.ended_at_ms is not None:
+            stored = self._store.update_session(stored.id, ended_at_ms=None)
+        runtime = SessionRuntime(stored, store=self._store, bus=self._bus, clock=self._clock,
+                                 recognizer_factory=self._recognizer_factory, translator=self._translator)
+        self._runtimes[stored.id] = runtime
+        return runtime
+
+    def get(self, session_id: str) -> SessionRuntime:
+        """The running session ``session_id``; NotFoundError when there is none."""
+        runtime = self._runtimes.get(session_id)
+        if runtime is None:
+            raise NotFoundError(f"no session {session_id!r}; the landing page lists the live sessions")
+        return runtime
+
+    def find(self, session_id: str) -> SessionRuntime | None:
+        return self._runtimes.get(session_id)
+
+    def __contains__(self, session_id: str) -> bool:
+        return session_id in self._runtimes
+
+    def __iter__(self) -> Iterator[SessionRuntime]:
+        return iter(list(self._runtimes.values()))
+
+    def set_access(self, session_id: str, *, public: bool | None, key: str | None) -> None:
+        """Make a session public or private and set (``key``) or remove (``""``) its key; None keeps."""
+        runtime = self.get(session_id)
+        if key is not None:
+            digest = auth.hash_session_key(key) if key else None
+            self._store.set_session_key_hash(session_id, digest, self._clock.now_ms())
+        if public is not None and public != runtime.session.public:
+            runtime.session = self._store.update_session(session_id, public=public)
+
+    async def close(self) -> None:
+        """Stop every session's recognition and translation (server shutdown)."""
+        for runtime in self._runtimes.values():
+            await runtime.close()

@@ -1,0 +1,68 @@
+"""WebSocket plumbing shared by the reader, chair and audio endpoints.
+
+:func:`open_socket` upgrades with our limits and tracks the socket for shutdown;
+:func:`guarded_socket` wraps a handler with the per-address connection limit;
+:func:`chair_socket` adds the chair's checks (origin, known session, chair token).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Awaitable, Callable
+
+from aiohttp import WSCloseCode, web
+
+from . import access, auth
+from .keys import CONNECTIONS, SESSIONS, SETTINGS, SOCKETS
+from .runtime import SessionRuntime
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SessionSocket = Callable[[SessionRuntime, web.Request], Awaitable[web.StreamResponse]]
+
+
+async def open_socket(request: web.Request) -> web.WebSocketResponse:
+    """Upgrade to a WebSocket with our limits (heartbeat, frame size), tracked for shutdown.
+
+    A token sent as the ``bearer.<token>`` subprotocol is echoed, as browsers require.
+    """
+    limits = request.app[SETTINGS].limits
+    ws = web.WebSocketResponse(heartbeat=limits.heartbeat_s, max_msg_size=limits.max_message_bytes,
+                               protocols=auth.token_subprotocol(request), compress=False)
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    return ws
+
+
+def limited(serve: SessionSocket) -> Handler:
+    """A session socket handler that counts against the per-address connection limit."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        runtime = request.app[SESSIONS].get(request.match_info["session"])
+        peer = request.app[CONNECTIONS].acquire(request)
+        try:
+            return await serve(runtime, request)
+        finally:
+            request.app[CONNECTIONS].release(peer)
+
+    return handler
+
+
+def chair_socket(serve: SessionSocket) -> Handler:
+    """A handler for one of the chair's sockets (console, audio) with the checks they share:
+    origin, known session, the chair token, and the per-address connection limit."""
+    inner = limited(serve)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        access.check_origin(request)
+        request.app[SESSIONS].get(request.match_info["session"])
+        access.require(request, "chair")
+        return await inner(request)
+
+    return handler
+
+
+async def going_away(app: web.Application) -> None:
+    """``on_shutdown``: close every open socket with 1001, so clients reconnect elsewhere or later."""
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[SOCKETS]
+    for ws in list(sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
