@@ -70,6 +70,7 @@ class Status:
     session: str
     state: SessionState
     lag_ms: int | None = None
+    started_at_ms: int | None = None  # unix ms of audio time 0; set when the first audio (or typed caption) comes
 
     @property
     def live(self) -> bool:

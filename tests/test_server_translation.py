@@ -178,7 +178,7 @@ async def test_real_zh_en_package_through_the_server(aiohttp_client: Any, settin
 async def test_a_package_installed_while_running_is_served_without_a_restart(
         aiohttp_client: Any, settings: Settings, tmp_path: Any, tmp_path_factory: Any) -> None:
     from assistant.server.engines import build_translator
-    from assistant.server.translation import AVAILABLE_REFRESH_MS
+    from assistant.server.runtime import AVAILABLE_REFRESH_MS
     from assistant.translate import PackageRegistry
     from tests.helpers.argos_builder import cipher_reference, tiny_package_files
 
