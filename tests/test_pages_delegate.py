@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy as np
 import pytest
 from aiohttp import web
 
+from assistant.asr.types import LagReport, PartialCaption
 from assistant.config import Settings
 from assistant.server.app import make_app
 from assistant.server.keys import SESSIONS
 from assistant.server.runtime import SessionRuntime
+from tests.helpers.recognizers import silent_factory
 from tests.browser import DESKTOP, PHONE, Chromium, Page, chromium, connect, screenshot_dir, serve
 from tests.conftest import CHAIR, ManualClock, bearer
 
@@ -98,7 +101,8 @@ class DroppingProxy:
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Application]]:
-    app = make_app(settings, clock=ManualClock().clock, translator=PrefixTranslator(("ar", "fr")))
+    app = make_app(settings, clock=ManualClock().clock, translator=PrefixTranslator(("ar", "fr")),
+                   recognizer_factory=silent_factory)
     async with serve(app) as url:
         yield url, app
 
@@ -138,13 +142,13 @@ async def test_delegate_shows_captions_partials_and_resumes_exactly_once(
             await page.wait_for("document.querySelectorAll('#captions .cap').length === 2")
 
             rt = runtime(app)
-            rt.set_state("live")
+            rt.open_audio()
+            rt.push_audio(np.zeros(1600, dtype=np.float32))  # the first audio: the session is live
             await page.wait_for("document.querySelector('#conn').dataset.state === 'live'")
-            rt.publish_partial("and now a word from", 9000, 9900)
+            rt.recognized(PartialCaption(9000, 9900, "and now a word from"))
             await page.wait_for("document.querySelector('#partial').textContent === 'and now a word from'")
             assert await page.evaluate("getComputedStyle(document.querySelector('#partial')).display") != "none"
-            rt.lag_ms = 6400
-            rt.publish_status()
+            rt.recognized(LagReport(6400))
             assert "6 s behind" in await page.wait_for(
                 "!document.querySelector('#lag').hidden && document.querySelector('#lag').textContent")
             await page.screenshot(shots / "delegate-live-360x640.png")
@@ -274,7 +278,7 @@ async def test_agreed_words_of_the_partial_show_settled(chromium: Chromium, sett
             page = await tools.new_page(PHONE, mobile=True)
             await page.goto(f"{url}/s/main")
             await page.wait_for("document.querySelector('#conn').dataset.state !== 'connecting'")
-            runtime(app).publish_partial("ask not what your country", 0, 1500, stable="ask not what")
+            runtime(app).recognized(PartialCaption(0, 1500, "ask not what your country", stable_text="ask not what"))
             await page.wait_for("document.querySelector('#partial .settled') !== null")
             assert await page.text("#partial .settled") == "ask not what"
             assert await page.text("#partial") == "ask not what your country"
@@ -307,9 +311,9 @@ async def test_delegate_shows_waiting_paused_and_ended_calmly(
         await page.wait_for(f"{CARD} === ''")  # something was said: no longer "waiting to start"
 
         rt = runtime(app)
-        rt.set_state("live")
-        rt.lag_ms = 6400
-        rt.publish_status()
+        rt.open_audio()
+        rt.push_audio(np.zeros(1600, dtype=np.float32))  # the first audio: the session is live
+        rt.recognized(LagReport(6400))
         await page.wait_for("!document.querySelector('#lag').hidden")
         await say(url, "We begin with the budget.")
         await control(url, "pause")

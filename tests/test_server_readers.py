@@ -14,6 +14,7 @@ from assistant import protocol
 from assistant.config import Settings
 from assistant.server.app import make_app
 from assistant.server.keys import SESSIONS
+from tests.helpers.recognizers import silent_factory
 from tests.conftest import CHAIR, ManualClock, bearer
 
 
@@ -165,19 +166,6 @@ async def test_connection_limit_counts_phones_behind_a_trusted_proxy(aiohttp_cli
     assert info.value.status == 429
     for ws in phones + same:
         await ws.close()
-
-
-class SilentRecognizer:
-    """Hears the audio and says nothing: enough for a session to go live."""
-
-    async def run(self, audio: AsyncIterator[object], on_event: Callable[[object], None]) -> None:
-        async for _ in audio:
-            pass
-
-
-def silent_factory(language: str | None, glossary: tuple[str, ...],
-                   task: Literal["transcribe", "translate"] = "transcribe") -> SilentRecognizer:
-    return SilentRecognizer()
 
 
 async def next_status(ws: Any) -> dict[str, Any]:

@@ -218,13 +218,14 @@ class SessionRuntime:
 
     async def _recognise(self, recognizer: Recognizer, feed: AudioFeed) -> None:
         try:
-            await recognizer.run(feed.__aiter__(), self._on_event)
+            await recognizer.run(feed.__aiter__(), self.recognized)
         finally:
             if self._feed is None or self._feed is feed:
                 self.core.recognition_finished()
                 self._run_effects()
 
-    def _on_event(self, event: Any) -> None:
+    def recognized(self, event: Any) -> None:
+        """One event of the spoken-language recogniser (FinalCaption, PartialCaption, LagReport, ...)."""
         self.core.receive_recognizer_event(event, self.clock.now_ms())
         self._run_effects()
 
