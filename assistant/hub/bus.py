@@ -19,7 +19,7 @@ from ..protocol import Frame
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """One stream of frames: a session in one language, or ``lang="*"`` for session-wide frames."""
+    """One stream of frames: a session in one language, or the chair consoles' ``"*chair"`` topic."""
 
     session: str
     lang: str
@@ -86,9 +86,6 @@ class CaptionBus(Protocol):
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Stop delivering to ``sub`` and close it."""
-
-    def subscribers(self, topic: Topic) -> int:
-        """How many readers a topic has (for the chair's reader counts)."""
 
     async def close(self) -> None:
         """Close every subscription (server shutdown)."""
