@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from assistant import protocol
+from assistant.asr.types import PartialCaption
 from assistant.errors import LanguageError, NotFoundError
+from assistant.session import TranslationJob
 from tests.helpers.session_replay import Replay
 
 
@@ -167,3 +169,98 @@ def test_unknown_languages_and_captions_are_narrow_errors() -> None:
     assert info.value.available == ("en", "fr")
     with pytest.raises(NotFoundError):
         r.correct("nope", "text")
+
+
+# -- translated text in progress -------------------------------------------------------------------------------------
+
+def partial_jobs(r: Replay) -> list[TranslationJob]:
+    return [job for job in r.jobs if job.partial]
+
+
+def agreed(r: Replay, text: str, stable: str, start_ms: int = 0) -> None:
+    r.core.receive_recognizer_event(PartialCaption(start_ms, start_ms + 2000, text, stable_text=stable), r.now_ms)
+    r.run()
+
+
+def test_a_translated_reader_sees_the_agreed_words_in_progress_then_the_final() -> None:
+    r = Replay.of(available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(2)
+    agreed(r, "We will now", "We will")
+    (job,) = partial_jobs(r)
+    assert job.text == "We will"
+    r.now_ms += 100
+    r.answer(job)
+    assert r.frames["fr"][-1] == {"type": "partial", "lang": "fr", "start_ms": 0, "end_ms": 2000,
+                                  "text": "[fr] We will"}
+    r.now_ms += 1000
+    agreed(r, "We will now begin the", "We will now begin")
+    (job,) = partial_jobs(r)
+    r.answer(job)
+    assert r.frames["fr"][-1]["text"] == "[fr] We will now begin"
+    r.final("We will now begin the session.", 0, 2500)
+    (final,) = r.jobs
+    r.answer(final)
+    kinds = [f["type"] for f in r.frames["fr"] if f["type"] in ("partial", "caption")]
+    assert kinds == ["partial", "partial", "caption", "partial"]  # the last clears the text in progress
+    assert r.frames["fr"][-1]["text"] == "" and r.texts("fr") == ["[fr] We will now begin the session."]
+
+
+def test_a_partial_for_a_caption_that_closed_meanwhile_is_dropped() -> None:
+    r = Replay.of(available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(2)
+    agreed(r, "Good morning", "Good morning")
+    (late,) = partial_jobs(r)
+    r.final("Good morning everyone.", 0, 1500)
+    r.answer(late)
+    assert not [f for f in r.frames.get("fr", []) if f["type"] == "partial"]
+
+
+def test_partials_slow_down_when_translation_is_slow_and_finals_go_first() -> None:
+    r = Replay.of(available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(2)
+    words = "one two three four five six seven eight nine ten".split()
+    asked = []
+    for i in range(1, len(words)):
+        r.now_ms += 300
+        agreed(r, " ".join(words[:i + 1]), " ".join(words[:i]))
+        for job in partial_jobs(r):
+            asked.append(r.now_ms)
+            r.now_ms += 1500  # a slow translation: 1.5 s each
+            r.answer(job)
+    gaps = [b - a for a, b in zip(asked, asked[1:])]
+    assert gaps and min(gaps) >= 1500 and r.core.partials_report()["fr"]["interval_ms"] > 1500
+    # Finals queued for French: no partials until they are out.
+    for i in range(3):
+        r.final(f"Line {i}.", 3000 + i * 1000, 3900 + i * 1000)
+    r.now_ms += 10_000
+    agreed(r, "more words here", "more words")
+    assert partial_jobs(r) == []
+
+
+def test_with_many_languages_the_most_read_get_partials() -> None:
+    langs = ("ar", "de", "es", "fr", "ja", "ru", "zh", "pt")
+    r = Replay.of(available=langs)
+    for n, lang in enumerate(langs):
+        for _ in range(n + 1):
+            r.core.reader_joined(lang)
+    r.audio(2)
+    agreed(r, "Hello everyone", "Hello")
+    assert {job.lang for job in partial_jobs(r)} == {"zh", "pt", "ru", "ja"}
+    report = r.core.partials_report()
+    assert report["ar"]["partials"] == "off" and report["pt"]["partials"] == "live"
+
+
+def test_a_correction_still_reaches_a_language_that_had_partials() -> None:
+    r = Replay.of(available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(2)
+    agreed(r, "Nobel price", "Nobel")
+    r.answer_all()
+    r.final("Nobel price.", 0, 1500)
+    r.answer_all()
+    r.correct(r.captions["en"][1].id, "Nobel prize.")
+    r.answer_all()
+    assert r.texts("fr") == ["[fr] Nobel prize."] and r.frames["fr"][-1]["type"] == "correction"

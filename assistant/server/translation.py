@@ -48,10 +48,15 @@ class TranslationLanes:
         self._on_result = on_result
         self._on_failure = on_failure
         self._queues: dict[str, list[TranslationJob]] = {}
+        self._partials: dict[str, TranslationJob] = {}  # per language, the newest partial not yet started
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def submit(self, job: TranslationJob) -> None:
-        self._queues.setdefault(job.lang, []).append(job)
+        """Queue a job; finals go first, and a partial replaces an older one of its language not yet started."""
+        if job.partial:
+            self._partials[job.lang] = job
+        else:
+            self._queues.setdefault(job.lang, []).append(job)
         task = self._tasks.get(job.lang)
         if task is None or task.done():
             self._tasks[job.lang] = asyncio.create_task(self._run(job.lang), name=f"translate-{job.lang}")
@@ -61,9 +66,12 @@ class TranslationLanes:
         return {lang: len(q) for lang, q in self._queues.items() if q}
 
     async def _run(self, lang: str) -> None:
-        queue = self._queues[lang]
-        while queue:
-            batch, queue[:] = queue[:MAX_LANE_BATCH], queue[MAX_LANE_BATCH:]
+        queue = self._queues.setdefault(lang, [])
+        while queue or lang in self._partials:
+            if queue:
+                batch, queue[:] = queue[:MAX_LANE_BATCH], queue[MAX_LANE_BATCH:]
+            else:
+                batch = [self._partials.pop(lang)]
             outcomes = await asyncio.gather(*(self._translate(job) for job in batch))
             for job, outcome in zip(batch, outcomes):
                 if isinstance(outcome, str):
@@ -85,6 +93,7 @@ class TranslationLanes:
         tasks = list(self._tasks.values())
         self._tasks.clear()
         self._queues.clear()
+        self._partials.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -35,6 +35,7 @@ from ..errors import LanguageError, NotFoundError, ProtocolError
 from ..pcm import samples_to_ms
 from .effects import (CHAIR_TOPIC, CaptionAdded, CaptionRevised, CloseAudio, Effect, FetchBacklog, Publish,
                       ReadersChanged, SessionChanged, StartEnglish, StopEnglish, Translate, Warn)
+from .partials import PartialTranslations
 from .translations import Released, TranslationBook, TranslationJob
 
 WHISPER_ENGLISH = "en"  # the language Whisper's own translate task produces
@@ -73,6 +74,8 @@ class SessionCore:
         self._asr = speech_recognition
         self._available: tuple[str, ...] = ()
         self._book = TranslationBook()
+        self._partials = PartialTranslations()
+        self._epoch_of: dict[str, int] = {}  # spoken caption id → the partial epoch it closed
         self._failing: set[tuple[str, str]] = set()
         self._effects: list[Effect] = []
         # Audio time: captions are placed at offset + position in the current feed.
@@ -145,6 +148,7 @@ class SessionCore:
                 self._stop_english()
             elif lang not in self._targets():
                 self._book.drop_language(lang)
+            self._partials.forget(lang)
         self._emit(ReadersChanged(tuple(sorted(self.readers.items()))))
 
     def receive_backlog(self, lang: str, captions: list[Caption]) -> None:
@@ -232,6 +236,9 @@ class SessionCore:
             lang = WHISPER_ENGLISH if english else self.source_lang
             stable = "" if english else event.stable_text
             self._publish(lang, protocol.partial(Partial(self.session.id, lang, start, end, event.text, stable)))
+            if not english:
+                self._partials.clause(stable, start, end)
+                self._request_partials(now_ms)
         elif isinstance(event, LagReport) and not english:
             if self.lag_ms is None or abs(event.lag_ms - self.lag_ms) >= LAG_REPORT_STEP_MS:
                 self.lag_ms = event.lag_ms
@@ -260,6 +267,9 @@ class SessionCore:
                                  source_lang=None if spoken == stream else spoken, created_at_ms=now_ms))
         self._audio_end_ms = max(self._audio_end_ms, end_ms)
         self._recent_source.append(cap)
+        self._epoch_of[cap.id] = self._partials.caption_closed()
+        while len(self._epoch_of) > RECENT_CAPTIONS:
+            del self._epoch_of[next(iter(self._epoch_of))]
         self._emit(CaptionAdded(cap))
         for lang in sorted(self._targets()):
             self._translate_new(cap, lang)
@@ -383,11 +393,20 @@ class SessionCore:
     # -- translations ----------------------------------------------------------
     def receive_translation(self, job: TranslationJob, text: str, fallback: bool, now_ms: int) -> None:
         """A translation came back (``fallback``: the engine gave the source text instead)."""
+        if job.partial:
+            if self._partials.answered(job.lang, job.epoch, job.requested_at_ms, now_ms) and not fallback:
+                start, end = self._partials.span
+                self._publish(job.lang, protocol.partial(Partial(self.session.id, job.lang, start, end, text)))
+            self._request_partials(now_ms)
+            return
         self._failing.discard((job.source_lang, job.lang))
         self._release(self._book.receive(job, text, fallback), now_ms)
 
     def receive_translation_failure(self, job: TranslationJob, reason: str, now_ms: int) -> None:
         """A translation raised: that caption shows the original, marked; the next one is tried again."""
+        if job.partial:  # nothing to show; the caption's final translation reports any failure
+            self._partials.answered(job.lang, job.epoch, job.requested_at_ms, now_ms)
+            return
         pair = (job.source_lang, job.lang)
         if pair not in self._failing:
             self._failing.add(pair)
@@ -403,12 +422,31 @@ class SessionCore:
                                          origin="translation", source_lang=self._spoken(src), source_text=src.text,
                                          fallback=r.fallback, created_at_ms=now_ms))
                 self._emit(CaptionAdded(cap))
+                epoch = self._epoch_of.get(src.id)
+                if epoch is not None and self._partials.final_released(r.lang, epoch):
+                    self._publish(r.lang, protocol.partial(Partial(self.session.id, r.lang, 0, 0, "")))
             else:
                 new = dataclasses.replace(r.base, text=r.text, revision=r.base.revision + 1,
                                           source_text=r.source.text, fallback=r.fallback)
                 if new.origin == "whisper-translate":
                     self._remember_english(new)
                 self._emit(CaptionRevised(new, r.base.text, "translation", now_ms))
+
+    def _request_partials(self, now_ms: int) -> None:
+        """Ask for the open caption's agreed words in the languages due an update (see :mod:`.partials`)."""
+        targets = self._targets()
+        readers = {lang: n for lang, n in self.readers.items() if lang in targets}
+        spoken = self.detected_language if self.source_lang == "auto" and self.detected_language else (
+            "en" if self.source_lang == "auto" else self.source_lang)
+        for req in self._partials.due(readers, self._book.queued_first(), now_ms):
+            self._emit(Translate(TranslationJob(f"partial-{req.epoch}", req.lang, req.text, spoken, 0, 0,
+                                                self.session.glossary, partial=True, epoch=req.epoch,
+                                                requested_at_ms=now_ms)))
+
+    def partials_report(self) -> dict[str, dict[str, int | str]]:
+        """Per read language: whether its readers get text in progress, and how often."""
+        targets = self._targets()
+        return self._partials.report({lang: n for lang, n in self.readers.items() if lang in targets})
 
     @property
     def translations_pending(self) -> int:
@@ -445,5 +483,5 @@ class SessionCore:
             "state": self.state, "lag_ms": self.lag_ms, "readers": dict(self.readers),
             "languages": list(self.languages()), "detected_language": self.detected_language,
             "glossary": list(self.session.glossary), "started_at": self.session.started_at_ms,
-            "public": self.session.public,
+            "public": self.session.public, "translation": self.partials_report(),
         }

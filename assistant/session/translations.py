@@ -28,6 +28,10 @@ class TranslationJob:
     revision: int
     ticket: int
     glossary: tuple[str, ...] = ()
+    # A partial: the agreed words of the still-open caption (``epoch`` counts closed captions).
+    partial: bool = False
+    epoch: int = 0
+    requested_at_ms: int = 0
 
 
 @dataclass(slots=True)
@@ -131,6 +135,10 @@ class TranslationBook:
             del self._pending[(head.source.id, job.lang)]
             released.append(Released(job.lang, head.source, None, *head.result))
         return released
+
+    def queued_first(self) -> dict[str, int]:
+        """Per language, the captions waiting for their first translation."""
+        return {lang: len(order) for lang, order in self._order.items() if order}
 
     def __len__(self) -> int:
         return len(self._pending)
