@@ -76,6 +76,7 @@ class SessionCore:
         self._book = TranslationBook()
         self._partials = PartialTranslations()
         self._epoch_of: dict[str, int] = {}  # spoken caption id → the partial epoch it closed
+        self._partial_states: dict[str, str] = {}
         self._failing: set[tuple[str, str]] = set()
         self._effects: list[Effect] = []
         # Audio time: captions are placed at offset + position in the current feed.
@@ -442,6 +443,10 @@ class SessionCore:
             self._emit(Translate(TranslationJob(f"partial-{req.epoch}", req.lang, req.text, spoken, 0, 0,
                                                 self.session.glossary, partial=True, epoch=req.epoch,
                                                 requested_at_ms=now_ms)))
+        states = {lang: str(r["partials"]) for lang, r in self._partials.report(readers).items()}
+        if states != self._partial_states:  # the chair sees a language slowed down or left without partials
+            self._partial_states = states
+            self._publish(CHAIR_TOPIC, protocol.info("info", {"translation": self.partials_report()}))
 
     def partials_report(self) -> dict[str, dict[str, int | str]]:
         """Per read language: whether its readers get text in progress, and how often."""
