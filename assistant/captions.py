@@ -61,6 +61,8 @@ class Partial:
     text: str
     # The prefix of ``text`` the recogniser has agreed on: it will not change any more.
     stable_text: str = ""
+    # In a translated language: the agreed words of the spoken language that ``text`` translates.
+    source_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,8 @@ def partial(p: Partial) -> Frame:
                          "text": p.text}
     if p.stable_text:
         d["stable_text"] = p.stable_text
+    if p.source_text is not None:
+        d["source_text"] = p.source_text
     return Frame("partial", _dump(d))
 
 

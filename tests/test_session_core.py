@@ -192,7 +192,7 @@ def test_a_translated_reader_sees_the_agreed_words_in_progress_then_the_final() 
     r.now_ms += 100
     r.answer(job)
     assert r.frames["fr"][-1] == {"type": "partial", "lang": "fr", "start_ms": 0, "end_ms": 2000,
-                                  "text": "[fr] We will"}
+                                  "text": "[fr] We will", "source_text": "We will"}
     r.now_ms += 1000
     agreed(r, "We will now begin the", "We will now begin")
     (job,) = partial_jobs(r)

@@ -397,7 +397,8 @@ class SessionCore:
         if job.partial:
             if self._partials.answered(job.lang, job.epoch, job.requested_at_ms, now_ms) and not fallback:
                 start, end = self._partials.span
-                self._publish(job.lang, protocol.partial(Partial(self.session.id, job.lang, start, end, text)))
+                self._publish(job.lang, protocol.partial(Partial(self.session.id, job.lang, start, end, text,
+                                                                 source_text=job.text)))
             self._request_partials(now_ms)
             return
         self._failing.discard((job.source_lang, job.lang))
