@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent / "default.toml"
+# Read through importlib.resources so it is found in a wheel, a pipx venv or a zip as well as a checkout.
+DEFAULT_CONFIG = resources.files("assistant") / "default.toml"
 SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
@@ -123,7 +125,7 @@ def load(path: Path | None, environ: Mapping[str, str]) -> Settings:
 
     Raises ConfigError naming the file and key for anything unknown or mistyped.
     """
-    raw = _read_toml(DEFAULT_CONFIG)
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     if path is not None:
         user = _read_toml(path)
         for key, value in user.items():
