@@ -4,6 +4,10 @@
 user's file (if any) and then the environment. It creates nothing and reads no
 global state, so tests call it with a dict for ``environ``. A misspelt key or a
 value of the wrong type raises :class:`ConfigError` naming the key.
+
+``default.toml`` is the documented source of every default; the dataclass
+defaults below repeat its values (for code that builds settings without a file)
+and tests/test_config.py checks that the two agree key by key.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ class AsrSettings:
 @dataclass(frozen=True, slots=True)
 class TranslationSettings:
     packages_dir: Path = Path("data/argos-packages")
-    workers: int = 1
+    workers: int = 3
     threads_per_worker: int = 1
 
 
