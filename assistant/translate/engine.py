@@ -132,11 +132,6 @@ class CTranslate2ArgosTranslator:
         """Load the pair's model now (otherwise the first translation does it)."""
         self._pair(source, target)
 
-    def unload(self, source: str, target: str) -> None:
-        """Forget a loaded pair; its memory is freed once running batches finish."""
-        with self._load_lock:
-            self._loaded.pop((source, target), None)
-
     def _pair(self, source: str, target: str) -> _LoadedPair:
         with self._load_lock:
             loaded = self._loaded.get((source, target))
