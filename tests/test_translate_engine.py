@@ -7,13 +7,14 @@ whose output is a fixed scrambling of the input pieces — not a translation.
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from assistant.errors import LanguageError, TranslationPackageError
-from assistant.translate.engine import CTranslate2ArgosTranslator, EngineSettings
+from assistant.translate.engine import ARGOS_REQUIREMENT, CTranslate2ArgosTranslator, EngineSettings, _Bpe
 from assistant.translate.fake import FakeTranslator
 from assistant.translate.packages import PackageRegistry
 from assistant.translate.wrappers import CachedTranslator, PivotTranslator
@@ -111,6 +112,41 @@ def test_unloadable_model_is_a_package_error(
     pair = registry.install_file(tiny[("en", "fr")].path)
     (pair.model_path / "model.bin").write_bytes(b"garbage")
     with pytest.raises(TranslationPackageError, match="cannot be loaded"):
+        CTranslate2ArgosTranslator(registry).translate_batch(["Thank you."], "en", "fr")
+
+
+# subword-nmt merges in the format of an Argos package's bpe.model; enough to split and join words.
+BPE_CODES = "#version: 0.2\nt h\nth e</w>\no u</w>\ny ou</w>\n"
+
+
+def bpe_package(tmp_path: Path, tiny: dict[tuple[str, str], TinyPackage]) -> tuple[PackageRegistry, Path]:
+    """The en→fr test package with a BPE tokenizer in place of its SentencePiece model."""
+    registry = PackageRegistry(tmp_path)
+    pair = registry.install_file(tiny[("en", "fr")].path)
+    (pair.path / "sentencepiece.model").unlink()
+    (pair.path / "bpe.model").write_text(BPE_CODES, encoding="utf-8")
+    return registry, pair.path
+
+
+def test_a_bpe_package_tokenizes_with_argostranslate_and_sacremoses(
+    tmp_path: Path, tiny: dict[tuple[str, str], TinyPackage]
+) -> None:
+    registry, _ = bpe_package(tmp_path, tiny)
+    pair = registry.find("en", "fr")
+    tokenizer = _Bpe(pair)
+    tokens = tokenizer.encode("Thank you, the hall is full.")
+    assert "you" in tokens and "the" in tokens and "h@@" in tokens  # merged words, and a split one
+    assert tokenizer.decode(tokens) == "Thank you, the hall is full."
+    # The engine picks the BPE tokenizer for such a package (its cipher output is no translation).
+    assert len(CTranslate2ArgosTranslator(registry).translate_batch(["Thank you."], "en", "fr")) == 1
+
+
+def test_a_bpe_package_without_argostranslate_says_how_to_install_it(
+    tmp_path: Path, tiny: dict[tuple[str, str], TinyPackage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry, _ = bpe_package(tmp_path, tiny)
+    monkeypatch.setitem(sys.modules, "argostranslate.tokenizer", None)  # as if not installed
+    with pytest.raises(TranslationPackageError, match=f"pip install --no-deps {ARGOS_REQUIREMENT}"):
         CTranslate2ArgosTranslator(registry).translate_batch(["Thank you."], "en", "fr")
 
 
