@@ -150,6 +150,11 @@ def test_a_bpe_package_without_argostranslate_says_how_to_install_it(
         CTranslate2ArgosTranslator(registry).translate_batch(["Thank you."], "en", "fr")
 
 
+def test_the_makefile_installs_the_argostranslate_the_error_names() -> None:
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    assert f"ARGOS_PY := {ARGOS_REQUIREMENT}\n" in makefile
+
+
 def test_pivot_runs_both_hops(
     engine: CTranslate2ArgosTranslator, registry: PackageRegistry,
     tiny: dict[tuple[str, str], TinyPackage],
