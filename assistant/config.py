@@ -30,6 +30,8 @@ ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
+    """``[server]``: where to listen, the public address, TLS and which origins and proxies to trust."""
+
     host: str = "0.0.0.0"
     port: int = 8080
     public_url: str = ""
@@ -42,16 +44,21 @@ class ServerSettings:
 
 @dataclass(frozen=True, slots=True)
 class StorageSettings:
+    """``[storage]``: the data folder and the caption database inside it."""
+
     data_dir: Path = Path("data")
     database: str = "captions.sqlite3"
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file: ``database`` inside ``data_dir``."""
         return self.data_dir / self.database
 
 
 @dataclass(frozen=True, slots=True)
 class AsrSettings:
+    """``[asr]``: which Whisper model, where models live and how it runs on the CPU."""
+
     model: str = "base"
     models_dir: Path = Path("models")
     compute_type: str = "int8"
@@ -60,6 +67,8 @@ class AsrSettings:
 
 @dataclass(frozen=True, slots=True)
 class TranslationSettings:
+    """``[translation]``: the Argos packages folder and the translation threads."""
+
     packages_dir: Path = Path("data/argos-packages")
     workers: int = 3
     threads_per_worker: int = 1
@@ -67,12 +76,16 @@ class TranslationSettings:
 
 @dataclass(frozen=True, slots=True)
 class AuthSettings:
+    """``[auth]``: chair and staff tokens; empty means generated on first run."""
+
     chair_token: str = ""
     staff_token: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class LimitSettings:
+    """``[limits]``: per-client queues, frame sizes, connection and message rate limits."""
+
     client_queue: int = 256
     max_message_bytes: int = 65536
     max_connections_per_ip: int = 50
@@ -84,6 +97,8 @@ class LimitSettings:
 
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
+    """One ``[[sessions]]`` table: a room started (or resumed) with the server."""
+
     id: str
     title: str = ""
     language: str = "en"
@@ -95,6 +110,8 @@ class SessionSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """Everything :func:`load` returns; one frozen value per run."""
+
     server: ServerSettings = field(default_factory=ServerSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     asr: AsrSettings = field(default_factory=AsrSettings)

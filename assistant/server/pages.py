@@ -55,6 +55,8 @@ QR_SCALE = 10  # pixels per module: big enough to project
 
 
 def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A handler serving ``web/<name>``; a session's page 404s for unknown sessions, the delegate page
+    also needs the reader's key for a private session."""
     path = WEB_DIR / name
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -69,6 +71,7 @@ def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
 
 
 def join_url(ctx: AppContext, request: web.Request, session_id: str, key: str | None = None) -> str:
+    """The delegates' address of a session, with ``?key=`` when a private session's key is given."""
     return f"{ctx.public_url(request)}/s/{session_id}{auth.join_query(key)}"
 
 
