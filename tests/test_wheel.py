@@ -71,8 +71,9 @@ def wheel(work: Path) -> Path:
 @pytest.fixture(scope="module")
 def venv(work: Path, wheel: Path) -> Path:
     """A fresh virtualenv outside the checkout with the wheel and its dependencies; returns its bin folder."""
+    # name==version lines only: pip refuses links (name @ file:...) as constraints.
     pinned = [line for line in run(sys.executable, "-m", "pip", "freeze", "--exclude-editable").splitlines()
-              if line and not line.lower().startswith("assistant")]
+              if "==" in line and " @ " not in line and not line.lower().startswith("assistant==")]
     constraints = work / "constraints.txt"
     constraints.write_text("\n".join(pinned) + "\n")
     run(sys.executable, "-m", "venv", work / "venv")
