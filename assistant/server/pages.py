@@ -1,4 +1,4 @@
-"""The pages (files under ``web/``), the join QR codes, the health check and the security headers.
+"""The pages (files in the package's ``web/`` folder), the join QR codes, the health check and the security headers.
 
 A private session's delegate page and QR code need its key (``?key=``) or a
 chair/staff token; the chair and staff pages are plain files (their tokens stay
@@ -7,10 +7,15 @@ in the ``#fragment``, which browsers never send) and every API they call checks.
 
 from __future__ import annotations
 
+import atexit
 import io
 import re
+import shutil
+import tempfile
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Final
 
 import segno
 from aiohttp import web
@@ -18,12 +23,40 @@ from aiohttp import web
 from . import access, auth
 from .keys import SESSIONS, STORE
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def _on_disk(folder: Traversable) -> Path:
+    """``folder`` as a real directory: aiohttp serves files from disk only.
+
+    Every pip, pipx or editable install (and a checkout) has the package on disk
+    and this returns the folder itself. A package imported from a zip archive
+    has not: its files are copied once into a temporary folder removed at exit.
+    """
+    if isinstance(folder, Path):
+        return folder
+    copy = Path(tempfile.mkdtemp(prefix="assistant-web-"))
+    atexit.register(shutil.rmtree, copy, ignore_errors=True)
+    _copy_tree(folder, copy)
+    return copy
+
+
+def _copy_tree(source: Traversable, target: Path) -> None:
+    for item in source.iterdir():
+        if item.is_dir():
+            (target / item.name).mkdir()
+            _copy_tree(item, target / item.name)
+        else:
+            (target / item.name).write_bytes(item.read_bytes())
+
+
+WEB_DIR: Final = _on_disk(resources.files("assistant") / "web")
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 QR_SCALE = 10  # pixels per module: big enough to project
 
 
 def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A handler serving ``web/<name>``; a session's page 404s for unknown sessions, the delegate page
+    also needs the reader's key for a private session."""
     path = WEB_DIR / name
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -37,6 +70,7 @@ def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
 
 
 def join_url(request: web.Request, session_id: str, key: str | None = None) -> str:
+    """The delegates' address of a session, with ``?key=`` when a private session's key is given."""
     return f"{access.public_url(request)}/s/{session_id}{auth.join_query(key)}"
 
 
