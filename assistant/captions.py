@@ -73,6 +73,8 @@ class Status:
     state: SessionState
     lag_ms: int | None = None
     started_at_ms: int | None = None  # unix ms of audio time 0; set when the first audio (or typed caption) comes
+    # In a translated language: how long translation adds after the spoken caption (included in ``lag_ms``).
+    translation_ms: int | None = None
 
     @property
     def live(self) -> bool:

@@ -80,8 +80,11 @@ def partial(p: Partial) -> Frame:
 
 
 def status(s: Status) -> Frame:
-    return Frame("status", _dump({"type": "status", "live": s.live, "lag_ms": s.lag_ms, "state": s.state,
-                                  "started_at": s.started_at_ms}))
+    d: dict[str, Any] = {"type": "status", "live": s.live, "lag_ms": s.lag_ms, "state": s.state,
+                         "started_at": s.started_at_ms}
+    if s.translation_ms is not None:
+        d["translation_ms"] = s.translation_ms
+    return Frame("status", _dump(d))
 
 
 def correction(c: Correction, source_text: str | None = None, fallback: bool = False) -> Frame:

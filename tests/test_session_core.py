@@ -264,3 +264,33 @@ def test_a_correction_still_reaches_a_language_that_had_partials() -> None:
     r.correct(r.captions["en"][1].id, "Nobel prize.")
     r.answer_all()
     assert r.texts("fr") == ["[fr] Nobel prize."] and r.frames["fr"][-1]["type"] == "correction"
+
+
+# -- no language offered stays empty; each reader's own lag ------------------------------------------------------------
+
+def test_a_typed_line_reaches_whisper_english_readers_as_the_original_marked() -> None:
+    r = Replay.of(source_lang="ar", available=())
+    r.core.reader_joined("en")
+    r.run()
+    typed = r.core.receive_chair_action(protocol.CaptionText("مرحبا بكم", None), r.now_ms)
+    r.run()
+    assert typed is not None and r.core.state == "live"  # typed captions only: live while the chair types
+    (job,) = r.jobs
+    r.answer(job, fail="LanguageError: no ar→en package")
+    en = r.captions["en"][1]
+    assert (en.text, en.fallback, en.source_text) == ("مرحبا بكم", True, "مرحبا بكم")
+
+
+def test_each_language_is_told_its_own_lag_translation_included() -> None:
+    r = Replay.of(languages=("fr",), available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(2)
+    r.final("One.", 0, 900)
+    r.now_ms += 1800  # the French translation takes 1.8 s
+    r.answer_all()
+    fr = [f for f in r.frames["fr"] if f["type"] == "status"][-1]
+    assert fr["translation_ms"] == 1800 and fr["lag_ms"] == 1800
+    en = [f for f in r.frames["en"] if f["type"] == "status"][-1]
+    assert "translation_ms" not in en and r.core.status("fr").lag_ms == 1800
+    chair = [f for f in r.frames["*chair"] if f.get("lags")][-1]
+    assert chair["lags"] == {"fr": 1800}

@@ -91,7 +91,7 @@ async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, su
     last = await _replay(runtime, ws, lang, since)
     if since > 0:
         await _send_corrections(ws, store.corrected_before(sid, lang, since, CORRECTION_WINDOW))
-    await ws.send_frame(protocol.status(runtime.status()).data, WSMsgType.TEXT)
+    await ws.send_frame(protocol.status(runtime.status(lang)).data, WSMsgType.TEXT)
     drained_at_ms = runtime.clock.now_ms()
     while not ws.closed:
         frame = await sub.get()
@@ -105,7 +105,7 @@ async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, su
             shown = last
             last = await _replay(runtime, ws, lang, last)
             await _send_corrections(ws, store.revised_since(sid, lang, shown, drained_at_ms))
-            await ws.send_frame(protocol.status(runtime.status()).data, WSMsgType.TEXT)
+            await ws.send_frame(protocol.status(runtime.status(lang)).data, WSMsgType.TEXT)
             drained_at_ms = runtime.clock.now_ms()
             continue
         drained_at_ms = runtime.clock.now_ms()

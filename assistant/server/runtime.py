@@ -115,8 +115,8 @@ class SessionRuntime:
     def state(self) -> SessionState:
         return self.core.state
 
-    def status(self) -> Status:
-        return self.core.status()
+    def status(self, lang: str | None = None) -> Status:
+        return self.core.status(lang)
 
     def languages(self) -> tuple[str, ...]:
         self._refresh_available()

@@ -77,6 +77,8 @@ class SessionCore:
         self._partials = PartialTranslations()
         self._epoch_of: dict[str, int] = {}  # spoken caption id → the partial epoch it closed
         self._partial_states: dict[str, str] = {}
+        self._delay: dict[str, int] = {}  # per translated language: recent time its final translations took
+        self._delay_shown: dict[str, int] = {}
         self._failing: set[tuple[str, str]] = set()
         self._effects: list[Effect] = []
         # Audio time: captions are placed at offset + position in the current feed.
@@ -319,7 +321,14 @@ class SessionCore:
         started = self.session.started_at_ms or now_ms
         end = max(now_ms - started, 0)
         start = max(end - max(MIN_MANUAL_MS, MS_PER_CHAR * len(msg.text)), self._audio_end_ms)
-        return self._add_source(msg.text, min(start, end), end, "manual", msg.lang, now_ms)
+        if self.state == "idle" and not self._audio_open:
+            self._set_state("live")  # captions typed by a person: the session is live while they type
+        cap = self._add_source(msg.text, min(start, end), end, "manual", msg.lang, now_ms)
+        if self.whisper_english() and self.readers[WHISPER_ENGLISH]:
+            # Whisper's English comes from the audio; a typed line has none, so it is translated
+            # (or, with no package for that, shown as the original, marked): English never misses a line.
+            self._translate_new(cap, WHISPER_ENGLISH)
+        return cap
 
     def _correct(self, fix: Correct, now_ms: int) -> Caption:
         current = next((v for v in fix.versions if v.lang == fix.lang), None)
@@ -424,6 +433,8 @@ class SessionCore:
                                          origin="translation", source_lang=self._spoken(src), source_text=src.text,
                                          fallback=r.fallback, created_at_ms=now_ms))
                 self._emit(CaptionAdded(cap))
+                if src.created_at_ms is not None:
+                    self._note_delay(r.lang, now_ms - src.created_at_ms)
                 epoch = self._epoch_of.get(src.id)
                 if epoch is not None and self._partials.final_released(r.lang, epoch):
                     self._publish(r.lang, protocol.partial(Partial(self.session.id, r.lang, 0, 0, "")))
@@ -433,6 +444,16 @@ class SessionCore:
                 if new.origin == "whisper-translate":
                     self._remember_english(new)
                 self._emit(CaptionRevised(new, r.base.text, "translation", now_ms))
+
+    def _note_delay(self, lang: str, delay_ms: int) -> None:
+        """Track how long ``lang``'s final translations take; tell its readers when that moves."""
+        old = self._delay.get(lang)
+        new = delay_ms if old is None else (3 * old + delay_ms) // 4
+        self._delay[lang] = new
+        shown = self._delay_shown.get(lang)
+        if (shown is None or abs(new - shown) >= LAG_REPORT_STEP_MS) and self.readers.get(lang):
+            self._delay_shown[lang] = new
+            self._publish_status(only=lang)
 
     def _request_partials(self, now_ms: int) -> None:
         """Ask for the open caption's agreed words in the languages due an update (see :mod:`.partials`)."""
@@ -459,9 +480,15 @@ class SessionCore:
         return len(self._book)
 
     # -- state -----------------------------------------------------------------
-    def status(self) -> Status:
-        """The session's state, lag and audio start now, as readers see it."""
-        return Status(self.session.id, self.state, self.lag_ms, self.session.started_at_ms)
+    def status(self, lang: str | None = None) -> Status:
+        """The session's state, lag and audio start now, as readers of ``lang`` see it.
+
+        In a translated language the lag includes the time translation adds (``translation_ms``),
+        so "N s behind" tells each reader the truth about their own language.
+        """
+        delay = self._delay.get(lang) if lang is not None and lang != self.source_lang else None
+        lag = self.lag_ms if delay is None else (self.lag_ms or 0) + delay
+        return Status(self.session.id, self.state, lag, self.session.started_at_ms, delay)
 
     def _set_state(self, state: SessionState) -> None:
         if state != self.state:
@@ -472,12 +499,12 @@ class SessionCore:
         self.session = dataclasses.replace(self.session, **changes)  # type: ignore[arg-type]
         self._emit(SessionChanged(self.session))
 
-    def _publish_status(self) -> None:
-        frame = protocol.status(self.status())
-        for lang in sorted({self.source_lang, *self.readers}):
-            self._publish(lang, frame)
-        self._publish(CHAIR_TOPIC, protocol.info("info", {"state": self.state, "lag_ms": self.lag_ms,
-                                                          "started_at": self.session.started_at_ms}))
+    def _publish_status(self, only: str | None = None) -> None:
+        for lang in sorted({self.source_lang, *self.readers} if only is None else {only}):
+            self._publish(lang, protocol.status(self.status(lang)))
+        self._publish(CHAIR_TOPIC, protocol.info("info", {
+            "state": self.state, "lag_ms": self.lag_ms, "started_at": self.session.started_at_ms,
+            "lags": {lang: self.status(lang).lag_ms for lang in sorted(self.readers)}}))
 
     def _publish(self, topic: str, frame: protocol.Frame) -> None:
         self._emit(Publish(topic, frame))
