@@ -95,9 +95,10 @@ def seen_words(off: list[dict[str, Any]], frames: list[dict[str, Any]], t0: floa
     """Offline word index → first arrival (s since started_at) of a frame of ``kinds`` translating it."""
     seen: dict[int, float] = {}
     for m in frames:
-        if m.get("type") not in kinds or not m.get("source_text"):
+        spoken = m.get("source_text") or (m.get("text") if m.get("origin") in ("asr", "manual") else None)
+        if m.get("type") not in kinds or not spoken:
             continue
-        words = wordlat.norm_words(m["source_text"])
+        words = wordlat.norm_words(spoken)
         lo, hi = m.get("start_ms", 0) / 1000 - 2.0, m.get("end_ms", 0) / 1000 + 2.0
         idx = [i for i, w in enumerate(off) if lo <= w["end"] <= hi]
         got = wordlat.align([off[i] for i in idx], [(w, m["_t"] - t0) for w in words])
@@ -174,8 +175,8 @@ async def one_run(args: argparse.Namespace, off: list[dict[str, Any]]) -> dict[s
             "matched": len(final) / max(1, len(off)), "flicker": changed / max(1, shown),
             "partials": len([f for f in frames[lang] if f.get("type") == "partial" and f.get("text")]),
         }
-    en_seen = seen_words(off, frames["en"], t0, ("caption",))
-    result["en_final"] = [t - off[i]["end"] for i, t in en_seen.items()]
+    en_final = seen_words(off, frames["en"], t0, ("caption",))
+    result["en_final"] = [t - off[i]["end"] for i, t in en_final.items()]
     return result
 
 
