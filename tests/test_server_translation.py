@@ -246,3 +246,40 @@ async def test_a_package_installed_while_running_is_served_without_a_restart(
     assert cap["text"] == cipher_reference(pair.path, "hello world", tiny.shift)
     await ws.close()
     await service.close()
+
+
+async def test_test_only_packages_give_two_languages_text_in_progress_then_finals(
+        aiohttp_client: Any, settings: Settings, tmp_path: Any, tmp_path_factory: Any) -> None:
+    """The mechanics with the generated test-only cipher packages (their output is no translation)."""
+    from assistant.asr.types import FinalCaption, PartialCaption
+    from assistant.server.engines import build_translator
+    from assistant.server.keys import SESSIONS
+    from assistant.translate import PackageRegistry
+    from tests.helpers.argos_builder import cipher_reference, tiny_package_files
+    from tests.helpers.recognizers import silent_factory
+
+    packages = tmp_path / "argos-packages"
+    registry = PackageRegistry(packages)
+    tiny = tiny_package_files(tmp_path_factory)
+    pairs = {t: registry.install_file(tiny[("en", t)].path) for t in ("fr", "de")}
+    cfg = dataclasses.replace(settings, translation=dataclasses.replace(settings.translation, packages_dir=packages))
+    service = build_translator(cfg)
+    client = await aiohttp_client(make_app(cfg, translator=service, clock=ManualClock().clock,
+                                           recognizer_factory=silent_factory))
+    readers = {t: await client.ws_connect(f"/ws/captions/main?lang={t}") for t in pairs}
+    for ws in readers.values():
+        await frames_until(ws, "status")
+    runtime = client.server.app[SESSIONS].get("main")
+    runtime.recognized(PartialCaption(0, 1200, "hello world again", stable_text="hello world"))
+    for t, ws in readers.items():
+        partial = [f for f in await frames_until(ws, "partial", timeout=30) if f["type"] == "partial"][-1]
+        assert partial["source_text"] == "hello world"
+        assert partial["text"] == cipher_reference(pairs[t].path, "hello world", tiny[("en", t)].shift)
+    runtime.recognized(FinalCaption(0, 1500, "hello world again", (), "en"))
+    for t, ws in readers.items():
+        frames = await frames_until(ws, "caption", timeout=30)
+        assert [f["type"] for f in frames if f["type"] in ("partial", "caption")][-1] == "caption"
+        cleared = [f for f in await frames_until(ws, "partial", timeout=30) if f["type"] == "partial"][-1]
+        assert cleared["text"] == ""
+        await ws.close()
+    await service.close()
