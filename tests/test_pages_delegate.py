@@ -163,9 +163,10 @@ async def test_delegate_shows_captions_partials_and_resumes_exactly_once(
             await page.wait_for("document.querySelectorAll('#captions .cap').length === 4", timeout=20)
             await say(url, "Back live.")
             await page.wait_for("document.querySelectorAll('#captions .cap').length === 5")
-            await asyncio.sleep(0.3)  # anything duplicated would have arrived by now
+            await say(url, "Sentinel.")  # a duplicate would arrive before it
+            await page.wait_for("document.querySelectorAll('#captions .cap').length >= 6")
             assert await shown(page) == ["Good morning, everyone.", "Welcome to the plenary.", "Missed line one.",
-                                         "Missed line two.", "Back live."]
+                                         "Missed line two.", "Back live.", "Sentinel."]
             resumed = [r for r in proxy.requests if r.startswith("GET /ws/captions/main")]
             assert len(resumed) == 2 and "since=0" in resumed[0] and "since=2" in resumed[1], resumed
             assert page.errors == []

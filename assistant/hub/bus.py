@@ -37,6 +37,7 @@ class Subscription:
         self.topic = topic
         self.capacity = capacity
         self.overflowed = False
+        self.overflows = 0  # times this reader fell behind and was resynchronised from the store
         self.closed = False
         self._frames: deque[Frame] = deque()
         self._wakeup = asyncio.Event()
@@ -48,6 +49,8 @@ class Subscription:
             self._frames[-1] = frame
         elif len(self._frames) >= self.capacity:
             self._frames.clear()
+            if not self.overflowed:
+                self.overflows += 1
             self.overflowed = True
         else:
             self._frames.append(frame)
