@@ -12,7 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from typing import Any, AsyncIterator, Callable, Literal, Protocol
+from typing import Any, AsyncIterator, Callable, Coroutine, Literal, Protocol
 
 import numpy as np
 
@@ -90,9 +90,9 @@ class SessionRuntime:
                        if translator is not None else None)
         self._available_at_ms: int | None = None
         self._feed: AudioFeed | None = None
-        self._recognition: asyncio.Task[None] | None = None
+        # Recognisers still running (one finishing an ended feed's last words, the current one, Whisper's English).
+        self._tasks: set[asyncio.Task[None]] = set()
         self._english: AudioFeed | None = None
-        self._english_task: asyncio.Task[None] | None = None
         self._frames: OrderedDict[tuple[str, int], tuple[int, protocol.Frame]] = OrderedDict()
         self._next_level_at = 0
         self._readers_pending: asyncio.TimerHandle | None = None
@@ -181,7 +181,7 @@ class SessionRuntime:
         self._next_level_at = 0
         recognizer = self._recognizer_factory(
             None if self.source_lang == "auto" else self.source_lang, self.session.glossary)
-        self._recognition = asyncio.create_task(self._recognise(recognizer, feed))
+        self._own(self._recognise(recognizer, feed))
         self.core.audio_opened()
         self._run_effects()
         return feed
@@ -239,7 +239,23 @@ class SessionRuntime:
             return
         self._english = AudioFeed()
         recognizer = self._recognizer_factory(self.source_lang, self.session.glossary, task="translate")
-        self._english_task = asyncio.create_task(recognizer.run(self._english.__aiter__(), self._on_english_event))
+        self._own(recognizer.run(self._english.__aiter__(), self._on_english_event))
+
+    def _own(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        """A recogniser stopped; one that crashed is logged with its traceback and reported to the chair."""
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("session %s: speech recognition stopped: %r", self.session.id, exc, exc_info=exc)
+        self.bus.publish(Topic(self.session.id, CHAIR_TOPIC), protocol.error(
+            "recognition_failed", f"speech recognition stopped ({type(exc).__name__}); the server log has the "
+            "details. Restart the audio source to try again"))
 
     def _stop_english(self) -> None:
         if self._english is not None:
@@ -327,9 +343,9 @@ class SessionRuntime:
             self._readers_pending.cancel()
         self._end_feed()
         self._stop_english()
-        for task in (self._recognition, self._english_task):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._lanes is not None:
             await self._lanes.close()
