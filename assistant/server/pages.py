@@ -1,8 +1,11 @@
 """The pages (files under ``web/``), the join QR codes, the health check and the security headers.
 
-A private session's delegate page and QR code need its key (``?key=``) or a
-chair/staff token; the chair and staff pages are plain files (their tokens stay
-in the ``#fragment``, which browsers never send) and every API they call checks.
+A private session's delegate page and QR code need its key
+(``?key=``) or a chair/staff token; the chair and staff pages are plain files
+(their tokens stay in the ``#fragment``, which browsers never send) and every
+API they call checks. Each page gets the request's ``Accept-Language`` in its
+``<meta name="accept-language">``: the pages pick their interface language in
+the browser (``static/i18n.js``), and CSP allows no inline script to hand it over.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from .context import AppContext
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+_LANG_TAG_RE = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
 QR_SCALE = 10  # pixels per module: big enough to project
+READER_PAGES = frozenset({"delegate.html"})  # a private session's key opens these
+MAX_ACCEPT_LANGUAGES = 8
+ACCEPT_LANGUAGE_META = b'<meta name="accept-language" content="">'
 
 
 def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -30,11 +37,33 @@ def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         if "session" in request.match_info:
             ctx = AppContext.of(request)
             session = ctx.store.get_session(request.match_info["session"])
-            if name == "delegate.html":
+            if name in READER_PAGES:
                 ctx.require_reader(request, session)
-        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+        html = path.read_bytes()  # a few kB; read per request so an edited page shows on reload
+        langs = ",".join(accept_languages(request.headers.get("Accept-Language", "")))
+        html = html.replace(ACCEPT_LANGUAGE_META, f'<meta name="accept-language" content="{langs}">'.encode(), 1)
+        return web.Response(body=html, content_type="text/html", charset="utf-8",
+                            headers={"Cache-Control": "no-cache", "Vary": "Accept-Language"})
 
     return handler
+
+
+def accept_languages(header: str) -> list[str]:
+    """The language tags of an ``Accept-Language`` header, most wanted first; anything malformed is dropped."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, item in enumerate(header.split(",")):
+        tag, _, params = item.strip().partition(";")
+        tag = tag.strip()
+        quality = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                continue
+        if _LANG_TAG_RE.match(tag) and 0 < quality <= 1:
+            ranked.append((-quality, index, tag))
+    return [tag for _, _, tag in sorted(ranked)][:MAX_ACCEPT_LANGUAGES]
 
 
 def join_url(ctx: AppContext, request: web.Request, session_id: str, key: str | None = None) -> str:
