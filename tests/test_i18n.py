@@ -45,7 +45,7 @@ class Catalogue:
 
 # The chair console's catalogue covers its page's fixed text; chair.js takes its strings over later.
 CATALOGUES = (
-    Catalogue("", ("index.html", "delegate.html"), ("landing.js", "delegate.js")),
+    Catalogue("", ("index.html", "delegate.html", "display.html"), ("landing.js", "delegate.js", "display.js")),
     Catalogue("staff", ("staff.html",), ("staff.js",)),
     Catalogue("chair", ("chair.html",), ()),
 )
