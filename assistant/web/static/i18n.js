@@ -331,9 +331,12 @@
     return displayName(code, I18N.locale) || nativeName(code);
   }
 
-  /** A language for a list: its name in the interface language, then its own name when that differs. */
+  /** The language's name in the interface language, capitalised to stand alone in a list. */
+  function standaloneName(code) { return capitalise(languageName(code), I18N.locale); }
+
+  /** A language for a picker: its name in the interface language, then its own name when that differs. */
   function languageLabel(code) {
-    var local = capitalise(languageName(code), I18N.locale), own = nativeName(code);
+    var local = standaloneName(code), own = nativeName(code);
     return local === own ? own : local + " (" + own + ")";
   }
 
@@ -350,7 +353,8 @@
     ready: null,
     use: use, load: load, apply: apply, picker: picker, onchange: onchange, format: format, parse: parse,
     translator: translator, preferences: preferences, bestMatch: bestMatch, formatNumber: formatNumber,
-    isRtl: isRtl, nativeName: nativeName, languageName: languageName, languageLabel: languageLabel
+    isRtl: isRtl, nativeName: nativeName, languageName: languageName, standaloneName: standaloneName,
+    languageLabel: languageLabel
   };
   I18N.ready = use(start.locale, start.remember);
 })();

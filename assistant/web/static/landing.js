@@ -11,7 +11,7 @@ window.I18N.ready.then(function () {
     Object.keys(s.readers || {}).forEach(function (k) { readers += s.readers[k]; });
     var href = "/s/" + encodeURIComponent(s.id);
     var langs = el("p", { class: "langs", "aria-label": t("landing.languages") },
-      (s.languages || []).map(function (l) { return el("span", { text: CC.languageLabel(l) }); }));
+      (s.languages || []).map(function (l) { return el("span", { text: I18N.standaloneName(l) }); }));
     return el("li", { class: "card panel", dataset: { id: s.id } }, [
       el("div", {}, [
         el("h2", { text: s.title || s.id }),
