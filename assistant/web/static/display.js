@@ -44,7 +44,6 @@ window.I18N.ready.then(function () {
     this.replaying = true;
     this.conn = "connecting";
     this.node = el("div", { class: "stream" });
-    this.flow = this.node;
     var self = this;
     this.socket = new CC.ReconnectingSocket({
       url: function () {
@@ -55,7 +54,7 @@ window.I18N.ready.then(function () {
       },
       onframe: function (f) { self.onFrame(f); },
       onstate: function (s) { self.conn = s; if (s !== "open") self.partial = null; renderConn(); },
-      onclose: function (ev) {
+      onclose: function () {
         if (self.failed) { drop(self); return false; }
         return true;
       }
@@ -108,8 +107,13 @@ window.I18N.ready.then(function () {
       nodes.push(el("p", { class: "line partial" }, [stable ? el("span", { class: "settled", text: stable }) : null,
                                                       p.text.slice(stable.length)]));
     }
-    this.node.replaceChildren.apply(this.node, nodes);
+    fill(this.node, nodes);
   };
+
+  function fill(parent, children) {
+    parent.textContent = "";
+    children.forEach(function (c) { parent.appendChild(c); });
+  }
 
   function drop(stream) {
     streams = streams.filter(function (s) { return s !== stream; });
@@ -161,7 +165,7 @@ window.I18N.ready.then(function () {
       return loc === I18N.locale ? Promise.resolve(t("display.scan"))
         : I18N.load(loc).then(function (table) { return I18N.translator(loc, table)("display.scan"); });
     })).then(function (texts) {
-      $("#idle-hints").replaceChildren.apply($("#idle-hints"), texts.map(function (text, i) {
+      fill($("#idle-hints"), texts.map(function (text, i) {
         return el("p", { lang: locales[i], dir: I18N.isRtl(locales[i]) ? "rtl" : "ltr", text: text });
       }));
     });
