@@ -40,6 +40,7 @@ class ServerSettings:
     tls_key: str = ""
     allowed_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    frame_ancestors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +267,10 @@ def _validate(s: Settings) -> None:
         if not ORIGIN_RE.match(origin):
             raise ConfigError(f"server.allowed_origins has {origin!r}; write origins like "
                               "'https://captions.example.org' or 'http://10.0.0.5:8080' (scheme://host[:port])")
+    for origin in s.server.frame_ancestors:
+        if not ORIGIN_RE.match(origin):
+            raise ConfigError(f"server.frame_ancestors has {origin!r}; write the origins of the pages that embed "
+                              "the room screen like 'https://events.example.org' (scheme://host[:port])")
     for i, sess in enumerate(s.sessions):
         if not SESSION_ID_RE.match(sess.id):
             raise ConfigError(f"sessions[{i}].id {sess.id!r} must be lower-case letters, digits, '-' or '_'")

@@ -111,6 +111,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     app.on_shutdown.append(going_away)
     app.router.add_get("/", pages.page("index.html"))
     app.router.add_get("/s/{session}", pages.page("delegate.html"))
+    app.router.add_get("/s/{session}/display", pages.page("display.html"), name=pages.FRAMEABLE_ROUTE)
     app.router.add_get("/chair/{session}", pages.page("chair.html"))
     app.router.add_get("/staff", pages.page("staff.html"))
     app.router.add_static("/static/", pages.WEB_DIR / "static", append_version=False)
