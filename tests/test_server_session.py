@@ -165,3 +165,23 @@ async def test_a_crashing_recogniser_is_logged_and_the_chair_is_told(
     assert frame["code"] == "recognition_failed" and "RuntimeError" in frame["message"]
     assert "the model fell over" in caplog.text
     await chair.close()
+
+
+async def test_the_chair_is_told_where_the_audio_comes_from(aiohttp_client: Any, settings: Settings) -> None:
+    from tests.helpers.recognizers import silent_factory
+
+    client = await aiohttp_client(make_app(settings, clock=ManualClock().clock, recognizer_factory=silent_factory))
+    chair = await client.ws_connect("/ws/chair/main", headers=bearer(CHAIR))
+    first = await chair.receive_json()
+    assert first["audio_source"] is None and first["speech"] is True
+    runtime = client.server.app[SESSIONS].get("main")
+    runtime.open_audio("file", "talk.wav")
+    runtime.close_audio()
+    seen = []
+    async with asyncio.timeout(10):
+        while len(seen) < 2:
+            frame = await chair.receive_json()
+            if "audio_source" in frame:
+                seen.append(frame["audio_source"])
+    assert seen == [{"kind": "file", "name": "talk.wav"}, None]
+    await chair.close()

@@ -38,6 +38,9 @@ BACKFILL_CAPTIONS = 300  # how far back a newly opened language is filled in
 AVAILABLE_REFRESH_MS = 3_000  # how often the installed translation packages are looked at again
 
 
+AudioKind = Literal["capture", "browser", "mic", "file"]
+
+
 class Recognizer(Protocol):
     async def run(self, audio: AsyncIterator[AudioArray], on_event: Callable[[Any], None]) -> None: ...
 
@@ -81,6 +84,7 @@ class SessionRuntime:
         self.bus = bus
         self.clock = clock
         self.level_db: float | None = None
+        self.audio_source: dict[str, str | None] | None = None  # {"kind", "name"} of the feed now, if any
         self.core = SessionCore(session, latest_seqs=store.latest_seqs(session.id),
                                 audio_end_ms=store.audio_end_ms(session.id), new_id=lambda: uuid.uuid4().hex[:12],
                                 speech_recognition=recognizer_factory is not None)
@@ -128,7 +132,8 @@ class SessionRuntime:
 
     def snapshot(self) -> dict[str, Any]:
         self._refresh_available()
-        return {**self.core.snapshot(), "level_db": self.level_db}
+        return {**self.core.snapshot(), "level_db": self.level_db, "audio_source": self.audio_source,
+                "speech": self._recognizer_factory is not None}
 
     def _refresh_available(self) -> None:
         """Re-read the installed packages every few seconds: one added while the server runs is offered."""
@@ -170,8 +175,12 @@ class SessionRuntime:
         """The audio feed recognition is reading now, if any."""
         return self._feed
 
-    def open_audio(self) -> AudioFeed:
-        """Start (or restart) recognition on a new audio feed; an earlier feed is ended."""
+    def open_audio(self, kind: AudioKind = "capture", name: str | None = None) -> AudioFeed:
+        """Start (or restart) recognition on a new audio feed; an earlier feed is ended.
+
+        ``kind`` and ``name`` say where the audio comes from (a capture station and its
+        stream, the chair's browser, a microphone here, a file): the chair console shows it.
+        """
         if self._recognizer_factory is None:
             raise NotFoundError("this server runs without speech recognition (--source none); "
                                 "send captions as text instead")
@@ -183,6 +192,7 @@ class SessionRuntime:
             None if self.source_lang == "auto" else self.source_lang, self.session.glossary)
         self._own(self._recognise(recognizer, feed))
         self.core.audio_opened()
+        self._set_audio_source({"kind": kind, "name": name})
         self._run_effects()
         return feed
 
@@ -208,8 +218,13 @@ class SessionRuntime:
     def close_audio(self) -> None:
         """The source ended (file finished, capture stopped): finish recognition, stay readable."""
         self._end_feed()
+        self._set_audio_source(None)
         self.core.audio_closed()
         self._run_effects()
+
+    def _set_audio_source(self, source: dict[str, str | None] | None) -> None:
+        self.audio_source = source
+        self.bus.publish(Topic(self.session.id, CHAIR_TOPIC), protocol.info("info", {"audio_source": source}))
 
     def _end_feed(self) -> None:
         if self._feed is not None:
