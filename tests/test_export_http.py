@@ -215,3 +215,27 @@ async def test_test_only_cipher_packages_translate_an_export(aiohttp_client: Any
         assert resp.status == 404 and "en, fr" in (await resp.json())["error"]["message"]
     finally:
         await service.close()
+
+
+async def test_one_delegate_download_translates_at_a_time(aiohttp_client: Any, settings: Settings) -> None:
+    gated = GatedTranslator(PAIRS, hold_at=1)  # the first batch (the delegate's Japanese) waits
+    service = TranslationService(gated, workers=2, max_batch=16)
+    client = await aiohttp_client(make_app(settings, translator=service, clock=ManualClock().clock))
+    try:
+        for i in range(3):
+            await say(client, f"Line {i}.")
+        first = asyncio.create_task(client.get("/api/sessions/main/transcript.txt?lang=ja"))
+        await asyncio.get_running_loop().run_in_executor(None, gated.held.wait)
+        resp = await client.get("/api/sessions/main/transcript.txt?lang=de")
+        assert resp.status == 503 and (await resp.json())["error"]["code"] == "busy"
+        resp = await client.get("/api/sessions/main/transcript.txt?lang=en")  # nothing to translate: served
+        assert resp.status == 200 and "Line 2." in await resp.text()
+        resp = await get(client, "/api/sessions/main/export.txt?lang=fr")  # staff are not held back
+        assert resp.status == 200 and "[fr] Line 2." in await resp.text()
+        gated.gate.set()
+        assert "[ja] Line 2." in await (await first).text()
+        resp = await client.get("/api/sessions/main/transcript.txt?lang=de")
+        assert resp.status == 200 and "[de] Line 2." in await resp.text()
+    finally:
+        gated.gate.set()
+        await service.close()
