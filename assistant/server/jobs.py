@@ -29,12 +29,17 @@ class ExportJobs:
         self._jobs: OrderedDict[str, ExportProgress] = OrderedDict()
         self.public_translating = 0
 
-    def add(self, job: str, progress: ExportProgress) -> None:
-        """Follow ``progress`` as ``job``; ProtocolError when that id is running already."""
+    @staticmethod
+    def check_id(job: str) -> str:
+        """``job`` if it is a well-formed job id; ProtocolError (``bad_job``) otherwise."""
         if not JOB_ID_RE.match(job):
             raise ProtocolError("job must be 8 to 64 letters, digits, '-' or '_' (a random id the page makes)",
                                 code="bad_job")
-        old = self._jobs.get(job)
+        return job
+
+    def add(self, job: str, progress: ExportProgress) -> None:
+        """Follow ``progress`` as ``job``; ProtocolError when that id is running already."""
+        old = self._jobs.get(self.check_id(job))
         if old is not None and old.report().state == "running":
             raise ProtocolError(f"export job {job!r} is running already; make a new id for each download",
                                 code="exists")

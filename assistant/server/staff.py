@@ -37,7 +37,7 @@ from ..export.translating import LoopTranslator
 from ..store import Store
 from . import access, auth
 from .boundary import json_body
-from .jobs import JOB_ID_RE, MAX_PUBLIC_TRANSLATING
+from .jobs import MAX_PUBLIC_TRANSLATING
 from .keys import CLOCK, EXPORT_JOBS, SESSIONS, STORE, TRANSLATOR
 
 PUBLIC_FORMATS = ("srt", "vtt", "txt")
@@ -171,9 +171,8 @@ async def _stream_export(request: web.Request, fmt: str, allowed: tuple[str, ...
     session = store.get_session(request.match_info["session"])
     asked = _languages_asked(request, session, fmt)
     job = request.query.get("job") if staff else None
-    if job is not None and not JOB_ID_RE.match(job):
-        raise ProtocolError("job must be 8 to 64 letters, digits, '-' or '_' (a random id the page makes)",
-                            code="bad_job")
+    if job is not None:
+        jobs.check_id(job)  # before any work
     loop = asyncio.get_running_loop()
     translator = LoopTranslator(request.app[TRANSLATOR], loop)
     # One thread owns the export's database connection for its whole life: every step of the
