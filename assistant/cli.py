@@ -145,11 +145,16 @@ def _languages(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from .export import run_export_command
+    from .export.translating import ThreadedTranslator
+    from .server.engines import build_translator
     from .store import Store
 
-    store = Store.open(settings_of(args).storage.database_path)
+    settings = settings_of(args)
+    store = Store.open(settings.storage.database_path)
     try:
-        return run_export_command(args, store)
+        # Languages nobody read live are translated with the installed packages (built on first need).
+        with ThreadedTranslator(lambda: build_translator(settings)) as translator:
+            return run_export_command(args, store, translator=translator)
     finally:
         store.close()
 

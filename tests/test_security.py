@@ -86,6 +86,7 @@ TABLE: dict[tuple[str, str], Any] = {
     ("POST", "/api/sessions/{session}/control"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
     ("GET", "/api/sessions/{session}/export.{fmt}"): {"main": STAFF_ONLY, "priv": STAFF_ONLY},
     ("GET", "/api/sessions/{session}/transcript.{fmt}"): PUBLIC_OR_KEY,
+    ("GET", "/api/exports/{job}"): (401, 401, 403, 404, 401),  # staff only; then 404: no such export job
     ("GET", "/ws/captions/{session}"): {"main": (101,) * 5, "priv": (401, 401, 101, 101, 101)},
     ("GET", "/ws/audio/{session}"): {"main": (401, 401, 101, 403, 401), "priv": (401, 401, 101, 403, 401)},
     ("GET", "/ws/chair/{session}"): {"main": (401, 401, 101, 403, 401), "priv": (401, 401, 101, 403, 401)},
@@ -107,6 +108,7 @@ async def status_of(client: TestClient[web.Request, web.Application], method: st
                     who: str) -> int:
     headers, query = presenting(who)
     path = route.replace("{session}", session or "").replace("{caption}", caption).replace("{fmt}", "txt")
+    path = path.replace("{job}", "no-such-job")
     path = "/static/common.js" if route == "/static" else path
     if route.startswith("/ws/") and method == "GET":
         try:

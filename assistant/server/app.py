@@ -27,7 +27,8 @@ from ..hub import CaptionBus, MemoryBus
 from ..store import Store
 from . import access, auth, chair, engines, ingest, pages, readers, staff
 from .boundary import error_middleware
-from .keys import BUS, CLOCK, CONNECTIONS, ISSUED_TOKENS, SESSIONS, SETTINGS, SOCKETS, STORE
+from .jobs import ExportJobs
+from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, SESSIONS, SETTINGS, SOCKETS, STORE, TRANSLATOR
 from .limits import ConnectionLimiter
 from .runtime import RecognizerFactory
 from .sessions import Sessions
@@ -64,6 +65,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     app[CLOCK] = clock
     app[SOCKETS] = weakref.WeakSet()
     app[CONNECTIONS] = ConnectionLimiter(settings.server, settings.limits.max_connections_per_ip)
+    app[EXPORT_JOBS] = ExportJobs()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -77,6 +79,8 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
             shared = await loop.run_in_executor(None, engines.load_whisper, settings)
             factory = engines.whisper_factory(shared)
         own_translator = engines.build_translator(settings) if translator is None else None
+        if (shared_translator := translator or own_translator) is not None:  # always: one of the two is set
+            app[TRANSLATOR] = shared_translator  # exports translate with it too
         own_store = store is None
         db = store or Store.open(settings.storage.database_path)
         app[STORE] = db
@@ -84,7 +88,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
         app[ISSUED_TOKENS] = auth.ensure_tokens(
             db, {"chair": settings.auth.chair_token, "staff": settings.auth.staff_token}, clock.now_ms())
         sessions = app[SESSIONS] = Sessions(db, app[BUS], clock, recognizer_factory=factory,
-                                            translator=translator or own_translator)
+                                            translator=shared_translator)
         for s in settings.sessions:
             sessions.open(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
                                   created_at_ms=clock.now_ms(), languages=s.languages,
@@ -126,6 +130,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     app.router.add_post("/api/sessions/{session}/control", chair.post_control)
     app.router.add_get(r"/api/sessions/{session}/export.{fmt:[a-z]+}", staff.export)
     app.router.add_get(r"/api/sessions/{session}/transcript.{fmt:[a-z]+}", staff.transcript)
+    app.router.add_get("/api/exports/{job}", staff.export_progress)
     app.router.add_get("/ws/captions/{session}", guard_reader_socket(readers.captions_ws))
     app.router.add_get("/ws/audio/{session}", ingest.audio_ws)
     app.router.add_get("/ws/chair/{session}", chair.chair_ws)

@@ -58,4 +58,17 @@ MIGRATIONS: tuple[str, ...] = (
         set_at_ms INTEGER NOT NULL
     );
     """,
+    # 3: translations made for exports after the event, per revision of the spoken caption. Kept apart
+    # from `captions`, whose (session, lang, seq) numbering belongs to the live session core.
+    """
+    CREATE TABLE export_translations (
+        session TEXT NOT NULL REFERENCES sessions(id),
+        caption_id TEXT NOT NULL,
+        source_revision INTEGER NOT NULL,
+        lang TEXT NOT NULL,
+        text TEXT NOT NULL,
+        fallback INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (session, caption_id, source_revision, lang)
+    );
+    """,
 )

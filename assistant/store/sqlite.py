@@ -12,13 +12,14 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from ..captions import Caption, Session
 from ..errors import NotFoundError, StoreError
 from .migrations import MIGRATIONS
 
 FETCH_BATCH = 500  # rows per round trip when streaming a long session
+MAX_IN_PARAMS = 900  # ids per "IN (...)" query, below the 999 parameters old SQLite builds allow
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +36,20 @@ class Revision:
     at_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class CachedTranslation:
+    """A translation made for an export after the event, of one revision of a spoken caption."""
+
+    session: str
+    caption_id: str
+    source_revision: int
+    lang: str
+    text: str
+    fallback: bool  # the translation looked degenerate: ``text`` is the original
+
+
 class Store:
-    """Sessions, captions, revisions and token hashes in one SQLite file."""
+    """Sessions, captions, revisions, export translations and token hashes in one SQLite file."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._db = conn
@@ -228,6 +241,69 @@ class Store:
                                   (session_id,)).fetchone()
         return int(end)
 
+    def spoken_languages(self, session_id: str) -> list[str]:
+        """The languages spoken in the session's own stream (several in an "auto" session), sorted."""
+        s = self.get_session(session_id)
+        default = "en" if s.source_lang == "auto" else s.source_lang  # as the session core reads them
+        rows = self._db.execute("SELECT DISTINCT COALESCE(source_lang, ?) FROM captions WHERE session=? AND lang=?",
+                                (default, session_id, s.source_lang)).fetchall()
+        return sorted(str(r[0]) for r in rows)
+
+    def has_origin(self, session_id: str, lang: str, origin: str) -> bool:
+        """Whether any caption of (session, lang) came from ``origin`` ("whisper-translate", say)."""
+        row = self._db.execute("SELECT 1 FROM captions WHERE session=? AND lang=? AND origin=? LIMIT 1",
+                               (session_id, lang, origin)).fetchone()
+        return row is not None
+
+    def captions_by_id(self, session_id: str, lang: str, ids: Sequence[str]) -> dict[str, Caption]:
+        """The ``lang`` versions stored for these caption ids (those that have one), by id."""
+        found: dict[str, Caption] = {}
+        for part in _parts(ids):
+            rows = self._db.execute(f"SELECT * FROM captions WHERE session=? AND lang=? AND id IN ({_marks(part)})",
+                                    (session_id, lang, *part)).fetchall()
+            found.update((c.id, c) for c in map(_caption, rows))
+        return found
+
+    # -- translations made for exports ------------------------------------
+    def cached_translations(self, session_id: str, lang: str,
+                            keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], CachedTranslation]:
+        """The export translations into ``lang`` of these (caption id, source revision), where made."""
+        wanted = set(keys)
+        found: dict[tuple[str, int], CachedTranslation] = {}
+        for part in _parts(list(dict.fromkeys(cid for cid, _ in keys))):
+            rows = self._db.execute(
+                f"SELECT session, caption_id, source_revision, lang, text, fallback FROM export_translations"
+                f" WHERE session=? AND lang=? AND caption_id IN ({_marks(part)})", (session_id, lang, *part)).fetchall()
+            for row in rows:
+                t = CachedTranslation(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
+                if (t.caption_id, t.source_revision) in wanted:
+                    found[(t.caption_id, t.source_revision)] = t
+        return found
+
+    def save_cached_translations(self, translations: Sequence[CachedTranslation]) -> None:
+        """Keep these export translations; older revisions' translations of the same captions go."""
+        with _transaction(self._db):
+            for t in translations:
+                self._db.execute("DELETE FROM export_translations WHERE session=? AND caption_id=? AND lang=?"
+                                 " AND source_revision<?", (t.session, t.caption_id, t.lang, t.source_revision))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO export_translations (session, caption_id, source_revision, lang, text,"
+                    " fallback) VALUES (?,?,?,?,?,?)",
+                    (t.session, t.caption_id, t.source_revision, t.lang, t.text, int(t.fallback)))
+
+    def count_to_translate(self, session_id: str, lang: str) -> int:
+        """Spoken captions (with text) that have neither a ``lang`` version nor an export translation of their
+        current revision: what an export into ``lang`` still has to translate."""
+        s = self.get_session(session_id)
+        spoken = "en" if s.source_lang == "auto" else s.source_lang
+        (n,) = self._db.execute(
+            "SELECT COUNT(*) FROM captions s WHERE s.session=? AND s.lang=? AND trim(s.text)<>''"
+            " AND COALESCE(s.source_lang, ?)<>? AND NOT EXISTS (SELECT 1 FROM captions t WHERE t.session=s.session AND t.id=s.id AND t.lang=?)"
+            " AND NOT EXISTS (SELECT 1 FROM export_translations e WHERE e.session=s.session AND e.caption_id=s.id"
+            " AND e.source_revision=s.revision AND e.lang=?)",
+            (session_id, s.source_lang, spoken, lang, lang, lang)).fetchone()
+        return int(n)
+
     # -- tokens ---------------------------------------------------------
     def token_hash(self, role: str) -> str | None:
         row = self._db.execute("SELECT hash FROM tokens WHERE role=?", (role,)).fetchone()
@@ -270,6 +346,16 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise StoreError(f"the database was made by a newer version (schema {version}); upgrade the software")
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         conn.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+
+
+def _parts(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``items`` in slices short enough for one ``IN (...)`` (SQLite allows 999 parameters on old builds)."""
+    for i in range(0, len(items), MAX_IN_PARAMS):
+        yield items[i:i + MAX_IN_PARAMS]
+
+
+def _marks(items: Sequence[str]) -> str:
+    return ",".join("?" * len(items))
 
 
 def _session(row: tuple[Any, ...]) -> Session:

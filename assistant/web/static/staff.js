@@ -1,5 +1,6 @@
 /* The staff page: every session with its languages, and authenticated downloads of the exports.
-   Interface strings come from the staff catalogue (English and Chinese). */
+   Interface strings come from the staff catalogue (English and Chinese). Languages nobody read live
+   are translated as they download; the page follows each export by job id. */
 window.I18N.ready.then(function () {
   "use strict";
   var CC = window.CC, el = CC.el, $ = CC.$, I18N = window.I18N, t = I18N.t;
@@ -56,7 +57,7 @@ window.I18N.ready.then(function () {
     root.textContent = "";
     if (!sessions.length) root.appendChild(el("p", { class: "panel muted", text: t("staff.none") }));
     sessions.forEach(function (s) {
-      var langs = s.stored_languages && s.stored_languages.length ? s.stored_languages : (s.languages || []);
+      var langs = s.export_languages || (s.stored_languages && s.stored_languages.length ? s.stored_languages : (s.languages || []));
       var counts = s.captions || {};
       var rows = langs.map(function (lang) {
         return el("tr", { dataset: { lang: lang } }, [
@@ -69,7 +70,8 @@ window.I18N.ready.then(function () {
               "aria-label": t("staff.format_label", { format: name, language: CC.localName(lang) }),
               onclick: function (ev) { download(ev.currentTarget, exportUrl(s.id, f[0], lang), s.id + "-" + lang + "." + f[0]); },
               text: name });
-          }))])
+          }))]),
+          exportChoice(s, lang)
         ]);
       });
       var started = s.started_at ? t("staff.started", { time: new Date(s.started_at).toLocaleString(I18N.locale) })
@@ -84,7 +86,7 @@ window.I18N.ready.then(function () {
         langs.length ? el("table", { class: "exports" }, [el("tbody", {}, rows)])
                      : el("p", { class: "muted", text: t("staff.no_captions") }),
         el("button", { type: "button", class: "primary zip", dataset: { fmt: "zip" },
-          onclick: function (ev) { download(ev.currentTarget, "/api/sessions/" + encodeURIComponent(s.id) + "/export.zip", s.id + ".zip"); },
+          onclick: function (ev) { download(ev.currentTarget, zipUrl(s.id, ev.currentTarget.closest(".session")), s.id + ".zip"); },
           text: t("staff.zip") })
       ]));
     });
@@ -98,8 +100,9 @@ window.I18N.ready.then(function () {
     showError("");
     button.classList.add("busy");
     button.setAttribute("aria-busy", "true");
+    var job = newJobId(), stopFollowing = followProgress(job, fallbackName);
     try {
-      var resp = await fetch(url, { headers: authHeaders(), cache: "no-store" });
+      var resp = await fetch(url + (url.indexOf("?") >= 0 ? "&" : "?") + "job=" + job, { headers: authHeaders(), cache: "no-store" });
       if (!resp.ok) throw await CC.apiError(resp);
       var blob = await resp.blob();
       var name = CC.dispositionFilename(resp.headers.get("Content-Disposition"), fallbackName);
@@ -113,10 +116,62 @@ window.I18N.ready.then(function () {
     } catch (e) {
       showError(explain(e));
     } finally {
+      stopFollowing();
       button.classList.remove("busy");
       button.removeAttribute("aria-busy");
     }
   }
+  // -- languages translated on download, the zip's choice of languages, and progress ------------------
+  var PROGRESS_POLL_MS = 400;
+
+  function exportChoice(s, lang) {
+    var stored = (s.stored_languages || []).indexOf(lang) >= 0;
+    return el("td", { class: "choice" }, [
+      stored ? null : el("span", { class: "ondemand muted", text: t("staff.ondemand") }),
+      el("label", { class: "in-zip" }, [el("input", { type: "checkbox", class: "zip-lang", value: lang,
+        checked: stored, "aria-label": t("staff.in_zip_label", { language: CC.localName(lang) }) }),
+        " " + t("staff.in_zip")])
+    ]);
+  }
+
+  function zipUrl(id, section) {
+    var chosen = Array.prototype.map.call(section.querySelectorAll("input.zip-lang:checked"), function (box) { return box.value; });
+    return "/api/sessions/" + encodeURIComponent(id) + "/export.zip" + (chosen.length ? "?langs=" + chosen.map(encodeURIComponent).join(",") : "");
+  }
+
+  function newJobId() {
+    var bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);  // randomUUID needs https; this page may be served over plain http on a LAN
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  /* Poll GET /api/exports/{job} while the file downloads; show it in #status and the progress bar. */
+  function followProgress(job, name) {
+    var bar = $("#export-progress"), stopped = false;
+    async function poll() {
+      while (!stopped) {
+        try {
+          var p = await CC.fetchJson("/api/exports/" + job, { headers: authHeaders(), cache: "no-store" });
+          if (!stopped && p.state === "running") showProgress(bar, p, name);
+        } catch (e) { /* not started yet, or finished: the download itself reports */ }
+        await new Promise(function (done) { setTimeout(done, PROGRESS_POLL_MS); });
+      }
+    }
+    poll();
+    return function () { stopped = true; bar.hidden = true; };
+  }
+
+  function showProgress(bar, p, name) {
+    var translating = p.translations_total > 0 && p.translations_done < p.translations_total;
+    var done = translating ? p.translations_done : p.captions_done;
+    var total = translating ? p.translations_total : p.captions_total;
+    bar.max = Math.max(total, 1);
+    bar.value = Math.min(done, bar.max);
+    bar.hidden = false;
+    setStatus(translating ? "staff.progress_translating" : "staff.progress_preparing",
+              { language: CC.localName(p.lang || ""), name: name, done: String(done), count: total });
+  }
+
   function formatBytes(n) {
     var unit = BYTE_UNITS.filter(function (u) { return n >= u[0]; })[0] || BYTE_UNITS[BYTE_UNITS.length - 1];
     try {
