@@ -1,5 +1,5 @@
 """Durable storage of sessions, captions (every language), revisions and tokens."""
 
-from .sqlite import Store
+from .sqlite import CreatedVia, ScopedToken, Store
 
-__all__ = ["Store"]
+__all__ = ["CreatedVia", "ScopedToken", "Store"]
