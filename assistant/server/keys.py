@@ -15,7 +15,8 @@ from ..config import Settings
 from ..hub import CaptionBus
 from ..store import Store
 from .auth import IssuedToken
-from .limits import ConnectionLimiter
+from .exports import ExportWorker
+from .limits import AuthThrottle, ConnectionLimiter
 from .sessions import Sessions
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,6 +25,8 @@ STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", CaptionBus)
 SESSIONS = web.AppKey("sessions", Sessions)
 CONNECTIONS = web.AppKey("connections", ConnectionLimiter)
+THROTTLE = web.AppKey("throttle", AuthThrottle)  # wrong keys and tokens per address
+EXPORTS = web.AppKey("exports", ExportWorker)
 ISSUED_TOKENS = web.AppKey("issued_tokens", list[IssuedToken])
 # Open WebSockets, closed with GOING_AWAY on shutdown.
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

@@ -8,7 +8,6 @@ in the ``#fragment``, which browsers never send) and every API they call checks.
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -19,7 +18,6 @@ from . import access, auth
 from .keys import SESSIONS, STORE
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 QR_SCALE = 10  # pixels per module: big enough to project
 
 
@@ -53,14 +51,15 @@ async def qr_svg(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     """Liveness for monitors; private sessions are listed only with the staff token."""
-    staff = auth.role_of(request.app[STORE], auth.presented_token(request)) == "staff"
+    found = access.grant(request)
+    staff = found is not None and found.role == "staff"
     return web.json_response({"ok": True, "sessions": {r.session.id: r.state for r in request.app[SESSIONS]
                                                        if staff or r.session.public}})
 
 
 def content_security_policy(request: web.BaseRequest) -> str:
     """Only our own files; sockets only to this host (``'self'`` covers ws: in few browsers)."""
-    host = request.host if _HOST_RE.match(request.host or "") else ""
+    host = request.host if access.valid_host(request.host) else ""
     sockets = f"ws://{host} wss://{host}" if host else "ws: wss:"
     return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             f"connect-src 'self' {sockets}; media-src 'self' blob:; worker-src 'self'; "
