@@ -8,7 +8,6 @@ every reader of a stream. The full description is ``docs/protocol.md``.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,7 +21,7 @@ MAX_TITLE_CHARS = 200
 MAX_TERM_CHARS = 100  # one glossary term
 MAX_TERMS = 500
 MAX_ID_CHARS = 100  # a caption id in a correction
-SESSION_KEY_RE = re.compile(r"^[!-~]{8,128}$")  # printable ASCII, no spaces: survives a URL and a QR code
+SESSION_KEY_RE = validate.SESSION_KEY_RE
 
 FrameKind = Literal["hello", "caption", "partial", "status", "correction", "error", "readers", "level",
                     "info"]
@@ -175,9 +174,8 @@ def parse_client_object(obj: object) -> ClientMessage:
         if public is not None and not isinstance(public, bool):
             raise ProtocolError("\"public\" must be true or false")
         key = obj.get("key")
-        if key is not None and key != "" and (not isinstance(key, str) or not SESSION_KEY_RE.match(key)):
-            raise ProtocolError("\"key\" must be 8-128 printable ASCII characters without spaces, "
-                                "or \"\" to remove the key")
+        if key is not None and key != "":
+            key = validate.session_key(key, '"key"', hint=', or "" to remove the key')
         return UpdateSession(title=title, glossary=glossary, public=public, key=key)
     raise ProtocolError(f"unknown message type {_show(kind)}; expected one of ping, caption_text, correct,"
                         " pause, resume, end, update", code="unknown_type")

@@ -22,6 +22,7 @@ from .errors import ConfigError, ProtocolError
 
 SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+SESSION_KEY_RE = re.compile(r"^[!-~]{8,128}$")  # printable ASCII, no spaces: survives a URL and a QR code
 AUTO = "auto"  # "detect the spoken language", accepted where a session's language is set
 
 ErrorType = type[ProtocolError] | type[ConfigError]
@@ -42,6 +43,13 @@ def language(value: object, where: str, *, allow_auto: bool = False, error: Erro
     also = ", or 'auto'" if allow_auto else ""
     raise _error(error, f"{where} must be a language code like 'en' or 'pt-BR'{also}, not {_show(value)}",
                  "unknown_language")
+
+
+def session_key(value: object, where: str, *, hint: str = "") -> str:
+    """A private session's key: 8-128 printable ASCII characters, no spaces (ProtocolError ``bad_key``)."""
+    if isinstance(value, str) and SESSION_KEY_RE.match(value):
+        return value
+    raise ProtocolError(f"{where} must be 8-128 printable ASCII characters without spaces{hint}", code="bad_key")
 
 
 def text(value: object, where: str, *, max_chars: int, error: ErrorType = ProtocolError) -> str:

@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from .. import protocol, validate
+from .. import validate
 from ..errors import AuthError, ProtocolError
 from ..store import Store
 
@@ -34,7 +34,7 @@ Role = Literal["chair", "staff"]
 ROLES: tuple[Role, ...] = ("chair", "staff")
 TOKEN_BYTES = 24
 SUBPROTOCOL_PREFIX = "bearer."
-SESSION_KEY_RE = protocol.SESSION_KEY_RE
+SESSION_KEY_RE = validate.SESSION_KEY_RE
 SESSION_KEY_BYTES = 12
 TOKEN_ID_BYTES = 4  # a scoped token's public id: 8 hex digits, for listing and revoking
 
@@ -176,11 +176,8 @@ def new_session_key() -> str:
 
 
 def valid_session_key(key: object) -> str:
-    """Return ``key`` if it can be a session key; raise ProtocolError naming the rule otherwise."""
-    if not isinstance(key, str) or not SESSION_KEY_RE.match(key):
-        raise ProtocolError('"key" must be 8-128 printable ASCII characters without spaces; '
-                            "omit it to get a random one", code="bad_key")
-    return key
+    """Return ``key`` if it can be a session key; raise ProtocolError ``bad_key`` naming the rule otherwise."""
+    return validate.session_key(key, '"key"', hint="; omit it to get a random one")
 
 
 def hash_session_key(key: str) -> str:
