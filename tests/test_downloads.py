@@ -31,6 +31,7 @@ from assistant.config import Settings
 from assistant.server.app import make_app
 from assistant.server.runtime import Recognizer
 from tests.conftest import CHAIR, ManualClock
+from tests.test_server_crash import CHAIR as SERVED_CHAIR, free_port, start_server
 
 TRANSCRIPT = "/api/sessions/main/transcript.srt"
 LINE = "A long enough line of a long talk, so that the transcript weighs what a whole day does. " * 2
@@ -123,6 +124,31 @@ async def test_concurrent_downloads_leave_no_database_descriptor_behind(server: 
         while (now := database_descriptors(database)) != before:
             await asyncio.sleep(0.05)
     assert now == before
+
+
+async def test_seventy_downloads_fit_in_a_server_of_160_descriptors(tmp_path: Path) -> None:
+    """Where each download opened its own database connection, 31 of these 70 failed."""
+    port = free_port()
+    server = await start_server(tmp_path / "data", port)
+    try:
+        served = psutil.Process(server.pid)
+        served.rlimit(psutil.RLIMIT_NOFILE, (160, served.rlimit(psutil.RLIMIT_NOFILE)[1]))
+        base = f"http://127.0.0.1:{port}/api/sessions/main"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            for i in range(40):
+                async with http.post(f"{base}/captions", json={"text": f"Line {i}. " + LINE},
+                                     headers={"Authorization": f"Bearer {SERVED_CHAIR}"}) as resp:
+                    assert resp.status == 201
+
+            async def download() -> tuple[int, int]:
+                async with http.get(f"{base}/transcript.srt") as resp:
+                    return resp.status, (await resp.read()).count(b"-->")
+
+            results = await asyncio.gather(*[download() for _ in range(70)])
+        assert results == [(200, 40)] * 70
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
 
 
 async def test_a_full_house_gets_503_with_retry_after_and_head_runs_no_export(settings: Settings) -> None:
