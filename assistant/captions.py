@@ -61,6 +61,8 @@ class Partial:
     text: str
     # The prefix of ``text`` the recogniser has agreed on: it will not change any more.
     stable_text: str = ""
+    # In a translated language: the agreed words of the spoken language that ``text`` translates.
+    source_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,9 @@ class Status:
     session: str
     state: SessionState
     lag_ms: int | None = None
+    started_at_ms: int | None = None  # unix ms of audio time 0; set when the first audio (or typed caption) comes
+    # In a translated language: how long translation adds after the spoken caption (included in ``lag_ms``).
+    translation_ms: int | None = None
 
     @property
     def live(self) -> bool:

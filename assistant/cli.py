@@ -7,6 +7,9 @@
     assistant languages   list or add translation packages
     assistant export      write a session's transcript (srt, vtt, txt, json, docx, zip)
     assistant tokens      rotate the chair or staff token; issue, list, revoke chair tokens of one session
+
+``--config FILE`` and ``--verbose`` come before the command; ``--version`` prints
+the installed package's version.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import logging
 import os
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -26,7 +30,11 @@ if TYPE_CHECKING:
     from .store import Store
 
 
+DISTRIBUTION = "assistant"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -44,7 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml's), or a note when running uninstalled."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "(not installed: run `pip install .`)"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``assistant`` parser with every sub-command; each option carries its help text."""
     from .audio.microphone import configure_devices_parser
     from .capture import configure_capture_parser
     from .export import configure_export_parser
@@ -52,15 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     from .translate.languages import configure_languages_parser
 
     parser = argparse.ArgumentParser(prog="assistant", description="Live multilingual captions for conferences.")
-    parser.add_argument("--config", type=Path, help="a TOML file overriding the embedded default.toml")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}",
+                        help="print the version and exit")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="a TOML file overriding the embedded default.toml (before the command: "
+                             "assistant --config my.toml serve)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the caption server")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--host", help="address to listen on (default: server.host, 0.0.0.0 = every interface)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: server.port, 8080)")
     serve.add_argument("--session", help="run only this session (created if new)")
-    serve.add_argument("--title")
+    serve.add_argument("--title", help="the session's title, shown to readers")
     serve.add_argument("--language", help="spoken language: en, ru, ... or auto")
     serve.add_argument("--languages", help="translation targets always produced, e.g. fr,es")
     serve.add_argument("--source", help="remote | none | mic | mic:NAME | a recording to replay at real speed")
@@ -91,11 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_export)
 
     p = sub.add_parser("tokens", help="rotate the chair or staff token; chair tokens for one session")
-    actions = p.add_subparsers(dest="tokens_action", metavar="ACTION", required=True)
+    actions = p.add_subparsers(dest="tokens_action", metavar="ACTION", required=True, help="what to do")
     a = actions.add_parser("rotate", help="replace the chair or staff token (good in every session)")
-    a.add_argument("role", choices=["chair", "staff"])
+    a.add_argument("role", choices=["chair", "staff"], help="whose token; the old one stops working")
     a = actions.add_parser("issue", help="make a chair token good in one session only (printed once)")
-    a.add_argument("role", choices=["chair"])
+    a.add_argument("role", choices=["chair"], help="the role it holds in that session")
     a.add_argument("--session", required=True, help="the session (room) it is good in")
     a = actions.add_parser("list", help="list the tokens of single sessions (ids, never the tokens)")
     a.add_argument("--session", help="only this session's")
@@ -107,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
+    """The settings for this run: the embedded defaults, ``--config`` and the environment."""
     return load(args.config, os.environ)
 
 

@@ -4,6 +4,10 @@
 user's file (if any) and then the environment. It creates nothing and reads no
 global state, so tests call it with a dict for ``environ``. A misspelt key or a
 value of the wrong type raises :class:`ConfigError` naming the key.
+
+``default.toml`` is the documented source of every default; the dataclass
+defaults below repeat its values (for code that builds settings without a file)
+and tests/test_config.py checks that the two agree key by key.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,12 +23,15 @@ from . import validate
 from .errors import ConfigError
 from .validate import LANG_RE, SESSION_ID_RE  # noqa: F401  (re-exported: older imports name them here)
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent / "default.toml"
+# Read through importlib.resources so it is found in a wheel, a pipx venv or a zip as well as a checkout.
+DEFAULT_CONFIG = resources.files("assistant") / "default.toml"
 ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
+    """``[server]``: where to listen, the public address, TLS and which origins and proxies to trust."""
+
     host: str = "0.0.0.0"
     port: int = 8080
     public_url: str = ""
@@ -32,20 +40,26 @@ class ServerSettings:
     tls_key: str = ""
     allowed_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    frame_ancestors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class StorageSettings:
+    """``[storage]``: the data folder and the caption database inside it."""
+
     data_dir: Path = Path("data")
     database: str = "captions.sqlite3"
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file: ``database`` inside ``data_dir``."""
         return self.data_dir / self.database
 
 
 @dataclass(frozen=True, slots=True)
 class AsrSettings:
+    """``[asr]``: which Whisper model, where models live and how it runs on the CPU."""
+
     model: str = "base"
     models_dir: Path = Path("models")
     compute_type: str = "int8"
@@ -54,19 +68,25 @@ class AsrSettings:
 
 @dataclass(frozen=True, slots=True)
 class TranslationSettings:
+    """``[translation]``: the Argos packages folder and the translation threads."""
+
     packages_dir: Path = Path("data/argos-packages")
-    workers: int = 1
+    workers: int = 3
     threads_per_worker: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class AuthSettings:
+    """``[auth]``: chair and staff tokens; empty means generated on first run."""
+
     chair_token: str = ""
     staff_token: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class LimitSettings:
+    """``[limits]``: per-client queues, frame sizes, connection and message rate limits."""
+
     client_queue: int = 256
     max_message_bytes: int = 65536
     max_connections_per_ip: int = 50
@@ -81,6 +101,8 @@ class LimitSettings:
 
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
+    """One ``[[sessions]]`` table: a room started (or resumed) with the server."""
+
     id: str
     title: str = ""
     language: str = "en"
@@ -92,6 +114,8 @@ class SessionSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """Everything :func:`load` returns; one frozen value per run."""
+
     server: ServerSettings = field(default_factory=ServerSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     asr: AsrSettings = field(default_factory=AsrSettings)
@@ -126,7 +150,7 @@ def load(path: Path | None, environ: Mapping[str, str]) -> Settings:
 
     Raises ConfigError naming the file and key for anything unknown or mistyped.
     """
-    raw = _read_toml(DEFAULT_CONFIG)
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
     if path is not None:
         user = _read_toml(path)
         for key, value in user.items():
@@ -252,6 +276,10 @@ def _validate(s: Settings) -> None:
         if not ORIGIN_RE.match(origin):
             raise ConfigError(f"server.allowed_origins has {origin!r}; write origins like "
                               "'https://captions.example.org' or 'http://10.0.0.5:8080' (scheme://host[:port])")
+    for origin in s.server.frame_ancestors:
+        if not ORIGIN_RE.match(origin):
+            raise ConfigError(f"server.frame_ancestors has {origin!r}; write the origins of the pages that embed "
+                              "the room screen like 'https://events.example.org' (scheme://host[:port])")
     for role in ("chair_token", "staff_token"):
         validate.unicode(getattr(s.auth, role), f"auth.{role}", error=ConfigError)
     validate.unicode(s.server.public_url, "server.public_url", error=ConfigError)

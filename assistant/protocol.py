@@ -40,12 +40,17 @@ def _dump(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def hello(session: Session, lang: str, languages: tuple[str, ...], latest_seq: int) -> Frame:
-    return Frame("hello", _dump({
+def hello(session: Session, lang: str, languages: tuple[str, ...], latest_seq: int, *, reset: bool = False) -> Frame:
+    """The first frame on a reader socket; ``reset`` says the client's ``since`` was beyond this stream's end
+    (the store was reset), so the stream starts again from its first caption."""
+    d: dict[str, Any] = {
         "type": "hello", "protocol": PROTOCOL_VERSION, "session": session.id, "title": session.title,
         "source_lang": session.source_lang, "lang": lang, "languages": list(languages),
         "started_at": session.started_at_ms, "seq": latest_seq,
-    }))
+    }
+    if reset:
+        d["reset"] = True
+    return Frame("hello", _dump(d))
 
 
 def caption_dict(c: Caption) -> dict[str, Any]:
@@ -72,18 +77,27 @@ def partial(p: Partial) -> Frame:
                          "text": p.text}
     if p.stable_text:
         d["stable_text"] = p.stable_text
+    if p.source_text is not None:
+        d["source_text"] = p.source_text
     return Frame("partial", _dump(d))
 
 
 def status(s: Status) -> Frame:
-    return Frame("status", _dump({"type": "status", "live": s.live, "lag_ms": s.lag_ms, "state": s.state}))
+    d: dict[str, Any] = {"type": "status", "live": s.live, "lag_ms": s.lag_ms, "state": s.state,
+                         "started_at": s.started_at_ms}
+    if s.translation_ms is not None:
+        d["translation_ms"] = s.translation_ms
+    return Frame("status", _dump(d))
 
 
-def correction(c: Correction, source_text: str | None = None) -> Frame:
+def correction(c: Correction, source_text: str | None = None, fallback: bool = False) -> Frame:
+    """A caption's new text; ``fallback``: a translated language shows the (corrected) original, marked."""
     d: dict[str, Any] = {"type": "correction", "seq": c.seq, "id": c.id, "lang": c.lang, "text": c.text,
                          "revision": c.revision}
     if source_text is not None:
         d["source_text"] = source_text
+    if fallback:
+        d["fallback"] = True
     return Frame("correction", _dump(d))
 
 

@@ -22,7 +22,8 @@ from assistant.asr import (
 )
 from assistant.asr.replay import TimedEvent, replay_virtual
 from assistant.asr.text import collapse_repeats, drop_crammed_copies, normalize, text_width
-from assistant.asr.types import SAMPLE_RATE, TranscribedSegment, Transcription, TranscriptionRequest, VoiceActivity
+from assistant.asr.types import TranscribedSegment, Transcription, TranscriptionRequest, VoiceActivity
+from assistant.pcm import SAMPLE_RATE
 from assistant.captions import Word
 from assistant.errors import AudioFormatError
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from assistant.config import load
+from assistant.config import DEFAULT_CONFIG, SessionSettings, Settings, load
 from assistant.errors import ConfigError
 
 
@@ -54,3 +56,17 @@ def test_missing_file_and_bad_environment(tmp_path: Path) -> None:
         load(tmp_path / "nope.toml", {})
     with pytest.raises(ConfigError, match="ASSISTANT_PORT"):
         load(None, {"ASSISTANT_PORT": "http"})
+
+
+def test_the_dataclass_defaults_are_the_embedded_file() -> None:
+    """default.toml documents every key and its default; the dataclasses must say the same."""
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    from_file, built_in = load(None, {}), Settings()
+    for section in dataclasses.fields(Settings):
+        if section.name == "sessions":
+            continue
+        fields = {f.name for f in dataclasses.fields(getattr(built_in, section.name))}
+        assert set(raw[section.name]) == fields, f"[{section.name}] in default.toml lists other keys"
+        assert getattr(from_file, section.name) == getattr(built_in, section.name), section.name
+    # The example session shows every key; its values (title "Main hall") are an example, not defaults.
+    assert set(raw["sessions"][0]) == {f.name for f in dataclasses.fields(SessionSettings)}

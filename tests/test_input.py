@@ -228,8 +228,8 @@ async def test_x_forwarded_for_garbage_from_a_trusted_proxy_counts_as_the_proxy(
 
 # Every header and query parameter the server reads, with values no client should send.
 READ_HEADERS = (b"Authorization", b"Sec-WebSocket-Protocol", b"Origin", b"X-Forwarded-For", b"Host", b"Upgrade",
-                b"Referer", b"User-Agent")
-PATHS = ("/", "/s/main", "/chair/main", "/staff", "/healthz", "/api/sessions", "/api/sessions/main/qr.svg",
+                b"Referer", b"User-Agent", b"Accept-Language")
+PATHS = ("/", "/s/main", "/s/main/display", "/chair/main", "/staff", "/healthz", "/api/sessions", "/api/sessions/main/qr.svg",
          "/api/sessions/main/transcript.txt", "/api/sessions/main/export.zip", "/ws/captions/main",
          "/ws/chair/main", "/ws/audio/main", "/api/sessions/main/captions/x/revisions")
 header_values = st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")) | st.sampled_from(

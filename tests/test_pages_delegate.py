@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy as np
 import pytest
 from aiohttp import web
 
+from assistant.asr.types import LagReport, PartialCaption
 from assistant.config import Settings
 from assistant.server.app import make_app
 from assistant.server.keys import SESSIONS
 from assistant.server.runtime import SessionRuntime
+from tests.helpers.recognizers import silent_factory
 from tests.browser import DESKTOP, PHONE, Chromium, Page, chromium, connect, screenshot_dir, serve
 from tests.conftest import CHAIR, ManualClock, bearer
 
@@ -98,7 +101,8 @@ class DroppingProxy:
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Application]]:
-    app = make_app(settings, clock=ManualClock().clock, translator=PrefixTranslator(("ar", "fr")))
+    app = make_app(settings, clock=ManualClock().clock, translator=PrefixTranslator(("ar", "fr")),
+                   recognizer_factory=silent_factory)
     async with serve(app) as url:
         yield url, app
 
@@ -138,13 +142,13 @@ async def test_delegate_shows_captions_partials_and_resumes_exactly_once(
             await page.wait_for("document.querySelectorAll('#captions .cap').length === 2")
 
             rt = runtime(app)
-            rt.set_state("live")
+            rt.open_audio()
+            rt.push_audio(np.zeros(1600, dtype=np.float32))  # the first audio: the session is live
             await page.wait_for("document.querySelector('#conn').dataset.state === 'live'")
-            rt.publish_partial("and now a word from", 9000, 9900)
+            rt.recognized(PartialCaption(9000, 9900, "and now a word from"))
             await page.wait_for("document.querySelector('#partial').textContent === 'and now a word from'")
             assert await page.evaluate("getComputedStyle(document.querySelector('#partial')).display") != "none"
-            rt.lag_ms = 6400
-            rt.publish_status()
+            rt.recognized(LagReport(6400))
             assert "6 s behind" in await page.wait_for(
                 "!document.querySelector('#lag').hidden && document.querySelector('#lag').textContent")
             await page.screenshot(shots / "delegate-live-360x640.png")
@@ -159,9 +163,10 @@ async def test_delegate_shows_captions_partials_and_resumes_exactly_once(
             await page.wait_for("document.querySelectorAll('#captions .cap').length === 4", timeout=20)
             await say(url, "Back live.")
             await page.wait_for("document.querySelectorAll('#captions .cap').length === 5")
-            await asyncio.sleep(0.3)  # anything duplicated would have arrived by now
+            await say(url, "Sentinel.")  # a duplicate would arrive before it
+            await page.wait_for("document.querySelectorAll('#captions .cap').length >= 6")
             assert await shown(page) == ["Good morning, everyone.", "Welcome to the plenary.", "Missed line one.",
-                                         "Missed line two.", "Back live."]
+                                         "Missed line two.", "Back live.", "Sentinel."]
             resumed = [r for r in proxy.requests if r.startswith("GET /ws/captions/main")]
             assert len(resumed) == 2 and "since=0" in resumed[0] and "since=2" in resumed[1], resumed
             assert page.errors == []
@@ -179,9 +184,9 @@ async def test_delegate_switches_language_rtl_source_text_and_preferences(
         await page.goto(f"{url}/s/main?lang=xx")  # not offered: falls back to the spoken language, says so
         await page.wait_for("document.querySelector('#lang').value === 'en' && "
                             "document.querySelectorAll('#captions .cap').length === 2")
-        assert "not available" in await page.text("#notice")
+        assert await page.text("#notice") == "This session has no captions in xx; showing English."
         options = await page.evaluate("Array.from(document.querySelector('#lang').options).map(o => o.textContent)")
-        assert options == ["English", "العربية", "Français"]
+        assert options == ["English", "Arabic (العربية)", "French (Français)"]  # named in the interface language too
 
         await page.evaluate("(function(){var s=document.querySelector('#lang');s.value='fr';"
                             "s.dispatchEvent(new Event('change'));})()")
@@ -274,7 +279,7 @@ async def test_agreed_words_of_the_partial_show_settled(chromium: Chromium, sett
             page = await tools.new_page(PHONE, mobile=True)
             await page.goto(f"{url}/s/main")
             await page.wait_for("document.querySelector('#conn').dataset.state !== 'connecting'")
-            runtime(app).publish_partial("ask not what your country", 0, 1500, stable="ask not what")
+            runtime(app).recognized(PartialCaption(0, 1500, "ask not what your country", stable_text="ask not what"))
             await page.wait_for("document.querySelector('#partial .settled') !== null")
             assert await page.text("#partial .settled") == "ask not what"
             assert await page.text("#partial") == "ask not what your country"
@@ -307,9 +312,9 @@ async def test_delegate_shows_waiting_paused_and_ended_calmly(
         await page.wait_for(f"{CARD} === ''")  # something was said: no longer "waiting to start"
 
         rt = runtime(app)
-        rt.set_state("live")
-        rt.lag_ms = 6400
-        rt.publish_status()
+        rt.open_audio()
+        rt.push_audio(np.zeros(1600, dtype=np.float32))  # the first audio: the session is live
+        rt.recognized(LagReport(6400))
         await page.wait_for("!document.querySelector('#lag').hidden")
         await say(url, "We begin with the budget.")
         await control(url, "pause")

@@ -74,6 +74,7 @@ STAFF_ONLY = (401, 401, 403, 200, 401)
 TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/"): OPEN,
     ("GET", "/s/{session}"): PUBLIC_OR_KEY,
+    ("GET", "/s/{session}/display"): PUBLIC_OR_KEY,  # the room screen, like the delegate page
     ("GET", "/chair/{session}"): {"main": OPEN, "priv": OPEN},  # a plain file; the token stays in the #fragment
     ("GET", "/staff"): OPEN,
     ("GET", "/static"): OPEN,

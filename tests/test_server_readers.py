@@ -10,9 +10,11 @@ import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
+from assistant import protocol
 from assistant.config import Settings
 from assistant.server.app import make_app
-from assistant.server.keys import SESSIONS
+from assistant.server.keys import BUS, SESSIONS
+from tests.helpers.recognizers import silent_factory
 from tests.conftest import CHAIR, ManualClock, bearer
 
 
@@ -68,9 +70,10 @@ async def test_reconnect_with_since_gets_exactly_the_missed_captions(client: Tes
     caps = [f for f in frames if f["type"] == "caption"]
     assert [c["seq"] for c in caps] == [4, 5, 6, 7]
     assert [c["text"] for c in caps] == [f"Sentence number {i}." for i in range(3, 7)]
-    # nothing more arrives: no duplicates
-    with pytest.raises(TimeoutError):
-        await frames_until(ws, "caption", 1, timeout=0.3)
+    # nothing else arrives before a sentinel line: no duplicates
+    await say(client, "Sentinel.")
+    sentinel = [f for f in await frames_until(ws, "caption", 1) if f["type"] == "caption"]
+    assert [(c["seq"], c["text"]) for c in sentinel] == [(8, "Sentinel.")]
     await ws.close()
 
 
@@ -78,16 +81,24 @@ async def test_slow_reader_does_not_delay_fast_one_and_resyncs(aiohttp_client: A
     import dataclasses
     small = dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, client_queue=8))
     client = await aiohttp_client(make_app(small, clock=ManualClock().clock))
+    bus, runtime = client.server.app[BUS], client.server.app[SESSIONS].get("main")
     slow = await client.ws_connect("/ws/captions/main")  # never reads until the end
     fast = await client.ws_connect("/ws/captions/main")
     await frames_until(fast, "hello")
+    inboxes = [sub for subs in bus._subs.values() for sub in subs]  # the test looks inside the bus it owns
     for i in range(40):
         await say(client, f"Line {i}.")
     frames = await frames_until(fast, "caption", 40)
     assert [f["seq"] for f in frames if f["type"] == "caption"] == list(range(1, 41))
-    # The slow reader overflowed its inbox: it is resynchronised from the store, in order, once.
-    frames = await frames_until(slow, "caption", 40, timeout=10)
-    assert [f["seq"] for f in frames if f["type"] == "caption"] == list(range(1, 41))
+    # A burst of 40 lines at once, faster than any writer drains: the inboxes really overflow.
+    for i in range(40, 80):
+        runtime.act(protocol.CaptionText(f"Line {i}.", None))
+    assert all(sub.overflows == 1 for sub in inboxes)
+    frames = await frames_until(fast, "caption", 40)
+    assert [f["seq"] for f in frames if f["type"] == "caption"] == list(range(41, 81))
+    # The slow reader is resynchronised from the store: every line, in order, once.
+    frames = await frames_until(slow, "caption", 80, timeout=10)
+    assert [f["seq"] for f in frames if f["type"] == "caption"] == list(range(1, 81))
     await slow.close()
     await fast.close()
 
@@ -166,19 +177,6 @@ async def test_connection_limit_counts_phones_behind_a_trusted_proxy(aiohttp_cli
         await ws.close()
 
 
-class SilentRecognizer:
-    """Hears the audio and says nothing: enough for a session to go live."""
-
-    async def run(self, audio: AsyncIterator[object], on_event: Callable[[object], None]) -> None:
-        async for _ in audio:
-            pass
-
-
-def silent_factory(language: str | None, glossary: tuple[str, ...],
-                   task: Literal["transcribe", "translate"] = "transcribe") -> SilentRecognizer:
-    return SilentRecognizer()
-
-
 async def next_status(ws: Any) -> dict[str, Any]:
     return (await frames_until(ws, "status"))[-1]
 
@@ -187,14 +185,19 @@ async def test_reader_sees_the_session_state_through_pause_resume_and_end(
         aiohttp_client: Any, settings: Settings) -> None:
     client = await aiohttp_client(make_app(settings, clock=ManualClock().clock, recognizer_factory=silent_factory))
     reader = await client.ws_connect("/ws/captions/main")
-    assert await next_status(reader) == {"type": "status", "live": False, "lag_ms": None, "state": "idle"}
+    assert await next_status(reader) == {"type": "status", "live": False, "lag_ms": None, "state": "idle",
+                                         "started_at": None}
 
     audio = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
     await audio.send_json({"type": "start", "sample_rate": 16000, "channels": 1, "format": "s16le",
                            "stream": "desk-1"})
     assert (await audio.receive_json())["type"] == "ready"
     await audio.send_bytes(b"\0" * 3200)  # 100 ms of silence: the session goes live
-    assert await next_status(reader) == {"type": "status", "live": True, "lag_ms": None, "state": "live"}
+    # The session goes live, and a reader who came before the audio learns when it started.
+    live = await next_status(reader)
+    started = client.server.app[SESSIONS].get("main").session.started_at_ms
+    assert started is not None
+    assert live == {"type": "status", "live": True, "lag_ms": None, "state": "live", "started_at": started}
 
     chair = await client.ws_connect("/ws/chair/main", headers=bearer(CHAIR))
     seen = []
@@ -204,10 +207,11 @@ async def test_reader_sees_the_session_state_through_pause_resume_and_end(
         assert status["live"] is (status["state"] == "live")
         seen.append(status["state"])
     assert seen == ["paused", "live", "paused", "ended"]
-    # One frame per change: a repeated action changes nothing and sends nothing.
+    # One frame per change: a repeated action changes nothing and sends nothing (a typed line is the sentinel).
     await chair.send_json({"type": "end"})
-    with pytest.raises(TimeoutError):
-        await frames_until(reader, "status", timeout=0.3)
+    await chair.send_json({"type": "caption_text", "text": "Sentinel."})
+    frames = await frames_until(reader, "caption")
+    assert "status" not in [f["type"] for f in frames] and frames[-1]["text"] == "Sentinel."
 
     late = await client.ws_connect("/ws/captions/main")  # a reader who joins after the end is told at once
     assert (await next_status(late))["state"] == "ended"
@@ -233,8 +237,8 @@ async def test_a_new_capture_stream_does_not_end_a_pause(aiohttp_client: Any, se
     await second.send_json({**start, "stream": "desk-2"})
     assert (await second.receive_json())["type"] == "ready"
     await second.send_bytes(b"\0" * 3200)
-    with pytest.raises(TimeoutError):
-        await frames_until(reader, "status", timeout=0.3)
+    # The new recording is announced (readers re-learn started_at), and the session is still paused.
+    assert (await next_status(reader))["state"] == "paused"
     assert client.server.app[SESSIONS].get("main").state == "paused"
     await chair.send_json({"type": "resume"})
     assert (await next_status(reader))["state"] == "live"
@@ -250,10 +254,11 @@ async def test_reader_that_overflowed_still_learns_the_state(aiohttp_client: Any
     assert (await next_status(reader))["state"] == "idle"
     runtime = client.server.app[SESSIONS].get("main")
     # All at once, without yielding: the "ended" status is lost when the inbox overflows.
-    runtime.set_state("ended")
     for i in range(20):
-        runtime.add_caption(f"Closing line {i}.", i * 1000, i * 1000 + 900, origin="manual")
+        runtime.act(protocol.CaptionText(f"Closing line {i}.", None))
+    runtime.act(protocol.Control("end"))
     frames = await frames_until(reader, "status")
     assert [f["seq"] for f in frames if f["type"] == "caption"] == list(range(1, 21))
-    assert frames[-1] == {"type": "status", "live": False, "lag_ms": None, "state": "ended"}
+    assert frames[-1] == {"type": "status", "live": False, "lag_ms": None, "state": "ended",
+                          "started_at": runtime.session.started_at_ms}
     await reader.close()

@@ -175,10 +175,53 @@ async def test_real_zh_en_package_through_the_server(aiohttp_client: Any, settin
     await service.close()
 
 
+@pytest.mark.model
+async def test_real_zh_en_partials_then_the_final_then_a_correction(aiohttp_client: Any, settings: Settings) -> None:
+    """Translated text in progress with the real zh→en package: partial frames, the final, a correction."""
+    from pathlib import Path
+
+    from assistant.asr.types import FinalCaption, PartialCaption
+    from assistant.server.engines import build_translator
+    from assistant.server.keys import SESSIONS
+    from tests.helpers.recognizers import silent_factory
+
+    packages = Path("data/argos-packages")
+    zh = dataclasses.replace(settings, translation=dataclasses.replace(settings.translation, packages_dir=packages),
+                             sessions=(dataclasses.replace(settings.sessions[0], language="zh"),))
+    service = build_translator(zh)
+    clock = ManualClock()
+    client = await aiohttp_client(make_app(zh, translator=service, clock=clock.clock,
+                                           recognizer_factory=silent_factory))
+    ws = await client.ws_connect("/ws/captions/main?lang=en")
+    await frames_until(ws, "status")
+    runtime = client.server.app[SESSIONS].get("main")
+    runtime.recognized(PartialCaption(0, 1500, "我们今天讨论气候", stable_text="我们今天讨论"))
+    first = [f for f in await frames_until(ws, "partial", timeout=60) if f["type"] == "partial"][-1]
+    assert first["lang"] == "en" and first["text"] and "stable_text" not in first
+    clock.ms += 2000  # later, more agreed words
+    runtime.recognized(PartialCaption(0, 2500, "我们今天讨论气候变化的", stable_text="我们今天讨论气候变化"))
+    second = [f for f in await frames_until(ws, "partial", timeout=60) if f["type"] == "partial"][-1]
+    assert "climate" in second["text"].lower(), second["text"]
+    runtime.recognized(FinalCaption(0, 3000, "我们今天讨论气候变化。", (), "zh"))
+    frames = await frames_until(ws, "caption", timeout=60)
+    cap = [f for f in frames if f["type"] == "caption"][0]
+    assert "climate" in cap["text"].lower() and cap["source_text"] == "我们今天讨论气候变化。"
+    cleared = [f for f in await frames_until(ws, "partial", timeout=60) if f["type"] == "partial"][-1]
+    assert cleared["text"] == ""
+    fix = await client.patch(f"/api/sessions/main/captions/{cap['id']}", json={"text": "我们今天讨论经济。"},
+                             headers=bearer(CHAIR))
+    assert fix.status == 200
+    correction = [f for f in await frames_until(ws, "correction", timeout=60) if f["type"] == "correction"][0]
+    assert correction["id"] == cap["id"] and correction["source_text"] == "我们今天讨论经济。"
+    assert "econom" in correction["text"].lower(), correction["text"]
+    await ws.close()
+    await service.close()
+
+
 async def test_a_package_installed_while_running_is_served_without_a_restart(
         aiohttp_client: Any, settings: Settings, tmp_path: Any, tmp_path_factory: Any) -> None:
     from assistant.server.engines import build_translator
-    from assistant.server.translation import AVAILABLE_REFRESH_MS
+    from assistant.server.runtime import AVAILABLE_REFRESH_MS
     from assistant.translate import PackageRegistry
     from tests.helpers.argos_builder import cipher_reference, tiny_package_files
 
@@ -202,4 +245,41 @@ async def test_a_package_installed_while_running_is_served_without_a_restart(
     assert cap["origin"] == "translation" and cap["source_text"] == "hello world"
     assert cap["text"] == cipher_reference(pair.path, "hello world", tiny.shift)
     await ws.close()
+    await service.close()
+
+
+async def test_test_only_packages_give_two_languages_text_in_progress_then_finals(
+        aiohttp_client: Any, settings: Settings, tmp_path: Any, tmp_path_factory: Any) -> None:
+    """The mechanics with the generated test-only cipher packages (their output is no translation)."""
+    from assistant.asr.types import FinalCaption, PartialCaption
+    from assistant.server.engines import build_translator
+    from assistant.server.keys import SESSIONS
+    from assistant.translate import PackageRegistry
+    from tests.helpers.argos_builder import cipher_reference, tiny_package_files
+    from tests.helpers.recognizers import silent_factory
+
+    packages = tmp_path / "argos-packages"
+    registry = PackageRegistry(packages)
+    tiny = tiny_package_files(tmp_path_factory)
+    pairs = {t: registry.install_file(tiny[("en", t)].path) for t in ("fr", "de")}
+    cfg = dataclasses.replace(settings, translation=dataclasses.replace(settings.translation, packages_dir=packages))
+    service = build_translator(cfg)
+    client = await aiohttp_client(make_app(cfg, translator=service, clock=ManualClock().clock,
+                                           recognizer_factory=silent_factory))
+    readers = {t: await client.ws_connect(f"/ws/captions/main?lang={t}") for t in pairs}
+    for ws in readers.values():
+        await frames_until(ws, "status")
+    runtime = client.server.app[SESSIONS].get("main")
+    runtime.recognized(PartialCaption(0, 1200, "hello world again", stable_text="hello world"))
+    for t, ws in readers.items():
+        partial = [f for f in await frames_until(ws, "partial", timeout=30) if f["type"] == "partial"][-1]
+        assert partial["source_text"] == "hello world"
+        assert partial["text"] == cipher_reference(pairs[t].path, "hello world", tiny[("en", t)].shift)
+    runtime.recognized(FinalCaption(0, 1500, "hello world again", (), "en"))
+    for t, ws in readers.items():
+        frames = await frames_until(ws, "caption", timeout=30)
+        assert [f["type"] for f in frames if f["type"] in ("partial", "caption")][-1] == "caption"
+        cleared = [f for f in await frames_until(ws, "partial", timeout=30) if f["type"] == "partial"][-1]
+        assert cleared["text"] == ""
+        await ws.close()
     await service.close()

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.captions import Session
+import dataclasses
+
+from assistant.captions import Caption, Session
 from assistant.errors import NotFoundError, StoreError
 from assistant.store import Store
 from assistant.store.migrations import MIGRATIONS
@@ -26,38 +28,45 @@ def test_created_on_first_use_in_wal_mode_at_the_latest_schema(store: Store) -> 
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
+def cap(lang: str, seq: int, cid: str, text: str, start_ms: int = 0, **kw: object) -> Caption:
+    return Caption("main", lang, seq, cid, start_ms, start_ms + 900, text, **kw)  # type: ignore[arg-type]
+
+
 def test_seq_counts_per_language_and_survives_reopen(store: Store) -> None:
-    a = store.append_caption("main", "en", id="c1", start_ms=0, end_ms=900, text="One.", origin="asr")
-    b = store.append_caption("main", "en", id="c2", start_ms=900, end_ms=1800, text="Two.", origin="asr")
-    f = store.append_caption("main", "fr", id="c1", start_ms=0, end_ms=900, text="Un.", origin="translation",
-                             source_lang="en", source_text="One.")
-    assert (a.seq, b.seq, f.seq) == (1, 2, 1)
+    store.insert_caption(cap("en", 1, "c1", "One."))
+    store.insert_caption(cap("en", 2, "c2", "Two.", 900))
+    store.insert_caption(cap("fr", 1, "c1", "Un.", origin="translation", source_lang="en", source_text="One."))
     store.close()
     again = Store.open(store.path)
     assert [c.text for c in again.iter_captions("main", "en")] == ["One.", "Two."]
-    assert again.latest_seq("main", "fr") == 1 and again.languages("main") == ["en", "fr"]
+    assert again.latest_seqs("main") == {"en": 2, "fr": 1} and again.languages("main") == ["en", "fr"]
     assert [c.id for c in again.untranslated("main", "en", "fr", 10)] == ["c2"]
-    with pytest.raises(sqlite3.IntegrityError):  # one version of a caption per language
-        again.append_caption("main", "fr", id="c1", start_ms=0, end_ms=900, text="Un.", origin="translation")
+    with pytest.raises(StoreError, match="stored already"):  # one version of a caption per language
+        again.insert_caption(cap("fr", 2, "c1", "Un.", origin="translation"))
+    with pytest.raises(StoreError, match="stored already"):  # one caption per seq
+        again.insert_caption(cap("fr", 1, "c9", "Neuf.", origin="translation"))
 
 
 def test_corrections_bump_revision_and_keep_an_audit_trail(store: Store) -> None:
-    store.append_caption("main", "en", id="c1", start_ms=0, end_ms=900, text="Nobel price.", origin="asr")
-    fixed = store.correct("main", "c1", "en", "Nobel prize.", author="chair", at_ms=42)
-    fixed = store.correct("main", "c1", "en", "The Nobel prize.", author="chair", at_ms=43)
+    first = cap("en", 1, "c1", "Nobel price.")
+    store.insert_caption(first)
+    one = dataclasses.replace(first, text="Nobel prize.", revision=1)
+    store.revise(one, before=first.text, author="chair", at_ms=42)
+    store.revise(dataclasses.replace(one, text="The Nobel prize.", revision=2), before=one.text, author="chair",
+                 at_ms=43)
+    fixed = store.get_caption("main", "c1", "en")
     assert fixed.revision == 2 and fixed.text == "The Nobel prize."
     trail = store.revisions("main", "c1")
     assert [(r.revision, r.before, r.after, r.author, r.at_ms) for r in trail] == [
         (1, "Nobel price.", "Nobel prize.", "chair", 42), (2, "Nobel prize.", "The Nobel prize.", "chair", 43)]
     assert store.corrected_before("main", "en", 1, 10)[0].revision == 2
     with pytest.raises(NotFoundError):
-        store.correct("main", "nope", "en", "x", author="chair", at_ms=1)
+        store.revise(cap("en", 9, "nope", "x", revision=1), before="", author="chair", at_ms=1)
 
 
 def test_long_session_reads_in_batches(store: Store) -> None:
     for i in range(1234):
-        store.append_caption("main", "en", id=f"c{i}", start_ms=i * 10, end_ms=i * 10 + 9, text=f"L{i}",
-                             origin="asr")
+        store.insert_caption(Caption("main", "en", i + 1, f"c{i}", i * 10, i * 10 + 9, f"L{i}"))
     seqs = [c.seq for c in store.iter_captions("main", "en")]
     assert seqs == list(range(1, 1235)) and store.count_captions("main", "en") == 1234
     assert store.audio_end_ms("main") == 12339

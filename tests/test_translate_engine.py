@@ -7,13 +7,14 @@ whose output is a fixed scrambling of the input pieces — not a translation.
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from assistant.errors import LanguageError, TranslationPackageError
-from assistant.translate.engine import CTranslate2ArgosTranslator, EngineSettings
+from assistant.translate.engine import ARGOS_REQUIREMENT, CTranslate2ArgosTranslator, EngineSettings, _Bpe
 from assistant.translate.fake import FakeTranslator
 from assistant.translate.packages import PackageRegistry
 from assistant.translate.wrappers import CachedTranslator, PivotTranslator
@@ -73,14 +74,14 @@ def test_empty_texts_skip_the_model_and_keep_positions(engine: CTranslate2ArgosT
     assert engine.translate_batch([], "en", "fr") == []
 
 
-def test_models_load_once_per_pair_and_unload(registry: PackageRegistry) -> None:
+def test_models_load_once_per_pair(registry: PackageRegistry) -> None:
     engine = CTranslate2ArgosTranslator(registry)
     assert engine.loaded_pairs() == ()
     engine.translate_batch(["Thank you."], "en", "fr")
     engine.load("en", "de")
     assert engine.loaded_pairs() == (("en", "de"), ("en", "fr"))
-    engine.unload("en", "fr")
-    assert engine.loaded_pairs() == (("en", "de"),)
+    engine.translate_batch(["Thank you."], "en", "de")
+    assert engine.loaded_pairs() == (("en", "de"), ("en", "fr"))
 
 
 def test_a_reinstalled_package_replaces_the_loaded_model(
@@ -112,6 +113,46 @@ def test_unloadable_model_is_a_package_error(
     (pair.model_path / "model.bin").write_bytes(b"garbage")
     with pytest.raises(TranslationPackageError, match="cannot be loaded"):
         CTranslate2ArgosTranslator(registry).translate_batch(["Thank you."], "en", "fr")
+
+
+# subword-nmt merges in the format of an Argos package's bpe.model; enough to split and join words.
+BPE_CODES = "#version: 0.2\nt h\nth e</w>\no u</w>\ny ou</w>\n"
+
+
+def bpe_package(tmp_path: Path, tiny: dict[tuple[str, str], TinyPackage]) -> tuple[PackageRegistry, Path]:
+    """The en→fr test package with a BPE tokenizer in place of its SentencePiece model."""
+    registry = PackageRegistry(tmp_path)
+    pair = registry.install_file(tiny[("en", "fr")].path)
+    (pair.path / "sentencepiece.model").unlink()
+    (pair.path / "bpe.model").write_text(BPE_CODES, encoding="utf-8")
+    return registry, pair.path
+
+
+def test_a_bpe_package_tokenizes_with_argostranslate_and_sacremoses(
+    tmp_path: Path, tiny: dict[tuple[str, str], TinyPackage]
+) -> None:
+    registry, _ = bpe_package(tmp_path, tiny)
+    pair = registry.find("en", "fr")
+    tokenizer = _Bpe(pair)
+    tokens = tokenizer.encode("Thank you, the hall is full.")
+    assert "you" in tokens and "the" in tokens and "h@@" in tokens  # merged words, and a split one
+    assert tokenizer.decode(tokens) == "Thank you, the hall is full."
+    # The engine picks the BPE tokenizer for such a package (its cipher output is no translation).
+    assert len(CTranslate2ArgosTranslator(registry).translate_batch(["Thank you."], "en", "fr")) == 1
+
+
+def test_a_bpe_package_without_argostranslate_says_how_to_install_it(
+    tmp_path: Path, tiny: dict[tuple[str, str], TinyPackage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry, _ = bpe_package(tmp_path, tiny)
+    monkeypatch.setitem(sys.modules, "argostranslate.tokenizer", None)  # as if not installed
+    with pytest.raises(TranslationPackageError, match=f"pip install --no-deps {ARGOS_REQUIREMENT}"):
+        CTranslate2ArgosTranslator(registry).translate_batch(["Thank you."], "en", "fr")
+
+
+def test_the_makefile_installs_the_argostranslate_the_error_names() -> None:
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    assert f"ARGOS_PY := {ARGOS_REQUIREMENT}\n" in makefile
 
 
 def test_pivot_runs_both_hops(

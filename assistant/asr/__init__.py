@@ -9,7 +9,6 @@ from assistant.asr.recognizer import StreamingRecognizer
 from assistant.asr.scripted import ScriptedTranscriber, ScriptedUtterance, linear_cost, utterance
 from assistant.asr.transcriber import FasterWhisperTranscriber, Transcriber
 from assistant.asr.types import (
-    SAMPLE_RATE,
     FinalCaption,
     LagReport,
     LanguageDetected,
@@ -25,7 +24,6 @@ from assistant.asr.types import (
 from assistant.asr.vad import EnergyVoiceDetector, SileroVoiceDetector, VoiceDetector
 
 __all__ = [
-    "SAMPLE_RATE",
     "EnergyVoiceDetector",
     "FasterWhisperTranscriber",
     "FinalCaption",

@@ -50,7 +50,6 @@ from assistant.asr.text import (
     text_width,
 )
 from assistant.asr.types import (
-    AudioArray,
     FinalCaption,
     LagReport,
     LanguageDetected,
@@ -62,11 +61,10 @@ from assistant.asr.types import (
     Transcription,
     TranscriptionRequest,
     VoiceActivity,
-    ms_to_samples,
-    samples_to_ms,
 )
 from assistant.captions import Word
 from assistant.errors import AudioFormatError
+from assistant.pcm import AudioArray, ms_to_samples, samples_to_ms
 
 # A re-recognised word is "new" when its midpoint lies after the committed end, less
 # this. The midpoint, not the start: after a pause Whisper's aligner often starts the
@@ -191,11 +189,6 @@ class StreamingRecognizer:
     def done(self) -> bool:
         """True once the stream ended and every word was finalised."""
         return self._done
-
-    @property
-    def window_ms(self) -> int:
-        """Length of the audio window the next pass would decode."""
-        return samples_to_ms(self._received - self._buf_start)
 
     def events_received(self) -> list[RecognizerEvent]:
         """Drain the events produced since the last call, in order."""

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from assistant.asr.recognizer import StreamingRecognizer
 from assistant.asr.transcriber import Transcriber
-from assistant.asr.types import AudioArray, RecognizerEvent, Transcription, ms_to_samples, samples_to_ms
+from assistant.asr.types import RecognizerEvent, Transcription
+from assistant.pcm import AudioArray, ms_to_samples, samples_to_ms
 from assistant.asr.vad import VoiceDetector
 
 

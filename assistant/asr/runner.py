@@ -24,7 +24,8 @@ from typing import Any
 
 from assistant.asr.recognizer import StreamingRecognizer
 from assistant.asr.transcriber import FasterWhisperTranscriber, Transcriber
-from assistant.asr.types import AudioArray, RecognizerEvent, RecognizerSettings, Task, Transcription, VoiceActivity
+from assistant.asr.types import RecognizerEvent, RecognizerSettings, Task, Transcription, VoiceActivity
+from assistant.pcm import AudioArray
 from assistant.asr.vad import VoiceDetector
 from assistant.models import ModelInfo
 

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
-from assistant.asr.types import SAMPLE_RATE, TranscribedSegment, Transcription, TranscriptionRequest
+from assistant.asr.types import TranscribedSegment, Transcription, TranscriptionRequest
+from assistant.pcm import SAMPLE_RATE
 from assistant.captions import Word
 from assistant.errors import LanguageError, ModelError
 

@@ -1,6 +1,6 @@
 """Frozen values crossing the ASR boundaries: requests, results, VAD frames, events, settings.
 
-Times are audio time: absolute sample indices at :data:`SAMPLE_RATE` (16 kHz) or
+Times are audio time: absolute sample indices at :data:`assistant.pcm.SAMPLE_RATE` (16 kHz) or
 milliseconds counted from sample 0 of the stream. Nothing here reads a clock.
 """
 
@@ -13,8 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from assistant.captions import Word
-from assistant.pcm import SAMPLE_RATE as SAMPLE_RATE, SAMPLES_PER_MS as SAMPLES_PER_MS  # re-exported
-from assistant.pcm import AudioArray as AudioArray, ms_to_samples as ms_to_samples, samples_to_ms as samples_to_ms
+from assistant.pcm import AudioArray, samples_to_ms
 
 Task = Literal["transcribe", "translate"]
 

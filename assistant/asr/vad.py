@@ -13,7 +13,8 @@ from typing import Final, Protocol
 
 import numpy as np
 
-from assistant.asr.types import AudioArray, VoiceActivity
+from assistant.asr.types import VoiceActivity
+from assistant.pcm import AudioArray
 from assistant.errors import ModelError
 
 FRAME_SAMPLES: Final = 512  # 32 ms at 16 kHz, Silero's frame

@@ -15,7 +15,8 @@ from typing import Literal, cast
 import numpy as np
 
 from ..errors import AudioFormatError
-from .resample import TARGET_RATE_HZ, Resampler, Samples, downmix
+from ..pcm import SAMPLE_RATE, AudioArray
+from .resample import Resampler, downmix
 
 SampleFormat = Literal["s16le", "f32le"]
 
@@ -135,7 +136,7 @@ class PcmDecoder:
         self._dtype = np.dtype(_NUMPY_DTYPE[fmt.sample_format])
         self._resampler = Resampler(fmt.sample_rate)
 
-    def receive(self, frame: bytes) -> Samples:
+    def receive(self, frame: bytes) -> AudioArray:
         """Decode one binary frame; returns the 16 kHz mono samples it completes (maybe none).
 
         Raises AudioFormatError for a frame over ``max_frame_bytes`` or, in
@@ -172,13 +173,13 @@ class PcmDecoder:
         self._leftover = b""
         return self.samples_received
 
-    def flush(self) -> Samples:
+    def flush(self) -> AudioArray:
         """Drain the resampler at the end of the stream; a trailing partial sample is dropped."""
         self._leftover = b""
         return self._resampler.flush()
 
 
-def float_to_s16le(chunk: Samples) -> bytes:
+def float_to_s16le(chunk: AudioArray) -> bytes:
     """Encode float32 samples in [-1, 1] as little-endian 16-bit PCM (clipping outside)."""
     # The same scale as decoding, so s16 -> float -> s16 is exact.
     scaled = np.clip(np.rint(chunk.astype(np.float64) * _S16_SCALE), -_S16_SCALE, _S16_SCALE - 1)
@@ -191,7 +192,6 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "PcmDecoder",
     "SampleFormat",
-    "TARGET_RATE_HZ",
     "float_to_s16le",
     "parse_start_message",
 ]

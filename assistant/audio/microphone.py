@@ -19,7 +19,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import AudioSourceError
-from .resample import TARGET_RATE_HZ, Resampler, Samples, downmix
+from ..pcm import SAMPLE_RATE, AudioArray
+from .resample import Resampler, downmix
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ class MicrophoneSource:
         """The live relay while iterating (its counters tell of dropped audio)."""
 
     def _open_stream(self, relay: BlockRelay) -> tuple[Any, int]:
-        attempts = [(TARGET_RATE_HZ, 1)]
+        attempts = [(SAMPLE_RATE, 1)]
         native = (int(self.device.default_sample_rate), min(self.device.max_input_channels, _MAX_CHANNELS))
         if native not in attempts:
             attempts.append(native)
@@ -225,7 +226,7 @@ class MicrophoneSource:
             + ". Check that no other program holds it, or pick another with --device"
         )
 
-    async def __aiter__(self) -> AsyncIterator[Samples]:
+    async def __aiter__(self) -> AsyncIterator[AudioArray]:
         relay = BlockRelay(asyncio.get_running_loop(), self.max_queued_blocks)
         self.relay = relay
         stream, rate = self._open_stream(relay)

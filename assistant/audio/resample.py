@@ -13,19 +13,20 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-TARGET_RATE_HZ = 16_000
+from assistant.pcm import SAMPLE_RATE, AudioArray
 
-Samples = npt.NDArray[np.float32]
+# The old name of AudioArray; assistant/capture.py still imports it from here.
+Samples = AudioArray
 
 
-def downmix(block: npt.NDArray[np.float32]) -> Samples:
+def downmix(block: npt.NDArray[np.float32]) -> AudioArray:
     """Average the channels of a ``(frames, channels)`` block into a 1-D float32 array."""
     if block.ndim == 1:
         return block
     if block.shape[1] == 1:
         return np.ascontiguousarray(block[:, 0])
     # Averaging (not summing) keeps a full-scale stereo signal inside [-1, 1].
-    mono: Samples = block.mean(axis=1, dtype=np.float32)
+    mono: AudioArray = block.mean(axis=1, dtype=np.float32)
     return mono
 
 
@@ -38,10 +39,10 @@ class Resampler:
     def __init__(self, in_rate: int) -> None:
         self.in_rate = in_rate
         self._resampler: av.AudioResampler | None = None
-        if in_rate != TARGET_RATE_HZ:
-            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=TARGET_RATE_HZ)
+        if in_rate != SAMPLE_RATE:
+            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
 
-    def push(self, mono: Samples) -> Samples:
+    def push(self, mono: AudioArray) -> AudioArray:
         """Resample one 1-D float32 block; returns whatever output is ready (maybe empty)."""
         if self._resampler is None:
             return mono.astype(np.float32, copy=False)
@@ -53,14 +54,14 @@ class Resampler:
         frame.sample_rate = self.in_rate
         return self._collect(self._resampler.resample(frame))
 
-    def flush(self) -> Samples:
+    def flush(self) -> AudioArray:
         """Drain the filter's delay line at the end of a stream; call once, last."""
         if self._resampler is None:
             return np.zeros(0, dtype=np.float32)
         return self._collect(self._resampler.resample(None))
 
     @staticmethod
-    def _collect(frames: list[av.AudioFrame]) -> Samples:
+    def _collect(frames: list[av.AudioFrame]) -> AudioArray:
         if not frames:
             return np.zeros(0, dtype=np.float32)
         parts = [f.to_ndarray().reshape(-1).astype(np.float32, copy=False) for f in frames]

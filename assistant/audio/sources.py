@@ -19,10 +19,11 @@ import numpy as np
 
 from ..errors import AudioSourceError
 from .microphone import DeviceInfo, MicrophoneSource, list_devices
-from .resample import TARGET_RATE_HZ, Resampler, Samples, downmix
+from ..pcm import SAMPLE_RATE, AudioArray
+from .resample import Resampler, downmix
 
 CHUNK_MS = 100
-CHUNK_SAMPLES = TARGET_RATE_HZ * CHUNK_MS // 1000
+CHUNK_SAMPLES = SAMPLE_RATE * CHUNK_MS // 1000
 # Frames decoded per hop to the worker thread: enough to amortise the hop.
 _DECODE_BATCH_CHUNKS = 10
 
@@ -30,7 +31,7 @@ _DECODE_BATCH_CHUNKS = 10
 class AudioSource(Protocol):
     """An async iterator of float32 16 kHz mono chunks (~100 ms each); ends when the audio does."""
 
-    def __aiter__(self) -> AsyncIterator[Samples]: ...
+    def __aiter__(self) -> AsyncIterator[AudioArray]: ...
 
 
 class FileSource:
@@ -76,7 +77,7 @@ class FileSource:
             raise AudioSourceError(f"{str(self.path)!r} has no audio stream: choose a file with sound")
         return container
 
-    async def __aiter__(self) -> AsyncIterator[Samples]:
+    async def __aiter__(self) -> AsyncIterator[AudioArray]:
         blocks = self._decode_chunks()
         t0 = self._clock()
         produced = 0
@@ -88,7 +89,7 @@ class FileSource:
                 for chunk in batch:
                     produced += chunk.size
                     if self.realtime:
-                        delay = t0 + produced / TARGET_RATE_HZ - self._clock()
+                        delay = t0 + produced / SAMPLE_RATE - self._clock()
                         if delay > 0:
                             await self._sleep(delay)
                     yield chunk
@@ -100,7 +101,7 @@ class FileSource:
                 # generator closes its container when it is collected.
                 pass
 
-    def _decode_chunks(self) -> Generator[Samples, None, None]:
+    def _decode_chunks(self) -> Generator[AudioArray, None, None]:
         """Decode on a worker thread; yields exact 100 ms chunks, then the short remainder."""
         container = self._open()
         try:
@@ -127,8 +128,8 @@ class FileSource:
             container.close()
 
 
-def _take(blocks: Iterator[Samples], n: int) -> list[Samples]:
-    out: list[Samples] = []
+def _take(blocks: Iterator[AudioArray], n: int) -> list[AudioArray]:
+    out: list[AudioArray] = []
     for block in blocks:
         out.append(block)
         if len(out) == n:
@@ -136,7 +137,7 @@ def _take(blocks: Iterator[Samples], n: int) -> list[Samples]:
     return out
 
 
-def _frame_to_mono(frame: av.AudioFrame) -> Samples:
+def _frame_to_mono(frame: av.AudioFrame) -> AudioArray:
     """Any decoded frame (planar or packed, int or float) as 1-D float32 mono."""
     channels = len(frame.layout.channels)
     array = frame.to_ndarray()

@@ -19,7 +19,7 @@ from ..protocol import Frame
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """One stream of frames: a session in one language, or ``lang="*"`` for session-wide frames."""
+    """One stream of frames: a session in one language, or the chair consoles' ``"*chair"`` topic."""
 
     session: str
     lang: str
@@ -37,6 +37,7 @@ class Subscription:
         self.topic = topic
         self.capacity = capacity
         self.overflowed = False
+        self.overflows = 0  # times this reader fell behind and was resynchronised from the store
         self.closed = False
         self._frames: deque[Frame] = deque()
         self._wakeup = asyncio.Event()
@@ -48,6 +49,8 @@ class Subscription:
             self._frames[-1] = frame
         elif len(self._frames) >= self.capacity:
             self._frames.clear()
+            if not self.overflowed:
+                self.overflows += 1
             self.overflowed = True
         else:
             self._frames.append(frame)
@@ -86,9 +89,6 @@ class CaptionBus(Protocol):
 
     def unsubscribe(self, sub: Subscription) -> None:
         """Stop delivering to ``sub`` and close it."""
-
-    def subscribers(self, topic: Topic) -> int:
-        """How many readers a topic has (for the chair's reader counts)."""
 
     async def close(self) -> None:
         """Close every subscription (server shutdown)."""

@@ -31,12 +31,6 @@ class MemoryBus:
                 del self._subs[sub.topic]
         sub.close()
 
-    def subscribers(self, topic: Topic) -> int:
-        return len(self._subs.get(topic, ()))
-
-    def topics(self, session: str) -> list[Topic]:
-        return [t for t in self._subs if t.session == session]
-
     async def close(self) -> None:
         for subs in list(self._subs.values()):
             for sub in list(subs):

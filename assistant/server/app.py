@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import AsyncIterator, Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from ..asr.runner import SharedModel
+from ..asr.transcriber import Transcriber
 from ..audio.sources import AudioSource
 from ..captions import Session
 from ..clock import SYSTEM_CLOCK, Clock
@@ -22,7 +25,7 @@ from ..config import Settings
 from ..errors import ProtocolError
 from ..hub import CaptionBus, MemoryBus
 from ..store import Store
-from . import access, auth, chair, ingest, pages, readers, staff
+from . import access, auth, chair, engines, ingest, pages, readers, staff
 from .boundary import error_middleware
 from .keys import BUS, CLOCK, CONNECTIONS, ISSUED_TOKENS, SESSIONS, SETTINGS, SOCKETS, STORE, THROTTLE
 from .limits import AuthThrottle, ConnectionLimiter
@@ -41,16 +44,18 @@ MAX_SEQ = 2**53  # a since= beyond this is no caption number (and no SQLite inte
 MAX_SEQ_DIGITS = len(str(MAX_SEQ))  # longer is too large, without asking int() (it refuses 4300 digits)
 
 
-def make_app(settings: Settings, *, store: Store | None = None, bus: CaptionBus | None = None,
-             recognizer_factory: RecognizerFactory | None = None, translator: Translating | None = None,
-             clock: Clock = SYSTEM_CLOCK, on_ready: OnReady | None = None,
+def make_app(settings: Settings, *, transcriber: Transcriber | None = None, translator: Translating | None = None,
+             recognizer_factory: RecognizerFactory | None = None, store: Store | None = None,
+             bus: CaptionBus | None = None, clock: Clock = SYSTEM_CLOCK, on_ready: OnReady | None = None,
              sources: Mapping[str, AudioSource] | None = None) -> web.Application:
-    """Build the app. Missing ``store``/``bus`` are made from ``settings`` at startup.
+    """Build the app; its cleanup context makes (and at shutdown closes) what is not passed in.
 
-    ``recognizer_factory`` None means text-only captioning (no audio endpoint use);
-    ``translator`` None means captions in the spoken language only.
-    ``sources`` maps session ids to local audio sources (a recording, a microphone)
-    that start with the app.
+    Speech: ``recognizer_factory`` (tests' own recognisers) wins; else ``transcriber``
+    (the dry run's script) runs on an inference thread of its own; else the Whisper
+    model of ``settings`` is loaded, when some session may get audio. Translation:
+    ``translator``, else the Argos packages of ``settings``. ``store``/``bus``
+    default to the SQLite file and the in-process bus. ``sources`` maps session ids
+    to local audio sources (a recording, a microphone) that start with the app.
     """
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES,
                           handler_args={"access_log_class": auth.RedactingAccessLogger})
@@ -63,14 +68,25 @@ def make_app(settings: Settings, *, store: Store | None = None, bus: CaptionBus 
     app[THROTTLE] = AuthThrottle(settings.limits.auth_failures)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        own_executor: ThreadPoolExecutor | None = None
+        shared: SharedModel | None = None
+        factory = recognizer_factory
+        if factory is None and transcriber is not None:
+            own_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcriber")
+            factory = engines.transcriber_factory(transcriber, own_executor)
+        elif factory is None and engines.needs_speech_recognition(settings):
+            shared = await loop.run_in_executor(None, engines.load_whisper, settings)
+            factory = engines.whisper_factory(shared)
+        own_translator = engines.build_translator(settings) if translator is None else None
         own_store = store is None
         db = store or Store.open(settings.storage.database_path)
         app[STORE] = db
         app[BUS] = bus or MemoryBus()
         app[ISSUED_TOKENS] = auth.ensure_tokens(
             db, {"chair": settings.auth.chair_token, "staff": settings.auth.staff_token}, clock.now_ms())
-        sessions = app[SESSIONS] = Sessions(db, app[BUS], clock, recognizer_factory=recognizer_factory,
-                                            translator=translator)
+        sessions = app[SESSIONS] = Sessions(db, app[BUS], clock, recognizer_factory=factory,
+                                            translator=translator or own_translator)
         for s in settings.sessions:
             sessions.open(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
                                   created_at_ms=clock.now_ms(), languages=s.languages,
@@ -87,6 +103,12 @@ def make_app(settings: Settings, *, store: Store | None = None, bus: CaptionBus 
         await asyncio.gather(*feeds, return_exceptions=True)
         await sessions.close()
         await app[BUS].close()
+        if own_translator is not None:
+            await own_translator.close()
+        if own_executor is not None:
+            own_executor.shutdown(wait=True)
+        if shared is not None:
+            await loop.run_in_executor(None, shared.close)
         if own_store:
             db.close()
 
@@ -95,6 +117,7 @@ def make_app(settings: Settings, *, store: Store | None = None, bus: CaptionBus 
     app.on_shutdown.append(going_away)
     app.router.add_get("/", pages.page("index.html"))
     app.router.add_get("/s/{session}", pages.page("delegate.html"))
+    app.router.add_get("/s/{session}/display", pages.page("display.html"), name=pages.FRAMEABLE_ROUTE)
     app.router.add_get("/chair/{session}", pages.page("chair.html"))
     app.router.add_get("/staff", pages.page("staff.html"))
     app.router.add_static("/static/", pages.WEB_DIR / "static", append_version=False)

@@ -28,14 +28,11 @@ from . import access
 from .boundary import json_body, ws_close_with_error, ws_send_error
 from .keys import BUS, CLOCK, SESSIONS, SETTINGS, STORE
 from .limits import MessageBudget, admit
+from ..session.effects import CHAIR_TOPIC
 from .readers import stream_captions
 from .runtime import SessionRuntime
 from .sessions import Sessions
 from .sockets import chair_socket, open_socket
-
-MIN_MANUAL_MS = 1000  # shortest time span given to a typed caption
-MS_PER_CHAR = 60  # reading-speed estimate for a typed caption's span
-
 
 def _runtime(request: web.Request) -> SessionRuntime:
     runtime = request.app[SESSIONS].get(request.match_info["session"])
@@ -43,25 +40,13 @@ def _runtime(request: web.Request) -> SessionRuntime:
     return runtime
 
 
-def manual_caption(runtime: SessionRuntime, msg: protocol.CaptionText) -> Caption:
-    """Store and fan out a typed caption, timed as if just spoken."""
-    if msg.lang is not None and msg.lang != runtime.source_lang and runtime.source_lang != "auto":
-        raise ProtocolError(f"typed captions must be in the session language {runtime.source_lang!r}; "
-                            "they are translated into the others", code="unknown_language")
-    now = runtime.clock.now_ms()
-    if runtime.session.started_at_ms is None:
-        runtime.session = runtime.store.update_session(runtime.session.id, started_at_ms=now)
-    end = max(now - (runtime.session.started_at_ms or now), 0)
-    start = max(end - max(MIN_MANUAL_MS, MS_PER_CHAR * len(msg.text)), runtime.store.audio_end_ms(runtime.session.id))
-    return runtime.add_caption(msg.text, min(start, end), end, origin="manual", lang=msg.lang)
-
-
 async def post_caption(request: web.Request) -> web.Response:
     runtime = _runtime(request)
     body = await json_body(request)
     msg = protocol.parse_client_object({**body, "type": "caption_text"})
     assert isinstance(msg, protocol.CaptionText)
-    cap = manual_caption(runtime, msg)
+    cap = runtime.act(msg)
+    assert cap is not None
     return web.json_response(protocol.caption_dict(cap), status=201)
 
 
@@ -89,7 +74,7 @@ async def post_control(request: web.Request) -> web.Response:
     msg = protocol.parse_client_object({"type": action}) if action in ("pause", "resume", "end") else None
     if not isinstance(msg, protocol.Control):
         raise ProtocolError('"action" must be one of pause, resume, end')
-    apply_control(runtime, msg)
+    runtime.act(msg)
     return web.json_response(runtime.snapshot())
 
 
@@ -104,22 +89,10 @@ async def patch_session(request: web.Request) -> web.Response:
 
 def configure(sessions: Sessions, runtime: SessionRuntime, msg: protocol.UpdateSession) -> None:
     """Apply a chair's settings change: title, glossary, and who may read (public, key)."""
-    runtime.update(title=msg.title, glossary=msg.glossary)
-    if msg.public is not None or msg.key is not None:
-        sessions.set_access(runtime.session.id, public=msg.public, key=msg.key)
-        # Every open console learns the change, and that it took effect (a new key included).
-        runtime.bus.publish(Topic(runtime.session.id, "*chair"),
-                            protocol.info("info", {"public": runtime.session.public}))
-
-
-def apply_control(runtime: SessionRuntime, msg: protocol.Control) -> None:
-    if msg.action == "pause" and runtime.state == "live":
-        runtime.set_state("paused")
-    elif msg.action in ("resume", "start") and runtime.state == "paused":
-        runtime.set_state("live")
-    elif msg.action == "end":
-        runtime.close_audio()
-        runtime.set_state("ended")
+    if msg.key is not None:
+        sessions.set_access(runtime.session.id, public=None, key=msg.key)
+    # Every open console learns the change and that it took effect (a new key included).
+    runtime.act(msg)
 
 
 async def _serve_chair(runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
@@ -129,7 +102,7 @@ async def _serve_chair(runtime: SessionRuntime, request: web.Request) -> web.Web
     lang = runtime.source_lang
     bus, queue = app[BUS], app[SETTINGS].limits.client_queue
     captions = bus.subscribe(Topic(runtime.session.id, lang), queue)
-    console = bus.subscribe(Topic(runtime.session.id, "*chair"), queue)
+    console = bus.subscribe(Topic(runtime.session.id, CHAIR_TOPIC), queue)
     tasks = [asyncio.create_task(stream_captions(runtime, ws, captions, lang, 0)),
              asyncio.create_task(_forward(ws, console))]
     url = f"{access.public_url(request)}/s/{runtime.session.id}"
@@ -164,14 +137,12 @@ async def _forward(ws: web.WebSocketResponse, sub: Any) -> None:
 
 
 def _handle(sessions: Sessions, runtime: SessionRuntime, msg: protocol.ClientMessage) -> None:
-    if isinstance(msg, protocol.CaptionText):
-        manual_caption(runtime, msg)
-    elif isinstance(msg, protocol.CorrectCaption):
+    if isinstance(msg, protocol.CorrectCaption):
         runtime.correct(msg.id, msg.text, lang=msg.lang, author="chair")
-    elif isinstance(msg, protocol.Control):
-        apply_control(runtime, msg)
     elif isinstance(msg, protocol.UpdateSession):
         configure(sessions, runtime, msg)
+    elif not isinstance(msg, protocol.Ping):
+        runtime.act(msg)
 
 
 chair_ws = chair_socket(_serve_chair)

@@ -1,23 +1,26 @@
-"""Build the recogniser factory and the translation service from the settings.
+"""Build the engines from the settings: the Whisper model, the recogniser factories, the translation service.
 
 The Whisper model is loaded once and shared by every session, with one
 inference thread; each session gets its own streaming state and VAD.
+``make_app`` builds and closes these in its cleanup context.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 
-from ..asr.runner import RecognizerRunner, load_shared_model
+from ..asr.runner import RecognizerRunner, SharedModel, load_shared_model
 from ..asr.scripted import ScriptedTranscriber, ScriptedUtterance, utterance
-from ..asr.types import RecognizerSettings, Task, Transcription, TranscriptionRequest
-from ..asr.vad import SileroVoiceDetector
+from ..asr.transcriber import Transcriber
+from ..asr.types import Task, Transcription, TranscriptionRequest
+from ..asr.vad import EnergyVoiceDetector, SileroVoiceDetector
 from ..config import Settings
 from ..errors import ModelError
-from ..models import resolve_model
+from ..models import ModelInfo, resolve_model
 from ..translate import (CachedTranslator, CTranslate2ArgosTranslator, EngineSettings, PackageRegistry,
                          PivotTranslator, TranslationService)
+from ..translate.fake import FakeTranslator
 from .runtime import Recognizer, RecognizerFactory
 
 log = logging.getLogger(__name__)
@@ -31,36 +34,59 @@ DEMO_LINES = (
 )
 DEMO_SPACING_MS = 4000  # one scripted sentence every four seconds
 DEMO_LENGTH_MS = 4 * 3600 * 1000
+DEMO_TARGETS = ("de", "es", "fr", "zh")  # the dry run's fake translations, labelled "[fr] ..." and so on
 
 
-def build_recognizer_factory(settings: Settings, *, dry_run: bool = False) -> RecognizerFactory:
-    """Load the configured Whisper model (seconds) and return a per-session recogniser factory."""
-    if dry_run:
-        fake = _Forgetful(ScriptedTranscriber(_demo_script()))
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dry-run")
-        no_vad = RecognizerSettings(use_vad=False)
+def needs_speech_recognition(settings: Settings) -> bool:
+    """Whether any session may get audio (no sessions configured: staff may create some that will)."""
+    return not settings.sessions or any(s.source != "none" for s in settings.sessions)
 
-        def fake_factory(language: str | None, glossary: tuple[str, ...], task: Task = "transcribe") -> Recognizer:
-            return RecognizerRunner(fake, None, no_vad, executor=executor, language=language, hotwords=glossary,
-                                    task=task)
 
-        return fake_factory
-
-    info = resolve_model(settings.asr.model, settings.asr.models_dir)
+def check_model_languages(settings: Settings, info: ModelInfo) -> None:
     for s in settings.sessions:
         if not info.multilingual and s.language not in ("en", "auto") and s.source != "none":
             raise ModelError(f"the model {info.name!r} understands English only, but session {s.id!r} is in "
                              f"{s.language!r}; use --model base (multilingual)")
+
+
+def load_whisper(settings: Settings) -> SharedModel:
+    """Load the configured Whisper model (blocking, seconds): one model and one inference thread for all."""
+    info = resolve_model(settings.asr.model, settings.asr.models_dir)
+    check_model_languages(settings, info)
     log.info("loading Whisper model %s from %s", info.name, info.path)
-    shared = load_shared_model(info, compute_type=settings.asr.compute_type, cpu_threads=settings.asr.cpu_threads)
+    return load_shared_model(info, compute_type=settings.asr.compute_type, cpu_threads=settings.asr.cpu_threads)
+
+
+def whisper_factory(shared: SharedModel) -> RecognizerFactory:
+    """Per-session recognisers over one shared Whisper model, each with its own Silero VAD."""
 
     def factory(language: str | None, glossary: tuple[str, ...], task: Task = "transcribe") -> Recognizer:
-        if not info.multilingual and language is None:
+        if not shared.info.multilingual and language is None:
             language = "en"
         return RecognizerRunner(shared.transcriber, SileroVoiceDetector(), executor=shared.executor,
                                 language=language, hotwords=glossary, task=task)
 
     return factory
+
+
+def transcriber_factory(transcriber: Transcriber, executor: Executor) -> RecognizerFactory:
+    """Per-session recognisers over a given transcriber (the dry run's script, a test's fake).
+
+    Speech is found by signal energy, so silence (a paused session's audio) is never
+    transcribed: scripted lines stop while the chair pauses, as real ones do.
+    """
+
+    def factory(language: str | None, glossary: tuple[str, ...], task: Task = "transcribe") -> Recognizer:
+        return RecognizerRunner(transcriber, EnergyVoiceDetector(), executor=executor, language=language,
+                                hotwords=glossary, task=task)
+
+    return factory
+
+
+def dry_run_engines() -> tuple[Transcriber, TranslationService]:
+    """The shipped fakes for ``--dry-run``: scripted English lines and labelled ``[fr] ...`` translations."""
+    return (_Forgetful(ScriptedTranscriber(_demo_script())),
+            TranslationService(FakeTranslator([("en", lang) for lang in DEMO_TARGETS]), workers=1))
 
 
 def build_translator(settings: Settings) -> TranslationService:

@@ -83,24 +83,32 @@ async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, su
     """Write one reader's stream: hello, the captions after ``since``, then live frames from ``sub``."""
     store, sid = runtime.store, runtime.session.id
     latest = store.latest_seq(sid, lang)
-    await ws.send_frame(protocol.hello(runtime.session, lang, runtime.languages(), latest).data, WSMsgType.TEXT)
+    reset = since > latest  # the client saw captions this store does not have (it was reset): start over
+    if reset:
+        since = 0
+    await ws.send_frame(protocol.hello(runtime.session, lang, runtime.languages(), latest, reset=reset).data,
+                        WSMsgType.TEXT)
     last = await _replay(runtime, ws, lang, since)
     if since > 0:
-        for fixed in store.corrected_before(sid, lang, since, CORRECTION_WINDOW):
-            fix = protocol.correction(protocol_correction(fixed), source_text=fixed.source_text)
-            await ws.send_frame(fix.data, WSMsgType.TEXT)
-    await ws.send_frame(protocol.status(runtime.status()).data, WSMsgType.TEXT)
+        await _send_corrections(ws, store.corrected_before(sid, lang, since, CORRECTION_WINDOW))
+    await ws.send_frame(protocol.status(runtime.status(lang)).data, WSMsgType.TEXT)
+    drained_at_ms = runtime.clock.now_ms()
     while not ws.closed:
         frame = await sub.get()
         if frame is None:
             if sub.closed:
                 return
             # Overflowed: this reader fell behind; catch up from the store instead. The dropped
-            # inbox may have held a state change, so the current status follows the captions.
+            # inbox may have held corrections of lines it already has and a state change, so
+            # those follow the captions.
             sub.resynced()
+            shown = last
             last = await _replay(runtime, ws, lang, last)
-            await ws.send_frame(protocol.status(runtime.status()).data, WSMsgType.TEXT)
+            await _send_corrections(ws, store.revised_since(sid, lang, shown, drained_at_ms))
+            await ws.send_frame(protocol.status(runtime.status(lang)).data, WSMsgType.TEXT)
+            drained_at_ms = runtime.clock.now_ms()
             continue
+        drained_at_ms = runtime.clock.now_ms()
         if frame.kind == "caption" and frame.seq is not None:
             if frame.seq <= last:
                 continue
@@ -122,6 +130,9 @@ async def _replay(runtime: SessionRuntime, ws: web.WebSocketResponse, lang: str,
             return last
 
 
-def protocol_correction(c: Caption) -> Correction:
-    return Correction(c.session, c.lang, c.seq, c.id, c.text, c.revision)
+async def _send_corrections(ws: web.WebSocketResponse, fixed: list[Caption]) -> None:
+    for c in fixed:
+        frame = protocol.correction(Correction(c.session, c.lang, c.seq, c.id, c.text, c.revision),
+                                    source_text=c.source_text, fallback=c.fallback)
+        await ws.send_frame(frame.data, WSMsgType.TEXT)
 

@@ -1,8 +1,9 @@
-"""One live session: its audio feed, recogniser, translation lanes and publishing.
+"""One live session's adapter: audio feeds, recognisers and translation lanes around a :class:`SessionCore`.
 
-A ``SessionRuntime`` turns recogniser events into stored captions and bus
-frames. Order of every final caption: commit to the store, then publish; so a
-reader that reconnects always finds in the store what it may have missed.
+The core decides; this module carries its effects out, in order: a caption is
+committed to the store before its frame is published, so a reader that
+reconnects always finds in the store what it may have missed. Every task it
+starts (recognisers, translation lanes) is owned and cancelled by :meth:`close`.
 """
 
 from __future__ import annotations
@@ -10,32 +11,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import Counter, OrderedDict
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Literal, Protocol
+from collections import OrderedDict
+from typing import Any, AsyncIterator, Callable, Coroutine, Literal, Protocol
 
 import numpy as np
 
 from .. import protocol
-from ..asr.types import FinalCaption, LagReport, LanguageDetected, PartialCaption
+from ..captions import Caption, Correction, Session, SessionState, Status
 from ..clock import Clock
-from ..captions import Caption, CaptionOrigin, Correction, Partial, Session, SessionState, Status
-from ..errors import LanguageError, NotFoundError
 from ..hub import CaptionBus, Topic
+from ..pcm import SAMPLE_RATE, AudioArray
+from ..session import (CaptionAdded, CaptionRevised, CloseAudio, Effect, FetchBacklog, Publish, ReadersChanged,
+                       SessionChanged, SessionCore, StartEnglish, StopEnglish, Translate, TranslationJob, Warn)
+from ..session.core import WHISPER_ENGLISH, ChairAction, Correct
+from ..session.effects import CHAIR_TOPIC
+from ..errors import NotFoundError
 from ..store import Store
 from .translation import TranslationLanes, Translating
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 FRAME_CACHE_SIZE = 4096  # encoded caption frames kept per session for replays
-LAG_REPORT_STEP_MS = 250  # publish lag changes of at least this much
 READERS_EVERY_S = 1.0  # chair reader-count updates, coalesced
 LEVEL_EVERY_SAMPLES = SAMPLE_RATE // 5  # chair level-meter updates: five per second of audio
+BACKFILL_CAPTIONS = 300  # how far back a newly opened language is filled in
+AVAILABLE_REFRESH_MS = 3_000  # how often the installed translation packages are looked at again
+
+
+AudioKind = Literal["capture", "browser", "mic", "file"]
 
 
 class Recognizer(Protocol):
-    async def run(self, audio: AsyncIterator[np.ndarray], on_event: Callable[[object], None]) -> None: ...
+    async def run(self, audio: AsyncIterator[AudioArray], on_event: Callable[[Any], None]) -> None: ...
 
 
 class RecognizerFactory(Protocol):
@@ -45,17 +52,14 @@ class RecognizerFactory(Protocol):
                  task: Literal["transcribe", "translate"] = "transcribe") -> Recognizer: ...
 
 
-WHISPER_ENGLISH = "en"
-
-
 class AudioFeed:
     """An async iterator of float32 chunks that sources push into; ``end()`` finishes it."""
 
     def __init__(self) -> None:
-        self._queue: asyncio.Queue[np.ndarray | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[AudioArray | None] = asyncio.Queue()
         self.samples = 0
 
-    def push(self, chunk: np.ndarray) -> None:
+    def push(self, chunk: AudioArray) -> None:
         self.samples += len(chunk)
         self._queue.put_nowait(chunk)
 
@@ -66,209 +70,275 @@ class AudioFeed:
         """Chunks pushed but not yet taken by the recogniser."""
         return self._queue.qsize()
 
-    async def __aiter__(self) -> AsyncIterator[np.ndarray]:
+    async def __aiter__(self) -> AsyncIterator[AudioArray]:
         while (chunk := await self._queue.get()) is not None:
             yield chunk
 
 
 class SessionRuntime:
-    """Everything that happens in one room while the server runs."""
+    """Carries out one session core's effects against the store, the bus, recognisers and translators."""
 
     def __init__(self, session: Session, *, store: Store, bus: CaptionBus, clock: Clock,
                  recognizer_factory: RecognizerFactory | None, translator: Translating | None) -> None:
-        self.session = session
         self.store = store
         self.bus = bus
         self.clock = clock
-        self.state: SessionState = "idle"
-        self.readers: Counter[str] = Counter()
-        self.lag_ms: int | None = None
-        self.detected_language: str | None = None
         self.level_db: float | None = None
+        self.audio_source: dict[str, str | None] | None = None  # {"kind", "name"} of the feed now, if any
+        self.core = SessionCore(session, latest_seqs=store.latest_seqs(session.id),
+                                audio_end_ms=store.audio_end_ms(session.id), new_id=lambda: uuid.uuid4().hex[:12],
+                                speech_recognition=recognizer_factory is not None)
         self._recognizer_factory = recognizer_factory
+        self._translator = translator
+        self._lanes = (TranslationLanes(translator, self._translated, self._translation_failed)
+                       if translator is not None else None)
+        self._available_at_ms: int | None = None
         self._feed: AudioFeed | None = None
-        self._recognition: asyncio.Task[None] | None = None
-        self._offset_ms = 0
+        # Recognisers still running (one finishing an ended feed's last words, the current one, Whisper's English).
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._english: AudioFeed | None = None
         self._frames: OrderedDict[tuple[str, int], tuple[int, protocol.Frame]] = OrderedDict()
-        self._lanes = TranslationLanes(self, translator) if translator is not None else None
         self._next_level_at = 0
         self._readers_pending: asyncio.TimerHandle | None = None
-        # Whisper's own English (translate task), run only while someone reads it.
-        self._english: AudioFeed | None = None
-        self._english_offset_ms = 0
-        self._english_task: asyncio.Task[None] | None = None
+        self._readers: tuple[tuple[str, int], ...] = ()
         # Capture streams heard by the audio endpoint (kept across reconnects).
         self.ingest_streams: dict[str, object] = {}
+        self._refresh_available()
+        self._run_effects()
 
-    # -- languages ------------------------------------------------------
+    # -- what handlers read ----------------------------------------------
+    @property
+    def session(self) -> Session:
+        return self.core.session
+
     @property
     def source_lang(self) -> str:
-        return self.session.source_lang
+        return self.core.source_lang
+
+    @property
+    def state(self) -> SessionState:
+        return self.core.state
+
+    def status(self, lang: str | None = None) -> Status:
+        return self.core.status(lang)
 
     def languages(self) -> tuple[str, ...]:
-        """Every language a reader may ask for: the spoken one first, then reachable targets."""
-        targets = self._lanes.available() if self._lanes is not None else ()
-        extra = (WHISPER_ENGLISH,) if self._whisper_english() else ()
-        return (self.source_lang, *[t for t in targets if t != self.source_lang], *extra)
-
-    def _whisper_english(self) -> bool:
-        """Offer Whisper's own translation into English when no Argos route reaches English."""
-        if self._recognizer_factory is None or self.source_lang in (WHISPER_ENGLISH, "auto"):
-            return False
-        return self._lanes is None or WHISPER_ENGLISH not in self._lanes.available()
+        self._refresh_available()
+        return self.core.languages()
 
     def check_language(self, lang: str) -> None:
-        if lang not in self.languages():
-            raise LanguageError(f"captions in {lang!r} are not available for this session; "
-                                f"choose one of {', '.join(self.languages())}", self.languages())
+        self._refresh_available()
+        self.core.check_language(lang)
 
+    def snapshot(self) -> dict[str, Any]:
+        self._refresh_available()
+        return {**self.core.snapshot(), "level_db": self.level_db, "audio_source": self.audio_source,
+                "speech": self._recognizer_factory is not None}
+
+    def _refresh_available(self) -> None:
+        """Re-read the installed packages every few seconds: one added while the server runs is offered."""
+        if self._translator is None:
+            return
+        now = self.clock.now_ms()
+        if self._available_at_ms is None or now - self._available_at_ms >= AVAILABLE_REFRESH_MS:
+            lookup = "en" if self.source_lang == "auto" else self.source_lang
+            self.core.targets_available(self._translator.available_targets(lookup))
+            self._available_at_ms = now
+
+    # -- readers -----------------------------------------------------------
     def reader_joined(self, lang: str) -> None:
-        self.readers[lang] += 1
-        if lang == WHISPER_ENGLISH and self._whisper_english():
-            self._start_whisper_english()
-        elif self._lanes is not None and lang != self.source_lang:
-            self._lanes.want(lang)
-        self._publish_readers()
+        self.core.reader_joined(lang)
+        self._run_effects()
 
     def reader_left(self, lang: str) -> None:
-        self.readers[lang] -= 1
-        if self.readers[lang] <= 0:
-            del self.readers[lang]
-            if lang == WHISPER_ENGLISH and self._english is not None:
-                self._english.end()
-                self._english = None
-            elif self._lanes is not None and lang not in self.session.languages:
-                self._lanes.unwant(lang)
-        self._publish_readers()
+        self.core.reader_left(lang)
+        self._run_effects()
 
-    def _start_whisper_english(self) -> None:
-        """Run a second recogniser with Whisper's translate task from the current audio on."""
-        if self._feed is None or self._english is not None or self._recognizer_factory is None:
-            return
-        self._english = AudioFeed()
-        self._english_offset_ms = self._offset_ms + self._feed.samples * 1000 // SAMPLE_RATE
-        recognizer = self._recognizer_factory(self.source_lang, self.session.glossary, task="translate")
-        self._english_task = asyncio.create_task(recognizer.run(self._english.__aiter__(), self._on_english))
+    # -- chair -------------------------------------------------------------
+    def act(self, action: ChairAction) -> Caption | None:
+        """Apply a chair's action (typed caption, control, settings); returns a caption made."""
+        try:
+            return self.core.receive_chair_action(action, self.clock.now_ms())
+        finally:
+            self._run_effects()
 
-    def _on_english(self, event: object) -> None:
-        offset = self._english_offset_ms
-        if isinstance(event, FinalCaption):
-            cap = self.store.append_caption(
-                self.session.id, WHISPER_ENGLISH, id=uuid.uuid4().hex[:12], start_ms=event.start_ms + offset,
-                end_ms=event.end_ms + offset, text=event.text, origin="whisper-translate",
-                source_lang=self.source_lang, created_at_ms=self.clock.now_ms())
-            self.publish_caption(cap)
-        elif isinstance(event, PartialCaption):
-            self.publish_partial(event.text, event.start_ms + offset, event.end_ms + offset, lang=WHISPER_ENGLISH)
+    def correct(self, caption_id: str, text: str, *, lang: str | None, author: str) -> Caption:
+        """Fix one caption; a fix in the spoken language is translated again into every language."""
+        versions = tuple(self.store.translations_of(self.session.id, caption_id))
+        fixed = self.act(Correct(versions, lang or self.source_lang, text, author))
+        assert fixed is not None
+        return fixed
 
-    # -- audio ----------------------------------------------------------
+    # -- audio -------------------------------------------------------------
     @property
     def feed(self) -> AudioFeed | None:
         """The audio feed recognition is reading now, if any."""
         return self._feed
 
-    def open_audio(self) -> AudioFeed:
-        """Start (or restart) recognition on a new audio feed; an earlier feed is ended."""
+    def open_audio(self, kind: AudioKind = "capture", name: str | None = None) -> AudioFeed:
+        """Start (or restart) recognition on a new audio feed; an earlier feed is ended.
+
+        ``kind`` and ``name`` say where the audio comes from (a capture station and its
+        stream, the chair's browser, a microphone here, a file): the chair console shows it.
+        """
         if self._recognizer_factory is None:
             raise NotFoundError("this server runs without speech recognition (--source none); "
                                 "send captions as text instead")
-        if self._feed is not None:
-            self._feed.end()
+        self._end_feed()
         feed = AudioFeed()
         self._feed = feed
         self._next_level_at = 0
         recognizer = self._recognizer_factory(
             None if self.source_lang == "auto" else self.source_lang, self.session.glossary)
-        self._recognition = asyncio.create_task(self._recognise(recognizer, feed))
-        if self.readers[WHISPER_ENGLISH] and self._whisper_english():
-            self._start_whisper_english()
+        self._own(self._recognise(recognizer, feed))
+        self.core.audio_opened()
+        self._set_audio_source({"kind": kind, "name": name})
+        self._run_effects()
         return feed
 
-    def audio_started(self, received_ms: int) -> None:
-        """Called with the first chunk of a feed: fixes the audio clock against wall time."""
-        now = self.clock.now_ms()
-        if self.session.started_at_ms is None:
-            self.session = self.store.update_session(self.session.id, started_at_ms=now - received_ms,
-                                                     ended_at_ms=None)
-            self._offset_ms = 0
-        else:
-            # A resumed session: audio time continues as wall time since the original start.
-            self._offset_ms = max(now - received_ms - self.session.started_at_ms,
-                                  self.store.audio_end_ms(self.session.id))
-        if self.state != "paused":  # a capture station restarted during a pause stays paused until resumed
-            self.set_state("live")
-
-    def push_audio(self, chunk: np.ndarray) -> None:
+    def push_audio(self, chunk: AudioArray) -> None:
         """Feed one chunk; while paused, silence of the same length keeps the clock aligned."""
         if self._feed is None:
             return
-        if self._feed.samples == 0:
-            self.audio_started(len(chunk) * 1000 // SAMPLE_RATE)
-        if self.state == "paused":
+        self.core.audio_received(self.clock.now_ms(), len(chunk))
+        if self.core.paused_audio:
             chunk = np.zeros_like(chunk)
         elif len(chunk):
             rms = float(np.sqrt(np.mean(np.square(chunk, dtype=np.float64))))
             self.level_db = round(20 * np.log10(max(rms, 1e-6)), 1)
         self._feed.push(chunk)
+        if self._english is not None:
+            self._english.push(chunk)
         # The chair's level meter: about five updates per second of audio, counted in samples.
         if self._feed.samples >= self._next_level_at:
             self._next_level_at = self._feed.samples + LEVEL_EVERY_SAMPLES
-            self._publish_chair(protocol.info("level", {"level_db": self.level_db}))
-        if self._english is not None:
-            self._english.push(chunk)
+            self.bus.publish(Topic(self.session.id, CHAIR_TOPIC), protocol.info("level", {"level_db": self.level_db}))
+        self._run_effects()
 
     def close_audio(self) -> None:
         """The source ended (file finished, capture stopped): finish recognition, stay readable."""
+        self._end_feed()
+        self._set_audio_source(None)
+        self.core.audio_closed()
+        self._run_effects()
+
+    def _set_audio_source(self, source: dict[str, str | None] | None) -> None:
+        self.audio_source = source
+        self.bus.publish(Topic(self.session.id, CHAIR_TOPIC), protocol.info("info", {"audio_source": source}))
+
+    def _end_feed(self) -> None:
         if self._feed is not None:
             self._feed.end()
             self._feed = None
+
+    async def _recognise(self, recognizer: Recognizer, feed: AudioFeed) -> None:
+        try:
+            await recognizer.run(feed.__aiter__(), self.recognized)
+        finally:
+            if self._feed is None or self._feed is feed:
+                self.core.recognition_finished()
+                self._run_effects()
+
+    def recognized(self, event: Any) -> None:
+        """One event of the spoken-language recogniser (FinalCaption, PartialCaption, LagReport, ...)."""
+        self.core.receive_recognizer_event(event, self.clock.now_ms())
+        self._run_effects()
+
+    def _on_english_event(self, event: Any) -> None:
+        self.core.receive_recognizer_event(event, self.clock.now_ms(), english=True)
+        self._run_effects()
+
+    def _start_english(self) -> None:
+        """Run a second recogniser with Whisper's translate task from the current audio on."""
+        if self._recognizer_factory is None or self._english is not None:
+            return
+        self._english = AudioFeed()
+        recognizer = self._recognizer_factory(self.source_lang, self.session.glossary, task="translate")
+        self._own(recognizer.run(self._english.__aiter__(), self._on_english_event))
+
+    def _own(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        """A recogniser stopped; one that crashed is logged with its traceback and reported to the chair."""
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("session %s: speech recognition stopped: %r", self.session.id, exc, exc_info=exc)
+        self.bus.publish(Topic(self.session.id, CHAIR_TOPIC), protocol.error(
+            "recognition_failed", f"speech recognition stopped ({type(exc).__name__}); the server log has the "
+            "details. Restart the audio source to try again"))
+
+    def _stop_english(self) -> None:
         if self._english is not None:
             self._english.end()
             self._english = None
 
-    async def _recognise(self, recognizer: Recognizer, feed: AudioFeed) -> None:
-        try:
-            await recognizer.run(feed.__aiter__(), self.on_event)
-        finally:
-            if self._feed is None or self._feed is feed:
-                self.publish_partial("", 0, 0)
-                if self.state == "live":
-                    self.set_state("idle")
+    # -- translation ---------------------------------------------------------
+    def _translated(self, job: TranslationJob, text: str, fallback: bool) -> None:
+        self.core.receive_translation(job, text, fallback, self.clock.now_ms())
+        self._run_effects()
 
-    # -- recogniser events ------------------------------------------------
-    def on_event(self, event: object) -> None:
-        """Handle one recogniser event on the event loop."""
-        if isinstance(event, FinalCaption):
-            self.add_caption(event.text, event.start_ms + self._offset_ms, event.end_ms + self._offset_ms,
-                             origin="asr", lang=event.language or None)
-        elif isinstance(event, PartialCaption):
-            self.publish_partial(event.text, event.start_ms + self._offset_ms, event.end_ms + self._offset_ms,
-                                 stable=event.stable_text)
-        elif isinstance(event, LagReport):
-            if self.lag_ms is None or abs(event.lag_ms - self.lag_ms) >= LAG_REPORT_STEP_MS:
-                self.lag_ms = event.lag_ms
-                self.publish_status()
-        elif isinstance(event, LanguageDetected):
-            self.detected_language = event.language
-            self._publish_chair(protocol.info("info", {"detected_language": event.language,
-                                                       "probability": round(event.probability, 3)}))
+    def _translation_failed(self, job: TranslationJob, reason: str) -> None:
+        self.core.receive_translation_failure(job, reason, self.clock.now_ms())
+        self._run_effects()
 
-    # -- publishing -----------------------------------------------------
-    def add_caption(self, text: str, start_ms: int, end_ms: int, *, origin: CaptionOrigin,
-                    lang: str | None = None) -> Caption:
-        """Store and publish a final caption in the spoken language, then queue its translations."""
-        stream = self.source_lang
-        spoken = lang if self.source_lang == "auto" and lang else stream
-        cap = self.store.append_caption(
-            self.session.id, stream, id=uuid.uuid4().hex[:12], start_ms=start_ms, end_ms=end_ms, text=text,
-            origin=origin, source_lang=None if spoken == stream else spoken, created_at_ms=self.clock.now_ms())
-        self.publish_caption(cap)
-        if self._lanes is not None:
-            self._lanes.submit(cap, spoken)
-        return cap
+    def translation_queues(self) -> dict[str, int]:
+        return self._lanes.queued() if self._lanes is not None else {}
 
-    def publish_caption(self, cap: Caption) -> None:
-        self.bus.publish(Topic(cap.session, cap.lang), self.frame_for(cap))
+    # -- effects ---------------------------------------------------------------
+    def _run_effects(self) -> None:
+        """Carry out everything the core asked for, in order (answers may queue more)."""
+        while effects := self.core.effects():
+            for effect in effects:
+                self._apply(effect)
+
+    def _apply(self, effect: Effect) -> None:
+        sid = self.session.id
+        if isinstance(effect, CaptionAdded):
+            self.store.insert_caption(effect.caption)
+            self.bus.publish(Topic(sid, effect.caption.lang), self.frame_for(effect.caption))
+        elif isinstance(effect, CaptionRevised):
+            c = effect.caption
+            self.store.revise(c, before=effect.before, author=effect.author, at_ms=effect.at_ms)
+            self.frame_for(c)
+            frame = protocol.correction(Correction(c.session, c.lang, c.seq, c.id, c.text, c.revision),
+                                        source_text=c.source_text, fallback=c.fallback)
+            self.bus.publish(Topic(sid, c.lang), frame)
+            if c.lang == self.source_lang:
+                self.bus.publish(Topic(sid, CHAIR_TOPIC), frame)
+        elif isinstance(effect, Publish):
+            self.bus.publish(Topic(sid, effect.topic), effect.frame)
+        elif isinstance(effect, SessionChanged):
+            self.store.save_session(effect.session)
+        elif isinstance(effect, Translate):
+            if self._lanes is not None:
+                self._lanes.submit(effect.job)
+            else:
+                self.core.receive_translation_failure(effect.job, "no translation service", self.clock.now_ms())
+        elif isinstance(effect, FetchBacklog):
+            backlog = self.store.untranslated(sid, self.source_lang, effect.lang, BACKFILL_CAPTIONS)
+            self.core.receive_backlog(effect.lang, backlog)
+        elif isinstance(effect, StartEnglish):
+            self._start_english()
+        elif isinstance(effect, StopEnglish):
+            self._stop_english()
+        elif isinstance(effect, CloseAudio):
+            self._end_feed()
+        elif isinstance(effect, ReadersChanged):
+            self._readers = effect.readers
+            if self._readers_pending is None:  # storms join by hundreds: one chair update a second
+                self._readers_pending = asyncio.get_running_loop().call_later(READERS_EVERY_S, self._send_readers)
+        elif isinstance(effect, Warn):
+            log.warning("%s", effect.message)
+
+    def _send_readers(self) -> None:
+        self._readers_pending = None
+        self.bus.publish(Topic(self.session.id, CHAIR_TOPIC),
+                         protocol.info("readers", {"readers": dict(self._readers)}))
 
     def frame_for(self, cap: Caption) -> protocol.Frame:
         """The encoded frame of a caption, encoded once and cached for replays."""
@@ -282,90 +352,15 @@ class SessionRuntime:
             self._frames.popitem(last=False)
         return frame
 
-    def publish_partial(self, text: str, start_ms: int, end_ms: int, *, lang: str | None = None,
-                        stable: str = "") -> None:
-        lang = lang or self.source_lang
-        frame = protocol.partial(Partial(self.session.id, lang, start_ms, end_ms, text, stable))
-        self.bus.publish(Topic(self.session.id, lang), frame)
-
-    def status(self) -> Status:
-        """The session's state and lag now, as readers see it."""
-        return Status(self.session.id, self.state, self.lag_ms)
-
-    def publish_status(self) -> None:
-        frame = protocol.status(self.status())
-        for lang in {self.source_lang, *self.readers}:
-            self.bus.publish(Topic(self.session.id, lang), frame)
-        self._publish_chair(protocol.info("info", {"state": self.state, "lag_ms": self.lag_ms}))
-
-    def set_state(self, state: SessionState) -> None:
-        """Move to ``state``; every change is published to readers of every language and the chair."""
-        if state != self.state:
-            self.state = state
-            if state == "ended":
-                self.session = self.store.update_session(self.session.id, ended_at_ms=self.clock.now_ms())
-            self.publish_status()
-
-    def _publish_readers(self) -> None:
-        """Tell the chair the reader counts, at most once per READERS_EVERY_S (storms join by hundreds)."""
-        if self._readers_pending is None:
-            self._readers_pending = asyncio.get_running_loop().call_later(READERS_EVERY_S, self._send_readers)
-
-    def _send_readers(self) -> None:
-        self._readers_pending = None
-        self._publish_chair(protocol.info("readers", {"readers": dict(self.readers)}))
-
-    def _publish_chair(self, frame: protocol.Frame) -> None:
-        self.bus.publish(Topic(self.session.id, "*chair"), frame)
-
-    # -- chair actions --------------------------------------------------
-    def correct(self, caption_id: str, text: str, *, lang: str | None, author: str) -> Caption:
-        """Fix one caption; a fix in the spoken language is re-translated into every language."""
-        lang = lang or self.source_lang
-        fixed = self.store.correct(self.session.id, caption_id, lang, text, author=author,
-                                   at_ms=self.clock.now_ms())
-        self._publish_correction(fixed)
-        if self._lanes is not None and lang == self.source_lang:
-            self._lanes.retranslate(fixed)
-        return fixed
-
-    def _publish_correction(self, c: Caption) -> None:
-        self.frame_for(c)
-        frame = protocol.correction(Correction(c.session, c.lang, c.seq, c.id, c.text, c.revision),
-                                    source_text=c.source_text)
-        self.bus.publish(Topic(c.session, c.lang), frame)
-        if c.lang == self.source_lang:
-            self._publish_chair(frame)
-
-    def update(self, *, title: str | None = None, glossary: tuple[str, ...] | None = None) -> Session:
-        changes: dict[str, Any] = {}
-        if title is not None:
-            changes["title"] = title
-        if glossary is not None:
-            changes["glossary"] = glossary
-        if changes:
-            self.session = self.store.update_session(self.session.id, **changes)
-            self._publish_chair(protocol.info("info", {"title": self.session.title,
-                                                       "glossary": list(self.session.glossary)}))
-        return self.session
-
-    def snapshot(self) -> dict[str, Any]:
-        """What the chair console and the landing page show about this session."""
-        return {
-            "id": self.session.id, "title": self.session.title, "source_lang": self.source_lang,
-            "state": self.state, "lag_ms": self.lag_ms, "readers": dict(self.readers),
-            "languages": list(self.languages()), "detected_language": self.detected_language,
-            "level_db": self.level_db, "glossary": list(self.session.glossary),
-            "started_at": self.session.started_at_ms, "public": self.session.public,
-        }
-
     async def close(self) -> None:
+        """Stop recognition and translation; every task this runtime started is awaited."""
         if self._readers_pending is not None:
             self._readers_pending.cancel()
-        self.close_audio()
-        for task in (self._recognition, self._english_task):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        self._end_feed()
+        self._stop_english()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._lanes is not None:
             await self._lanes.close()

@@ -17,7 +17,7 @@ from ..config import SessionSettings, Settings
 from ..errors import ConfigError
 from .app import make_app
 from .keys import ISSUED_TOKENS, SESSIONS, SETTINGS
-from .engines import build_recognizer_factory, build_translator
+from .engines import dry_run_engines
 from ..audio.sources import AudioSource
 from .sources import open_source
 from .tls import ensure_certificate
@@ -57,9 +57,7 @@ def apply_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = apply_arguments(settings, args)
-    needs_asr = any(s.source != "none" for s in settings.sessions) or not settings.sessions
-    recognizer_factory = build_recognizer_factory(settings, dry_run=args.dry_run) if needs_asr else None
-    translator = build_translator(settings)
+    transcriber, translator = dry_run_engines() if args.dry_run else (None, None)
     sources: dict[str, AudioSource] = {}
     for s in settings.sessions:
         source = open_source(s.source)
@@ -70,8 +68,15 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         cert, key = ensure_certificate(settings)
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(cert, key)
-    app = make_app(settings, recognizer_factory=recognizer_factory, translator=translator, sources=sources,
+    app = make_app(settings, transcriber=transcriber, translator=translator, sources=sources,
                    on_ready=lambda app: print_banner(app, ssl_context is not None, not args.no_qr, sys.stdout))
+    if translator is not None:
+        service = translator
+
+        async def close_dry_run_translator(app: web.Application) -> None:
+            await service.close()
+
+        app.on_cleanup.append(close_dry_run_translator)
     web.run_app(app, host=settings.server.host, port=settings.server.port, ssl_context=ssl_context,
                 print=None, shutdown_timeout=5, backlog=LISTEN_BACKLOG)
     return 0

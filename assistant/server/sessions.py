@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from .. import protocol
 from ..captions import Session
 from ..clock import Clock
 from ..errors import NotFoundError
@@ -59,7 +60,7 @@ class Sessions:
             digest = auth.hash_session_key(key) if key else None
             self._store.set_session_key_hash(session_id, digest, self._clock.now_ms())
         if public is not None and public != runtime.session.public:
-            runtime.session = self._store.update_session(session_id, public=public)
+            runtime.act(protocol.UpdateSession(title=None, glossary=None, public=public))
 
     async def close(self) -> None:
         """Stop every session's recognition and translation (server shutdown)."""

@@ -1,30 +1,23 @@
-"""Translation lanes: one ordered lane per (session, target language) that someone reads.
+"""Translation lanes: the asyncio side of the translations a session core asks for.
 
-Each final caption in the spoken language is queued on every lane; a lane
-translates what is waiting as one batch (the service batches per pair), then
-stores and publishes the results in caption order. A language nobody reads has
-no lane and costs nothing. A lane that opens late first back-fills the recent
-captions, so a reader who switches language sees what was said so far.
+One lane per target language, started when a job for it arrives and finished
+when its queue is empty; a lane translates what is waiting as one batch (the
+service batches per pair) and hands every outcome back, in any order: the core
+releases captions in their order and drops results for outdated revisions.
+Every lane is an owned task, cancelled and awaited by :meth:`TranslationLanes.close`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
-from typing import TYPE_CHECKING, Protocol
+from typing import Callable, Protocol
 
-from ..captions import Caption
-from ..errors import AssistantError
-
-if TYPE_CHECKING:
-    from .runtime import SessionRuntime
+from ..session import TranslationJob
 
 log = logging.getLogger(__name__)
 
-BACKFILL_CAPTIONS = 300  # how far back a newly opened language is filled in
-MAX_LANE_BATCH = 16  # captions translated together by one lane
-AVAILABLE_REFRESH_MS = 3_000  # how often the installed packages are looked at again
+MAX_LANE_BATCH = 16  # jobs of one language translated together
 
 
 class TranslationResultLike(Protocol):
@@ -43,88 +36,64 @@ class Translating(Protocol):
     def available_targets(self, source_lang: str) -> tuple[str, ...]: ...
 
 
+OnResult = Callable[[TranslationJob, str, bool], None]
+OnFailure = Callable[[TranslationJob, str], None]
+
+
 class TranslationLanes:
-    """The translation lanes of one session."""
+    """Runs one session's translation jobs; outcomes go to ``on_result`` / ``on_failure`` on the loop."""
 
-    def __init__(self, runtime: "SessionRuntime", service: Translating) -> None:
-        self._rt = runtime
+    def __init__(self, service: Translating, on_result: OnResult, on_failure: OnFailure) -> None:
         self._service = service
-        self._lanes: dict[str, tuple[asyncio.Queue[tuple[Caption, str]], asyncio.Task[None]]] = {}
-        source = runtime.source_lang
-        self._lookup_source = "en" if source == "auto" else source
-        self._available = service.available_targets(self._lookup_source)
-        self._available_at_ms = runtime.clock.now_ms()
-        for lang in runtime.session.languages:
-            self.want(lang)
+        self._on_result = on_result
+        self._on_failure = on_failure
+        self._queues: dict[str, list[TranslationJob]] = {}
+        self._partials: dict[str, TranslationJob] = {}  # per language, the newest partial not yet started
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    def available(self) -> tuple[str, ...]:
-        """The languages installed packages reach; re-read every few seconds, so a package
-        added while the server runs is offered without a restart (every connect asks)."""
-        now = self._rt.clock.now_ms()
-        if now - self._available_at_ms >= AVAILABLE_REFRESH_MS:
-            self._available = self._service.available_targets(self._lookup_source)
-            self._available_at_ms = now
-        return self._available
+    def submit(self, job: TranslationJob) -> None:
+        """Queue a job; finals go first, and a partial replaces an older one of its language not yet started."""
+        if job.partial:
+            self._partials[job.lang] = job
+        else:
+            self._queues.setdefault(job.lang, []).append(job)
+        task = self._tasks.get(job.lang)
+        if task is None or task.done():
+            self._tasks[job.lang] = asyncio.create_task(self._run(job.lang), name=f"translate-{job.lang}")
 
-    def want(self, lang: str) -> None:
-        if lang in self._lanes or lang == self._rt.source_lang:
-            return
-        queue: asyncio.Queue[tuple[Caption, str]] = asyncio.Queue()
-        store, sid = self._rt.store, self._rt.session.id
-        for cap in store.untranslated(sid, self._rt.source_lang, lang, BACKFILL_CAPTIONS):
-            queue.put_nowait((cap, cap.source_lang or self._rt.source_lang))
-        self._lanes[lang] = (queue, asyncio.create_task(self._run(lang, queue)))
+    def queued(self) -> dict[str, int]:
+        """Jobs waiting per language (not yet handed to the service)."""
+        return {lang: len(q) for lang, q in self._queues.items() if q}
 
-    def unwant(self, lang: str) -> None:
-        lane = self._lanes.pop(lang, None)
-        if lane is not None:
-            lane[1].cancel()
+    async def _run(self, lang: str) -> None:
+        queue = self._queues.setdefault(lang, [])
+        while queue or lang in self._partials:
+            if queue:
+                batch, queue[:] = queue[:MAX_LANE_BATCH], queue[MAX_LANE_BATCH:]
+            else:
+                batch = [self._partials.pop(lang)]
+            outcomes = await asyncio.gather(*(self._translate(job) for job in batch))
+            for job, outcome in zip(batch, outcomes):
+                if isinstance(outcome, str):
+                    self._on_failure(job, outcome)
+                else:
+                    self._on_result(job, *outcome)
 
-    def submit(self, cap: Caption, spoken: str) -> None:
-        for queue, _ in self._lanes.values():
-            queue.put_nowait((cap, spoken))
-
-    def retranslate(self, fixed: Caption) -> None:
-        """Re-translate a corrected caption in every language that already has it."""
-        for other in self._rt.store.translations_of(fixed.session, fixed.id):
-            if other.lang != fixed.lang:
-                asyncio.create_task(self._correct(fixed, other))
-
-    async def _correct(self, fixed: Caption, old: Caption) -> None:
-        spoken = fixed.source_lang or self._rt.source_lang
-        text, fallback = await self._translate(fixed.text, spoken, old.lang)
-        new = self._rt.store.correct(fixed.session, fixed.id, old.lang, text, author="translation",
-                                     at_ms=self._rt.clock.now_ms(), source_text=fixed.text, fallback=fallback)
-        self._rt._publish_correction(new)
-
-    async def _translate(self, text: str, source: str, target: str) -> tuple[str, bool]:
+    async def _translate(self, job: TranslationJob) -> tuple[str, bool] | str:
+        """The translation, or why it failed. Any error counts: a broken package must not stop a language."""
         try:
-            result = await self._service.translate(text, source, target, self._rt.session.glossary)
-        except AssistantError as exc:
-            # The reader still gets the line, marked as the original, rather than a gap.
-            log.warning("translation %s→%s failed: %s", source, target, exc)
-            return text, True
+            result = await self._service.translate(job.text, job.source_lang, job.lang, job.glossary)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the boundary of a model we do not control; reported as a failure
+            return f"{type(exc).__name__}: {exc}"
         return result.text, result.fallback
 
-    async def _run(self, lang: str, queue: asyncio.Queue[tuple[Caption, str]]) -> None:
-        while True:
-            batch = [await queue.get()]
-            while not queue.empty() and len(batch) < MAX_LANE_BATCH:
-                batch.append(queue.get_nowait())
-            results = await asyncio.gather(*(self._translate(c.text, spoken, lang) for c, spoken in batch))
-            for (cap, spoken), (text, fallback) in zip(batch, results):
-                try:
-                    out = self._rt.store.append_caption(
-                        cap.session, lang, id=cap.id, start_ms=cap.start_ms, end_ms=cap.end_ms, text=text,
-                        origin="translation", source_lang=spoken, source_text=cap.text, fallback=fallback,
-                        created_at_ms=self._rt.clock.now_ms())
-                except sqlite3.IntegrityError:
-                    continue  # already translated (back-fill met a live caption)
-                self._rt.publish_caption(out)
-
     async def close(self) -> None:
-        tasks = [task for _, task in self._lanes.values()]
-        self._lanes.clear()
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        self._queues.clear()
+        self._partials.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
-from ..captions import Caption, CaptionOrigin, Session
+from ..captions import Caption, Session
 from ..errors import NotFoundError, StoreError
 from .migrations import MIGRATIONS
 
@@ -108,6 +108,11 @@ class Store:
                                 " AND ended_at_ms IS NULL ORDER BY created_at_ms, id").fetchall()
         return [_session(r) for r in rows]
 
+    def save_session(self, s: Session) -> None:
+        """Write every field of a session that exists already."""
+        self.update_session(s.id, title=s.title, source_lang=s.source_lang, started_at_ms=s.started_at_ms,
+                            ended_at_ms=s.ended_at_ms, languages=s.languages, glossary=s.glossary, public=s.public)
+
     def update_session(self, session_id: str, **changes: Any) -> Session:
         """Change some of title, source_lang, started_at_ms, ended_at_ms, languages, glossary, public."""
         allowed = {"title", "source_lang", "started_at_ms", "ended_at_ms", "languages", "glossary", "public"}
@@ -124,25 +129,24 @@ class Store:
         return self.get_session(session_id)
 
     # -- captions -------------------------------------------------------
-    def append_caption(self, session: str, lang: str, *, id: str, start_ms: int, end_ms: int, text: str,
-                       origin: CaptionOrigin, source_lang: str | None = None,
-                       source_text: str | None = None, fallback: bool = False,
-                       created_at_ms: int | None = None) -> Caption:
-        """Store a new final caption as the next ``seq`` of (session, lang) and return it."""
-        with _transaction(self._db):
-            (last,) = self._db.execute(
-                "SELECT COALESCE(MAX(seq), 0) FROM captions WHERE session=? AND lang=?", (session, lang)
-            ).fetchone()
-            seq = int(last) + 1
+    def insert_caption(self, c: Caption) -> None:
+        """Store a new final caption under the ``seq`` the session core gave it (the next of its language)."""
+        try:
             self._db.execute(
                 "INSERT INTO captions (session, lang, seq, id, start_ms, end_ms, text, revision, origin,"
-                " source_lang, source_text, fallback, created_at_ms) VALUES (?,?,?,?,?,?,?,0,?,?,?,?,?)",
-                (session, lang, seq, id, start_ms, end_ms, text, origin, source_lang, source_text,
-                 int(fallback), created_at_ms),
+                " source_lang, source_text, fallback, created_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (c.session, c.lang, c.seq, c.id, c.start_ms, c.end_ms, c.text, c.revision, c.origin, c.source_lang,
+                 c.source_text, int(c.fallback), c.created_at_ms),
             )
-        return Caption(session=session, lang=lang, seq=seq, id=id, start_ms=start_ms, end_ms=end_ms,
-                       text=text, revision=0, origin=origin, source_lang=source_lang,
-                       source_text=source_text, fallback=fallback, created_at_ms=created_at_ms)
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"caption {c.id!r} (seq {c.seq} of {c.session}/{c.lang}) is stored already: "
+                             "two writers for one session?") from exc
+
+    def latest_seqs(self, session: str) -> dict[str, int]:
+        """The last ``seq`` of every language of ``session`` (where its numbering continues)."""
+        rows = self._db.execute("SELECT lang, MAX(seq) FROM captions WHERE session=? GROUP BY lang",
+                                (session,)).fetchall()
+        return {str(lang): int(seq) for lang, seq in rows}
 
     def latest_seq(self, session: str, lang: str) -> int:
         (last,) = self._db.execute(
@@ -166,6 +170,14 @@ class Store:
         ).fetchall()
         return [_caption(r) for r in rows]
 
+    def revised_since(self, session: str, lang: str, upto: int, at_ms: int) -> list[Caption]:
+        """Captions with ``seq <= upto`` corrected at or after ``at_ms`` (what a lagging reader missed)."""
+        rows = self._db.execute(
+            "SELECT * FROM captions c WHERE c.session=? AND c.lang=? AND c.seq<=? AND c.revision>0 AND EXISTS"
+            " (SELECT 1 FROM revisions r WHERE r.session=c.session AND r.caption_id=c.id AND r.lang=c.lang"
+            " AND r.at_ms>=?) ORDER BY c.seq", (session, lang, upto, at_ms)).fetchall()
+        return [_caption(r) for r in rows]
+
     def untranslated(self, session: str, source_lang: str, lang: str, limit: int) -> list[Caption]:
         """The latest ``limit`` captions of the spoken stream that have no ``lang`` version, oldest first."""
         rows = self._db.execute(
@@ -187,23 +199,19 @@ class Store:
                                 " AND origin != 'manual', lang", (session, caption_id)).fetchall()
         return [_caption(r) for r in rows]
 
-    def correct(self, session: str, caption_id: str, lang: str, text: str, *, author: str, at_ms: int,
-                source_text: str | None = None, fallback: bool | None = None) -> Caption:
-        """Replace a caption's text, bump its revision and write the audit row; return the new caption."""
+    def revise(self, c: Caption, *, before: str, author: str, at_ms: int) -> None:
+        """Store a caption's new version (text, revision, source text, fallback) and its audit row."""
         with _transaction(self._db):
-            old = self.get_caption(session, caption_id, lang)
-            revision = old.revision + 1
-            self._db.execute(
-                "UPDATE captions SET text=?, revision=?, source_text=COALESCE(?, source_text),"
-                " fallback=COALESCE(?, fallback) WHERE session=? AND id=? AND lang=?",
-                (text, revision, source_text, None if fallback is None else int(fallback),
-                 session, caption_id, lang),
+            cur = self._db.execute(
+                "UPDATE captions SET text=?, revision=?, source_text=?, fallback=? WHERE session=? AND id=? AND lang=?",
+                (c.text, c.revision, c.source_text, int(c.fallback), c.session, c.id, c.lang),
             )
+            if cur.rowcount != 1:
+                raise NotFoundError(f"no caption {c.id!r} in language {c.lang!r} of session {c.session!r}")
             self._db.execute(
                 "INSERT INTO revisions (session, caption_id, lang, revision, before, after, author, at_ms)"
-                " VALUES (?,?,?,?,?,?,?,?)", (session, caption_id, lang, revision, old.text, text, author, at_ms),
+                " VALUES (?,?,?,?,?,?,?,?)", (c.session, c.id, c.lang, c.revision, before, c.text, author, at_ms),
             )
-        return self.get_caption(session, caption_id, lang)
 
     def revisions(self, session: str, caption_id: str | None = None) -> list[Revision]:
         sql = "SELECT * FROM revisions WHERE session=?"

@@ -13,7 +13,7 @@
 
 Wiring: ``registry = PackageRegistry(packages_dir)``;
 ``translator = PivotTranslator(CachedTranslator(CTranslate2ArgosTranslator(registry, settings)))``;
-``service = TranslationService(translator, workers=2, max_batch=16)``.
+``service = TranslationService(translator, workers=settings.translation.workers, max_batch=16)``.
 Importing this package never imports argostranslate.translate, stanza or torch.
 """
 

@@ -23,6 +23,8 @@ from assistant.errors import LanguageError, TranslationPackageError
 from assistant.translate.packages import BPE_FILE, SENTENCEPIECE_FILE, PackageRegistry, PairInfo
 
 SENTENCEPIECE_SPACE = "\u2581"
+# Not a declared dependency (it would pull torch); the Makefile installs it with --no-deps.
+ARGOS_REQUIREMENT = "argostranslate==1.11.0"
 
 
 class Translator(Protocol):
@@ -81,15 +83,26 @@ class _SentencePiece:
 
 
 class _Bpe:
+    """The BPE tokenizer of older Argos packages: argostranslate's own, with sacremoses."""
+
     def __init__(self, pair: PairInfo) -> None:
+        needs = f"The {pair.source}→{pair.target} package uses a BPE tokenizer, which needs"
+        try:
+            from argostranslate.tokenizer import BPETokenizer
+        except ImportError as exc:
+            raise TranslationPackageError(
+                f"{needs} argostranslate's tokenizer: run `pip install --no-deps {ARGOS_REQUIREMENT}` "
+                "(--no-deps: its own dependencies pull torch, stanza and spacy, none of which this uses; "
+                "with pipx: `pipx inject --pip-args=--no-deps assistant "
+                f"{ARGOS_REQUIREMENT}`)."
+            ) from exc
         try:
             import sacremoses  # noqa: F401  (BPETokenizer imports it lazily)
         except ImportError as exc:
             raise TranslationPackageError(
-                f"The {pair.source}→{pair.target} package uses a BPE tokenizer, which needs "
-                "the 'sacremoses' package: run `pip install sacremoses`."
+                f"{needs} the 'sacremoses' package, a dependency of assistant: reinstall assistant "
+                "or run `pip install sacremoses`."
             ) from exc
-        from argostranslate.tokenizer import BPETokenizer
 
         self._inner = BPETokenizer(pair.path / BPE_FILE, pair.source, pair.target)
 
@@ -131,11 +144,6 @@ class CTranslate2ArgosTranslator:
     def load(self, source: str, target: str) -> None:
         """Load the pair's model now (otherwise the first translation does it)."""
         self._pair(source, target)
-
-    def unload(self, source: str, target: str) -> None:
-        """Forget a loaded pair; its memory is freed once running batches finish."""
-        with self._load_lock:
-            self._loaded.pop((source, target), None)
 
     def _pair(self, source: str, target: str) -> _LoadedPair:
         with self._load_lock:

@@ -91,10 +91,3 @@ def run_languages_command(args: argparse.Namespace, packages_dir: Path) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m assistant.translate.languages")
-    parser.add_argument("--packages-dir", type=Path, default=Path("data/argos-packages"))
-    configure_languages_parser(parser)
-    parsed = parser.parse_args()
-    sys.exit(run_languages_command(parsed, parsed.packages_dir))

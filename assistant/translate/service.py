@@ -24,7 +24,6 @@ from assistant.translate.quality import is_degenerate
 
 DEFAULT_WORKERS = 3  # threads mostly wait inside CTranslate2; 3 beat 2 on 2 cores
 DEFAULT_MAX_BATCH = 16  # sentences per model call; more only adds latency on 2 cores
-WARM_UP_TEXT = "Hello."
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +106,6 @@ class TranslationService:
         translated, fallback = await future
         elapsed_ms = round((loop.time() - started) * 1000)
         return TranslationResult(translated, fallback, elapsed_ms)
-
-    async def warm_up(self, source: str, targets: tuple[str, ...]) -> None:
-        """Load the models for these pairs now, so the first caption is not slow."""
-        await asyncio.gather(*(self.translate(WARM_UP_TEXT, source, t) for t in targets))
 
     async def _drain(self, pair: tuple[str, str]) -> None:
         loop = asyncio.get_running_loop()

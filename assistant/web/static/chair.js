@@ -691,6 +691,7 @@
     $("#join-url").href = url;
     $("#join-url").textContent = shown;
     $("#projector-url").textContent = shown;
+    $("#projector-display").href = "/s/" + encodeURIComponent(sessionId) + "/display" + keyQuery(key);  // the room screen
     $("#join-private").hidden = !key;
   }
   $("#join-key-form").addEventListener("submit", async function (ev) {

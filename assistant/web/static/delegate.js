@@ -1,7 +1,8 @@
-/* The delegate page: one caption stream in one language, resumable, readable on a phone. */
-(function () {
+/* The delegate page: one caption stream in one language, resumable, readable on a phone.
+   Interface strings come from the catalogue (i18n.js); the page starts once it is loaded. */
+window.I18N.ready.then(function () {
   "use strict";
-  var CC = window.CC, el = CC.el, $ = CC.$;
+  var CC = window.CC, el = CC.el, $ = CC.$, I18N = window.I18N, t = I18N.t;
 
   var SIZES = [1, 1.125, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5];  // rem
   var DEFAULT_SIZE = 1.5;
@@ -11,21 +12,30 @@
   var ANNOUNCE_KEEP = 4;  // finished lines kept in the live region (older ones are removed)
   var SESSION_STATES = ["idle", "live", "paused", "ended"];
   var EMPTY_TEXT = {
-    "": "Waiting for the first words…",
-    waiting: "Captions will appear here once the speaker begins.",
-    paused: "Waiting for the first words…",
-    ended: "Nothing was captioned in this session."
+    "": "delegate.waiting_words",
+    waiting: "delegate.waiting_speaker",
+    paused: "delegate.waiting_words",
+    ended: "delegate.nothing_captioned"
   };
+  var LANG_RE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/;
 
   var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
   // A private session's join link carries its key (?key=...); pass it on to the socket and downloads.
   var sessionKey = new URLSearchParams(location.search).get("key") || "";
   var keyParam = sessionKey ? "&key=" + encodeURIComponent(sessionKey) : "";
   var params = new URLSearchParams(location.search);
+  // The caption language: ?lang= (remembered, like a choice in the picker), an earlier choice, or else the
+  // best one the session offers for the phone's languages once its hello frame lists them.
+  var askedLang = LANG_RE.test(params.get("lang") || "") ? params.get("lang") : "";
+  if (askedLang) CC.store.set("cc.lang", askedLang);
+  var chosenLang = askedLang || CC.store.get("cc.lang", "");
 
   var state = {
-    lang: params.get("lang") || CC.store.get("cc.lang", "") || "",
-    userChoseLang: !!params.get("lang"),
+    lang: chosenLang,
+    userChoseLang: !!chosenLang,
+    autoPicked: false,   // whether the first hello's language list has been matched against the phone's
+    title: "",           // the session's title, from hello frames
+    notice: null,        // {key, values} of the notice under the bar
     sourceLang: null,
     languages: [],
     startedAt: null,
@@ -94,9 +104,7 @@
       b.setAttribute("aria-pressed", String(b.dataset.modeChoice === state.mode));
     });
     document.body.classList.toggle("stable", state.mode === "stable");
-    $("#mode-hint").textContent = state.mode === "stable"
-      ? "Stable shows only finished lines: nothing changes while you read."
-      : "Fast shows words as they are heard (grey) before they settle.";
+    $("#mode-hint").textContent = t(state.mode === "stable" ? "settings.stable_hint" : "settings.fast_hint");
     ui.announceBox.checked = state.announce;
   }
 
@@ -114,16 +122,16 @@
     var wasOpen = !!node.querySelector(".source");
     node.textContent = "";
     node.appendChild(el("span", { class: "text", text: line.text }));
-    if (line.fallback) node.appendChild(el("span", { class: "tag", title: "Not translated: shown in the original language", text: "original" }));
+    if (line.fallback) node.appendChild(el("span", { class: "tag", title: t("caption.original_hint"), text: t("caption.original_tag") }));
     if (line.corrected || (line.revision || 0) > 0) {
       node.classList.add("corrected");
-      node.appendChild(el("span", { class: "tag", title: "Corrected by the organisers", text: "corrected" }));
+      node.appendChild(el("span", { class: "tag", title: t("caption.corrected_hint"), text: t("caption.corrected_tag") }));
     }
     var hasSource = !!line.source_text && !line.fallback && line.source_text !== line.text;
     if (hasSource) {
       node.dataset.hasSource = "";
       node.setAttribute("tabindex", "0");
-      node.setAttribute("title", "Show the original");
+      node.setAttribute("title", t("caption.show_original"));
       if (wasOpen) showSource(node, line);
     } else {
       delete node.dataset.hasSource;
@@ -134,7 +142,8 @@
   function showSource(node, line) {
     var src = line.source_lang || state.sourceLang || "";
     node.appendChild(el("span", { class: "source", lang: src, dir: CC.isRtl(src) ? "rtl" : "ltr" }, [
-      el("small", { text: "Original (" + CC.nativeName(src) + ")" }), line.source_text
+      el("small", { lang: I18N.locale, dir: I18N.dir, text: t("caption.original_in", { language: CC.localName(src) }) }),
+      line.source_text
     ]));
   }
   function toggleSource(node) {
@@ -238,24 +247,23 @@
     var pill = ui.conn, label, s;
     if (state.conn === "open" && state.live === false) {
       s = "paused";
-      label = state.session === "paused" ? "Paused" : state.session === "ended" ? "Ended" : "Not live";
+      label = t(state.session === "paused" ? "state.paused" : state.session === "ended" ? "state.ended" : "conn.not_live");
     }
-    else if (state.conn === "open" && state.live) { s = "live"; label = "Live"; }
-    else if (state.conn === "open") { s = "connecting"; label = "Connected"; }
+    else if (state.conn === "open" && state.live) { s = "live"; label = t("state.live"); }
+    else if (state.conn === "open") { s = "connecting"; label = t("conn.connected"); }
     else if (state.conn === "reconnecting") {
       s = "reconnecting";
       var secs = Math.max(1, Math.ceil((state.reconnectAt - Date.now()) / 1000));
-      label = navigator.onLine === false ? "Offline" : "Reconnecting in " + secs + " s";
+      label = navigator.onLine === false ? t("conn.offline") : t("conn.reconnecting_in", { seconds: secs });
     }
-    else if (state.conn === "stopped") { s = "error"; label = "Disconnected"; }
-    else { s = "connecting"; label = "Connecting…"; }
+    else if (state.conn === "stopped") { s = "error"; label = t("conn.disconnected"); }
+    else { s = "connecting"; label = t("conn.connecting"); }
     pill.dataset.state = s;
     if (pill.textContent !== label) pill.textContent = label;
     // Screen readers hear the state once per change, never the countdown ticking.
-    var spoken = s === "reconnecting" ? (navigator.onLine === false ? "Offline" : "Reconnecting") : label;
+    var spoken = s === "reconnecting" ? t(navigator.onLine === false ? "conn.offline" : "conn.reconnecting") : label;
     if (ui.connSr.textContent !== spoken) ui.connSr.textContent = spoken;
-    pill.title = s !== "paused" ? "" : state.session === "ended" ? "This session has ended."
-      : "The session is not live right now; captions will continue when it resumes.";
+    pill.title = s !== "paused" ? "" : t(state.session === "ended" ? "session.ended" : "conn.paused_hint");
   }
   function renderLag() {
     var lag = null;
@@ -265,7 +273,7 @@
     }
     var show = lag !== null && lag > BEHIND_THRESHOLD_MS;
     if (show) {
-      var text = "Captions are " + Math.round(lag / 1000) + " s behind";
+      var text = t("delegate.behind", { seconds: Math.round(lag / 1000) });
       if (ui.lag.textContent !== text) ui.lag.textContent = text;
     }
     ui.lag.hidden = !show;
@@ -278,7 +286,7 @@
     if (state.session === "paused") card = "paused";
     else if (state.session === "ended") card = "ended";
     else if (state.session === "idle" && !state.said) card = "waiting";
-    var empty = EMPTY_TEXT[card];
+    var empty = t(EMPTY_TEXT[card]);
     if (ui.empty.textContent !== empty) ui.empty.textContent = empty;
     if (card === state.shownCard) return;
     state.shownCard = card;
@@ -291,15 +299,15 @@
     var node = el("div", { class: "state-card", dataset: { card: card } });
     if (card === "paused") {
       node.appendChild(el("p", {}, [stateIcon("M7 5h3.5v14H7zm6.5 0H17v14h-3.5z"),
-        el("span", { text: "Session paused — captions resume when the speaker continues." })]));
+        el("span", { text: t("session.paused") })]));
     } else if (card === "ended") {
       node.appendChild(el("p", {}, [stateIcon("M12 2a10 10 0 100 20 10 10 0 000-20zm-1.2 14.2L6.6 12l1.4-1.4 2.8 2.8 5.2-5.2 1.4 1.4z"),
-        el("strong", { text: "This session has ended." })]));
+        el("strong", { text: t("session.ended") })]));
       node.appendChild(el("a", { class: "button primary small", id: "transcript-link", dataset: { fmt: "txt" },
-                                 download: true, text: "Download the transcript" }));
+                                 download: true, text: t("session.download") }));
     } else {
       node.appendChild(el("p", {}, [stateIcon("M12 2a10 10 0 100 20 10 10 0 000-20zm0 18a8 8 0 110-16 8 8 0 010 16zm.5-13H11v6l5.2 3.1.8-1.2-4.5-2.7z"),
-        el("span", { text: "Waiting for the session to start." })]));
+        el("span", { text: t("session.waiting") })]));
     }
     return node;
   }
@@ -319,7 +327,7 @@
       ui.mtBanner.textContent = "";
       ui.mtBanner.appendChild(translateIcon());
       ui.mtBanner.appendChild(el("span", {
-        text: "Machine translated from " + CC.localName(state.sourceLang) + " · tap a line for the original"
+        text: t("delegate.machine_translated", { language: CC.localName(state.sourceLang) })
       }));
     }
   }
@@ -332,16 +340,28 @@
     svg.appendChild(path);
     return svg;
   }
-  function showNotice(text) {
-    ui.notice.textContent = text || "";
+  /* The notice under the bar: a catalogue key and its values (kept so a new interface language redraws it). */
+  function showNotice(key, values) {
+    state.notice = key ? { key: key, values: values || {} } : null;
+    renderNotice();
+  }
+  function renderNotice() {
+    var n = state.notice, text = "";
+    if (n) {
+      var v = {};
+      Object.keys(n.values).forEach(function (k) { v[k] = n.values[k]; });
+      if (n.values.language) v.language = CC.localName(n.values.language);
+      if (n.values.fallback) v.fallback = CC.localName(n.values.fallback);
+      text = t(n.key, v);
+    }
+    ui.notice.textContent = text;
     ui.notice.hidden = !text;
   }
   function renderLanguages() {
     var sel = ui.lang;
     sel.textContent = "";
     state.languages.forEach(function (code) {
-      var label = CC.nativeName(code);
-      sel.appendChild(el("option", { value: code, lang: code, text: label }));
+      sel.appendChild(el("option", { value: code, text: CC.languageLabel(code) }));
     });
     sel.value = state.lang;
     sel.disabled = state.languages.length < 2;
@@ -377,10 +397,17 @@
         state.languages = Array.isArray(f.languages) ? f.languages : [f.lang];
         state.startedAt = typeof f.started_at === "number" ? f.started_at : null;
         if (state.startedAt !== null || (typeof f.seq === "number" && f.seq > 0)) state.said = true;
+        if (!state.userChoseLang && !state.autoPicked) {
+          // First visit: the best language on offer for the phone's languages (the interface's is separate).
+          state.autoPicked = true;
+          var best = I18N.bestMatch(I18N.preferences(), state.languages);
+          if (best && best !== f.lang) { switchLanguage(best, false); return; }
+        }
         if (f.lang && f.lang !== state.lang) { state.lang = f.lang; }
-        if (f.title) { ui.title.textContent = f.title; document.title = f.title + " · Live captions"; }
+        if (f.title) state.title = f.title;
+        renderTitle();
         renderLanguages(); renderBanner(); renderDownloads(); renderDirection();
-        if (!pendingLangFallback) showNotice("");
+        if (!pendingLangFallback) showNotice(null);
         pendingLangFallback = null;
         break;
       case "caption":
@@ -405,12 +432,12 @@
         break;
       case "error":
         if (f.code === "unknown_language" && Array.isArray(f.languages) && f.languages.length) {
-          var fallback = f.languages[0];
-          showNotice(CC.nativeName(state.lang) + " is not available for this session; showing " +
-                     CC.nativeName(fallback) + ".");
+          var fallback = I18N.bestMatch(I18N.preferences(), f.languages) || f.languages[0];
+          showNotice("delegate.unavailable", { language: state.lang, fallback: fallback });
           pendingLangFallback = fallback;
         } else {
-          showNotice(f.message || "The server reported an error.");
+          if (window.console) console.warn("server error frame: " + f.code + ": " + f.message);
+          showNotice("delegate.server_error");
         }
         break;
       default:
@@ -439,8 +466,10 @@
   function switchLanguage(lang, remember) {
     if (remember) { CC.store.set("cc.lang", lang); state.userChoseLang = true; }
     state.lang = lang;
-    params.set("lang", lang);
-    history.replaceState(null, "", location.pathname + "?" + params.toString());
+    if (remember || params.has("lang")) {  // an automatic first choice stays out of the address
+      params.set("lang", lang);
+      history.replaceState(null, "", location.pathname + "?" + params.toString());
+    }
     clearCaptions();
     state.autoScroll = true;
     ui.jump.hidden = true;
@@ -468,7 +497,7 @@
     if (state.announce && state.mode === "fast") setMode("stable");
   });
   ui.lang.addEventListener("change", function () {
-    showNotice("");
+    showNotice(null);
     switchLanguage(ui.lang.value, true);
   });
   ui.list.addEventListener("click", function (ev) {
@@ -485,11 +514,31 @@
   window.addEventListener("resize", function () { if (state.autoScroll) scrollToEnd(); });
   setInterval(function () { renderConn(); renderLag(); }, 1000);
 
+  /* Every string this script wrote, again in the interface language just picked. */
+  function relocalise() {
+    renderTitle(); renderConn(); renderLag(); renderToggles(); renderBanner(); renderLanguages(); renderNotice();
+    state.shownCard = null;
+    renderSession();
+    ui.list.querySelectorAll(".cap").forEach(function (node) {
+      var line = log.byId[node.dataset.id];
+      if (line) fillLine(node, line);
+    });
+  }
+  function renderTitle() {
+    ui.title.textContent = state.title || t("app.name");
+    document.title = state.title ? t("app.titled", { title: state.title }) : t("app.name");
+  }
+
+  I18N.picker($("#ui-lang"));
+  I18N.onchange(relocalise);
   setSize(currentSize());
+  renderTitle();
+  renderConn();
+  renderSession();
   renderToggles();
   renderDownloads();
   if (!sessionId) {
-    showNotice("This address has no session in it. Open the link or QR code shown in the room.");
+    showNotice("delegate.no_session");
     return;
   }
   socket.start();
@@ -499,4 +548,4 @@
     state: state, log: log, socket: socket,
     texts: function () { return log.lines.map(function (l) { return l.text; }); }
   };
-})();
+});

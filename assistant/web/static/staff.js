@@ -1,10 +1,16 @@
-/* The staff page: every session with its languages, and authenticated downloads of the exports. */
-(function () {
+/* The staff page: every session with its languages, and authenticated downloads of the exports.
+   Interface strings come from the staff catalogue (English and Chinese). */
+window.I18N.ready.then(function () {
   "use strict";
-  var CC = window.CC, el = CC.el, $ = CC.$;
+  var CC = window.CC, el = CC.el, $ = CC.$, I18N = window.I18N, t = I18N.t;
   var TOKEN_KEY = "cc.staff";
-  var FORMATS = [["srt", "SRT"], ["vtt", "WebVTT"], ["txt", "Text"], ["json", "JSON"], ["docx", "Word"]];
-  var STATES = { live: "Live", paused: "Paused", idle: "Idle", ended: "Ended" };
+  // [format, its name: a catalogue key, or null where the name is the format's own (SRT, WebVTT, JSON)]
+  var FORMATS = [["srt", null, "SRT"], ["vtt", null, "WebVTT"], ["txt", "staff.format_text"], ["json", null, "JSON"],
+                 ["docx", "staff.format_word"]];
+  var STATES = { live: "state.live", paused: "state.paused", idle: "state.idle", ended: "state.ended" };
+  var BYTE_UNITS = [[1048576, "megabyte"], [1024, "kilobyte"], [1, "byte"]];
+  var shown = null;  // the sessions on screen, redrawn when the interface language changes
+  var statusLine = null;  // [key, values] of the status line
 
   var token = CC.takeTokenFromHash(TOKEN_KEY);
 
@@ -13,26 +19,33 @@
     $("#error").hidden = !text;
   }
   function explain(err) {
-    if (err.status === 401) return "Wrong staff token: " + err.message;
-    if (err.status === 404) return "Not found: " + err.message;
-    if (err.status) return "The server answered " + err.status + ": " + err.message;
-    return "Cannot reach the server (" + err.message + ").";
+    if (err.status === 401) return t("staff.wrong_token");
+    if (err.status === 404) return t("staff.not_found", { message: err.message });
+    if (err.status) return t("staff.http_error", { status: String(err.status), message: err.message });
+    return t("staff.unreachable", { message: err.message });
+  }
+  function setStatus(key, values) {
+    statusLine = key ? [key, values || {}] : null;
+    $("#status").textContent = key ? t(key, values) : "";
   }
   function authHeaders() { return { Authorization: "Bearer " + token }; }
 
   async function load() {
     showError("");
-    $("#status").textContent = "Loading…";
+    setStatus("staff.loading");
     try {
       var data = await CC.fetchJson("/api/sessions", { headers: authHeaders(), cache: "no-store" });
-      render(data.sessions || []);
-      $("#status").textContent = (data.sessions || []).length + " session(s).";
+      shown = data.sessions || [];
+      render(shown);
+      setStatus("staff.count", { count: shown.length });
       $("#forget").hidden = false;
-      $("#token").placeholder = "Saved for this tab";
+      $("#token").setAttribute("data-i18n-placeholder", "staff.token_saved");
+      I18N.apply($("#token-form"));
       $("#token").required = false;
     } catch (e) {
+      shown = null;
       $("#sessions").textContent = "";
-      $("#status").textContent = "";
+      setStatus(null);
       showError(explain(e));
       if (e.status === 401) { CC.sessionStore.remove(TOKEN_KEY); $("#token").focus(); }
     }
@@ -41,35 +54,38 @@
   function render(sessions) {
     var root = $("#sessions");
     root.textContent = "";
-    if (!sessions.length) root.appendChild(el("p", { class: "panel muted", text: "No sessions yet." }));
+    if (!sessions.length) root.appendChild(el("p", { class: "panel muted", text: t("staff.none") }));
     sessions.forEach(function (s) {
       var langs = s.stored_languages && s.stored_languages.length ? s.stored_languages : (s.languages || []);
       var counts = s.captions || {};
       var rows = langs.map(function (lang) {
         return el("tr", { dataset: { lang: lang } }, [
-          el("th", { scope: "row", lang: lang }, [CC.nativeName(lang) + " (" + lang + ")",
-            typeof counts[lang] === "number" ? el("span", { class: "count", text: counts[lang] + " captions" }) : null]),
+          el("th", { scope: "row" }, [t("staff.language_row", { language: CC.localName(lang), code: lang }),
+            typeof counts[lang] === "number" ? el("span", { class: "count", text: t("staff.captions", { count: counts[lang] }) }) : null]),
           el("td", {}, [el("div", { class: "row" }, FORMATS.map(function (f) {
+            var name = f[1] ? t(f[1]) : f[2];
             return el("button", { type: "button", class: "small", dataset: { fmt: f[0], lang: lang },
-              "aria-label": f[1] + " transcript, " + CC.nativeName(lang),
+              translate: f[1] ? null : "no",
+              "aria-label": t("staff.format_label", { format: name, language: CC.localName(lang) }),
               onclick: function (ev) { download(ev.currentTarget, exportUrl(s.id, f[0], lang), s.id + "-" + lang + "." + f[0]); },
-              text: f[1] });
+              text: name });
           }))])
         ]);
       });
-      var started = s.started_at ? new Date(s.started_at).toLocaleString() : "not started";
+      var started = s.started_at ? t("staff.started", { time: new Date(s.started_at).toLocaleString(I18N.locale) })
+                                 : t("staff.not_started");
       root.appendChild(el("section", { class: "panel session", dataset: { id: s.id } }, [
         el("h2", { text: s.title || s.id }),
         el("div", { class: "meta" }, [
-          el("span", { class: "pill", dataset: { state: s.state }, text: STATES[s.state] || s.state }),
+          el("span", { class: "pill", dataset: { state: s.state }, text: STATES[s.state] ? t(STATES[s.state]) : s.state }),
           el("code", { text: s.id }),
-          el("span", { class: "muted", text: "Started: " + started })
+          el("span", { class: "muted", text: started })
         ]),
         langs.length ? el("table", { class: "exports" }, [el("tbody", {}, rows)])
-                     : el("p", { class: "muted", text: "No captions yet." }),
+                     : el("p", { class: "muted", text: t("staff.no_captions") }),
         el("button", { type: "button", class: "primary zip", dataset: { fmt: "zip" },
           onclick: function (ev) { download(ev.currentTarget, "/api/sessions/" + encodeURIComponent(s.id) + "/export.zip", s.id + ".zip"); },
-          text: "Download everything (.zip)" })
+          text: t("staff.zip") })
       ]));
     });
   }
@@ -93,7 +109,7 @@
       a.click();
       a.remove();
       setTimeout(function () { URL.revokeObjectURL(href); }, 60000);
-      $("#status").textContent = "Downloaded " + name + " (" + formatBytes(blob.size) + ").";
+      setStatus("staff.downloaded", { name: name, size: formatBytes(blob.size) });
     } catch (e) {
       showError(explain(e));
     } finally {
@@ -101,7 +117,13 @@
       button.removeAttribute("aria-busy");
     }
   }
-  function formatBytes(n) { return n < 1024 ? n + " B" : n < 1048576 ? (n / 1024).toFixed(1) + " kB" : (n / 1048576).toFixed(1) + " MB"; }
+  function formatBytes(n) {
+    var unit = BYTE_UNITS.filter(function (u) { return n >= u[0]; })[0] || BYTE_UNITS[BYTE_UNITS.length - 1];
+    try {
+      return new Intl.NumberFormat(I18N.locale, { style: "unit", unit: unit[1], unitDisplay: "short",
+                                                 maximumFractionDigits: 1 }).format(n / unit[0]);
+    } catch (e) { return n + " B"; }
+  }
 
   $("#token-form").addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -116,10 +138,18 @@
     CC.sessionStore.remove(TOKEN_KEY);
     token = null;
     $("#sessions").textContent = "";
-    $("#status").textContent = "Token forgotten.";
+    shown = null;
+    setStatus("staff.forgotten");
     $("#forget").hidden = true;
+    $("#token").removeAttribute("data-i18n-placeholder");
     $("#token").placeholder = "";
     $("#token").required = true;
   });
+  I18N.picker($("#ui-lang"));
+  I18N.onchange(function () {
+    if (shown) render(shown);
+    if (statusLine) setStatus(statusLine[0], statusLine[1]);
+    if (!$("#error").hidden) showError("");
+  });
   if (token) load();
-})();
+});

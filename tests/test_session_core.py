@@ -1,0 +1,296 @@
+"""The session core in virtual time: every interleaving of captions, corrections and translations, in milliseconds."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import protocol
+from assistant.asr.types import PartialCaption
+from assistant.errors import LanguageError, NotFoundError
+from assistant.session import TranslationJob
+from tests.helpers.session_replay import Replay
+
+
+def test_captions_are_numbered_per_language_and_translations_keep_the_source_order() -> None:
+    r = Replay.of(languages=("fr",), available=("fr",))
+    r.audio(5)
+    r.final("One.", 0, 900)
+    r.final("Two.", 900, 1800)
+    first, second = r.jobs
+    r.answer(second)  # the second comes back first: it waits for the first
+    assert r.texts("fr") == []
+    r.answer(first)
+    assert r.texts("fr") == ["[fr] One.", "[fr] Two."]
+    assert [c.seq for c in r.captions["fr"].values()] == [1, 2]
+    assert r.captions["fr"][1].source_text == "One." and r.captions["fr"][1].id == r.captions["en"][1].id
+
+
+def test_a_correction_while_the_translation_is_in_flight_reaches_that_language() -> None:
+    r = Replay.of(languages=("fr", "de"), available=("fr", "de"))
+    r.audio(3)
+    r.final("The Nobel price.", 0, 1500)
+    old = {job.lang: job for job in r.jobs}
+    r.correct("c1", "The Nobel prize.")
+    new = [job for job in r.jobs if job not in old.values()]
+    assert {job.text for job in new} == {"The Nobel prize."} and {job.lang for job in new} == {"fr", "de"}
+    r.answer(old["fr"])  # the old revision's translation arrives late: dropped
+    assert r.texts("fr") == []
+    r.answer_all()
+    assert r.texts("fr") == ["[fr] The Nobel prize."] and r.texts("de") == ["[de] The Nobel prize."]
+    assert r.captions["fr"][1].revision == 0  # first stored version already has the corrected text
+
+
+def test_a_correction_after_translation_revises_every_language_and_stale_results_are_dropped() -> None:
+    r = Replay.of(languages=("fr",), available=("fr",))
+    r.audio(3)
+    r.final("Nobel price.", 0, 1500)
+    r.answer_all()
+    r.correct("c1", "Nobel prize.")
+    first_fix = r.jobs[0]
+    r.correct("c1", "The Nobel prize.")  # corrected again before the first re-translation came back
+    r.answer(first_fix)
+    assert r.texts("fr") == ["[fr] Nobel price."]
+    r.answer_all()
+    fr = r.captions["fr"][1]
+    assert (fr.text, fr.revision, fr.source_text) == ("[fr] The Nobel prize.", 1, "The Nobel prize.")
+    assert [f["type"] for f in r.frames["fr"]] == ["caption", "correction"]
+
+
+def test_a_person_correcting_a_translation_wins_over_a_pending_retranslation() -> None:
+    r = Replay.of(languages=("fr",), available=("fr",))
+    r.audio(2)
+    r.final("Hello.", 0, 900)
+    r.answer_all()
+    r.correct("c1", "Hello all.")
+    r.correct("c1", "Bonjour à tous.", lang="fr")
+    r.answer_all()
+    assert r.texts("fr") == ["Bonjour à tous."]
+
+
+@pytest.mark.parametrize("error", ["RuntimeError: boom", "KeyError: 'tokenizer'"])
+def test_a_failed_translation_shows_the_original_marked_warns_once_and_the_next_is_translated(error: str) -> None:
+    r = Replay.of(languages=("fr",), available=("fr",))
+    r.audio(5)
+    for i, text in enumerate(["One.", "Two.", "Three."]):
+        r.final(text, i * 1000, i * 1000 + 900)
+    one, two, three = r.jobs
+    r.answer(one, fail=error)
+    r.answer(two, fail=error)
+    r.answer(three)
+    assert r.texts("fr") == ["One.", "Two.", "[fr] Three."]
+    assert [c.fallback for c in r.captions["fr"].values()] == [True, True, False]
+    assert len(r.warnings) == 1 and "en→fr" in r.warnings[0] and error in r.warnings[0]
+
+
+def test_corrections_reach_the_whisper_english_stream() -> None:
+    r = Replay.of(source_lang="ru", available=())  # no package reaches English: Whisper's own English
+    assert r.core.whisper_english() and "en" in r.core.languages()
+    r.audio(1)
+    r.core.reader_joined("en")
+    r.run()
+    assert r.english_running
+    r.final("Нобелевская прения.", 0, 1500)
+    r.final("Nobel debate.", 0, 1500, english=True)
+    r.correct("c1", "Нобелевская премия.")
+    (job,) = r.jobs
+    assert job.lang == "en" and job.text == "Нобелевская премия." and job.caption_id == r.captions["en"][1].id
+    r.answer(job, fail="LanguageError: no ru→en package")  # no route: the corrected original, marked
+    en = r.captions["en"][1]
+    assert (en.text, en.fallback, en.revision, en.source_text) == ("Нобелевская премия.", True, 1,
+                                                                   "Нобелевская премия.")
+
+
+def test_a_language_opened_late_is_back_filled_then_follows_live() -> None:
+    r = Replay.of(available=("fr",))
+    r.audio(5)
+    r.final("One.", 0, 900)
+    r.final("Two.", 900, 1800)
+    assert r.jobs == []  # nobody reads French yet
+    r.core.reader_joined("fr")
+    r.run()
+    r.final("Three.", 1800, 2700)
+    r.answer_all()
+    assert r.texts("fr") == ["[fr] One.", "[fr] Two.", "[fr] Three."]
+    r.core.reader_left("fr")
+    r.run()
+    r.final("Four.", 2700, 3600)
+    assert r.jobs == []
+
+
+def test_status_carries_started_at_when_the_audio_starts_and_again_for_a_new_recording() -> None:
+    r = Replay.of()
+    r.core.reader_joined("en")
+    r.run()
+    r.audio(1)
+    status = [f for f in r.frames["en"] if f["type"] == "status"]
+    assert status[-1]["state"] == "live" and status[-1]["started_at"] == r.core.session.started_at_ms is not None
+    r.core.audio_closed()
+    r.core.recognition_finished()
+    r.run()
+    r.audio_open = False
+    r.audio(1)  # a new recording: readers hear about it even though started_at stays
+    status = [f for f in r.frames["en"] if f["type"] == "status"]
+    assert [s["state"] for s in status[-2:]] == ["idle", "live"]
+
+
+def test_pause_drops_what_is_said_while_paused_but_keeps_what_was_said_before() -> None:
+    r = Replay.of()
+    r.audio(2)
+    r.core.receive_chair_action(protocol.Control("pause"), r.now_ms)
+    r.run()
+    assert r.core.paused_audio
+    r.audio(3)
+    r.final("Said before the pause.", 500, 1900)
+    r.final("Said during the pause.", 2500, 4000)
+    r.partial("still paused", 4100, 4500)
+    r.core.receive_chair_action(protocol.Control("resume"), r.now_ms)
+    r.run()
+    r.audio(1)
+    r.final("After.", 5100, 5800)
+    assert r.texts("en") == ["Said before the pause.", "After."]
+    assert not [f for f in r.frames["en"] if f["type"] == "partial" and f["text"] == "still paused"]
+
+
+def test_end_closes_the_audio_and_typed_captions_are_timed_after_the_last_line() -> None:
+    r = Replay.of()
+    r.audio(3)
+    r.final("Spoken.", 0, 2500)
+    typed = r.core.receive_chair_action(protocol.CaptionText("Typed.", None), r.now_ms)
+    assert typed is not None and typed.start_ms >= 2500 and typed.origin == "manual"
+    r.core.receive_chair_action(protocol.Control("end"), r.now_ms)
+    r.run()
+    assert r.core.state == "ended" and not r.audio_open and r.core.session.ended_at_ms == r.now_ms
+
+
+def test_unknown_languages_and_captions_are_narrow_errors() -> None:
+    r = Replay.of(available=("fr",))
+    with pytest.raises(LanguageError) as info:
+        r.core.check_language("ja")
+    assert info.value.available == ("en", "fr")
+    with pytest.raises(NotFoundError):
+        r.correct("nope", "text")
+
+
+# -- translated text in progress -------------------------------------------------------------------------------------
+
+def partial_jobs(r: Replay) -> list[TranslationJob]:
+    return [job for job in r.jobs if job.partial]
+
+
+def agreed(r: Replay, text: str, stable: str, start_ms: int = 0) -> None:
+    r.core.receive_recognizer_event(PartialCaption(start_ms, start_ms + 2000, text, stable_text=stable), r.now_ms)
+    r.run()
+
+
+def test_a_translated_reader_sees_the_agreed_words_in_progress_then_the_final() -> None:
+    r = Replay.of(available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(2)
+    agreed(r, "We will now", "We will")
+    (job,) = partial_jobs(r)
+    assert job.text == "We will"
+    r.now_ms += 100
+    r.answer(job)
+    assert r.frames["fr"][-1] == {"type": "partial", "lang": "fr", "start_ms": 0, "end_ms": 2000,
+                                  "text": "[fr] We will", "source_text": "We will"}
+    r.now_ms += 1000
+    agreed(r, "We will now begin the", "We will now begin")
+    (job,) = partial_jobs(r)
+    r.answer(job)
+    assert r.frames["fr"][-1]["text"] == "[fr] We will now begin"
+    r.final("We will now begin the session.", 0, 2500)
+    (final,) = r.jobs
+    r.answer(final)
+    kinds = [f["type"] for f in r.frames["fr"] if f["type"] in ("partial", "caption")]
+    assert kinds == ["partial", "partial", "caption", "partial"]  # the last clears the text in progress
+    assert r.frames["fr"][-1]["text"] == "" and r.texts("fr") == ["[fr] We will now begin the session."]
+
+
+def test_a_partial_for_a_caption_that_closed_meanwhile_is_dropped() -> None:
+    r = Replay.of(available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(2)
+    agreed(r, "Good morning", "Good morning")
+    (late,) = partial_jobs(r)
+    r.final("Good morning everyone.", 0, 1500)
+    r.answer(late)
+    assert not [f for f in r.frames.get("fr", []) if f["type"] == "partial"]
+
+
+def test_partials_slow_down_when_translation_is_slow_and_finals_go_first() -> None:
+    r = Replay.of(available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(2)
+    words = "one two three four five six seven eight nine ten".split()
+    asked = []
+    for i in range(1, len(words)):
+        r.now_ms += 300
+        agreed(r, " ".join(words[:i + 1]), " ".join(words[:i]))
+        for job in partial_jobs(r):
+            asked.append(r.now_ms)
+            r.now_ms += 1500  # a slow translation: 1.5 s each
+            r.answer(job)
+    gaps = [b - a for a, b in zip(asked, asked[1:])]
+    assert gaps and min(gaps) >= 1500 and r.core.partials_report()["fr"]["interval_ms"] > 1500
+    # Finals queued for French: no partials until they are out.
+    for i in range(3):
+        r.final(f"Line {i}.", 3000 + i * 1000, 3900 + i * 1000)
+    r.now_ms += 10_000
+    agreed(r, "more words here", "more words")
+    assert partial_jobs(r) == []
+
+
+def test_with_many_languages_the_most_read_get_partials() -> None:
+    langs = ("ar", "de", "es", "fr", "ja", "ru", "zh", "pt")
+    r = Replay.of(available=langs)
+    for n, lang in enumerate(langs):
+        for _ in range(n + 1):
+            r.core.reader_joined(lang)
+    r.audio(2)
+    agreed(r, "Hello everyone", "Hello")
+    assert {job.lang for job in partial_jobs(r)} == {"zh", "pt", "ru", "ja"}
+    report = r.core.partials_report()
+    assert report["ar"]["partials"] == "off" and report["pt"]["partials"] == "live"
+
+
+def test_a_correction_still_reaches_a_language_that_had_partials() -> None:
+    r = Replay.of(available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(2)
+    agreed(r, "Nobel price", "Nobel")
+    r.answer_all()
+    r.final("Nobel price.", 0, 1500)
+    r.answer_all()
+    r.correct(r.captions["en"][1].id, "Nobel prize.")
+    r.answer_all()
+    assert r.texts("fr") == ["[fr] Nobel prize."] and r.frames["fr"][-1]["type"] == "correction"
+
+
+# -- no language offered stays empty; each reader's own lag ------------------------------------------------------------
+
+def test_a_typed_line_reaches_whisper_english_readers_as_the_original_marked() -> None:
+    r = Replay.of(source_lang="ar", available=())
+    r.core.reader_joined("en")
+    r.run()
+    typed = r.core.receive_chair_action(protocol.CaptionText("مرحبا بكم", None), r.now_ms)
+    r.run()
+    assert typed is not None and r.core.state == "live"  # typed captions only: live while the chair types
+    (job,) = r.jobs
+    r.answer(job, fail="LanguageError: no ar→en package")
+    en = r.captions["en"][1]
+    assert (en.text, en.fallback, en.source_text) == ("مرحبا بكم", True, "مرحبا بكم")
+
+
+def test_each_language_is_told_its_own_lag_translation_included() -> None:
+    r = Replay.of(languages=("fr",), available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(2)
+    r.final("One.", 0, 900)
+    r.now_ms += 1800  # the French translation takes 1.8 s
+    r.answer_all()
+    fr = [f for f in r.frames["fr"] if f["type"] == "status"][-1]
+    assert fr["translation_ms"] == 1800 and fr["lag_ms"] == 1800
+    en = [f for f in r.frames["en"] if f["type"] == "status"][-1]
+    assert "translation_ms" not in en and r.core.status("fr").lag_ms == 1800
+    chair = [f for f in r.frames["*chair"] if f.get("lags")][-1]
+    assert chair["lags"] == {"fr": 1800}
