@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import WSServerHandshakeError
+from aiohttp import WSServerHandshakeError, web
 from aiohttp.test_utils import TestClient
 
 from assistant import cli
@@ -18,6 +18,8 @@ from assistant.server.app import make_app
 from assistant.server.limits import AuthThrottle
 from assistant.store import Store
 from tests.conftest import CHAIR, STAFF, ManualClock, bearer
+
+Client = TestClient[web.Request, web.Application]
 
 KEY = "key-of-the-board-room"
 
@@ -48,7 +50,7 @@ ROOM_ROUTES = [  # (method, path, body, success status): everything a chair does
 ]
 
 
-async def try_room(client: TestClient, token: str, room: str, caption: str) -> list[int]:
+async def try_room(client: Client, token: str, room: str, caption: str) -> list[int]:
     """The statuses ``token`` gets on every chair route of ``room``, then the console and audio sockets."""
     got = []
     for method, path, body, _ in ROOM_ROUTES:
@@ -174,7 +176,7 @@ def test_the_throttle_remembers_a_bounded_number_of_addresses() -> None:
 
 
 @pytest.fixture
-async def guarded(aiohttp_client: Any, settings: Settings) -> tuple[TestClient, ManualClock]:
+async def guarded(aiohttp_client: Any, settings: Settings) -> tuple[Client, ManualClock]:
     clock = ManualClock()
     proxied = dataclasses.replace(settings, server=dataclasses.replace(settings.server, trusted_proxies=("127.0.0.1",)),
                                   limits=dataclasses.replace(settings.limits, auth_failures=5))
@@ -188,7 +190,7 @@ def phone(address: str) -> dict[str, str]:
 
 
 async def test_key_guessing_gets_429_for_a_while_and_nobody_else_notices(
-        guarded: tuple[TestClient, ManualClock]) -> None:
+        guarded: tuple[Client, ManualClock]) -> None:
     client, clock = guarded
     guesser, delegate = phone("198.51.100.7"), phone("198.51.100.8")
     statuses = [(await client.get(f"/s/priv?key=guess-{i:04d}", headers=guesser)).status for i in range(1000)]
@@ -210,7 +212,7 @@ async def test_key_guessing_gets_429_for_a_while_and_nobody_else_notices(
 @pytest.mark.parametrize("method,path", [("GET", "/api/sessions"), ("POST", "/api/sessions/main/control"),
                                          ("GET", "/api/sessions/main/export.txt"), ("GET", "/healthz"),
                                          ("GET", "/ws/chair/main"), ("GET", "/ws/audio/main")])
-async def test_token_guessing_is_throttled_on_every_route(guarded: tuple[TestClient, ManualClock], method: str,
+async def test_token_guessing_is_throttled_on_every_route(guarded: tuple[Client, ManualClock], method: str,
                                                           path: str) -> None:
     client, _ = guarded
     guesser = phone("203.0.113.9")

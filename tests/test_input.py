@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
@@ -24,11 +25,13 @@ from assistant.errors import ConfigError, ProtocolError
 from assistant.server.app import make_app
 from tests.conftest import CHAIR, STAFF, ManualClock, bearer
 
+Client = TestClient[web.Request, web.Application]
+
 SURROGATE = b'"\\ud83d"'  # JSON for half an emoji: json.loads gives a lone surrogate
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+async def client(aiohttp_client: Any, settings: Settings) -> Client:
     return await aiohttp_client(make_app(settings, clock=ManualClock().clock))  # type: ignore[no-any-return]
 
 
@@ -50,7 +53,7 @@ def body(template: str, value: bytes) -> bytes:
 @pytest.mark.parametrize("value", [SURROGATE, b'"ok \\ud83d\\ud83d then"', b'"\\ude00 low half"',
                                    b'"nul \\u0000 inside"', b'"bell \\u0007"', b'"esc \\u001b[31m red"',
                                    b'"c1 \\u0085\\u009b"'])
-async def test_unstorable_or_control_text_is_refused_and_never_stored(client: TestClient, settings: Settings,
+async def test_unstorable_or_control_text_is_refused_and_never_stored(client: Client, settings: Settings,
                                                                       method: str, path: str, template: str,
                                                                       token: str, value: bytes) -> None:
     made = await client.post("/api/sessions/main/captions", json={"text": "First line."}, headers=bearer(CHAIR))
@@ -79,7 +82,7 @@ def rows(database: Path) -> list[tuple[Any, ...]]:
         db.close()
 
 
-async def test_a_chair_frame_with_a_lone_surrogate_gets_an_error_frame(client: TestClient) -> None:
+async def test_a_chair_frame_with_a_lone_surrogate_gets_an_error_frame(client: Client) -> None:
     ws = await client.ws_connect("/ws/chair/main", headers=bearer(CHAIR))
     await ws.send_str('{"type":"update","glossary":["\\ud83d"]}')
     await ws.send_str('{"type":"caption_text","text":"tab\\there, new\\nline"}')
@@ -94,7 +97,7 @@ async def test_a_chair_frame_with_a_lone_surrogate_gets_an_error_frame(client: T
     assert (await client.get("/api/sessions")).status == 200
 
 
-async def test_whitespace_is_folded_and_a_whole_emoji_is_welcome(client: TestClient) -> None:
+async def test_whitespace_is_folded_and_a_whole_emoji_is_welcome(client: Client) -> None:
     resp = await client.patch("/api/sessions/main", headers=bearer(CHAIR),
                               data='{"title":"Main\\t hall \\ud83d\\ude00","glossary":[" Chong\\nqing ","CRISPR"]}')
     body = await resp.json()
@@ -219,7 +222,8 @@ async def test_x_forwarded_for_garbage_from_a_trusted_proxy_counts_as_the_proxy(
                                   limits=dataclasses.replace(settings.limits, max_connections_per_ip=1))
     server = await aiohttp_server(make_app(proxied, clock=ManualClock().clock))
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)  # holds the only place
-    writer.write(request("/ws/captions/main", *UPGRADE, b"X-Forwarded-For: \xff\xfe").replace(b"Connection: close\r\n", b""))
+    held = request("/ws/captions/main", *UPGRADE, b"X-Forwarded-For: \xff\xfe")
+    writer.write(held.replace(b"Connection: close\r\n", b""))
     assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
     status, _, answer = await raw(server.port, request("/ws/captions/main", *UPGRADE, b"X-Forwarded-For: 1.2.\xff"))
     assert status == 429 and "127.0.0.1" in json.loads(answer)["error"]["message"]
@@ -229,9 +233,9 @@ async def test_x_forwarded_for_garbage_from_a_trusted_proxy_counts_as_the_proxy(
 # Every header and query parameter the server reads, with values no client should send.
 READ_HEADERS = (b"Authorization", b"Sec-WebSocket-Protocol", b"Origin", b"X-Forwarded-For", b"Host", b"Upgrade",
                 b"Referer", b"User-Agent", b"Accept-Language")
-PATHS = ("/", "/s/main", "/s/main/display", "/chair/main", "/staff", "/healthz", "/api/sessions", "/api/sessions/main/qr.svg",
-         "/api/sessions/main/transcript.txt", "/api/sessions/main/export.zip", "/ws/captions/main",
-         "/ws/chair/main", "/ws/audio/main", "/api/sessions/main/captions/x/revisions")
+PATHS = ("/", "/s/main", "/s/main/display", "/chair/main", "/staff", "/healthz", "/api/sessions",
+         "/api/sessions/main/qr.svg", "/api/sessions/main/transcript.txt", "/api/sessions/main/export.zip",
+         "/ws/captions/main", "/ws/chair/main", "/ws/audio/main", "/api/sessions/main/captions/x/revisions")
 header_values = st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"")) | st.sampled_from(
     [b"Bearer \xff", b"bearer." + b"\xfe" * 3, b"\xed\xa0\xbd", b"Bearer " + CHAIR.encode() + b"\x80", b"9" * 5000])
 query_values = st.text(max_size=12) | st.sampled_from(["9" * 5000, "%ff%fe", "%ed%a0%bd", "\x00", "-1", "1e9",
@@ -255,6 +259,7 @@ def test_fuzz_every_header_and_query_parameter_read(settings: Settings, caplog: 
                 data = request(target, *lines, *(UPGRADE if upgrade and b"Upgrade" not in headers else ()))
                 if b"Host" in headers:
                     data = data.replace(b"Host: 127.0.0.1", b"Host: " + headers[b"Host"])
+                assert server.port is not None
                 status, answer_headers, answer = runner.run(raw(server.port, data))
                 assert status != 500 and status < 600, (status, answer)
                 if status >= 400 and answer_headers.get("content-type", "").startswith("application/json"):

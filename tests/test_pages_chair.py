@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import quote
 
 import aiohttp
@@ -34,7 +35,7 @@ class CountingRecognizer:
     def __init__(self) -> None:
         self.samples = 0
 
-    async def run(self, audio: AsyncIterator[np.ndarray], on_event: Callable[[object], None]) -> None:
+    async def run(self, audio: AsyncIterator[Any], on_event: Callable[[Any], None]) -> None:
         async for chunk in audio:
             self.samples += len(chunk)
 
@@ -43,7 +44,8 @@ class CountingRecognizer:
 async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Application, list[CountingRecognizer]]]:
     made: list[CountingRecognizer] = []
 
-    def factory(lang: str | None, glossary: tuple[str, ...]) -> CountingRecognizer:
+    def factory(language: str | None, glossary: tuple[str, ...],
+                task: Literal["transcribe", "translate"] = "transcribe") -> CountingRecognizer:
         made.append(CountingRecognizer())
         return made[-1]
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError, web
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from assistant.config import Settings, load
@@ -40,7 +41,7 @@ def limited(settings: Settings, **limits: Any) -> Settings:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient[web.Request, web.Application]:
     # The roles table tries a wrong token and key on every route: more than the throttle allows.
     client = await aiohttp_client(make_app(limited(settings, auth_failures=10_000), clock=ManualClock().clock))
     resp = await client.post("/api/sessions", json={"id": "priv", "title": "Board", "public": False, "key": KEY},
@@ -108,7 +109,7 @@ def route_table(app: web.Application) -> list[tuple[str, str]]:
     return sorted({(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None})
 
 
-async def status_of(client: TestClient, method: str, route: str, session: str | None, caption: str,
+async def status_of(client: TestClient[web.Request, web.Application], method: str, route: str, session: str | None, caption: str,
                     who: str) -> int:
     headers, query = presenting(who)
     path = route.replace("{session}", session or "").replace("{caption}", caption).replace("{fmt}", "txt")
@@ -127,7 +128,7 @@ async def status_of(client: TestClient, method: str, route: str, session: str | 
     return resp.status
 
 
-async def test_every_route_gives_each_role_what_the_table_says(client: TestClient) -> None:
+async def test_every_route_gives_each_role_what_the_table_says(client: TestClient[web.Request, web.Application]) -> None:
     routes = route_table(client.app)
     assert {(m, r) for m, r in routes if m != "HEAD"} == set(TABLE), "a route is missing from the roles table"
     caption = {s: (await (await client.post(f"/api/sessions/{s}/captions", json={"text": "Hello."},
@@ -147,7 +148,7 @@ async def test_every_route_gives_each_role_what_the_table_says(client: TestClien
     assert got == want
 
 
-async def test_unknown_session_is_404_before_any_role_check(client: TestClient) -> None:
+async def test_unknown_session_is_404_before_any_role_check(client: TestClient[web.Request, web.Application]) -> None:
     for path in ("/s/nope", "/api/sessions/nope/qr.svg", "/api/sessions/nope/transcript.txt",
                  "/api/sessions/nope/captions/x/revisions"):
         resp = await client.get(path, headers=bearer(STAFF))
@@ -156,7 +157,7 @@ async def test_unknown_session_is_404_before_any_role_check(client: TestClient) 
 
 # -- tokens and keys: stored hashed, compared as hashes, never logged --------
 
-async def test_tokens_and_session_keys_are_stored_only_hashed(client: TestClient, settings: Settings) -> None:
+async def test_tokens_and_session_keys_are_stored_only_hashed(client: TestClient[web.Request, web.Application], settings: Settings) -> None:
     raw = settings.storage.database_path.read_bytes()
     for wal in settings.storage.database_path.parent.glob("*-wal"):
         raw += wal.read_bytes()
@@ -266,7 +267,7 @@ def test_the_banner_shows_a_token_only_when_it_was_just_generated(settings: Sett
 
 # -- private sessions ------------------------------------------------------
 
-async def test_private_session_needs_its_key_everywhere_a_delegate_goes(client: TestClient) -> None:
+async def test_private_session_needs_its_key_everywhere_a_delegate_goes(client: TestClient[web.Request, web.Application]) -> None:
     await client.post("/api/sessions/priv/captions", json={"text": "Board only."}, headers=bearer(CHAIR))
     with pytest.raises(WSServerHandshakeError) as refused:
         await client.ws_connect("/ws/captions/priv")
@@ -283,7 +284,7 @@ async def test_private_session_needs_its_key_everywhere_a_delegate_goes(client: 
     assert qr.status == 200 and b"<svg" in await qr.read()
 
 
-async def test_chair_changes_the_key_and_opens_the_session(client: TestClient) -> None:
+async def test_chair_changes_the_key_and_opens_the_session(client: TestClient[web.Request, web.Application]) -> None:
     resp = await client.patch("/api/sessions/priv", json={"key": "a-new-key-42"}, headers=bearer(CHAIR))
     assert resp.status == 200 and "key" not in await resp.json()
     assert (await client.get(f"/s/priv?key={KEY}")).status == 401
@@ -299,7 +300,7 @@ async def test_chair_changes_the_key_and_opens_the_session(client: TestClient) -
     assert "priv" in [s["id"] for s in (await (await client.get("/api/sessions")).json())["sessions"]]
 
 
-async def test_staff_creating_a_private_session_without_key_gets_one_once(client: TestClient) -> None:
+async def test_staff_creating_a_private_session_without_key_gets_one_once(client: TestClient[web.Request, web.Application]) -> None:
     resp = await client.post("/api/sessions", json={"id": "closed", "public": False}, headers=bearer(STAFF))
     body = await resp.json()
     assert resp.status == 201 and body["public"] is False and len(body["key"]) >= 16
@@ -315,7 +316,7 @@ async def test_staff_creating_a_private_session_without_key_gets_one_once(client
     {"id": "x4", "key": 12345678901}, {"id": "x5", "key": "has spaces in it"}, {"id": "X6"},
     {"id": "x7", "title": "t" * 201}, {"id": "x8", "language": "english"},
 ])
-async def test_create_session_validates_every_field(client: TestClient, body: dict[str, Any]) -> None:
+async def test_create_session_validates_every_field(client: TestClient[web.Request, web.Application], body: dict[str, Any]) -> None:
     resp = await client.post("/api/sessions", json=body, headers=bearer(STAFF))
     error = (await resp.json())["error"]
     assert resp.status == 400 and error["code"] in ("bad_message", "bad_key", "unknown_language"), error
@@ -338,8 +339,8 @@ async def test_browser_socket_from_another_origin_is_refused(aiohttp_client: Any
     resp = await client.get(path, headers={**headers, "Origin": "http://evil.example"})
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "forbidden_origin"
     own = f"http://{client.host}:{client.port}"
-    for origin in (own, "https://intranet.example.org", None):
-        ws = await client.ws_connect(path, headers={**headers, **({"Origin": origin} if origin else {})})
+    for origin_ok in (own, "https://intranet.example.org", None):
+        ws = await client.ws_connect(path, headers={**headers, **({"Origin": origin_ok} if origin_ok else {})})
         await ws.close()
 
 
@@ -354,7 +355,7 @@ def test_allowed_origins_are_checked_when_loading(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", ["/ws/captions/main", "/ws/chair/main"])
-async def test_oversized_frame_closes_with_1009(client: TestClient, settings: Settings, path: str) -> None:
+async def test_oversized_frame_closes_with_1009(client: TestClient[web.Request, web.Application], settings: Settings, path: str) -> None:
     ws = await client.ws_connect(path, headers=bearer(CHAIR))
     await ws.receive()
     await ws.send_str("x" * (settings.limits.max_message_bytes + 1))
@@ -364,7 +365,7 @@ async def test_oversized_frame_closes_with_1009(client: TestClient, settings: Se
     assert (await client.get("/healthz")).status == 200
 
 
-async def test_oversized_audio_frame_closes_with_1009(client: TestClient, settings: Settings) -> None:
+async def test_oversized_audio_frame_closes_with_1009(client: TestClient[web.Request, web.Application], settings: Settings) -> None:
     ws = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
     await ws.send_bytes(b"\0" * (settings.limits.max_message_bytes + 2))
     msg = await ws.receive()
@@ -433,7 +434,7 @@ async def test_connections_per_address_are_limited_on_every_socket(aiohttp_clien
     ("GET", "/no/such/page", {}, 404, "not_found"),
     ("DELETE", "/api/sessions", {}, 405, "method_not_allowed"),
 ])
-async def test_bad_requests_get_json_errors_with_a_fix(client: TestClient, method: str, path: str,
+async def test_bad_requests_get_json_errors_with_a_fix(client: TestClient[web.Request, web.Application], method: str, path: str,
                                                        kwargs: dict[str, Any], status: int, code: str) -> None:
     resp = await client.request(method, path, headers=bearer(CHAIR), **kwargs)
     body = await resp.json()
@@ -467,7 +468,7 @@ async def test_an_unexpected_error_is_a_generic_500_and_a_logged_traceback(
 
 @pytest.mark.parametrize("path", ["/", "/s/main", "/chair/main", "/staff", "/static/common.js", "/api/sessions",
                                   "/no/such/page"])
-async def test_every_response_carries_the_security_headers(client: TestClient, path: str) -> None:
+async def test_every_response_carries_the_security_headers(client: TestClient[web.Request, web.Application], path: str) -> None:
     resp = await client.get(path)
     csp = resp.headers["Content-Security-Policy"]
     for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",

@@ -9,7 +9,7 @@ import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Literal
 
 import pytest
 from aiohttp import web
@@ -59,7 +59,8 @@ async def test_capture_client_to_captions_with_scripted_recogniser(settings: Set
     fake = ScriptedTranscriber(script)
     executor = ThreadPoolExecutor(max_workers=1)
 
-    def factory(language: str | None, glossary: tuple[str, ...]) -> Recognizer:
+    def factory(language: str | None, glossary: tuple[str, ...],
+                task: Literal["transcribe", "translate"] = "transcribe") -> Recognizer:
         return RecognizerRunner(fake, None, RecognizerSettings(use_vad=False), executor=executor, language=language)
 
     app = make_app(settings, recognizer_factory=factory)
@@ -89,7 +90,8 @@ async def test_capture_with_wrong_token_is_refused(settings: Settings) -> None:
 async def test_real_tiny_en_model_through_the_whole_path(settings: Settings) -> None:
     shared = load_shared_model(resolve_model("tiny.en", Path("models")), cpu_threads=2)
 
-    def factory(language: str | None, glossary: tuple[str, ...]) -> Recognizer:
+    def factory(language: str | None, glossary: tuple[str, ...],
+                task: Literal["transcribe", "translate"] = "transcribe") -> Recognizer:
         return RecognizerRunner(shared.transcriber, SileroVoiceDetector(), executor=shared.executor,
                                 language=language)
 
@@ -122,11 +124,12 @@ async def test_whisper_english_stream_when_no_argos_pair_reaches_english(setting
     tasks: list[str] = []
     executor = ThreadPoolExecutor(max_workers=1)
 
-    def factory(language: str | None, glossary: tuple[str, ...], task: str = "transcribe") -> Recognizer:
+    def factory(language: str | None, glossary: tuple[str, ...],
+                task: Literal["transcribe", "translate"] = "transcribe") -> Recognizer:
         tasks.append(task)
         # The scripted fake answers the same words for either task; the stream's labelling is what is tested.
         return RecognizerRunner(ScriptedTranscriber(script, language="ru"), None, RecognizerSettings(use_vad=False),
-                                executor=executor, language=language, task=task)  # type: ignore[arg-type]
+                                executor=executor, language=language, task=task)
 
     ru = dataclasses.replace(settings, sessions=(dataclasses.replace(settings.sessions[0], language="ru"),))
     app = make_app(ru, recognizer_factory=factory)

@@ -177,7 +177,7 @@ async def test_the_chair_is_told_where_the_audio_comes_from(aiohttp_client: Any,
     runtime = client.server.app[SESSIONS].get("main")
     runtime.open_audio("file", "talk.wav")
     runtime.close_audio()
-    seen = []
+    seen: list[dict[str, Any] | None] = []
     async with asyncio.timeout(10):
         while len(seen) < 2:
             frame = await chair.receive_json()
