@@ -10,6 +10,7 @@
     ├── ProtocolError                 a malformed client message (code + message)
     ├── AuthError                     a missing or wrong token
     ├── NotFoundError                 an unknown session or caption
+    ├── LimitError                    too much at once: rate_limited or busy (says when to retry)
     └── StoreError                    the caption database cannot be opened or migrated
 
 The core raises these narrow errors; only the boundaries (CLI, HTTP and
@@ -74,6 +75,20 @@ class ForbiddenError(AuthError):
 
 class NotFoundError(AssistantError):
     code = "not_found"
+
+
+class LimitError(AssistantError):
+    """A client over a limit (``rate_limited``: HTTP 429) or a server full (``busy``: 503).
+
+    ``retry_after_s`` becomes the ``Retry-After`` header.
+    """
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int, code: str = "rate_limited") -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after_s = retry_after_s
 
 
 class StoreError(AssistantError):

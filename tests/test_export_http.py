@@ -167,7 +167,7 @@ async def test_progress_is_readable_while_the_export_translates(aiohttp_client: 
                             "lang": "ja", "captions_done": 0, "captions_total": 40, "translations_done": 16,
                             "translations_total": 40, "message": None}
         again = await get(client, "/api/sessions/main/export.txt?lang=ja&job=job-0123456789")
-        assert again.status == 400 and (await again.json())["error"]["code"] == "exists"
+        assert again.status == 409 and (await again.json())["error"]["code"] == "exists"
         gated.gate.set()
         resp = await download
         assert resp.status == 200 and "[ja] Line 39." in await resp.text()

@@ -20,8 +20,13 @@ from aiohttp.test_utils import TestClient
 from assistant.config import Settings, load
 from assistant.errors import ConfigError
 from assistant.server import auth
+from assistant.captions import Session
+from assistant.hub import MemoryBus
 from assistant.server.app import make_app
+from assistant.server.keys import ISSUED_TOKENS, SESSIONS
 from assistant.server.limits import MessageBudget
+from assistant.server.serve import print_banner
+from assistant.server.sessions import Sessions
 from assistant.server.pages import WEB_DIR
 from assistant.store import Store
 from tests.conftest import CHAIR, STAFF, ManualClock, bearer
@@ -37,7 +42,8 @@ def limited(settings: Settings, **limits: Any) -> Settings:
 
 @pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings) -> TestClient[web.Request, web.Application]:
-    client = await aiohttp_client(make_app(settings, clock=ManualClock().clock))
+    # The roles table tries a wrong token and key on every route: more than the throttle allows.
+    client = await aiohttp_client(make_app(limited(settings, auth_failures=10_000), clock=ManualClock().clock))
     resp = await client.post("/api/sessions", json={"id": "priv", "title": "Board", "public": False, "key": KEY},
                              headers=bearer(STAFF))
     assert resp.status == 201, await resp.text()
@@ -204,6 +210,61 @@ def test_redact_hides_every_secret_parameter() -> None:
     assert auth.redact("GET /s/a?lang=fr&key=abc&x=1") == "GET /s/a?lang=fr&key=REDACTED&x=1"
     assert auth.redact("/x?TOKEN=a%20b;access_token=zz") == "/x?TOKEN=REDACTED;access_token=REDACTED"
     assert auth.redact("/monkey=1?keyboard=2") == "/monkey=1?keyboard=2"
+
+
+@pytest.mark.parametrize("url", [
+    "/s/priv?%6Bey=SECRET", "/s/priv?%6b%65%79=SECRET", "/s/priv?KEY=SECRET", "/s/priv?Key=SECRET&lang=fr",
+    "http://venue/s/priv?lang=fr&token=SECRET", "/s/priv?%74oken=SECRET", "/s/priv?%2574oken=SECRET",
+    "/s/priv?%25%36%42ey=SECRET", "/s/priv?lang=fr;key=SECRET", "/s/priv;key=SECRET", "/s/key=SECRET/x",
+    "/s/priv%3Fkey%3DSECRET", "/s/priv%253Fkey%253DSECRET", "/s/priv?key%3DSECRET", "/s/priv%3Fkey=SECRET",
+    "/s/priv?next=%2Fs%2Fpriv%3Fkey%3DSECRET&lang=fr", "/chair/main#token=SECRET", "/s/priv?access_token=SECRET",
+    "/s/priv?key=SEC/RET&lang=fr", "/s/priv?key%20=SECRET",
+])
+def test_redact_hides_secrets_however_they_are_encoded(url: str) -> None:
+    redacted = auth.redact(url)
+    assert "SECRET" not in redacted and "RET" not in redacted.split("REDACTED")[-1], redacted
+    assert "REDACTED" in redacted
+
+
+async def test_the_access_log_hides_encoded_secret_names(aiohttp_server: Any, aiohttp_client: Any,
+                                                         settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    client = await aiohttp_client(await aiohttp_server(make_app(settings, clock=ManualClock().clock)))
+    await client.post("/api/sessions", json={"id": "priv", "public": False, "key": KEY}, headers=bearer(STAFF))
+    for query in (f"%6Bey={KEY}", f"KEY={KEY}", f"%74oken={CHAIR}", f"%25%36%42ey={KEY}", f"lang=en;key={KEY}"):
+        await (await client.get(f"/s/priv?{query}", headers={"Referer": f"http://x/s/priv?lang=fr&token={CHAIR}"})).read()
+    await (await client.get(f"/s/priv%3Fkey%3D{KEY}")).read()
+    access = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert len(access) >= 7 and all(KEY not in line and CHAIR not in line for line in access), access
+    assert auth.printable("ua \x1b[2J\udcff\x00") == "ua \\x1b[2J\\udcff\\x00"  # no terminal tricks in the log
+
+
+def print_banner_of(settings: Settings, store: Store) -> str:
+    app = make_app(settings, store=store, clock=ManualClock().clock)
+    app[ISSUED_TOKENS] = auth.ensure_tokens(store, {"chair": settings.auth.chair_token,
+                                                    "staff": settings.auth.staff_token}, 0)
+    app[SESSIONS] = Sessions(store, MemoryBus(), ManualClock().clock, recognizer_factory=None, translator=None)
+    app[SESSIONS].open(Session(id="main", title="Main hall", source_lang="en", created_at_ms=0))
+    out = io.StringIO()
+    print_banner(app, False, False, out)
+    return out.getvalue()
+
+
+def test_the_banner_shows_a_token_only_when_it_was_just_generated(settings: Settings) -> None:
+    store = Store.open(settings.storage.database_path)
+    configured = print_banner_of(settings, store)  # tokens from the environment (conftest)
+    assert CHAIR not in configured and STAFF not in configured and "main#token=" not in configured
+    assert "/chair/main\n" in configured and "ASSISTANT_CHAIR_TOKEN" in configured
+    assert "--token <chair token>" in configured
+    fresh = dataclasses.replace(settings, auth=dataclasses.replace(settings.auth, chair_token="", staff_token=""))
+    other = Store.open(settings.storage.database_path.with_name("other.sqlite3"))
+    generated = print_banner_of(fresh, other)
+    chair = re.search(r"New chair token \(shown once, stored hashed\): (\S+)", generated)
+    assert chair is not None and f"/chair/main#token={chair.group(1)}" in generated
+    again = print_banner_of(fresh, other)  # the next start: stored, not shown
+    assert chair.group(1) not in again and "rotate chair" in again
+    store.close()
+    other.close()
 
 
 # -- private sessions ------------------------------------------------------

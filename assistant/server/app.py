@@ -28,8 +28,9 @@ from ..store import Store
 from . import access, auth, chair, engines, ingest, pages, readers, staff
 from .boundary import error_middleware
 from .jobs import ExportJobs
-from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, SESSIONS, SETTINGS, SOCKETS, STORE, TRANSLATOR
-from .limits import ConnectionLimiter
+from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, SESSIONS, SETTINGS, SOCKETS, STORE, THROTTLE, \
+    TRANSLATOR
+from .limits import AuthThrottle, ConnectionLimiter
 from .runtime import RecognizerFactory
 from .sessions import Sessions
 from .sockets import going_away
@@ -42,6 +43,7 @@ OnReady = Callable[[web.Application], None]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY_BYTES = 1024 * 1024  # HTTP request bodies (JSON) larger than this get 413
 MAX_SEQ = 2**53  # a since= beyond this is no caption number (and no SQLite integer)
+MAX_SEQ_DIGITS = len(str(MAX_SEQ))  # longer is too large, without asking int() (it refuses 4300 digits)
 
 
 def make_app(settings: Settings, *, transcriber: Transcriber | None = None, translator: Translating | None = None,
@@ -66,6 +68,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     app[SOCKETS] = weakref.WeakSet()
     app[CONNECTIONS] = ConnectionLimiter(settings.server, settings.limits.max_connections_per_ip)
     app[EXPORT_JOBS] = ExportJobs()
+    app[THROTTLE] = AuthThrottle(settings.limits.auth_failures)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -93,6 +96,9 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
             sessions.open(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
                                   created_at_ms=clock.now_ms(), languages=s.languages,
                                   glossary=s.glossary, public=s.public))
+        for stored in db.sessions_to_reopen():  # created through the API, not ended: as they were
+            if stored.id not in sessions:
+                sessions.open(stored)
         feeds = [asyncio.create_task(feed(sessions.get(sid), src)) for sid, src in (sources or {}).items()]
         if on_ready is not None:
             on_ready(app)
@@ -112,6 +118,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
             db.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(staff.export_worker)
     app.on_shutdown.append(going_away)
     app.router.add_get("/", pages.page("index.html"))
     app.router.add_get("/s/{session}", pages.page("delegate.html"))
@@ -148,8 +155,8 @@ def guard_reader_socket(handler: Handler) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         access.check_origin(request)
         access.require_reader(request, request.app[SESSIONS].get(request.match_info["session"]).session)
-        since = request.query.get("since", "0")
-        if since.isascii() and since.isdigit() and int(since) > MAX_SEQ:
+        since = request.query.get("since", "0").lstrip("0")
+        if since.isascii() and since.isdigit() and (len(since) > MAX_SEQ_DIGITS or int(since) > MAX_SEQ):
             raise ProtocolError(f"since must be a caption number from 0 to {MAX_SEQ} (the last seq you saw)",
                                 code="bad_since")
         if request.headers.get("Upgrade", "").lower() != "websocket":

@@ -15,8 +15,9 @@ from ..config import Settings
 from ..hub import CaptionBus
 from ..store import Store
 from .auth import IssuedToken
+from .exports import ExportWorker
 from .jobs import ExportJobs
-from .limits import ConnectionLimiter
+from .limits import AuthThrottle, ConnectionLimiter
 from .sessions import Sessions
 from .translation import Translating
 
@@ -26,6 +27,8 @@ STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", CaptionBus)
 SESSIONS = web.AppKey("sessions", Sessions)
 CONNECTIONS = web.AppKey("connections", ConnectionLimiter)
+THROTTLE = web.AppKey("throttle", AuthThrottle)  # wrong keys and tokens per address
+EXPORTS = web.AppKey("exports", ExportWorker)
 ISSUED_TOKENS = web.AppKey("issued_tokens", list[IssuedToken])
 # The translation service the sessions use; exports translate languages nobody read live with it.
 TRANSLATOR: web.AppKey[Translating] = web.AppKey("translator")

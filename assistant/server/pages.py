@@ -54,7 +54,6 @@ def _copy_tree(source: Traversable, target: Path) -> None:
 
 
 WEB_DIR: Final = _on_disk(resources.files("assistant") / "web")
-_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 _LANG_TAG_RE = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
 QR_SCALE = 10  # pixels per module: big enough to project
 READER_PAGES = frozenset({"delegate.html", "display.html"})  # a private session's key opens these
@@ -118,7 +117,8 @@ async def qr_svg(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     """Liveness for monitors; private sessions are listed only with the staff token."""
-    staff = auth.role_of(request.app[STORE], auth.presented_token(request)) == "staff"
+    found = access.grant(request)
+    staff = found is not None and found.role == "staff"
     return web.json_response({"ok": True, "sessions": {r.session.id: r.state for r in request.app[SESSIONS]
                                                        if staff or r.session.public}})
 
@@ -128,7 +128,7 @@ def content_security_policy(request: web.BaseRequest, frame_ancestors: tuple[str
 
     ``frame_ancestors``: the origins that may frame the response; none by default.
     """
-    host = request.host if _HOST_RE.match(request.host or "") else ""
+    host = request.host if access.valid_host(request.host) else ""
     sockets = f"ws://{host} wss://{host}" if host else "ws: wss:"
     framers = " ".join(frame_ancestors) if frame_ancestors else "'none'"
     return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

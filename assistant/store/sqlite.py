@@ -12,7 +12,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Literal, Sequence
 
 from ..captions import Caption, Session
 from ..errors import NotFoundError, StoreError
@@ -20,6 +20,11 @@ from .migrations import MIGRATIONS
 
 FETCH_BATCH = 500  # rows per round trip when streaming a long session
 MAX_IN_PARAMS = 900  # ids per "IN (...)" query, below the 999 parameters old SQLite builds allow
+SESSION_COLUMNS = ("id, title, source_lang, created_at_ms, started_at_ms, ended_at_ms, languages, glossary,"
+                   " public")
+# How a session came to be: from the config file (opened from it at every start) or through the API
+# (reopened from the store at start until it is ended).
+CreatedVia = Literal["config", "api"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,17 @@ class CachedTranslation:
     lang: str
     text: str
     fallback: bool  # the translation looked degenerate: ``text`` is the original
+
+
+@dataclass(frozen=True, slots=True)
+class ScopedToken:
+    """A token that holds ``role`` in one session only; the token itself is never stored, only its hash."""
+
+    id: str
+    role: str
+    session: str
+    created_at_ms: int
+    revoked_at_ms: int | None
 
 
 class Store:
@@ -76,24 +92,33 @@ class Store:
         self._db.close()
 
     # -- sessions -------------------------------------------------------
-    def create_session(self, s: Session) -> Session:
+    def create_session(self, s: Session, *, via: CreatedVia = "config") -> Session:
         """Insert ``s``; if it exists already, return the stored one unchanged."""
         self._db.execute(
             "INSERT OR IGNORE INTO sessions (id, title, source_lang, created_at_ms, started_at_ms,"
-            " ended_at_ms, languages, glossary, public) VALUES (?,?,?,?,?,?,?,?,?)",
+            " ended_at_ms, languages, glossary, public, created_via) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (s.id, s.title, s.source_lang, s.created_at_ms, s.started_at_ms, s.ended_at_ms,
-             json.dumps(list(s.languages)), json.dumps(list(s.glossary)), int(s.public)),
+             json.dumps(list(s.languages)), json.dumps(list(s.glossary)), int(s.public), via),
         )
         return self.get_session(s.id)
 
     def get_session(self, session_id: str) -> Session:
-        row = self._db.execute("SELECT * FROM sessions WHERE id=?", (session_id,)).fetchone()
+        row = self._db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id=?", (session_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no session {session_id!r}; `assistant export --list` shows the sessions")
         return _session(row)
 
+    def has_session(self, session_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sessions WHERE id=?", (session_id,)).fetchone() is not None
+
     def list_sessions(self) -> list[Session]:
-        rows = self._db.execute("SELECT * FROM sessions ORDER BY created_at_ms, id").fetchall()
+        rows = self._db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_at_ms, id").fetchall()
+        return [_session(r) for r in rows]
+
+    def sessions_to_reopen(self) -> list[Session]:
+        """Sessions created through the API and not ended: a restarted server runs them again."""
+        rows = self._db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE created_via='api'"
+                                " AND ended_at_ms IS NULL ORDER BY created_at_ms, id").fetchall()
         return [_session(r) for r in rows]
 
     def save_session(self, s: Session) -> None:
@@ -314,6 +339,36 @@ class Store:
                          " DO UPDATE SET hash=excluded.hash, created_at_ms=excluded.created_at_ms",
                          (role, digest, at_ms))
 
+    # -- tokens scoped to one session -------------------------------------
+    def add_scoped_token(self, token_id: str, digest: str, role: str, session_id: str, at_ms: int) -> None:
+        self._db.execute("INSERT INTO scoped_tokens (id, hash, role, session, created_at_ms) VALUES (?,?,?,?,?)",
+                         (token_id, digest, role, session_id, at_ms))
+
+    def scoped_token(self, digest: str) -> ScopedToken | None:
+        """The live (not revoked) scoped token with hash ``digest``, if any."""
+        row = self._db.execute("SELECT id, role, session, created_at_ms, revoked_at_ms FROM scoped_tokens"
+                               " WHERE hash=? AND revoked_at_ms IS NULL", (digest,)).fetchone()
+        return None if row is None else ScopedToken(*row)
+
+    def scoped_tokens(self, session_id: str | None = None) -> list[ScopedToken]:
+        """Every scoped token (of one session, if given), revoked ones included, oldest first."""
+        sql = "SELECT id, role, session, created_at_ms, revoked_at_ms FROM scoped_tokens"
+        args: tuple[Any, ...] = ()
+        if session_id is not None:
+            sql += " WHERE session=?"
+            args = (session_id,)
+        return [ScopedToken(*r) for r in self._db.execute(sql + " ORDER BY created_at_ms, id", args).fetchall()]
+
+    def revoke_scoped_tokens(self, *, token_id: str | None = None, session_id: str | None = None,
+                             at_ms: int) -> int:
+        """Revoke the token ``token_id``, or every token of ``session_id``; return how many were live."""
+        if (token_id is None) == (session_id is None):
+            raise StoreError("revoke one token (by id) or the tokens of one session, not both or neither")
+        column, value = ("id", token_id) if token_id is not None else ("session", session_id)
+        cursor = self._db.execute(f"UPDATE scoped_tokens SET revoked_at_ms=? WHERE {column}=?"
+                                  " AND revoked_at_ms IS NULL", (at_ms, value))
+        return int(cursor.rowcount)
+
     # -- session keys ---------------------------------------------------
     def session_key_hash(self, session_id: str) -> str | None:
         row = self._db.execute("SELECT hash FROM session_keys WHERE session=?", (session_id,)).fetchone()
@@ -362,7 +417,17 @@ def _session(row: tuple[Any, ...]) -> Session:
     (sid, title, lang, created, started, ended, languages, glossary, public) = row
     return Session(id=sid, title=title, source_lang=lang, created_at_ms=created, started_at_ms=started,
                    ended_at_ms=ended, languages=tuple(json.loads(languages)),
-                   glossary=tuple(json.loads(glossary)), public=bool(public))
+                   glossary=tuple(t for t in json.loads(glossary) if _encodable(t)), public=bool(public))
+
+
+def _encodable(text: str) -> bool:
+    """False for a string that cannot be sent as UTF-8 (a lone surrogate). Older versions stored
+    such glossary terms (JSON-escaped); skipping them keeps those sessions readable."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _caption(row: tuple[Any, ...]) -> Caption:
