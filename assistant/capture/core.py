@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from ..audio.capture_buffer import DEFAULT_FRAME_MS, DEFAULT_MAX_BUFFER_S, CaptureBuffer, Gap, Outgoing
 from ..audio.formats import AudioFormat
 from ..errors import AuthError, NotFoundError, ProtocolError
+from ..pcm import SAMPLE_RATE
 from .endpoint import TOKEN_ENV
 
-CAPTURE_FORMAT = AudioFormat(sample_rate=16_000, channels=1, sample_format="s16le")
+CAPTURE_FORMAT = AudioFormat(sample_rate=SAMPLE_RATE, channels=1, sample_format="s16le")
 GAP_FEATURE = "gap"
 # The longest gap one frame may carry (docs/capture.md); a longer one goes out in several frames.
 MAX_GAP_FRAME_S = 86_400

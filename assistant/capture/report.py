@@ -23,7 +23,7 @@ class CaptureReport(Protocol):
         """The connection failed or closed; the next attempt is in ``retry_in_s``."""
 
     def overflow(self, dropped_s: float, total_dropped_s: float) -> None:
-        """The buffer was full: ``dropped_s`` of the oldest unsent audio went (the server gets a gap)."""
+        """The buffer was full: ``dropped_s`` of the oldest unconfirmed audio went (the server may get a gap)."""
 
     def finished(self, stream_id: str, samples: int) -> None:
         """The server acknowledged all ``samples`` of the stream after ``stop``."""
@@ -46,8 +46,8 @@ class LogReport:
 
     def overflow(self, dropped_s: float, total_dropped_s: float) -> None:
         log.error(
-            "CAPTURE BUFFER FULL: dropped %.1f s of unsent audio (%.1f s in total); "
-            "the server will get silence in its place. Restore the network!",
+            "CAPTURE BUFFER FULL: dropped %.1f s of audio the server had not confirmed (%.1f s in total); "
+            "whatever of it the server lacks becomes silence there. Restore the network!",
             dropped_s, total_dropped_s,
         )
 
