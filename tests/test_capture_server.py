@@ -31,7 +31,9 @@ from assistant.server.context import CONTEXT
 from assistant.server.ingest import IngestStream
 from assistant.server.runtime import SessionRuntime
 from tests.conftest import CHAIR, ManualClock, bearer
-from tests.test_capture import write_wav
+from tests.test_capture import TOKEN, CaptureServer, capture_server, only_stream, write_wav
+
+__all__ = ["capture_server"]
 
 CHUNK = 1600  # 100 ms at 16 kHz, as sources hand them out
 WAIT_S = 30.0  # generous: only ever spent when a test is about to fail
@@ -248,7 +250,8 @@ async def test_a_long_outage_keeps_the_servers_audio_time_exact(server: Server) 
         await until(lambda: buffer.end == 33 * CHUNK, "the outage's audio in the client's buffer")
         assert buffer.dropped > 0 and buffer.buffered == 8000
         gate.open()
-        source.give(5)
+        await until(lambda: len(report.readies) == 2 and buffer.unsent == 0, "the resend after reconnecting")
+        source.give(5)  # (given all at once, they would push out audio not sent yet: a gap of its own)
         source.end()
         await asyncio.wait_for(task, WAIT_S)
     recognizer = server.recognizers[-1]
@@ -341,3 +344,34 @@ def configure_parser() -> Any:
     parser = argparse.ArgumentParser()
     configure_capture_parser(parser)
     return parser
+
+
+async def test_an_older_server_without_gap_frames_gets_silence_of_the_same_length(
+        capture_server: CaptureServer) -> None:
+    """The fake server of test_capture.py lists no features in ``ready``: the client sends silence instead."""
+    capture_server.drops = {0: (5, 0)}  # the first connection dies after five frames, all of them kept
+    source, gate = HandedSource(), Gate()
+    buffer = new_capture_buffer(max_buffer_s=0.5)
+    task = asyncio.create_task(stream_capture(capture_server.url, "talk-1", TOKEN, source, sleep=gate.sleep,
+                                              buffer=buffer))
+    try:
+        gate.close()
+        source.give(5)
+        await gate.waiting.wait()
+        source.give(30)
+        await until(lambda: buffer.end == 35 * CHUNK, "the outage's audio in the client's buffer")
+        gate.open()
+        await until(lambda: len(capture_server.readies) == 2 and buffer.unsent == 0, "the resend after reconnecting")
+        source.give(5)
+        source.end()
+        await asyncio.wait_for(task, WAIT_S)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    stream = only_stream(capture_server)
+    assert capture_server.readies == [0, 5 * CHUNK]
+    assert stream.decoder.samples_received == source.samples == 40 * CHUNK
+    expected = bytearray(source.pcm)
+    expected[2 * 5 * CHUNK: 2 * (5 * CHUNK + buffer.gap_samples)] = bytes(2 * buffer.gap_samples)
+    assert buffer.gap_samples == 30 * CHUNK - 8000
+    assert bytes(stream.data) == bytes(expected)

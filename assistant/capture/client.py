@@ -22,7 +22,7 @@ from ..audio.resample import Samples
 from ..audio.sources import AudioSource
 from ..errors import AssistantError, ConfigError
 from .audio import until_stopped
-from .core import CAPTURE_FORMAT, CaptureStream, Ready, new_capture_buffer
+from .core import Ack, CaptureStream, Ready, new_capture_buffer
 from .endpoint import audio_url, new_stream_id, raise_if_refused
 from .report import CaptureReport, LogReport
 
@@ -102,7 +102,7 @@ async def stream_capture(
                     "check that the server is running and reachable"
                 )
             delay = min(backoff_max_s, backoff_initial_s * 2 ** max(0, failures - 1))
-            link.report.connection_lost(reason, core.buffer.buffered / CAPTURE_FORMAT.sample_rate, delay)
+            link.report.connection_lost(reason, core.buffer.buffered / core.buffer.sample_rate, delay)
             await sleep(delay)
     finally:
         capture.cancel()
@@ -225,7 +225,7 @@ class _Link:
             self._receive(await ws.recv())
             self.wake.set()
 
-    def _receive(self, raw: str | bytes) -> object:
+    def _receive(self, raw: str | bytes) -> Ready | Ack | None:
         if isinstance(raw, bytes):
             self.core.receive_binary(raw)
             return None

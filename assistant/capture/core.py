@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Literal
 
 from ..audio.capture_buffer import DEFAULT_FRAME_MS, DEFAULT_MAX_BUFFER_S, CaptureBuffer, Gap, Outgoing
 from ..audio.formats import AudioFormat
@@ -34,7 +35,7 @@ from .endpoint import TOKEN_ENV
 CAPTURE_FORMAT = AudioFormat(sample_rate=SAMPLE_RATE, channels=1, sample_format="s16le")
 GAP_FEATURE = "gap"
 # The longest gap one frame may carry (docs/capture.md); a longer one goes out in several frames.
-MAX_GAP_FRAME_S = 86_400
+MAX_GAP_FRAME_S = 3600
 # Close code of a connection that a newer one for the same session replaced.
 REPLACED_CLOSE_CODE = 4409
 STREAM_ENDED = "stream_ended"
@@ -75,7 +76,7 @@ class CaptureStream:
         self.format = fmt
         self.audio_ended = False
         """The source ended (or was stopped): no audio will be appended any more."""
-        self._phase: str = "closed"  # closed -> starting (start sent) -> streaming (ready received)
+        self._phase: Literal["closed", "starting", "streaming"] = "closed"  # start sent, then ready received
         self._features: frozenset[str] = frozenset()
         self._out: list[str | bytes] = []
         self._stop_sent = False  # on this connection
@@ -185,7 +186,7 @@ class CaptureStream:
             if not isinstance(item, Gap):
                 out.append(item)
             elif GAP_FEATURE in self._features:
-                longest = MAX_GAP_FRAME_S * self.format.sample_rate
+                longest = MAX_GAP_FRAME_S * self.buffer.sample_rate
                 for start in range(0, item.samples, longest):
                     out.append(json.dumps({"type": "gap", "samples": min(longest, item.samples - start)}))
             else:
@@ -225,4 +226,4 @@ class CaptureStream:
         )
 
     def _undelivered_s(self) -> float:
-        return self.buffer.buffered / self.format.sample_rate
+        return self.buffer.buffered / self.buffer.sample_rate
