@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -66,8 +66,8 @@ class IngestStream:
     socket: web.WebSocketResponse | None = None
     gap_samples: int = 0
     stopped: bool = False
-    closing: asyncio.Task[None] | None = None
-    """Closing of a connection a newer one replaced (kept so the task is not lost)."""
+    closing: set[asyncio.Task[None]] = field(default_factory=set)
+    """Closings of connections newer ones replaced (held here: the loop keeps only weak references)."""
 
     @property
     def received(self) -> int:
@@ -222,7 +222,9 @@ def _take_over(runtime: SessionRuntime, ws: web.WebSocketResponse) -> None:
             continue
         stream.socket = None  # its handler stops at its next frame
         if not old.closed:
-            stream.closing = asyncio.create_task(_close_replaced(old))
+            task = asyncio.create_task(_close_replaced(old))
+            stream.closing.add(task)
+            task.add_done_callback(stream.closing.discard)
 
 
 async def _close_replaced(ws: web.WebSocketResponse) -> None:
