@@ -240,7 +240,8 @@ def test_fuzz_http_json_bodies(settings: Settings) -> None:
 good_starts = st.fixed_dictionaries({
     "type": st.just("start"), "sample_rate": st.sampled_from([16000, 48000, 8000, 44100, 11025]),
     "channels": st.sampled_from([1, 2]), "format": st.sampled_from(["s16le", "f32le"]),
-    "stream": st.sampled_from(["cap-1", "cap-2"])}).map(json.dumps)
+    # Fresh ids as well as two reused ones: a stream that has ended (stopped or replaced) is refused for good.
+    "stream": st.sampled_from(["cap-1", "cap-2"]) | st.uuids().map(lambda u: f"cap-{u.hex}")}).map(json.dumps)
 bad_starts = st.one_of(
     st.fixed_dictionaries({"type": st.sampled_from(["start", "stop", None]),
                            "sample_rate": json_values | st.sampled_from([0, -16000, 7999, 48001, 16000.0, 10**9,
