@@ -2,6 +2,7 @@
 
     GET  /api/sessions                                   public sessions; all of them with the staff token
     POST /api/sessions                                   (staff) create a session, public or with a key
+    GET  /api/languages                                  (staff) what a new session may be spoken in and produce
     GET  /api/sessions/{session}/export.{fmt}?lang=L     (staff) srt, vtt, txt, json, docx
     GET  /api/sessions/{session}/export.zip              (staff) every language in every format
     GET  /api/sessions/{session}/transcript.{fmt}?lang=L a session's transcript (srt, vtt, txt): public,
@@ -21,6 +22,7 @@ from typing import Any, Iterator
 
 from aiohttp import web
 
+from .. import protocol
 from ..captions import Session
 from ..config import LANG_RE, SESSION_ID_RE
 from ..errors import AuthError, NotFoundError, ProtocolError
@@ -29,8 +31,18 @@ from ..store import Store
 from . import access, auth
 from .boundary import json_body
 from .keys import CLOCK, SESSIONS, STORE
+from .translation import Translating
 
 PUBLIC_FORMATS = ("srt", "vtt", "txt")
+# The languages Whisper recognises (faster_whisper.tokenizer's list, private there): what a room may be spoken in.
+SPOKEN_LANGUAGES = (
+    "af", "am", "ar", "as", "az", "ba", "be", "bg", "bn", "bo", "br", "bs", "ca", "cs", "cy", "da", "de", "el", "en",
+    "es", "et", "eu", "fa", "fi", "fo", "fr", "gl", "gu", "ha", "haw", "he", "hi", "hr", "ht", "hu", "hy", "id", "is",
+    "it", "ja", "jw", "ka", "kk", "km", "kn", "ko", "la", "lb", "ln", "lo", "lt", "lv", "mg", "mi", "mk", "ml", "mn",
+    "mr", "ms", "mt", "my", "ne", "nl", "nn", "no", "oc", "pa", "pl", "ps", "pt", "ro", "ru", "sa", "sd", "si", "sk",
+    "sl", "sn", "so", "sq", "sr", "su", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl", "tr", "tt", "uk", "ur", "uz",
+    "vi", "yi", "yo", "zh", "yue")
+MAX_PRODUCED_LANGUAGES = 50
 
 
 async def list_sessions(request: web.Request) -> web.Response:
@@ -77,8 +89,9 @@ async def create_session(request: web.Request) -> web.Response:
         raise ProtocolError('a public session takes no "key"; send "public": false with it, or drop the key')
     if sid in sessions:
         raise ProtocolError(f"session {sid!r} exists already", code="exists")
-    runtime = sessions.open(Session(id=sid, title=title, source_lang=lang,
-                                    created_at_ms=request.app[CLOCK].now_ms(), public=public))
+    languages, glossary = _produced(request, body, lang)
+    runtime = sessions.open(Session(id=sid, title=title, source_lang=lang, created_at_ms=request.app[CLOCK].now_ms(),
+                                    languages=languages, glossary=glossary, public=public))
     if not public and key is None:
         key = auth.new_session_key()  # shown once, in this response
     sessions.set_access(sid, public=public, key=key or "")
@@ -87,6 +100,45 @@ async def create_session(request: web.Request) -> web.Response:
     if key is not None:
         out["key"] = key
     return web.json_response(out, status=201)
+
+
+def _produced(request: web.Request, body: dict[str, Any], spoken: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A new session's ``languages`` (translated always, read or not) and ``glossary``; both optional."""
+    wanted = body.get("languages", [])
+    if (not isinstance(wanted, list) or len(wanted) > MAX_PRODUCED_LANGUAGES
+            or not all(isinstance(code, str) and LANG_RE.match(code) for code in wanted)):
+        raise ProtocolError(f'"languages" must be a list of at most {MAX_PRODUCED_LANGUAGES} language codes '
+                            'like ["fr", "zh"]', code="unknown_language")
+    languages = tuple(dict.fromkeys(code for code in wanted if code != spoken))
+    translator = request.app[SESSIONS].translator
+    reachable = _targets_of(translator, spoken) if translator is not None else ()
+    missing = [code for code in languages if code not in reachable]
+    if missing:
+        raise ProtocolError(f'no installed translation package reaches {", ".join(missing)} from {spoken!r}; '
+                            f'"languages" may hold {", ".join(reachable) or "none"} (GET /api/languages lists them)',
+                            code="unknown_language")
+    glossary = protocol.parse_glossary(body["glossary"]) if body.get("glossary") is not None else ()
+    return languages, glossary
+
+
+def _targets_of(translator: Translating, spoken: str) -> tuple[str, ...]:
+    """What captions spoken in ``spoken`` can be translated into; "auto" translates as English until detected."""
+    source = "en" if spoken == "auto" else spoken
+    return tuple(t for t in translator.available_targets(source) if t != source)
+
+
+async def list_languages(request: web.Request) -> web.Response:
+    """(staff) The languages a new session may be spoken in ("auto" first) and, per spoken language with
+    any, the installed translation targets: what ``POST /api/sessions`` takes as ``languages``."""
+    access.require(request, "staff")
+    translator = request.app[SESSIONS].translator
+    targets: dict[str, list[str]] = {}
+    if translator is not None:
+        # The package registry may read its folder: off the event loop.
+        found = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: {lang: _targets_of(translator, lang) for lang in ("auto", *SPOKEN_LANGUAGES)})
+        targets = {lang: list(reach) for lang, reach in found.items() if reach}
+    return web.json_response({"spoken": ["auto", *SPOKEN_LANGUAGES], "targets": targets})
 
 
 async def export(request: web.Request) -> web.StreamResponse:
