@@ -134,7 +134,7 @@ async def test_every_interface_string_comes_from_a_catalogue(
         await page.goto(f"{url}/s/main?ui=qps-ploc&lang=fr")
         await page.wait_for("document.querySelectorAll('#captions .cap').length === 3")
         rt = runtime(app)
-        go_live(rt, lag_ms=6400)
+        go_live(rt, lag_ms=9400)  # past the threshold of a translated language
         await page.wait_for("!document.querySelector('#lag').hidden && !document.querySelector('#mt-banner').hidden")
         await page.click("#settings-btn")
         await page.click("#captions .cap[data-has-source]")
@@ -186,7 +186,7 @@ async def test_a_chinese_arabic_or_russian_phone_sees_no_english(
         assert await page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == [ui, direction]
         assert (await page.evaluate("location.search")) == ""  # an automatic choice stays out of the address
         rt = runtime(app)
-        go_live(rt, lag_ms=6400)
+        go_live(rt, lag_ms=9400)  # past the threshold of a translated language
         await page.wait_for("!document.querySelector('#lag').hidden")
         await page.click("#settings-btn")
         assert await unmarked(page, "delegate", "latin") == []
