@@ -16,7 +16,7 @@ CACHE  := build/pip-cache
 ARGOS_PY := argostranslate==1.11.0
 # Debian packages the tests drive: a real browser for the pages (and CJK fonts for its screenshots),
 # ffmpeg for audio formats.
-SYSTEM_PACKAGES := chromium ffmpeg fonts-wqy-microhei
+SYSTEM_PACKAGES := chromium ffmpeg fonts-wqy-microhei poppler-utils
 
 .PHONY: run test setup test-setup models languages system-packages bench clean
 
