@@ -44,7 +44,7 @@ DATA = {
     "delegate": "#title, #captions .text, #captions .source, #partial, #partial .settled, #announcer p",
     "landing": ".card h2",
     "display": ".stream .line, .stream .settled, #idle-title",
-    "staff": ".session h2, .session code",
+    "staff": ".session h2, .session code, #created a, #created code, .card-title",
 }
 
 WALK = r"""
@@ -82,7 +82,7 @@ WALK = r"""
 
 
 # Language names come from Intl.DisplayNames, not a catalogue: left out of the pseudo-locale walk only.
-LANGUAGE_NAMES = {"landing": ".langs span"}
+LANGUAGE_NAMES = {"landing": ".langs span", "staff": "#room-targets label span, .card-langs li"}
 
 
 async def unmarked(page: Page, kind: str, mode: str = "pseudo") -> list[str]:
@@ -134,7 +134,7 @@ async def test_every_interface_string_comes_from_a_catalogue(
         await page.goto(f"{url}/s/main?ui=qps-ploc&lang=fr")
         await page.wait_for("document.querySelectorAll('#captions .cap').length === 3")
         rt = runtime(app)
-        go_live(rt, lag_ms=6400)
+        go_live(rt, lag_ms=9400)  # past the threshold of a translated language
         await page.wait_for("!document.querySelector('#lag').hidden && !document.querySelector('#mt-banner').hidden")
         await page.click("#settings-btn")
         await page.click("#captions .cap[data-has-source]")
@@ -166,6 +166,20 @@ async def test_every_interface_string_comes_from_a_catalogue(
         await staff.goto(f"{url}/staff?ui=qps-ploc#token={STAFF}")
         await staff.wait_for("document.querySelectorAll('.session').length === 1")
         assert await unmarked(staff, "staff") == []
+        # A new room (its answer shown once), and its room cards.
+        await staff.wait_for("document.querySelector('#room-targets input')")
+        await staff.click("#new-room summary")
+        await staff.evaluate("document.querySelector('#room-id').value = 'room-b';"
+                             "document.querySelector('input[name=privacy][value=private]').checked = true;"
+                             "document.querySelector('#room-chair-token').checked = true;"
+                             "document.querySelector('#room-form').requestSubmit()")
+        await staff.wait_for("document.querySelectorAll('.session').length === 2 && "
+                             "!document.querySelector('#created').hidden")
+        await staff.evaluate("window.print = function () { window.printed = true; };"
+                             "document.querySelector('#card-main').checked = true")  # ended: unticked at first
+        await staff.click("#print-cards")
+        await staff.wait_for("window.printed && document.querySelectorAll('#cards .card-page').length === 2")
+        assert await unmarked(staff, "staff") == []
         for p in (page, other, landing, screen, staff):
             assert p.errors == []
 
@@ -186,7 +200,7 @@ async def test_a_chinese_arabic_or_russian_phone_sees_no_english(
         assert await page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == [ui, direction]
         assert (await page.evaluate("location.search")) == ""  # an automatic choice stays out of the address
         rt = runtime(app)
-        go_live(rt, lag_ms=6400)
+        go_live(rt, lag_ms=9400)  # past the threshold of a translated language
         await page.wait_for("!document.querySelector('#lag').hidden")
         await page.click("#settings-btn")
         assert await unmarked(page, "delegate", "latin") == []
@@ -312,6 +326,9 @@ async def test_staff_and_chair_pages_speak_chinese(
         assert await staff.text(".session .zip") == "全部下载（.zip）"
         assert await staff.text(".session tr[data-lang=en] th") == "英语（en）\n1 条字幕"
         assert await staff.text("#status") == "共 1 场会议。"
+        await staff.wait_for("!document.querySelector('#new-room').hidden")
+        assert await staff.text("#new-room summary") == "新建会议室"
+        assert await staff.text("#print-cards") == "打印会议室卡片"
         await staff.screenshot(shots / "staff-zh-1280x800.png")
 
         chair = await phone(tools, "zh-CN,zh", DESKTOP)

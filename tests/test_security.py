@@ -82,6 +82,7 @@ TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/healthz"): OPEN,
     ("GET", "/api/sessions"): (200, 401, 200, 200, 200),
     ("POST", "/api/sessions"): (401, 401, 403, 201, 401),
+    ("GET", "/api/languages"): STAFF_ONLY,
     ("PATCH", "/api/sessions/{session}"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
     ("GET", "/api/sessions/{session}/qr.svg"): PUBLIC_OR_KEY,
     ("POST", "/api/sessions/{session}/captions"): {"main": (401, 401, 201, 403, 401),

@@ -129,6 +129,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     app.router.add_get("/healthz", pages.health)
     app.router.add_get("/api/sessions", staff.list_sessions)
     app.router.add_post("/api/sessions", staff.create_session)
+    app.router.add_get("/api/languages", staff.list_languages)
     app.router.add_patch("/api/sessions/{session}", chair.patch_session)
     app.router.add_get("/api/sessions/{session}/qr.svg", pages.qr_svg)
     app.router.add_post("/api/sessions/{session}/captions", chair.post_caption)

@@ -3,6 +3,7 @@
     GET  /api/sessions                                   public sessions; all of them with the staff token
     POST /api/sessions                                   (staff) create a session, public or with a key,
                                                          optionally with a chair token for it alone
+    GET  /api/languages                                  (staff) what a new session may be spoken in and produce
     GET  /api/sessions/{session}/export.{fmt}?lang=L     (staff) srt, vtt, txt, json, docx; &job=ID to follow it
     GET  /api/sessions/{session}/export.zip?langs=L,M    (staff) those languages (or "all") in every format
     GET  /api/sessions/{session}/transcript.{fmt}?lang=L a session's transcript (srt, vtt, txt): public,
@@ -42,6 +43,7 @@ from . import access, auth
 from .boundary import json_body
 from .exports import ExportWorker, Lane
 from .jobs import MAX_PUBLIC_TRANSLATING
+from .translation import Translating
 from .keys import CLOCK, EXPORT_JOBS, EXPORTS, SESSIONS, SETTINGS, STORE, TRANSLATOR
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,16 @@ log = logging.getLogger(__name__)
 PUBLIC_FORMATS = ("srt", "vtt", "txt")
 ALL_LANGUAGES = "all"
 MAX_ZIP_LANGUAGES = 64  # languages one zip may name (Argos reaches a few dozen)
+
+# The languages Whisper recognises (faster_whisper.tokenizer's list, private there): what a room may be spoken in.
+SPOKEN_LANGUAGES = (
+    "af", "am", "ar", "as", "az", "ba", "be", "bg", "bn", "bo", "br", "bs", "ca", "cs", "cy", "da", "de", "el", "en",
+    "es", "et", "eu", "fa", "fi", "fo", "fr", "gl", "gu", "ha", "haw", "he", "hi", "hr", "ht", "hu", "hy", "id", "is",
+    "it", "ja", "jw", "ka", "kk", "km", "kn", "ko", "la", "lb", "ln", "lo", "lt", "lv", "mg", "mi", "mk", "ml", "mn",
+    "mr", "ms", "mt", "my", "ne", "nl", "nn", "no", "oc", "pa", "pl", "ps", "pt", "ro", "ru", "sa", "sd", "si", "sk",
+    "sl", "sn", "so", "sq", "sr", "su", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl", "tr", "tt", "uk", "ur", "uz",
+    "vi", "yi", "yo", "zh", "yue")
+MAX_PRODUCED_LANGUAGES = 50
 
 
 async def list_sessions(request: web.Request) -> web.Response:
@@ -100,8 +112,9 @@ async def create_session(request: web.Request) -> web.Response:
                             f"privacy or key with PATCH /api/sessions/{sid} (chair token), or pick another id",
                             code="exists")
     now = request.app[CLOCK].now_ms()
+    languages, glossary = _produced(request, body, lang)
     session = store.create_session(Session(id=sid, title=title, source_lang=lang, created_at_ms=now,
-                                           public=public), via="api")
+                                           languages=languages, glossary=glossary, public=public), via="api")
     if not public and key is None:
         key = auth.new_session_key()  # shown once, in this response
     if key is not None:
@@ -114,6 +127,45 @@ async def create_session(request: web.Request) -> web.Response:
     if chair_token:
         out["chair_token_id"], out["chair_token"] = auth.issue_scoped(store, "chair", sid, now)  # shown once
     return web.json_response(out, status=201)
+
+
+def _produced(request: web.Request, body: dict[str, Any], spoken: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A new session's ``languages`` (translated always, read or not) and ``glossary``; both optional."""
+    wanted = body.get("languages", [])
+    if (not isinstance(wanted, list) or len(wanted) > MAX_PRODUCED_LANGUAGES
+            or not all(isinstance(code, str) and validate.LANG_RE.match(code) for code in wanted)):
+        raise ProtocolError(f'"languages" must be a list of at most {MAX_PRODUCED_LANGUAGES} language codes '
+                            'like ["fr", "zh"]', code="unknown_language")
+    languages = tuple(dict.fromkeys(code for code in wanted if code != spoken))
+    translator = request.app[TRANSLATOR]
+    reachable = _targets_of(translator, spoken) if translator is not None else ()
+    missing = [code for code in languages if code not in reachable]
+    if missing:
+        raise ProtocolError(f'no installed translation package reaches {", ".join(missing)} from {spoken!r}; '
+                            f'"languages" may hold {", ".join(reachable) or "none"} (GET /api/languages lists them)',
+                            code="unknown_language")
+    glossary = protocol.parse_glossary(body["glossary"]) if body.get("glossary") is not None else ()
+    return languages, glossary
+
+
+def _targets_of(translator: Translating, spoken: str) -> tuple[str, ...]:
+    """What captions spoken in ``spoken`` can be translated into; "auto" translates as English until detected."""
+    source = "en" if spoken == "auto" else spoken
+    return tuple(t for t in translator.available_targets(source) if t != source)
+
+
+async def list_languages(request: web.Request) -> web.Response:
+    """(staff) The languages a new session may be spoken in ("auto" first) and, per spoken language with
+    any, the installed translation targets: what ``POST /api/sessions`` takes as ``languages``."""
+    access.require_staff(request)
+    translator = request.app[TRANSLATOR]
+    targets: dict[str, list[str]] = {}
+    if translator is not None:
+        # The package registry may read its folder: off the event loop.
+        found = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: {lang: _targets_of(translator, lang) for lang in ("auto", *SPOKEN_LANGUAGES)})
+        targets = {lang: list(reach) for lang, reach in found.items() if reach}
+    return web.json_response({"spoken": ["auto", *SPOKEN_LANGUAGES], "targets": targets})
 
 
 async def export(request: web.Request) -> web.StreamResponse:
