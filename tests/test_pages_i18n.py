@@ -318,7 +318,8 @@ async def test_staff_and_chair_pages_speak_chinese(
         await say(url, "Good morning.")
         staff = await phone(tools, "zh-CN,zh", DESKTOP)
         await staff.goto(f"{url}/staff")
-        await staff.wait_for("document.documentElement.lang === 'zh'")
+        await staff.wait_for("document.documentElement.lang === 'zh' && "
+                             "document.querySelector('label[for=token]').textContent !== 'Staff token'")
         assert await staff.text("label[for=token]") == "工作人员令牌"
         await staff.evaluate(f"document.querySelector('#token').value = {STAFF!r};"
                              "document.querySelector('#token-form').requestSubmit()")

@@ -67,7 +67,7 @@ async def test_capture_client_to_captions_with_scripted_recogniser(settings: Set
     app = make_app(settings, recognizer_factory=factory)
     async for server in start(app):
         base = str(server.make_url("")).rstrip("/")
-        reader = asyncio.create_task(read_captions(base, 2, timeout=30))
+        reader = asyncio.create_task(read_captions(base, 2, timeout=90))
         await asyncio.sleep(0.2)
         await stream_capture(base, "main", CHAIR, FileSource(JFK, realtime=False), max_attempts=2)
         caps = await reader
