@@ -8,6 +8,7 @@
     ├── LanguageError                 a language nobody can serve (lists those that can)
     ├── TranslationPackageError       an Argos package is missing, corrupt or unreachable
     ├── ProtocolError                 a malformed client message (code + message)
+    │   └── LimitError                a client asked too much or too often (HTTP 429; when to retry)
     ├── AuthError                     a missing or wrong token
     ├── NotFoundError                 an unknown session or caption
     └── StoreError                    the caption database cannot be opened or migrated
@@ -60,6 +61,14 @@ class ProtocolError(AssistantError):
     def __init__(self, message: str, code: str = "bad_message") -> None:
         super().__init__(message)
         self.code = code
+
+
+class LimitError(ProtocolError):
+    """Too many, or too often (a delegate's questions and votes); ``retry_after_ms`` when waiting helps."""
+
+    def __init__(self, message: str, code: str = "rate_limited", retry_after_ms: int | None = None) -> None:
+        super().__init__(message, code)
+        self.retry_after_ms = retry_after_ms
 
 
 class AuthError(AssistantError):

@@ -21,7 +21,7 @@ MAX_TEXT_CHARS = 2000  # longest caption text accepted from a person (a paragrap
 SESSION_KEY_RE = re.compile(r"^[!-~]{8,128}$")  # printable ASCII, no spaces: survives a URL and a QR code
 
 FrameKind = Literal["hello", "caption", "partial", "status", "correction", "error", "readers", "level",
-                    "info"]
+                    "info", "question", "questions", "moderation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,8 @@ def error(code: str, message: str, **extra: Any) -> Frame:
 
 
 def info(kind: FrameKind, payload: dict[str, Any]) -> Frame:
-    """A chair-console frame (``readers``, ``level``, ``info``) with an arbitrary JSON payload."""
+    """A frame of ``kind`` with an arbitrary JSON payload: the chair console's ``readers``, ``level`` and
+    ``info``; the floor's ``question``, ``questions`` and ``moderation`` (see :mod:`assistant.session.questions`)."""
     return Frame(kind, _dump({"type": kind, **payload}))
 
 
@@ -140,11 +141,21 @@ class UpdateSession:
 
 
 @dataclass(frozen=True, slots=True)
+class ModerateQuestion:
+    """A chair's decision on a delegate's question: approve, reject, merge (``into``), answering, answered."""
+
+    id: str
+    action: str
+    into: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     pass
 
 
-ClientMessage = CaptionText | CorrectCaption | Control | UpdateSession | Ping
+ClientMessage = CaptionText | CorrectCaption | Control | UpdateSession | ModerateQuestion | Ping
+QUESTION_ACTIONS = ("approve", "reject", "merge", "answering", "answered")
 
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:
@@ -189,8 +200,24 @@ def parse_client_object(obj: object) -> ClientMessage:
             raise ProtocolError("\"key\" must be 8-128 printable ASCII characters without spaces, "
                                 "or \"\" to remove the key")
         return UpdateSession(title=title, glossary=glossary, public=public, key=key)
+    if kind == "question":
+        return parse_moderation(obj)
     raise ProtocolError(f"unknown message type {_show(kind)}; expected one of ping, caption_text, correct,"
-                        " pause, resume, end, update", code="unknown_type")
+                        " pause, resume, end, update, question", code="unknown_type")
+
+
+def parse_moderation(obj: dict[str, Any]) -> ModerateQuestion:
+    """``{"id", "action", "into"?}``: a chair's decision on a question (a frame, or an HTTP body)."""
+    action = obj.get("action")
+    if action not in QUESTION_ACTIONS:
+        raise ProtocolError(f"\"action\" must be one of {', '.join(QUESTION_ACTIONS)}, not {_show(action)}",
+                            code="bad_action")
+    into = obj.get("into")
+    if action == "merge":
+        into = _str(obj, "into", 100)
+    elif into is not None:
+        raise ProtocolError("\"into\" goes only with the merge action")
+    return ModerateQuestion(id=_str(obj, "id", 100), action=str(action), into=into)
 
 
 def parse_glossary(value: object) -> tuple[str, ...]:
