@@ -17,6 +17,7 @@ from typing import Any, Iterator
 from ..captions import Caption, Session
 from ..errors import NotFoundError, StoreError
 from .migrations import MIGRATIONS
+from .questions import QuestionRows
 
 FETCH_BATCH = 500  # rows per round trip when streaming a long session
 
@@ -61,6 +62,11 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    @property
+    def questions(self) -> QuestionRows:
+        """The floor's questions of every session (:mod:`.questions`)."""
+        return QuestionRows(self._db)
 
     # -- sessions -------------------------------------------------------
     def create_session(self, s: Session) -> Session:
