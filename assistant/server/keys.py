@@ -16,6 +16,7 @@ from ..hub import CaptionBus
 from ..store import Store
 from .auth import IssuedToken
 from .limits import ConnectionLimiter
+from .questions import QuestionDesks
 from .sessions import Sessions
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,6 +25,7 @@ STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", CaptionBus)
 SESSIONS = web.AppKey("sessions", Sessions)
 CONNECTIONS = web.AppKey("connections", ConnectionLimiter)
+QUESTIONS = web.AppKey("questions", QuestionDesks)
 ISSUED_TOKENS = web.AppKey("issued_tokens", list[IssuedToken])
 # Open WebSockets, closed with GOING_AWAY on shutdown.
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

@@ -25,6 +25,7 @@ from ..captions import Session
 from ..config import LANG_RE, SESSION_ID_RE
 from ..errors import AuthError, NotFoundError, ProtocolError
 from ..export import FORMATS, ZIP, content_type, export_chunks, filename, zip_chunks
+from ..export.questions import entries_for
 from ..store import Store
 from . import access, auth
 from .boundary import json_body
@@ -119,12 +120,15 @@ async def _stream_export(request: web.Request, fmt: str, allowed: tuple[str, ...
     reader = await loop.run_in_executor(worker, Store.open, store.path)
     chunks: Iterator[bytes] = iter(())
     try:
+        questions = await loop.run_in_executor(worker, reader.questions.load, session.id)
         if fmt == ZIP:
             chunks = zip_chunks(session, lambda l: reader.iter_captions(session.id, l),
-                                reader.languages(session.id) or [session.source_lang])
+                                reader.languages(session.id) or [session.source_lang],
+                                questions_for=lambda l: entries_for(questions, l))
             name = filename(session, None, ZIP)
         else:
-            chunks = export_chunks(fmt, session, reader.iter_captions(session.id, lang), lang=lang)
+            chunks = export_chunks(fmt, session, reader.iter_captions(session.id, lang), lang=lang,
+                                   questions=entries_for(questions, lang))
             name = filename(session, lang, fmt)
         response = web.StreamResponse(headers={
             "Content-Type": content_type(fmt),
