@@ -24,7 +24,8 @@ from assistant.captions import Caption
 from assistant.errors import AssistantError
 from assistant.export.formats import FORMATS, ZIP, ExportOptions, export_chunks, filename, zip_chunks
 from assistant.export.marks import format_date
-from assistant.export.storelike import StoreLike
+from assistant.export.questions import entries_for
+from assistant.export.storelike import HasQuestions, StoreLike
 
 PROGRESS_MIN_CAPTIONS = 2000  # shorter exports finish before a progress line would help
 PROGRESS_EVERY_CAPTIONS = 1000  # one progress line per this many captions written
@@ -135,6 +136,7 @@ def _export(args: argparse.Namespace, store: StoreLike, out: TextIO, err: TextIO
     target: str | None = args.export_out
     options = ExportOptions(timestamps=args.export_timestamps)
     quiet: bool = args.export_quiet
+    questions = store.questions.load(session.id) if isinstance(store, HasQuestions) else []
 
     if fmt == ZIP:
         total = sum(store.count_captions(session.id, lang) for lang in langs) * len(FORMATS)
@@ -143,7 +145,8 @@ def _export(args: argparse.Namespace, store: StoreLike, out: TextIO, err: TextIO
         def captions_for(lang: str) -> Iterable[Caption]:
             return progress.counted(store.iter_captions(session.id, lang))
 
-        chunks = zip_chunks(session, captions_for, langs, options=options)
+        chunks = zip_chunks(session, captions_for, langs, options=options,
+                            questions_for=lambda lang: entries_for(questions, lang))
         _deliver(chunks, _destination(target, filename(session, None, ZIP)), progress, out, err, quiet)
         return EXIT_OK
 
@@ -157,7 +160,8 @@ def _export(args: argparse.Namespace, store: StoreLike, out: TextIO, err: TextIO
         name = filename(session, lang, fmt)
         progress = _Progress(err, name, store.count_captions(session.id, lang), quiet)
         captions = progress.counted(store.iter_captions(session.id, lang))
-        chunks = export_chunks(fmt, session, captions, lang=lang, options=options)
+        chunks = export_chunks(fmt, session, captions, lang=lang, options=options,
+                               questions=entries_for(questions, lang))
         _deliver(chunks, _destination(target, name), progress, out, err, quiet)
     return EXIT_OK
 
