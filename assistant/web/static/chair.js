@@ -198,6 +198,7 @@
     renderState();
   }
   function onChairFrame(f) {
+    document.dispatchEvent(new CustomEvent("cc:frame", { detail: f }));  // for chair-questions.js
     switch (f.type) {
       case "hello":
         if (typeof f.seq === "number" && f.seq < log.maxSeq) { log.reset(); ui.transcript.textContent = ""; }

@@ -368,6 +368,7 @@
   }
   var pendingLangFallback = null;
   function onFrame(f) {
+    document.dispatchEvent(new CustomEvent("cc:frame", { detail: f }));  // for questions.js and other add-ons
     switch (f.type) {
       case "hello":
         state.replaying = true;
