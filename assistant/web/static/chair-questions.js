@@ -34,7 +34,7 @@
     "chair.questions.group.approved": "Approved",
     "chair.questions.group.answered": "Answered",
     "chair.questions.group.closed": "Rejected and merged",
-    "chair.questions.pending_count": "{count, plural, one {# to review} other {# to review}}",
+    "chair.questions.pending_count": "{count} to review",
     "chair.questions.votes": "{count, plural, one {# vote} other {# votes}}",
     "chair.questions.original": "Original ({language})",
     "chair.questions.translating": "translating…",
