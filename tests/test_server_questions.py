@@ -13,8 +13,10 @@ import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
+from assistant import protocol
 from assistant.config import Settings
 from assistant.server.app import make_app
+from assistant.server.keys import QUESTIONS
 from assistant.translate import FakeTranslator, TranslationService
 from tests.conftest import CHAIR, STAFF, ManualClock, bearer
 
@@ -272,3 +274,23 @@ async def test_a_chinese_question_to_an_english_session_through_the_real_zh_en_p
     for ws in (console, english):
         await ws.close()
     await translator.close()
+
+
+async def test_a_reader_caught_up_after_overflow_gets_the_questions_as_they_are_now(
+        aiohttp_client: Any, settings: Settings) -> None:
+    small = dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, client_queue=8))
+    client = await start(aiohttp_client, small)
+    shown = await ask(client, "Shown, then rejected?", "en")
+    await decide(client, shown["id"], "approve")
+    reader = await client.ws_connect("/ws/captions/main")
+    first = await frame_where(reader, lambda f: f["type"] == "questions")
+    assert [q["id"] for q in first["questions"]] == [shown["id"]]
+    desk = client.server.app[QUESTIONS].get("main")
+    runtime = desk.runtime
+    # All at once, without yielding: the removal is in the inbox that overflows.
+    desk.moderate(protocol.ModerateQuestion(shown["id"], "reject"))
+    for i in range(20):
+        runtime.act(protocol.CaptionText(f"Line {i}.", None))
+    caught_up = await frame_where(reader, lambda f: f["type"] in ("questions", "question"))
+    assert caught_up == {"type": "questions", "lang": "en", "questions": []}
+    await reader.close()
