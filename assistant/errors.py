@@ -8,9 +8,9 @@
     ├── LanguageError                 a language nobody can serve (lists those that can)
     ├── TranslationPackageError       an Argos package is missing, corrupt or unreachable
     ├── ProtocolError                 a malformed client message (code + message)
-    │   └── LimitError                a client asked too much or too often (HTTP 429; when to retry)
     ├── AuthError                     a missing or wrong token
     ├── NotFoundError                 an unknown session or caption
+    ├── LimitError                    too much at once: rate_limited or busy (says when to retry)
     └── StoreError                    the caption database cannot be opened or migrated
 
 The core raises these narrow errors; only the boundaries (CLI, HTTP and
@@ -63,14 +63,6 @@ class ProtocolError(AssistantError):
         self.code = code
 
 
-class LimitError(ProtocolError):
-    """Too many, or too often (a delegate's questions and votes); ``retry_after_ms`` when waiting helps."""
-
-    def __init__(self, message: str, code: str = "rate_limited", retry_after_ms: int | None = None) -> None:
-        super().__init__(message, code)
-        self.retry_after_ms = retry_after_ms
-
-
 class AuthError(AssistantError):
     code = "unauthorized"
 
@@ -83,6 +75,20 @@ class ForbiddenError(AuthError):
 
 class NotFoundError(AssistantError):
     code = "not_found"
+
+
+class LimitError(AssistantError):
+    """A client over a limit (``rate_limited``: HTTP 429) or a server full (``busy``: 503).
+
+    ``retry_after_s`` becomes the ``Retry-After`` header.
+    """
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int, code: str = "rate_limited") -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after_s = retry_after_s
 
 
 class StoreError(AssistantError):

@@ -199,7 +199,8 @@ async def test_a_chinese_phone_asks_the_english_room_through_the_real_zh_en_pack
             await asker.click("#q-btn")
             assert await asker.evaluate("document.querySelector('#q-lang').value") == "zh"  # the phone's language
             await type_question(asker, QUESTION_ZH)
-            await asker.wait_for("document.querySelector('#q-status').textContent.startsWith('Sent')")
+            # The phone's interface is Chinese too: the zh catalogue's "questions.sent".
+            await asker.wait_for("document.querySelector('#q-status').textContent.startsWith('已发送')")
 
             chair = await tools.new_page(DESKTOP)
             await chair.goto(f"{url}/chair/main#token={CHAIR}")

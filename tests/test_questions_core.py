@@ -63,12 +63,12 @@ def test_length_rate_and_count_limits_per_device_say_what_to_do() -> None:
     ask(b, at=T0)
     with pytest.raises(LimitError, match="wait 30 s") as soon:
         ask(b, at=T0 + 1)
-    assert soon.value.code == "rate_limited" and soon.value.retry_after_ms == 29_999
+    assert soon.value.code == "rate_limited" and soon.value.retry_after_s == 30
     ask(b, "dev-b", at=T0 + 1)  # another device is not held up
     ask(b, at=T0 + 30_000)
-    with pytest.raises(LimitError, match="2 questions") as count:
+    with pytest.raises(ProtocolError, match="2 questions") as count:  # waiting would not help: no LimitError
         ask(b, at=T0 + 10 * MIN)
-    assert count.value.code == "question_limit" and count.value.retry_after_ms is None
+    assert count.value.code == "question_limit" and not isinstance(count.value, LimitError)
 
 
 def test_one_address_cannot_ask_or_vote_without_end_by_inventing_devices() -> None:
@@ -77,7 +77,7 @@ def test_one_address_cannot_ask_or_vote_without_end_by_inventing_devices() -> No
         ask(b, f"dev-{i}", at=T0 + i)
     with pytest.raises(LimitError, match="your network") as flood:
         ask(b, "dev-9", at=T0 + 5)
-    assert flood.value.retry_after_ms == 10 * MIN - 5
+    assert flood.value.retry_after_s == (10 * MIN - 5 + 999) // 1000
     ask(b, "dev-9", address="10.0.0.2", at=T0 + 5)  # another address is not held up
     ask(b, "dev-9b", at=T0 + 10 * MIN)  # the window moved on
     b.moderate("q1", "approve", T0)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import docx
 import pytest
-from aiohttp import WSMsgType
+from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestClient
 
 from assistant import protocol
@@ -34,7 +34,10 @@ def service() -> TranslationService:
     return TranslationService(FakeTranslator({("zh", "en"), ("en", "fr"), ("en", "de")}), workers=1)
 
 
-async def start(aiohttp_client: Any, settings: Settings, clock: ManualClock | None = None) -> TestClient:
+Client = TestClient[web.Request, web.Application]
+
+
+async def start(aiohttp_client: Any, settings: Settings, clock: ManualClock | None = None) -> Client:
     translator = service()
     app = make_app(settings, translator=translator, clock=(clock or ManualClock()).clock)
 
@@ -56,7 +59,7 @@ async def frame_where(ws: Any, test: Callable[[dict[str, Any]], bool], timeout: 
                 return frame
 
 
-async def ask(client: TestClient, text: str = QUESTION_ZH, lang: str = "zh", headers: dict[str, str] = ASKER,
+async def ask(client: Client, text: str = QUESTION_ZH, lang: str = "zh", headers: dict[str, str] = ASKER,
               **extra: Any) -> dict[str, Any]:
     resp = await client.post("/api/sessions/main/questions", json={"text": text, "lang": lang, **extra},
                              headers=headers)
@@ -64,7 +67,7 @@ async def ask(client: TestClient, text: str = QUESTION_ZH, lang: str = "zh", hea
     return (await resp.json())["question"]  # type: ignore[no-any-return]
 
 
-async def decide(client: TestClient, qid: str, action: str, **extra: Any) -> dict[str, Any]:
+async def decide(client: Client, qid: str, action: str, **extra: Any) -> dict[str, Any]:
     resp = await client.patch(f"/api/sessions/main/questions/{qid}", json={"action": action, **extra},
                               headers=bearer(CHAIR))
     assert resp.status == 200, await resp.text()
@@ -223,7 +226,7 @@ async def test_exports_end_with_the_questions_in_each_language(aiohttp_client: A
                        "votes": 0, "asked_at_ms": record[0]["asked_at_ms"], "name": "Li Wei", "source_lang": "zh",
                        "source_text": QUESTION_ZH, "fallback": False, "machine_translated": True}]
     document = docx.Document(io.BytesIO(await export("docx", "en")))
-    paragraphs = [(p.style.name, p.text) for p in document.paragraphs]
+    paragraphs = [(p.style.name if p.style is not None else None, p.text) for p in document.paragraphs]
     assert paragraphs[-2:] == [("Heading 1", "Questions"),
                                ("Normal", f"Q1 · 0 votes · answered · Li Wei: [en] {QUESTION_ZH}")]
     subtitles = (await export("srt", "fr")).decode()
@@ -285,7 +288,7 @@ async def test_a_reader_caught_up_after_overflow_gets_the_questions_as_they_are_
     reader = await client.ws_connect("/ws/captions/main")
     first = await frame_where(reader, lambda f: f["type"] == "questions")
     assert [q["id"] for q in first["questions"]] == [shown["id"]]
-    desk = client.server.app[QUESTIONS].get("main")
+    desk = client.app[QUESTIONS].get("main")
     runtime = desk.runtime
     # All at once, without yielding: the removal is in the inbox that overflows.
     desk.moderate(protocol.ModerateQuestion(shown["id"], "reject"))

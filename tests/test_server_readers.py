@@ -8,6 +8,7 @@ from typing import Any, AsyncIterator, Callable, Literal
 
 import pytest
 from aiohttp import WSMsgType
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from assistant import protocol
@@ -19,12 +20,12 @@ from tests.conftest import CHAIR, ManualClock, bearer
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient[web.Request, web.Application]:
     app = make_app(settings, clock=ManualClock().clock)
     return await aiohttp_client(app)  # type: ignore[no-any-return]
 
 
-async def say(client: TestClient, text: str) -> dict[str, Any]:
+async def say(client: TestClient[web.Request, web.Application], text: str) -> dict[str, Any]:
     resp = await client.post("/api/sessions/main/captions", json={"text": text}, headers=bearer(CHAIR))
     assert resp.status == 201, await resp.text()
     return await resp.json()  # type: ignore[no-any-return]
@@ -40,7 +41,7 @@ async def frames_until(ws: Any, kind: str, count: int = 1, timeout: float = 5) -
     return got
 
 
-async def test_hello_then_live_caption(client: TestClient) -> None:
+async def test_hello_then_live_caption(client: TestClient[web.Request, web.Application]) -> None:
     ws = await client.ws_connect("/ws/captions/main")
     hello = json.loads((await ws.receive()).data)
     assert hello["type"] == "hello" and hello["protocol"] == 1 and hello["session"] == "main"
@@ -53,7 +54,7 @@ async def test_hello_then_live_caption(client: TestClient) -> None:
     await ws.close()
 
 
-async def test_reconnect_with_since_gets_exactly_the_missed_captions(client: TestClient) -> None:
+async def test_reconnect_with_since_gets_exactly_the_missed_captions(client: TestClient[web.Request, web.Application]) -> None:
     for i in range(3):
         await say(client, f"Sentence number {i}.")
     ws = await client.ws_connect("/ws/captions/main?since=0")
@@ -103,7 +104,7 @@ async def test_slow_reader_does_not_delay_fast_one_and_resyncs(aiohttp_client: A
     await fast.close()
 
 
-async def test_unknown_language_is_refused_with_the_list(client: TestClient) -> None:
+async def test_unknown_language_is_refused_with_the_list(client: TestClient[web.Request, web.Application]) -> None:
     ws = await client.ws_connect("/ws/captions/main?lang=xx")
     msg = json.loads((await ws.receive()).data)
     assert msg["type"] == "error" and msg["code"] == "unknown_language" and msg["languages"] == ["en"]
@@ -111,7 +112,7 @@ async def test_unknown_language_is_refused_with_the_list(client: TestClient) -> 
     assert closing.type == WSMsgType.CLOSE and closing.data == 4406
 
 
-async def test_bad_since_and_unknown_session(client: TestClient) -> None:
+async def test_bad_since_and_unknown_session(client: TestClient[web.Request, web.Application]) -> None:
     ws = await client.ws_connect("/ws/captions/main?since=-4")
     msg = json.loads((await ws.receive()).data)
     assert msg["code"] == "bad_since"
@@ -119,7 +120,7 @@ async def test_bad_since_and_unknown_session(client: TestClient) -> None:
     assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found"
 
 
-async def test_malformed_reader_message_gets_error_and_keeps_stream(client: TestClient) -> None:
+async def test_malformed_reader_message_gets_error_and_keeps_stream(client: TestClient[web.Request, web.Application]) -> None:
     ws = await client.ws_connect("/ws/captions/main")
     await frames_until(ws, "hello")
     await ws.send_str("{not json")
@@ -131,7 +132,7 @@ async def test_malformed_reader_message_gets_error_and_keeps_stream(client: Test
     await ws.close()
 
 
-async def test_chair_endpoints_refuse_without_token(client: TestClient) -> None:
+async def test_chair_endpoints_refuse_without_token(client: TestClient[web.Request, web.Application]) -> None:
     resp = await client.post("/api/sessions/main/captions", json={"text": "hi"})
     assert resp.status == 401 and (await resp.json())["error"]["code"] == "unauthorized"
     resp = await client.post("/api/sessions/main/captions", json={"text": "hi"}, headers=bearer("wrong-token-123"))

@@ -27,8 +27,10 @@ from ..hub import CaptionBus, MemoryBus
 from ..store import Store
 from . import access, auth, chair, engines, floor, ingest, pages, readers, staff
 from .boundary import error_middleware
-from .keys import BUS, CLOCK, CONNECTIONS, ISSUED_TOKENS, QUESTIONS, SESSIONS, SETTINGS, SOCKETS, STORE
-from .limits import ConnectionLimiter
+from .jobs import ExportJobs
+from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, QUESTIONS, SESSIONS, SETTINGS, SOCKETS, \
+    STORE, THROTTLE, TRANSLATOR
+from .limits import AuthThrottle, ConnectionLimiter
 from .questions import QuestionDesks
 from .runtime import RecognizerFactory
 from .sessions import Sessions
@@ -42,6 +44,7 @@ OnReady = Callable[[web.Application], None]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY_BYTES = 1024 * 1024  # HTTP request bodies (JSON) larger than this get 413
 MAX_SEQ = 2**53  # a since= beyond this is no caption number (and no SQLite integer)
+MAX_SEQ_DIGITS = len(str(MAX_SEQ))  # longer is too large, without asking int() (it refuses 4300 digits)
 
 
 def make_app(settings: Settings, *, transcriber: Transcriber | None = None, translator: Translating | None = None,
@@ -65,6 +68,8 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     app[CLOCK] = clock
     app[SOCKETS] = weakref.WeakSet()
     app[CONNECTIONS] = ConnectionLimiter(settings.server, settings.limits.max_connections_per_ip)
+    app[EXPORT_JOBS] = ExportJobs()
+    app[THROTTLE] = AuthThrottle(settings.limits.auth_failures)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -78,6 +83,8 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
             shared = await loop.run_in_executor(None, engines.load_whisper, settings)
             factory = engines.whisper_factory(shared)
         own_translator = engines.build_translator(settings) if translator is None else None
+        if (shared_translator := translator or own_translator) is not None:  # always: one of the two is set
+            app[TRANSLATOR] = shared_translator  # exports translate with it too
         own_store = store is None
         db = store or Store.open(settings.storage.database_path)
         app[STORE] = db
@@ -85,12 +92,15 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
         app[ISSUED_TOKENS] = auth.ensure_tokens(
             db, {"chair": settings.auth.chair_token, "staff": settings.auth.staff_token}, clock.now_ms())
         sessions = app[SESSIONS] = Sessions(db, app[BUS], clock, recognizer_factory=factory,
-                                            translator=translator or own_translator)
-        app[QUESTIONS] = QuestionDesks(sessions, db, app[BUS], clock, translator or own_translator)
+                                            translator=shared_translator)
+        app[QUESTIONS] = QuestionDesks(sessions, db, app[BUS], clock, shared_translator)
         for s in settings.sessions:
             sessions.open(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
                                   created_at_ms=clock.now_ms(), languages=s.languages,
                                   glossary=s.glossary, public=s.public))
+        for stored in db.sessions_to_reopen():  # created through the API, not ended: as they were
+            if stored.id not in sessions:
+                sessions.open(stored)
         feeds = [asyncio.create_task(feed(sessions.get(sid), src)) for sid, src in (sources or {}).items()]
         if on_ready is not None:
             on_ready(app)
@@ -111,15 +121,18 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
             db.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(staff.export_worker)
     app.on_shutdown.append(going_away)
     app.router.add_get("/", pages.page("index.html"))
     app.router.add_get("/s/{session}", pages.page("delegate.html"))
+    app.router.add_get("/s/{session}/display", pages.page("display.html"), name=pages.FRAMEABLE_ROUTE)
     app.router.add_get("/chair/{session}", pages.page("chair.html"))
     app.router.add_get("/staff", pages.page("staff.html"))
     app.router.add_static("/static/", pages.WEB_DIR / "static", append_version=False)
     app.router.add_get("/healthz", pages.health)
     app.router.add_get("/api/sessions", staff.list_sessions)
     app.router.add_post("/api/sessions", staff.create_session)
+    app.router.add_get("/api/languages", staff.list_languages)
     app.router.add_patch("/api/sessions/{session}", chair.patch_session)
     app.router.add_get("/api/sessions/{session}/qr.svg", pages.qr_svg)
     app.router.add_post("/api/sessions/{session}/captions", chair.post_caption)
@@ -128,6 +141,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     app.router.add_post("/api/sessions/{session}/control", chair.post_control)
     app.router.add_get(r"/api/sessions/{session}/export.{fmt:[a-z]+}", staff.export)
     app.router.add_get(r"/api/sessions/{session}/transcript.{fmt:[a-z]+}", staff.transcript)
+    app.router.add_get("/api/exports/{job}", staff.export_progress)
     floor.add_routes(app)
     app.router.add_get("/ws/captions/{session}", guard_reader_socket(readers.captions_ws))
     app.router.add_get("/ws/audio/{session}", ingest.audio_ws)
@@ -146,8 +160,8 @@ def guard_reader_socket(handler: Handler) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         access.check_origin(request)
         access.require_reader(request, request.app[SESSIONS].get(request.match_info["session"]).session)
-        since = request.query.get("since", "0")
-        if since.isascii() and since.isdigit() and int(since) > MAX_SEQ:
+        since = request.query.get("since", "0").lstrip("0")
+        if since.isascii() and since.isdigit() and (len(since) > MAX_SEQ_DIGITS or int(since) > MAX_SEQ):
             raise ProtocolError(f"since must be a caption number from 0 to {MAX_SEQ} (the last seq you saw)",
                                 code="bad_since")
         if request.headers.get("Upgrade", "").lower() != "websocket":

@@ -16,15 +16,12 @@ much or too often is a 429 with ``Retry-After`` where waiting helps.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from .. import protocol
-from ..config import LANG_RE
+from .. import protocol, validate
 from ..errors import LimitError, ProtocolError
 from . import access, auth
-from .boundary import json_body, json_error
+from .boundary import http_status, json_body, json_error
 from .keys import QUESTIONS, SETTINGS, STORE
 from .limits import client_address
 from .questions import QuestionDesk, as_asked
@@ -63,19 +60,13 @@ def _address(request: web.Request) -> str:
 
 
 def _lang(value: object, what: str) -> str:
-    if not isinstance(value, str) or not LANG_RE.match(value):
-        raise ProtocolError(f"{what} must be a language code like \"en\" or \"zh\"", code="unknown_language")
-    return value
+    return validate.language(value, what)
 
 
 def _refused(exc: LimitError) -> web.Response:
-    """429, with when to try again where waiting helps."""
-    extra: dict[str, Any] = {}
-    if exc.retry_after_ms is not None:
-        extra["retry_after_s"] = max(1, -(-exc.retry_after_ms // 1000))
-    response = json_error(429, exc.code, str(exc), **extra)
-    if extra:
-        response.headers["Retry-After"] = str(extra["retry_after_s"])
+    """429 with when to try again, in ``Retry-After`` and in the body (for the delegate page)."""
+    response = json_error(http_status(exc), exc.code, str(exc), retry_after_s=exc.retry_after_s)
+    response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
 
 
@@ -102,8 +93,10 @@ async def ask(request: web.Request) -> web.Response:
 
 async def list_questions(request: web.Request) -> web.Response:
     desk = _desk(request)
-    role = auth.role_of(request.app[STORE], auth.presented_token(request))
-    if role in ("chair", "staff"):
+    # The chair's view for the staff token or a chair token of this session; a wrong or other token is
+    # left to require_reader, which counts it (once) towards the throttle.
+    found = auth.grant_of(request.app[STORE], auth.presented_token(request))
+    if found is not None and (found.role == "staff" or found.covers("chair", desk.runtime.session.id)):
         return web.json_response(desk.chair_view())
     access.require_reader(request, desk.runtime.session)
     lang = _lang(request.query.get("lang") or desk.runtime.source_lang, "lang")
@@ -123,7 +116,7 @@ async def vote(request: web.Request) -> web.Response:
 
 async def moderate(request: web.Request) -> web.Response:
     desk = _desk(request)
-    access.require(request, "chair")
+    access.require_chair(request, desk.runtime.session.id)
     body = await json_body(request)
     msg = protocol.parse_moderation({**body, "id": request.match_info["question"]})
     return web.json_response(desk.chair_dict(desk.moderate(msg)))

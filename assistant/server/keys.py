@@ -15,9 +15,12 @@ from ..config import Settings
 from ..hub import CaptionBus
 from ..store import Store
 from .auth import IssuedToken
-from .limits import ConnectionLimiter
+from .exports import ExportWorker
+from .jobs import ExportJobs
+from .limits import AuthThrottle, ConnectionLimiter
 from .questions import QuestionDesks
 from .sessions import Sessions
+from .translation import Translating
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -25,7 +28,12 @@ STORE = web.AppKey("store", Store)
 BUS = web.AppKey("bus", CaptionBus)
 SESSIONS = web.AppKey("sessions", Sessions)
 CONNECTIONS = web.AppKey("connections", ConnectionLimiter)
+THROTTLE = web.AppKey("throttle", AuthThrottle)  # wrong keys and tokens per address
+EXPORTS = web.AppKey("exports", ExportWorker)
 QUESTIONS = web.AppKey("questions", QuestionDesks)
 ISSUED_TOKENS = web.AppKey("issued_tokens", list[IssuedToken])
+# The translation service the sessions use; exports translate languages nobody read live with it.
+TRANSLATOR: web.AppKey[Translating] = web.AppKey("translator")
+EXPORT_JOBS = web.AppKey("export_jobs", ExportJobs)
 # Open WebSockets, closed with GOING_AWAY on shutdown.
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

@@ -284,22 +284,22 @@ class QuestionBoard:
         if name is not None and len(name) > lim.max_name_chars:
             raise ProtocolError(f"the name is longer than {lim.max_name_chars} characters", code="too_long")
         if len(self._questions) >= lim.per_session:
-            raise LimitError(f"this session has taken {lim.per_session} questions, all it can; "
-                             "ask the chair in person", code="question_limit")
+            raise ProtocolError(f"this session has taken {lim.per_session} questions, all it can; "
+                                "ask the chair in person", code="question_limit")
         asked = self._asked.get(device, [])
         if len(asked) >= lim.per_device:
-            raise LimitError(f"you have asked {lim.per_device} questions in this session, the most one device may",
-                             code="question_limit")
+            raise ProtocolError(f"you have asked {lim.per_device} questions in this session, the most one device "
+                                "may", code="question_limit")
         if asked:
             wait = max(asked) + lim.min_interval_ms - now_ms
             if wait > 0:
                 raise LimitError(f"you asked a moment ago; wait {_seconds(wait)} s before asking again",
-                                 code="rate_limited", retry_after_ms=wait)
+                                 retry_after_s=_seconds(wait))
         window = self._window("questions", address)
         wait = window.wait_ms(now_ms)
         if wait > 0:
             raise LimitError(f"too many questions from your network just now; wait {_seconds(wait)} s",
-                             code="rate_limited", retry_after_ms=wait)
+                             retry_after_s=_seconds(wait))
         window.add(now_ms)
         self._asked.setdefault(device, []).append(now_ms)
         self._number += 1
@@ -327,7 +327,7 @@ class QuestionBoard:
         wait = window.wait_ms(now_ms)
         if wait > 0:
             raise LimitError(f"too many votes from your network just now; wait {_seconds(wait)} s",
-                             code="rate_limited", retry_after_ms=wait)
+                             retry_after_s=_seconds(wait))
         window.add(now_ms)
         voters.add(device)
         self._emit(VotesAdded(self.session_id, q.id, (device,), now_ms))

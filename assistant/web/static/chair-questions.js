@@ -3,10 +3,10 @@
    answered). Exposes window.chairQuestionsDebug for tests.
 
    The list is loaded over HTTP with the chair token (when the console socket says hello, and every 30 s in
-   case the console fell behind); "moderation" frames on the console socket (re-dispatched by chair.js as
+   case the console fell behind); "moderation" frames on the console socket (re-dispatched by chair-socket.js as
    "cc:frame" events) keep it live, each question keeping its highest "revision". Decisions go out as
-   PATCH /api/sessions/{s}/questions/{id}. Strings come from the chair catalogue (window.I18N, keys
-   "chair.questions.*") with the English below as the fallback. */
+   PATCH /api/sessions/{s}/questions/{id}. Strings come from the chair catalogue (window.I18N.t, keys
+   "chair.questions.*" in static/i18n/chair.{locale}.json). */
 (function () {
   "use strict";
   var CC = window.CC, el = CC.el, $ = CC.$;
@@ -26,55 +26,21 @@
   };
   var MERGE_TARGETS = ["pending", "approved", "answering", "answered"];
 
-  var EN = {
-    "chair.questions.title": "Questions from the floor",
-    "chair.questions.empty": "No questions yet. Delegates ask from their phones, in their own language.",
-    "chair.questions.group.answering": "Now answering",
-    "chair.questions.group.pending": "To review",
-    "chair.questions.group.approved": "Approved",
-    "chair.questions.group.answered": "Answered",
-    "chair.questions.group.closed": "Rejected and merged",
-    "chair.questions.pending_count": "{count} to review",
-    "chair.questions.votes": "{count, plural, one {# vote} other {# votes}}",
-    "chair.questions.original": "Original ({language})",
-    "chair.questions.translating": "translating…",
-    "chair.questions.untranslated": "not translated",
-    "chair.questions.merged_into": "merged into Q{number}",
-    "chair.questions.action.approve": "Approve",
-    "chair.questions.action.reject": "Reject",
-    "chair.questions.action.merge": "Merge…",
-    "chair.questions.action.answering": "Answer now",
-    "chair.questions.action.answered": "Answered",
-    "chair.questions.merge_into": "Merge into",
-    "chair.questions.merge_confirm": "Merge",
-    "chair.questions.cancel": "Cancel",
-    "chair.questions.state.pending": "pending",
-    "chair.questions.state.approved": "approved",
-    "chair.questions.state.answering": "on screen",
-    "chair.questions.state.answered": "answered",
-    "chair.questions.state.rejected": "rejected",
-    "chair.questions.state.merged": "merged",
-    "chair.questions.failed": "Not done: {message}"
+  var LABELS = {  // literal catalogue keys (so tests/test_i18n.py can see each one used)
+    group: { answering: "chair.questions.group.answering", pending: "chair.questions.group.pending",
+             approved: "chair.questions.group.approved", answered: "chair.questions.group.answered",
+             closed: "chair.questions.group.closed" },
+    action: { approve: "chair.questions.action.approve", reject: "chair.questions.action.reject",
+              merge: "chair.questions.action.merge", answering: "chair.questions.action.answering",
+              answered: "chair.questions.action.answered" },
+    state: { pending: "chair.questions.state.pending", approved: "chair.questions.state.approved",
+             answering: "chair.questions.state.answering", answered: "chair.questions.state.answered",
+             rejected: "chair.questions.state.rejected", merged: "chair.questions.state.merged" }
   };
 
-  function fallbackFormat(message, vars) {
-    return message.replace(/\{(\w+), plural, one \{([^}]*)\} other \{([^}]*)\}\}/g, function (_, name, one, other) {
-      var n = Number(vars[name]);
-      return (n === 1 ? one : other).replace("#", String(n));
-    }).replace(/\{(\w+)\}/g, function (_, name) { return vars[name] === undefined ? "" : String(vars[name]); });
-  }
-  function t(key, vars) {
-    vars = vars || {};
-    if (window.I18N && I18N.t) {
-      var s = I18N.t(key, vars);
-      if (s !== key) return s;
-    }
-    return fallbackFormat(EN[key] || key, vars);
-  }
-  function languageName(code) {
-    if (window.I18N && I18N.languageLabel) return I18N.languageLabel(code);
-    return CC.nativeName(code);
-  }
+  function t(key, vars) { return window.I18N.t(key, vars || {}); }
+  function label(kind, name) { return LABELS[kind][name] ? t(LABELS[kind][name]) : name; }
+  function languageName(code) { return window.I18N.nativeName(code); }
 
   var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
   var tokenKey = "cc.chair." + sessionId;  // where chair.js keeps the token (this tab only)
@@ -116,7 +82,7 @@
       if (!items.length) return;
       var list = el("ol", { class: "cq-list", dataset: { group: g[0] } });
       items.forEach(function (q) { list.appendChild(itemNode(q)); });
-      var heading = el("h3", { class: "cq-group-title", text: t("chair.questions.group." + g[0]) + " (" + items.length + ")" });
+      var heading = el("h3", { class: "cq-group-title", text: label("group", g[0]) + " (" + items.length + ")" });
       if (g[0] === "closed") ui.groups.appendChild(el("details", { class: "cq-closed" }, [el("summary", {}, [heading]), list]));
       else ui.groups.appendChild(el("section", { class: "cq-group", dataset: { group: g[0] } }, [heading, list]));
     });
@@ -125,7 +91,7 @@
     var top = [
       el("span", { class: "cq-num", text: "Q" + q.number }),
       el("span", { class: "cq-votes", text: "▲ " + t("chair.questions.votes", { count: q.votes || 0 }) }),
-      el("span", { class: "cq-state", dataset: { state: q.state }, text: t("chair.questions.state." + q.state) })
+      el("span", { class: "cq-state", dataset: { state: q.state }, text: label("state", q.state) })
     ];
     if (q.name) top.push(el("span", { class: "cq-who", text: q.name }));
     var lang = q.fallback && q.source_lang ? q.source_lang : q.lang;
@@ -146,7 +112,7 @@
     else {
       var buttons = (ACTIONS[q.state] || []).map(function (action) {
         return el("button", { type: "button", class: "small" + (action === "approve" ? " primary" : ""),
-                              dataset: { action: action }, text: t("chair.questions.action." + action) });
+                              dataset: { action: action }, text: label("action", action) });
       });
       if (buttons.length) node.appendChild(el("div", { class: "cq-actions row" }, buttons));
     }
@@ -223,8 +189,8 @@
   if (!sessionId || !$("#console .controls")) return;
   build();
   render();
-  if (window.I18N && I18N.onchange) I18N.onchange(render);
-  if (window.I18N && I18N.ready) I18N.ready.then(render);
+  window.I18N.onchange(render);
+  window.I18N.ready.then(render);
 
   window.chairQuestionsDebug = { state: state, load: load };
 })();

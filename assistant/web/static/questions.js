@@ -5,8 +5,8 @@
    event): a "questions" snapshot after hello when any question is visible (this page forgets its list on
    hello), then one "question" frame per change; a question keeps its highest "revision". Requests carry
    this device's random id (X-Device-Id, kept in localStorage): it lets the server count one phone and
-   one vote per phone; it is not a login. Interface strings come from the page's catalogue (window.I18N,
-   keys "questions.*") with the English below as the fallback. */
+   one vote per phone; it is not a login. Interface strings come from the page's catalogue (window.I18N.t,
+   keys "questions.*" in static/i18n/{locale}.json). */
 (function () {
   "use strict";
   var CC = window.CC, el = CC.el, $ = CC.$;
@@ -19,66 +19,18 @@
   var VISIBLE = ["approved", "answering", "answered"];
   var LANG_RE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/;
 
-  var EN = {
-    "questions.open": "Questions",
-    "questions.title": "Questions from the floor",
-    "questions.close": "Close questions",
-    "questions.ask_label": "Your question",
-    "questions.ask_placeholder": "Type your question in your own language",
-    "questions.name_label": "Your name (optional)",
-    "questions.lang_label": "Written in",
-    "questions.send": "Send to the chair",
-    "questions.sending": "Sending…",
-    "questions.sent": "Sent. The chair reads every question first; approved ones appear below.",
-    "questions.count": "{count} / {max}",
-    "questions.hint": "Approved questions are shown to everyone in their own language (machine translated).",
-    "questions.mine": "Your questions",
-    "questions.list": "Approved questions",
-    "questions.empty": "No approved questions yet.",
-    "questions.now": "Now answering",
-    "questions.state.pending": "Waiting for the chair",
-    "questions.state.approved": "On the list",
-    "questions.state.answering": "Being answered now",
-    "questions.state.answered": "Answered",
-    "questions.state.rejected": "Not taken",
-    "questions.state.merged": "Merged with a similar question",
-    "questions.votes": "{count, plural, one {# vote} other {# votes}}",
-    "questions.vote": "Up-vote this question",
-    "questions.voted": "You up-voted this question",
-    "questions.original": "Original",
-    "questions.machine": "machine translated",
-    "questions.untranslated": "not translated",
-    "questions.error.wait": "You asked a moment ago. You can ask again in {seconds} s.",
-    "questions.error.limit": "You have asked as many questions as one phone may in this session.",
-    "questions.error.too_long": "Your question is too long: at most {max} characters.",
-    "questions.error.empty": "Type your question first.",
-    "questions.error.ended": "This session has ended: it takes no more questions.",
-    "questions.error.private": "This private session needs the link with its key to ask.",
-    "questions.error.network": "Could not reach the server. Check your connection and try again.",
-    "questions.error.other": "The question was not sent: {message}"
+  var STATE_KEYS = {  // literal keys, so the catalogue check (tests/test_i18n.py) sees each one used
+    pending: "questions.state.pending", approved: "questions.state.approved", answering: "questions.state.answering",
+    answered: "questions.state.answered", rejected: "questions.state.rejected", merged: "questions.state.merged"
   };
 
   // -- strings ------------------------------------------------------------------------------
-  function fallbackFormat(message, vars) {
-    return message.replace(/\{(\w+), plural, one \{([^}]*)\} other \{([^}]*)\}\}/g, function (_, name, one, other) {
-      var n = Number(vars[name]);
-      return (n === 1 ? one : other).replace("#", String(n));
-    }).replace(/\{(\w+)\}/g, function (_, name) { return vars[name] === undefined ? "" : String(vars[name]); });
-  }
-  function t(key, vars) {
-    vars = vars || {};
-    if (window.I18N && I18N.t) {
-      var s = I18N.t(key, vars);
-      if (s !== key) return s;
-    }
-    return fallbackFormat(EN[key] || key, vars);
-  }
+  function t(key, vars) { return window.I18N.t(key, vars || {}); }
   function languageName(code) {
-    if (window.I18N && I18N.nativeName) return I18N.nativeName(code);
-    return CC.nativeName(code);
+    return window.I18N.nativeName(code);
   }
   function uiLanguage() {
-    return window.I18N && I18N.locale ? I18N.locale : "";
+    return window.I18N.locale || "";
   }
 
   // -- this device ---------------------------------------------------------------------------
@@ -114,13 +66,13 @@
     var controls = $(".bar-controls"), inner = $(".bar-inner"), app = $(".app");
     ui.button = el("button", { id: "q-btn", type: "button", class: "q-btn", "aria-expanded": "false",
                                "aria-controls": "questions" }, [bubbleIcon(), el("span", { class: "q-btn-label" }),
-                               el("span", { id: "q-badge", class: "q-badge", hidden: true })]);
+                               el("span", { id: "q-badge", class: "q-badge", translate: "no", hidden: true })]);
     controls.insertBefore(ui.button, $("#settings-btn"));
     ui.now = el("button", { id: "q-now", type: "button", class: "q-now", hidden: true });
     inner.appendChild(ui.now);
     ui.panel = el("section", { id: "questions", class: "q-panel", hidden: true, "aria-labelledby": "q-title" });
     ui.title = el("h2", { id: "q-title" });
-    ui.close = el("button", { id: "q-close", type: "button", class: "q-close" }, [el("span", { "aria-hidden": "true", text: "×" })]);
+    ui.close = el("button", { id: "q-close", type: "button", class: "q-close" }, [el("span", { "aria-hidden": "true", translate: "no", text: "×" })]);
     ui.text = el("textarea", { id: "q-text", rows: "3", maxlength: String(DEFAULT_MAX_CHARS), "aria-describedby": "q-count q-status" });
     ui.textLabel = el("label", { for: "q-text" });
     ui.count = el("span", { id: "q-count", class: "q-count muted" });
@@ -241,7 +193,7 @@
     });
     ui.lang.value = wanted.indexOf(current) >= 0 ? current : wanted[0] || "en";
   }
-  function stateLabel(s) { return t("questions.state." + s); }
+  function stateLabel(s) { return STATE_KEYS[s] ? t(STATE_KEYS[s]) : s; }
   function renderMine() {
     ui.mine.textContent = "";
     ui.mineTitle.hidden = !state.mine.length;
@@ -416,8 +368,8 @@
   if (!sessionId) return;
   build();
   renderStatic();
-  if (window.I18N && I18N.onchange) I18N.onchange(renderStatic);
-  if (window.I18N && I18N.ready) I18N.ready.then(renderStatic);
+  window.I18N.onchange(renderStatic);
+  window.I18N.ready.then(renderStatic);
 
   window.questionsDebug = { state: state, device: device, refresh: refreshMine };
 })();
