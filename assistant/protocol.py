@@ -24,7 +24,7 @@ MAX_ID_CHARS = 100  # a caption id in a correction
 SESSION_KEY_RE = validate.SESSION_KEY_RE
 
 FrameKind = Literal["hello", "caption", "partial", "status", "correction", "error", "readers", "level",
-                    "info"]
+                    "info", "question", "questions", "moderation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +106,8 @@ def error(code: str, message: str, **extra: Any) -> Frame:
 
 
 def info(kind: FrameKind, payload: dict[str, Any]) -> Frame:
-    """A chair-console frame (``readers``, ``level``, ``info``) with an arbitrary JSON payload."""
+    """A frame of ``kind`` with an arbitrary JSON payload: the chair console's ``readers``, ``level`` and
+    ``info``; the floor's ``question``, ``questions`` and ``moderation`` (see :mod:`assistant.session.questions`)."""
     return Frame(kind, _dump({"type": kind, **payload}))
 
 
@@ -143,11 +144,21 @@ class UpdateSession:
 
 
 @dataclass(frozen=True, slots=True)
+class ModerateQuestion:
+    """A chair's decision on a delegate's question: approve, reject, merge (``into``), answering, answered."""
+
+    id: str
+    action: str
+    into: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Ping:
     pass
 
 
-ClientMessage = CaptionText | CorrectCaption | Control | UpdateSession | Ping
+ClientMessage = CaptionText | CorrectCaption | Control | UpdateSession | ModerateQuestion | Ping
+QUESTION_ACTIONS = ("approve", "reject", "merge", "answering", "answered")
 
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:
@@ -191,8 +202,24 @@ def parse_client_object(obj: object) -> ClientMessage:
         if key is not None and key != "":
             key = validate.session_key(key, '"key"', hint=', or "" to remove the key')
         return UpdateSession(title=title, glossary=glossary, public=public, key=key)
+    if kind == "question":
+        return parse_moderation(obj)
     raise ProtocolError(f"unknown message type {_show(kind)}; expected one of ping, caption_text, correct,"
-                        " pause, resume, end, update", code="unknown_type")
+                        " pause, resume, end, update, question", code="unknown_type")
+
+
+def parse_moderation(obj: dict[str, Any]) -> ModerateQuestion:
+    """``{"id", "action", "into"?}``: a chair's decision on a question (a frame, or an HTTP body)."""
+    action = obj.get("action")
+    if action not in QUESTION_ACTIONS:
+        raise ProtocolError(f"\"action\" must be one of {', '.join(QUESTION_ACTIONS)}, not {_show(action)}",
+                            code="bad_action")
+    into = obj.get("into")
+    if action == "merge":
+        into = _question_id(obj.get("into"), '"into"')
+    elif into is not None:
+        raise ProtocolError("\"into\" goes only with the merge action")
+    return ModerateQuestion(id=_question_id(obj.get("id"), '"id"'), action=str(action), into=into)
 
 
 def parse_title(value: object) -> str:
@@ -215,6 +242,14 @@ def _caption_id(value: object) -> str:
     if len(value) > MAX_ID_CHARS:
         raise ProtocolError(f"\"id\" is longer than {MAX_ID_CHARS} characters")
     return validate.unicode(value.strip(), '"id"')
+
+
+def _question_id(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ProtocolError(f"{where} must be a question's id, a non-empty string")
+    if len(value) > MAX_ID_CHARS:
+        raise ProtocolError(f"{where} is longer than {MAX_ID_CHARS} characters")
+    return validate.unicode(value.strip(), where)
 
 
 def _text(obj: dict[str, Any], key: str) -> str:

@@ -97,6 +97,10 @@ TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/ws/captions/{session}"): {"main": (101,) * 5, "priv": (401, 401, 101, 101, 101)},
     ("GET", "/ws/audio/{session}"): {"main": (401, 401, 101, 403, 401), "priv": (401, 401, 101, 403, 401)},
     ("GET", "/ws/chair/{session}"): {"main": (401, 401, 101, 403, 401), "priv": (401, 401, 101, 403, 401)},
+    ("GET", "/api/sessions/{session}/questions"): PUBLIC_OR_KEY,
+    ("POST", "/api/sessions/{session}/questions"): {"main": (201,) * 5, "priv": (401, 401, 201, 201, 201)},
+    ("POST", "/api/sessions/{session}/questions/{question}/vote"): PUBLIC_OR_KEY,
+    ("PATCH", "/api/sessions/{session}/questions/{question}"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
 }
 BODIES = {
     ("POST", "/api/sessions"): {"id": "room-c", "title": "Room C"},
@@ -104,6 +108,8 @@ BODIES = {
     ("POST", "/api/sessions/{session}/captions"): {"text": "Typed by the chair."},
     ("PATCH", "/api/sessions/{session}/captions/{caption}"): {"text": "Corrected."},
     ("POST", "/api/sessions/{session}/control"): {"action": "resume"},
+    ("POST", "/api/sessions/{session}/questions"): {"text": "Is it on?", "lang": "en"},
+    ("PATCH", "/api/sessions/{session}/questions/{question}"): {"action": "approve"},
 }
 
 
@@ -111,11 +117,12 @@ def route_table(app: web.Application) -> list[tuple[str, str]]:
     return sorted({(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None})
 
 
-async def status_of(client: TestClient[web.Request, web.Application], method: str, route: str, session: str | None, caption: str,
-                    who: str) -> int:
+async def status_of(client: TestClient[web.Request, web.Application], method: str, route: str, session: str | None,
+                    caption: str, who: str, question: str = "") -> int:
     headers, query = presenting(who)
+    headers = {**headers, "X-Device-Id": f"device-of-{who}-for-the-table"}  # delegates' question routes
     path = route.replace("{session}", session or "").replace("{caption}", caption).replace("{fmt}", "txt")
-    path = path.replace("{job}", "no-such-job")
+    path = path.replace("{question}", question).replace("{job}", "no-such-job")
     path = "/static/common.js" if route == "/static" else path
     if route.startswith("/ws/") and method == "GET":
         try:
@@ -136,6 +143,13 @@ async def test_every_route_gives_each_role_what_the_table_says(client: TestClien
     assert {(m, r) for m, r in routes if m != "HEAD"} == set(TABLE), "a route is missing from the roles table"
     caption = {s: (await (await client.post(f"/api/sessions/{s}/captions", json={"text": "Hello."},
                                             headers=bearer(CHAIR))).json())["id"] for s in ("main", "priv")}
+    question = {}
+    for s in ("main", "priv"):
+        asked = await client.post(f"/api/sessions/{s}/questions?key={KEY}", json={"text": "Open?", "lang": "en"},
+                                  headers={"X-Device-Id": "device-that-asks-first"})
+        question[s] = (await asked.json())["question"]["id"]
+        await client.patch(f"/api/sessions/{s}/questions/{question[s]}", json={"action": "approve"},
+                           headers=bearer(CHAIR))
     got: dict[tuple[str, str, str | None], tuple[int, ...]] = {}
     want: dict[tuple[str, str, str | None], tuple[int, ...]] = {}
     for method, route in routes:
@@ -145,8 +159,8 @@ async def test_every_route_gives_each_role_what_the_table_says(client: TestClien
             if method == "HEAD":
                 row = tuple(400 if s == 101 else s for s in row)
             got[(method, route, session)] = tuple(
-                [await status_of(client, method, route, session, caption.get(session or "main", ""), who)
-                 for who in WHO])
+                [await status_of(client, method, route, session, caption.get(session or "main", ""), who,
+                                 question.get(session or "main", "")) for who in WHO])
             want[(method, route, session)] = row
     assert got == want
 

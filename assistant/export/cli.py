@@ -32,6 +32,8 @@ from assistant.export.marks import format_date
 from assistant.export.ondemand import (LanguagePlan, TranscriptStore, default_languages, export_languages,
                                        plan_language, planned_counts, transcript_captions)
 from assistant.export.progress import ExportProgress, ProgressReport
+from assistant.export.questions import entries_for
+from assistant.export.storelike import HasQuestions
 from assistant.export.translating import BlockingTranslator
 
 PROGRESS_MIN_CAPTIONS = 2000  # shorter exports that translate nothing finish before a bar would help
@@ -148,6 +150,7 @@ def _export(args: argparse.Namespace, store: TranscriptStore, translator: Blocki
     target: str | None = args.export_out
     options = ExportOptions(timestamps=args.export_timestamps)
     quiet: bool = args.export_quiet
+    questions = store.questions.load(session.id) if isinstance(store, HasQuestions) else []
 
     if fmt == ZIP:
         by_lang = {plan.lang: plan for plan in plans}
@@ -157,7 +160,9 @@ def _export(args: argparse.Namespace, store: TranscriptStore, translator: Blocki
                 transcript_captions(store, session, by_lang[lang], translator, progress), lang)
 
         _run(store, session, plans, ZIP, len(FORMATS), _destination(target, filename(session, None, ZIP)),
-             lambda progress: zip_chunks(session, captions_for(progress), langs, options=options), out, err, quiet)
+             lambda progress: zip_chunks(session, captions_for(progress), langs, options=options,
+                                         questions_for=lambda lang: entries_for(questions, lang)),
+             out, err, quiet)
         return EXIT_OK
 
     if len(langs) > 1 and target is not None and not _is_directory(target):
@@ -169,7 +174,8 @@ def _export(args: argparse.Namespace, store: TranscriptStore, translator: Blocki
     for plan in plans:
         def chunks(progress: ExportProgress, plan: LanguagePlan = plan) -> Iterable[bytes]:
             captions = progress.counted(transcript_captions(store, session, plan, translator, progress), plan.lang)
-            return export_chunks(fmt, session, captions, lang=plan.lang, options=options)
+            return export_chunks(fmt, session, captions, lang=plan.lang, options=options,
+                                 questions=entries_for(questions, plan.lang))
 
         _run(store, session, [plan], fmt, 1, _destination(target, filename(session, plan.lang, fmt)), chunks,
              out, err, quiet)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from xml.sax.saxutils import escape
 
 import docx
@@ -25,6 +25,7 @@ from assistant.export.chunks import batched, peek
 from assistant.export.cues import clock, one_line
 from assistant.export.marks import TranscriptInfo, line_mark, transcript_info
 from assistant.export.plaintext import PARAGRAPH_PAUSE_MS, header_lines
+from assistant.export.questions import SECTION_TITLE, QuestionEntry, question_line
 from assistant.export.zipwriter import ZipEntry, stream_zip, zip_date_time
 
 DOCUMENT_PART = "word/document.xml"
@@ -54,8 +55,10 @@ def docx_chunks(
     lang: str | None = None,
     *,
     paragraph_pause_ms: int = PARAGRAPH_PAUSE_MS,
+    questions: Sequence[QuestionEntry] = (),
 ) -> Iterator[bytes]:
-    """Yield a .docx file for ``captions``: title, session metadata, one paragraph per caption.
+    """Yield a .docx file for ``captions``: title, session metadata, one paragraph per caption,
+    then a "Questions" heading and one paragraph per question if there are any.
 
     Nothing runs until the first ``next()``, so calling this on an event loop is cheap.
     """
@@ -66,7 +69,7 @@ def docx_chunks(
     )
     entries = [ZipEntry(name, [data], date_time) for name, data in _template_parts()]
     body = ZipEntry(
-        DOCUMENT_PART, batched(_document_pieces(info, captions, paragraph_pause_ms)), date_time
+        DOCUMENT_PART, batched(_document_pieces(info, captions, paragraph_pause_ms, questions)), date_time
     )
     core = ZipEntry(CORE_PART, [_core_properties(info).encode("utf-8")], date_time)
     # [Content_Types].xml comes first: file-type sniffers look for it there.
@@ -100,7 +103,10 @@ def _paragraph(runs: str, properties: str = "") -> str:
 
 
 def _document_pieces(
-    info: TranscriptInfo, captions: Iterable[Caption], paragraph_pause_ms: int
+    info: TranscriptInfo,
+    captions: Iterable[Caption],
+    paragraph_pause_ms: int,
+    questions: Sequence[QuestionEntry] = (),
 ) -> Iterator[str]:
     yield _DOCUMENT_HEAD
     title = one_line(info.title) or one_line(info.session_id)
@@ -124,6 +130,10 @@ def _document_pieces(
             f'<w:spacing w:before="{PARAGRAPH_GAP_TWIPS}"/>' if gap else ""
         )
         yield _paragraph(runs, properties)
+    if questions:
+        yield _paragraph(_run(SECTION_TITLE), '<w:pStyle w:val="Heading1"/>')
+        for question in questions:
+            yield _paragraph(_run(question_line(question), "<w:rtl/>" if rtl else ""), "<w:bidi/>" if rtl else "")
     yield _DOCUMENT_TAIL
 
 

@@ -20,6 +20,7 @@ from assistant.errors import ProtocolError
 from assistant.export.docxstream import docx_chunks
 from assistant.export.jsonexport import json_chunks
 from assistant.export.plaintext import PARAGRAPH_PAUSE_MS, txt_chunks
+from assistant.export.questions import QuestionEntry
 from assistant.export.subtitles import srt_chunks, vtt_chunks
 from assistant.export.zipwriter import ZipEntry, stream_zip, zip_date_time
 
@@ -85,12 +86,14 @@ def export_chunks(
     *,
     lang: str | None = None,
     options: ExportOptions = ExportOptions(),
+    questions: Sequence[QuestionEntry] = (),
 ) -> Iterator[bytes]:
     """Return a generator of the transcript of ``captions`` in ``fmt``.
 
     ``captions`` are final captions of one language in seq order, latest
     revision, corrections applied; they are read lazily, once. ``lang`` names
-    that language for headers when ``captions`` may be empty.
+    that language for headers when ``captions`` may be empty. ``questions`` (the
+    floor's, in that language) end txt, json and docx; subtitles leave them out.
     Raises ProtocolError(code="bad_format") for an unknown format.
     """
     _check_format(fmt, FORMATS)
@@ -105,10 +108,12 @@ def export_chunks(
             lang,
             timestamps=options.timestamps,
             paragraph_pause_ms=options.paragraph_pause_ms,
+            questions=questions,
         )
     if fmt == "json":
-        return json_chunks(session, captions, lang)
-    return docx_chunks(session, captions, lang, paragraph_pause_ms=options.paragraph_pause_ms)
+        return json_chunks(session, captions, lang, questions=questions)
+    return docx_chunks(session, captions, lang, paragraph_pause_ms=options.paragraph_pause_ms,
+                       questions=questions)
 
 
 def zip_chunks(
@@ -118,12 +123,13 @@ def zip_chunks(
     *,
     formats: Sequence[str] = FORMATS,
     options: ExportOptions = ExportOptions(),
+    questions_for: Callable[[str], Sequence[QuestionEntry]] | None = None,
 ) -> Iterator[bytes]:
     """Return a generator of a zip holding every language in every format.
 
     Entries are named by :func:`filename`; ``captions_for(lang)`` is called
     once per entry, just before that entry is written, so it may open a fresh
-    database cursor each time.
+    database cursor each time; so is ``questions_for(lang)``, when given.
     Raises ProtocolError(code="bad_format") for an unknown format.
     """
     for fmt in formats:
@@ -137,7 +143,9 @@ def zip_chunks(
             for fmt in formats:
                 # stream_zip finishes each entry before asking for the next, so
                 # captions_for(lang) runs just before its entry is written.
-                chunks = export_chunks(fmt, session, captions_for(lang), lang=lang, options=options)
+                questions = questions_for(lang) if questions_for is not None else ()
+                chunks = export_chunks(fmt, session, captions_for(lang), lang=lang, options=options,
+                                       questions=questions)
                 compress = fmt not in _ALREADY_COMPRESSED
                 yield ZipEntry(filename(session, lang, fmt), chunks, date_time, compress)
 

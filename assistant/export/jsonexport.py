@@ -5,31 +5,38 @@ The document is one object::
     {"format": "assistant-transcript", "version": 1,
      "session": {...}, "lang": "fr", "machine_translated": true, "note": "...",
      "captions": [{"id": ..., "seq": ..., ...}, ...],
-     "caption_count": 123}
+     "caption_count": 123,
+     "questions": [{"number": 1, "text": ..., "state": ..., "votes": ...}, ...]}
 
 Caption fields are the stored values, unchanged (times are not adjusted the
-way subtitle cues are); ``machine_translated`` is added per caption.
+way subtitle cues are); ``machine_translated`` is added per caption. ``questions``
+is the floor's questions in this language (:mod:`assistant.export.questions`), ``[]`` when none.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from assistant.captions import Caption, Session
 from assistant.export.chunks import batched, peek
 from assistant.export.marks import is_machine_translated, transcript_info
+from assistant.export.questions import QuestionEntry, question_record
 
 FORMAT_NAME = "assistant-transcript"
 FORMAT_VERSION = 1
 
 
 def json_chunks(
-    session: Session, captions: Iterable[Caption], lang: str | None = None
+    session: Session,
+    captions: Iterable[Caption],
+    lang: str | None = None,
+    *,
+    questions: Sequence[QuestionEntry] = (),
 ) -> Iterator[bytes]:
     """Yield a UTF-8 JSON transcript whose "captions" array is written element by element."""
-    return batched(_pieces(session, captions, lang))
+    return batched(_pieces(session, captions, lang, questions))
 
 
 def caption_record(caption: Caption) -> dict[str, Any]:
@@ -67,7 +74,9 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _pieces(session: Session, captions: Iterable[Caption], lang: str | None) -> Iterator[str]:
+def _pieces(
+    session: Session, captions: Iterable[Caption], lang: str | None, questions: Sequence[QuestionEntry] = ()
+) -> Iterator[str]:
     first, captions = peek(captions)
     info = transcript_info(session, lang, first)
     yield (
@@ -81,4 +90,4 @@ def _pieces(session: Session, captions: Iterable[Caption], lang: str | None) -> 
     for caption in captions:
         yield ("\n" if count == 0 else ",\n") + _dumps(caption_record(caption))
         count += 1
-    yield f'\n],"caption_count":{count}}}\n'
+    yield f'\n],"caption_count":{count},"questions":{_dumps([question_record(q) for q in questions])}}}\n'

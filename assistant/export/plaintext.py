@@ -6,12 +6,13 @@ A blank line starts a new paragraph wherever the speaker paused for at least
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from assistant.captions import Caption, Session
 from assistant.export.chunks import batched, peek
 from assistant.export.cues import clock, one_line
 from assistant.export.marks import TranscriptInfo, line_mark, transcript_info
+from assistant.export.questions import SECTION_TITLE, QuestionEntry, question_line
 
 PARAGRAPH_PAUSE_MS = 4000  # a silence at least this long between captions starts a paragraph
 
@@ -23,9 +24,10 @@ def txt_chunks(
     *,
     timestamps: bool = True,
     paragraph_pause_ms: int = PARAGRAPH_PAUSE_MS,
+    questions: Sequence[QuestionEntry] = (),
 ) -> Iterator[bytes]:
-    """Yield a UTF-8 plain-text transcript of ``captions``."""
-    return batched(_pieces(session, captions, lang, timestamps, paragraph_pause_ms))
+    """Yield a UTF-8 plain-text transcript of ``captions``, then a "Questions" section if there are any."""
+    return batched(_pieces(session, captions, lang, timestamps, paragraph_pause_ms, questions))
 
 
 def header_lines(info: TranscriptInfo) -> list[str]:
@@ -46,6 +48,7 @@ def _pieces(
     lang: str | None,
     timestamps: bool,
     paragraph_pause_ms: int,
+    questions: Sequence[QuestionEntry] = (),
 ) -> Iterator[str]:
     first, captions = peek(captions)
     info = transcript_info(session, lang, first)
@@ -62,3 +65,5 @@ def _pieces(
         mark = line_mark(caption, info)
         stamp = f"[{clock(caption.start_ms)}] " if timestamps else ""
         yield f"{stamp}{mark + ' ' if mark else ''}{text}\n"
+    if questions:
+        yield f"\n{SECTION_TITLE}\n\n" + "".join(question_line(q) + "\n" for q in questions)

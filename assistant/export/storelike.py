@@ -6,9 +6,10 @@ The SQLite store implements this Protocol; tests use an in-memory fake.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from assistant.captions import Caption, Session
+from assistant.session.questions import StoredQuestion
 
 
 class StoreLike(Protocol):
@@ -33,3 +34,17 @@ class StoreLike(Protocol):
     def iter_captions(self, session_id: str, lang: str) -> Iterator[Caption]:
         """Final captions in seq order, latest revision of each, read lazily."""
         ...
+
+
+class QuestionRowsLike(Protocol):
+    def load(self, session: str) -> list[StoredQuestion]:
+        """Every question of the session with its texts and voters."""
+        ...
+
+
+@runtime_checkable
+class HasQuestions(Protocol):
+    """A store that also keeps the floor's questions (the SQLite store does; a captions-only fake need not)."""
+
+    @property
+    def questions(self) -> QuestionRowsLike: ...

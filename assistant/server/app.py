@@ -25,12 +25,13 @@ from ..config import Settings
 from ..errors import ProtocolError
 from ..hub import CaptionBus, MemoryBus
 from ..store import Store
-from . import access, auth, chair, engines, ingest, pages, readers, staff
+from . import access, auth, chair, engines, floor, ingest, pages, readers, staff
 from .boundary import error_middleware
 from .jobs import ExportJobs
-from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, SESSIONS, SETTINGS, SOCKETS, STORE, THROTTLE, \
-    TRANSLATOR
+from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, QUESTIONS, SESSIONS, SETTINGS, SOCKETS, \
+    STORE, THROTTLE, TRANSLATOR
 from .limits import AuthThrottle, ConnectionLimiter
+from .questions import QuestionDesks
 from .runtime import RecognizerFactory
 from .sessions import Sessions
 from .sockets import going_away
@@ -92,6 +93,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
             db, {"chair": settings.auth.chair_token, "staff": settings.auth.staff_token}, clock.now_ms())
         sessions = app[SESSIONS] = Sessions(db, app[BUS], clock, recognizer_factory=factory,
                                             translator=shared_translator)
+        app[QUESTIONS] = QuestionDesks(sessions, db, app[BUS], clock, shared_translator)
         for s in settings.sessions:
             sessions.open(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
                                   created_at_ms=clock.now_ms(), languages=s.languages,
@@ -106,6 +108,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
         for task in feeds:
             task.cancel()
         await asyncio.gather(*feeds, return_exceptions=True)
+        await app[QUESTIONS].close()
         await sessions.close()
         await app[BUS].close()
         if own_translator is not None:
@@ -139,6 +142,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     app.router.add_get(r"/api/sessions/{session}/export.{fmt:[a-z]+}", staff.export)
     app.router.add_get(r"/api/sessions/{session}/transcript.{fmt:[a-z]+}", staff.transcript)
     app.router.add_get("/api/exports/{job}", staff.export_progress)
+    floor.add_routes(app)
     app.router.add_get("/ws/captions/{session}", guard_reader_socket(readers.captions_ws))
     app.router.add_get("/ws/audio/{session}", ingest.audio_ws)
     app.router.add_get("/ws/chair/{session}", chair.chair_ws)

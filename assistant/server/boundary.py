@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 _STATUS = {ForbiddenError: 403, AuthError: 401, NotFoundError: 404}
 _STATUS_BY_CODE = {"too_many_connections": 429, "rate_limited": 429, "forbidden_origin": 403, "busy": 503,
-                   "exists": 409}
+                   "exists": 409, "question_limit": 429}
 _HTTP_ERRORS = {  # aiohttp's own refusals, as (code, message with the fix)
     404: ("not_found", "no such page or endpoint; docs/protocol.md lists the API"),
     405: ("method_not_allowed", "this path does not take that method; docs/protocol.md lists the API"),

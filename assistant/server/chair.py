@@ -9,7 +9,9 @@ REST (``Authorization: Bearer <chair token>``: the organiser's, or one scoped to
     GET   /api/sessions/{session}/captions/{id}/revisions   (chair or staff)
 WebSocket ``/ws/chair/{session}`` (token as subprotocol ``bearer.<token>``): the
 spoken-language stream plus console frames; accepts the same actions as frames,
-at most ``limits.messages_per_s`` of them (then error frames, then close 4429).
+at most ``limits.messages_per_s`` of them (then error frames, then close 4429), and the
+chair's decisions on the floor's questions (``{"type": "question", "id", "action"}``, see
+``assistant.server.floor``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..errors import NotFoundError, ProtocolError
 from ..hub import Topic
 from . import access
 from .boundary import json_body, ws_close_with_error, ws_send_error
-from .keys import BUS, CLOCK, SESSIONS, SETTINGS, STORE
+from .keys import BUS, CLOCK, QUESTIONS, SESSIONS, SETTINGS, STORE
 from .limits import MessageBudget, admit
 from ..session.effects import CHAIR_TOPIC
 from .readers import stream_captions
@@ -113,7 +115,11 @@ async def _serve_chair(runtime: SessionRuntime, request: web.Request) -> web.Web
                 if not await admit(ws, budget, app[CLOCK].now_ms()):
                     continue
                 try:
-                    _handle(app[SESSIONS], runtime, protocol.parse_client_message(msg.data))
+                    parsed = protocol.parse_client_message(msg.data)
+                    if isinstance(parsed, protocol.ModerateQuestion):
+                        app[QUESTIONS].get(runtime.session.id).moderate(parsed)
+                    else:
+                        _handle(app[SESSIONS], runtime, parsed)
                 except (ProtocolError, NotFoundError) as exc:
                     await ws_send_error(ws, exc)
             elif msg.type == WSMsgType.BINARY:
@@ -136,7 +142,9 @@ async def _forward(ws: web.WebSocketResponse, sub: Any) -> None:
         await ws.send_frame(frame.data, WSMsgType.TEXT)
 
 
-def _handle(sessions: Sessions, runtime: SessionRuntime, msg: protocol.ClientMessage) -> None:
+def _handle(sessions: Sessions, runtime: SessionRuntime,
+            msg: protocol.CaptionText | protocol.CorrectCaption | protocol.Control | protocol.UpdateSession
+            | protocol.Ping) -> None:
     if isinstance(msg, protocol.CorrectCaption):
         runtime.correct(msg.id, msg.text, lang=msg.lang, author="chair")
     elif isinstance(msg, protocol.UpdateSession):

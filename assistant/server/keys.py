@@ -18,6 +18,7 @@ from .auth import IssuedToken
 from .exports import ExportWorker
 from .jobs import ExportJobs
 from .limits import AuthThrottle, ConnectionLimiter
+from .questions import QuestionDesks
 from .sessions import Sessions
 from .translation import Translating
 
@@ -29,6 +30,7 @@ SESSIONS = web.AppKey("sessions", Sessions)
 CONNECTIONS = web.AppKey("connections", ConnectionLimiter)
 THROTTLE = web.AppKey("throttle", AuthThrottle)  # wrong keys and tokens per address
 EXPORTS = web.AppKey("exports", ExportWorker)
+QUESTIONS = web.AppKey("questions", QuestionDesks)
 ISSUED_TOKENS = web.AppKey("issued_tokens", list[IssuedToken])
 # The translation service the sessions use; exports translate languages nobody read live with it.
 TRANSLATOR: web.AppKey[Translating] = web.AppKey("translator")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Callable
 
 from aiohttp import WSMsgType, web
 
@@ -18,7 +19,7 @@ from ..captions import Caption, Correction
 from ..errors import LanguageError, ProtocolError
 from ..hub import Subscription, Topic
 from .boundary import ws_close_with_error, ws_send_error
-from .keys import BUS, CLOCK, SETTINGS
+from .keys import BUS, CLOCK, QUESTIONS, SETTINGS
 from .limits import MessageBudget, admit
 from .runtime import SessionRuntime
 from .sockets import limited, open_socket
@@ -58,7 +59,9 @@ async def _serve_reader(app: web.Application, runtime: SessionRuntime, ws: web.W
     bus = app[BUS]
     sub = bus.subscribe(Topic(runtime.session.id, lang), app[SETTINGS].limits.client_queue)
     runtime.reader_joined(lang)
-    writer = asyncio.create_task(stream_captions(runtime, ws, sub, lang, since))
+    desk = app[QUESTIONS].get(runtime.session.id)
+    writer = asyncio.create_task(stream_captions(runtime, ws, sub, lang, since,
+                                                 questions=lambda always: desk.snapshot_frame(lang, always=always)))
     budget = MessageBudget.of(app[SETTINGS].limits)
     try:
         async for msg in ws:
@@ -79,8 +82,14 @@ async def _serve_reader(app: web.Application, runtime: SessionRuntime, ws: web.W
 
 
 async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, sub: Subscription,
-                          lang: str, since: int) -> None:
-    """Write one reader's stream: hello, the captions after ``since``, then live frames from ``sub``."""
+                          lang: str, since: int, *,
+                          questions: Callable[[bool], protocol.Frame | None] | None = None) -> None:
+    """Write one reader's stream: hello, the captions after ``since``, then live frames from ``sub``.
+
+    ``questions(always)`` gives the floor's ``questions`` snapshot: after hello when any
+    question is visible (a client forgets its questions on hello), and after every resync
+    (the frames a lagging reader lost may have changed or removed one).
+    """
     store, sid = runtime.store, runtime.session.id
     latest = store.latest_seq(sid, lang)
     reset = since > latest  # the client saw captions this store does not have (it was reset): start over
@@ -88,6 +97,8 @@ async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, su
         since = 0
     await ws.send_frame(protocol.hello(runtime.session, lang, runtime.languages(), latest, reset=reset).data,
                         WSMsgType.TEXT)
+    if questions is not None and (snapshot := questions(False)) is not None:
+        await ws.send_frame(snapshot.data, WSMsgType.TEXT)
     last = await _replay(runtime, ws, lang, since)
     if since > 0:
         await _send_corrections(ws, store.corrected_before(sid, lang, since, CORRECTION_WINDOW))
@@ -105,6 +116,8 @@ async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, su
             shown = last
             last = await _replay(runtime, ws, lang, last)
             await _send_corrections(ws, store.revised_since(sid, lang, shown, drained_at_ms))
+            if questions is not None and (snapshot := questions(True)) is not None:
+                await ws.send_frame(snapshot.data, WSMsgType.TEXT)
             await ws.send_frame(protocol.status(runtime.status(lang)).data, WSMsgType.TEXT)
             drained_at_ms = runtime.clock.now_ms()
             continue

@@ -37,6 +37,7 @@ from ..export import FORMATS, ZIP, content_type, export_chunks, filename, zip_ch
 from ..export.ondemand import (LanguagePlan, default_languages, export_languages, plan_language, planned_counts,
                                transcript_captions)
 from ..export.progress import ExportProgress
+from ..export.questions import entries_for
 from ..export.translating import LoopTranslator
 from ..store import Store
 from . import access, auth
@@ -288,13 +289,16 @@ def _chunks(lane: Lane, session: Session, fmt: str, plans: list[LanguagePlan],
     """The export's generator over its lane's connection (called on the lane's thread)."""
     reader = lane.store()
     by_lang = {p.lang: p for p in plans}
+    questions = reader.questions.load(session.id)  # the floor's questions, listed after the captions
 
     def captions_for(lang: str) -> Iterator[Caption]:
         return progress.counted(transcript_captions(reader, session, by_lang[lang], translator, progress), lang)
 
     if fmt == ZIP:
-        return zip_chunks(session, captions_for, list(by_lang))
-    return export_chunks(fmt, session, captions_for(plans[0].lang), lang=plans[0].lang)
+        return zip_chunks(session, captions_for, list(by_lang),
+                          questions_for=lambda lang: entries_for(questions, lang))
+    return export_chunks(fmt, session, captions_for(plans[0].lang), lang=plans[0].lang,
+                         questions=entries_for(questions, plans[0].lang))
 
 
 async def export_worker(app: web.Application) -> AsyncIterator[None]:

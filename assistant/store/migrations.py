@@ -89,4 +89,39 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session, caption_id, source_revision, lang)
     );
     """,
+    # 6: the floor's questions (moderated Q&A), their texts in every language, and who up-voted them
+    """
+    CREATE TABLE questions (
+        session TEXT NOT NULL REFERENCES sessions(id),
+        id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        lang TEXT NOT NULL,
+        text TEXT NOT NULL,
+        name TEXT,
+        device TEXT NOT NULL,
+        state TEXT NOT NULL,
+        merged_into TEXT,
+        votes INTEGER NOT NULL DEFAULT 0,
+        revision INTEGER NOT NULL DEFAULT 0,
+        asked_at_ms INTEGER NOT NULL,
+        changed_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (session, id)
+    );
+    CREATE UNIQUE INDEX questions_by_number ON questions(session, number);
+    CREATE TABLE question_texts (
+        session TEXT NOT NULL,
+        question_id TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        text TEXT NOT NULL,
+        fallback INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (session, question_id, lang)
+    );
+    CREATE TABLE question_votes (
+        session TEXT NOT NULL,
+        question_id TEXT NOT NULL,
+        device TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (session, question_id, device)
+    );
+    """,
 )

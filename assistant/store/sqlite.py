@@ -17,6 +17,7 @@ from typing import Any, Iterator, Literal, Sequence
 from ..captions import Caption, Session
 from ..errors import NotFoundError, StoreError
 from .migrations import MIGRATIONS
+from .questions import QuestionRows
 
 FETCH_BATCH = 500  # rows per round trip when streaming a long session
 MAX_IN_PARAMS = 900  # ids per "IN (...)" query, below the 999 parameters old SQLite builds allow
@@ -90,6 +91,11 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    @property
+    def questions(self) -> QuestionRows:
+        """The floor's questions of every session (:mod:`.questions`)."""
+        return QuestionRows(self._db)
 
     # -- sessions -------------------------------------------------------
     def create_session(self, s: Session, *, via: CreatedVia = "config") -> Session:

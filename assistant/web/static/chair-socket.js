@@ -20,6 +20,7 @@
   }
 
   function onFrame(f) {
+    document.dispatchEvent(new CustomEvent("cc:frame", { detail: f }));  // for chair-questions.js and other add-ons
     switch (f.type) {
       case "hello":
         if (typeof f.seq === "number" && f.seq < C.log.maxSeq) C.captions.reset();

@@ -524,6 +524,7 @@ window.I18N.ready.then(function () {
   }
   var pendingLangFallback = null;
   function onFrame(f) {
+    document.dispatchEvent(new CustomEvent("cc:frame", { detail: f }));  // for questions.js and other add-ons
     switch (f.type) {
       case "hello":
         state.replaying = true;
