@@ -43,13 +43,12 @@ class Catalogue:
         return data
 
 
-# The chair console's catalogue covers its page's fixed text and the questions panel (chair-questions.js);
-# the other chair-*.js scripts take their strings over later.
 CATALOGUES = (
     Catalogue("", ("index.html", "delegate.html", "display.html"),
               ("landing.js", "delegate.js", "display.js", "questions.js")),
     Catalogue("staff", ("staff.html",), ("staff.js",)),
-    Catalogue("chair", ("chair.html",), ("chair-questions.js",)),
+    Catalogue("chair", ("chair.html",), ("chair.js", "chair-state.js", "chair-captions.js", "chair-socket.js",
+                                          "chair-settings.js", "chair-join.js", "chair-audio.js", "chair-questions.js")),
 )
 
 

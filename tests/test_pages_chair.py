@@ -17,13 +17,15 @@ import numpy as np
 import pytest
 from aiohttp import web
 
+from assistant.asr.types import LagReport
 from assistant.config import Settings
 from assistant.server.app import make_app
 from assistant.server.ingest import IngestStream
 from assistant.server.keys import SESSIONS
 from assistant.server.runtime import SessionRuntime
-from tests.browser import DESKTOP, PHONE, Chromium, Page, chromium, connect, screenshot_dir, serve
+from tests.browser import DESKTOP, PHONE, Chromium, DevTools, Page, chromium, connect, screenshot_dir, serve
 from tests.conftest import CHAIR, ManualClock
+from tests.test_pages_delegate import PrefixTranslator
 
 __all__ = ["chromium"]
 
@@ -36,8 +38,10 @@ class CountingRecognizer:
     def __init__(self) -> None:
         self.samples = 0
         self.done = asyncio.Event()
+        self.on_event: Callable[[Any], None] | None = None  # a test speaks for the recogniser through it
 
     async def run(self, audio: AsyncIterator[Any], on_event: Callable[[Any], None]) -> None:
+        self.on_event = on_event
         try:
             async for chunk in audio:
                 self.samples += len(chunk)
@@ -46,7 +50,8 @@ class CountingRecognizer:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Application, list[CountingRecognizer]]]:
+async def running(settings: Settings, translator: PrefixTranslator | None = None,
+                  ) -> AsyncIterator[tuple[str, web.Application, list[CountingRecognizer]]]:
     made: list[CountingRecognizer] = []
 
     def factory(language: str | None, glossary: tuple[str, ...],
@@ -54,7 +59,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Applicatio
         made.append(CountingRecognizer())
         return made[-1]
 
-    app = make_app(settings, clock=ManualClock().clock, recognizer_factory=factory)
+    app = make_app(settings, clock=ManualClock().clock, recognizer_factory=factory, translator=translator)
     async with serve(app) as url:
         yield url, app, made
 
@@ -451,3 +456,97 @@ async def test_the_resend_buffer_counts_what_it_drops_as_a_gap(chromium: Chromiu
         assert result == {"gap": 5500, "frames": [[7, 1000], [8, 1000], [9, 1000]], "held": 3000,
                           "dropped": 5500, "end": 10000, "nonsense": None}
         assert page.errors == []
+
+
+# -- what the console shows about the audio and the readers -----------------------------------------------------
+
+SOURCE = "document.querySelector('#audio-source').textContent"
+FR_LAG = "document.querySelector('#readers [data-lang=fr] .reader-lag')"
+
+
+async def a_recording_with_a_french_reader(
+        tools: DevTools, url: str, app: web.Application, recognizers: list[CountingRecognizer], chair: Page) -> Page:
+    """The session plays talk.wav, recognition trails it by 2.3 s, and a French reader reads along."""
+    runtime(app).open_audio("file", "talk.wav")
+    reader = await tools.new_page(PHONE, mobile=True)
+    await reader.goto(f"{url}/s/main?lang=fr")
+    await reader.wait_for("window.captionsDebug && window.captionsDebug.state.conn === 'open'")
+    await chair.wait_for("!!document.querySelector('#readers [data-lang=fr] strong')")
+    assert recognizers and recognizers[-1].on_event is not None
+    recognizers[-1].on_event(LagReport(lag_ms=2300))
+    await chair.wait_for(f"!!{FR_LAG}")
+    return reader
+
+
+async def test_console_shows_where_the_audio_comes_from_and_each_languages_delay(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path)
+    async with running(settings, PrefixTranslator(("fr",))) as (url, app, recognizers), connect(chromium) as tools:
+        chair = await tools.new_page(DESKTOP)
+        await chair.goto(f"{url}/chair/main#token={CHAIR}")
+        await chair.wait_for("document.querySelector('#conn').dataset.state === 'live'")
+        await chair.wait_for(f"{SOURCE} === 'No audio coming in'")
+        start = "document.querySelector('#btn-start')"
+        assert await chair.evaluate(f"{start}.classList.contains('primary')")
+        assert await chair.evaluate("document.querySelector('#mic-replace').hidden")
+
+        reader = await a_recording_with_a_french_reader(tools, url, app, recognizers, chair)
+        await chair.wait_for(f"{SOURCE} === 'Recording: talk.wav'")
+        # Another source feeds the session: starting this browser's microphone is no longer the obvious step.
+        assert not await chair.evaluate(f"{start}.classList.contains('primary')")
+        assert "replaces the audio now coming in (Recording: talk.wav)" in await chair.evaluate(f"{start}.title")
+        assert not await chair.evaluate("document.querySelector('#mic-replace').hidden")
+        assert await chair.evaluate(f"{FR_LAG}.textContent") == "2.3 s"
+        assert await chair.text("#readers [data-lang=fr] bdi") == "French (Français)"
+        assert await chair.evaluate("document.querySelector('#readers [data-lang=fr] .partials')") is None  # live
+
+        # The server slows (or stops) a language's text in progress: the list says so.
+        await chair.evaluate("Chair.state.translation = {fr: {partials: 'slowed', interval_ms: 1400}}; Chair.renderState()")
+        marker = "document.querySelector('#readers [data-lang=fr] .partials')"
+        assert await chair.evaluate(f"{marker}.dataset.partials") == "slowed"
+        assert "every 1.4 s" in await chair.evaluate(f"{marker}.title")
+        await chair.screenshot(shots / "chair-readers-and-source-1280x800.png")
+        await chair.evaluate("Chair.state.translation = {fr: {partials: 'off', interval_ms: 0}}; Chair.renderState()")
+        assert await chair.evaluate(f"{marker}.dataset.partials") == "off"
+
+        # The recording ends; then this browser's microphone takes over.
+        runtime(app).close_audio()
+        await chair.wait_for(f"{SOURCE} === 'No audio coming in'")
+        assert await chair.evaluate(f"{start}.classList.contains('primary')")
+        await chair.click("#btn-start")
+        await chair.wait_for(f"{SOURCE} === \"This browser's microphone\"")
+        assert await chair.evaluate("document.querySelector('#mic-replace').hidden")
+        assert chair.errors == [] and reader.errors == []
+
+
+async def test_console_in_chinese_shows_no_english(chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path)
+    async with running(settings, PrefixTranslator(("fr",))) as (url, app, recognizers), connect(chromium) as tools:
+        chair = await tools.new_page(DESKTOP)
+        await chair.goto(f"{url}/chair/main?ui=zh#token={CHAIR}")
+        await chair.wait_for("document.documentElement.lang === 'zh' && "
+                             "document.querySelector('#conn').dataset.state === 'live'")
+        reader = await a_recording_with_a_french_reader(tools, url, app, recognizers, chair)
+        await chair.wait_for(f"{SOURCE} === '录音：talk.wav'")
+        assert await chair.evaluate(f"{FR_LAG}.textContent") == "2.3 秒"
+        await chair.evaluate("Chair.state.translation = {fr: {partials: 'slowed', interval_ms: 1400}}; Chair.renderState()")
+        await chair.evaluate("document.querySelector('#manual-text').value = 'Welcome'")
+        await chair.evaluate("document.querySelector('#manual-form').requestSubmit()")
+        await chair.wait_for("document.querySelectorAll('#transcript .tline .tag').length === 1")
+        await chair.click("#btn-end")  # armed: the button asks again
+        await chair.click("input[name=access][value=private]")
+        await chair.screenshot(shots / "chair-zh-live-1280x800.png")
+        assert await chair.text("#mic-device option[value='']") == "默认麦克风"
+        # What people typed, languages' own names, addresses, the file's name, and the keys' names (Enter, Esc)
+        # may be Latin; nothing else.
+        assert await chair.text("#readers [data-lang=fr] bdi") == "法语 (Français)"
+        assert (await chair.text("#detected")).startswith("英语")
+        for data in ("#session-title", "#transcript .text", "#readers bdi", "#detected", "#join-url", "#ui-lang", "#mic-device",
+                     "#title-input", "#station-cmd"):
+            await chair.evaluate(f"document.querySelectorAll({data!r}).forEach(function (e) {{ e.textContent = ''; }})")
+        shown = await chair.evaluate("document.body.innerText + ' ' + document.title + ' ' + "
+                                     "Array.prototype.map.call(document.querySelectorAll('[title]'), "
+                                     "function (e) { return e.title; }).join(' ')")
+        english = sorted(set(re.findall(r"[A-Za-z]{2,}", shown.replace("talk.wav", "").replace("Main hall", ""))) - {"dB", "Enter", "Esc"})
+        assert english == [], (english, shown)
+        assert chair.errors == [] and reader.errors == []

@@ -2,7 +2,7 @@
    (/ws/audio/S, docs/capture.md) with its resend buffer. */
 (function (C) {
   "use strict";
-  var CC = window.CC, el = CC.el, $ = CC.$, ui = C.ui;
+  var CC = window.CC, el = CC.el, $ = CC.$, ui = C.ui, t = CC.t;
 
   var SAMPLE_RATE = 16000;        // what pcm-worklet.js sends: 16 kHz mono s16le, 100 ms a chunk
   var METER_FLOOR_DB = -60;
@@ -49,7 +49,7 @@
     if (mic.running) return;
     if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       $("#insecure").hidden = false;
-      micStatus("The microphone is not available on this page.");
+      micStatus(t("chair.mic_unavailable"));
       return;
     }
     var deviceId = ui.micDevice.value;
@@ -59,8 +59,8 @@
         echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
     } catch (e) {
       micStatus(e && e.name === "NotAllowedError"
-        ? "Microphone permission was refused. Allow it in the address bar and try again."
-        : "Could not open the microphone: " + (e && e.message ? e.message : e));
+        ? t("chair.mic_refused")
+        : t("chair.mic_failed", { error: String(e && e.message ? e.message : e) }));
       return;
     }
     try {
@@ -73,7 +73,7 @@
       mic.source.connect(mic.node);
       if (mic.ctx.state === "suspended") await mic.ctx.resume();
     } catch (e) {
-      micStatus("Could not process audio in this browser: " + (e && e.message ? e.message : e));
+      micStatus(t("chair.audio_failed", { error: String(e && e.message ? e.message : e) }));
       releaseMic();
       return;
     }
@@ -83,9 +83,9 @@
     mic.ready = false;
     mic.stalls = 0;
     mic.lastError = "";
-    ui.micToggle.textContent = "Stop microphone";
+    ui.micToggle.textContent = t("chair.mic_stop");
     ui.micToggle.classList.add("danger");
-    micStatus("Connecting the audio…");
+    micStatus(t("chair.audio_connecting"));
     listDevices();
     sizeMeter();
     mic.socket = audioSocket();
@@ -107,12 +107,12 @@
       onstate: function (s, info) {
         if (mic.socket !== sock) return;
         if (s !== "open") mic.ready = false;
-        if (s === "reconnecting" && mic.running) micStatus("Audio connection lost; reconnecting in " + Math.ceil(info.delayMs / 1000) + " s (audio is kept).");
+        if (s === "reconnecting" && mic.running) micStatus(t("chair.audio_reconnecting", { seconds: Math.ceil(info.delayMs / 1000) }));
       },
       onclose: function (ev) {
         if (mic.socket !== sock) return false;
-        if (ev.code === REPLACED_CLOSE_CODE) { stopMic("Another audio source took over this session."); return false; }
-        if (ev.code >= 4400 && ev.code < 4500) { stopMic(mic.lastError || "The server refused the audio (" + ev.code + ")."); return false; }
+        if (ev.code === REPLACED_CLOSE_CODE) { stopMic(t("chair.audio_replaced")); return false; }
+        if (ev.code >= 4400 && ev.code < 4500) { stopMic(mic.lastError || t("chair.audio_refused", { code: String(ev.code) })); return false; }
         return mic.running;
       }
     });
@@ -123,7 +123,7 @@
     mic.sinceHeard = 0;
     if (f.type === "ready") {
       var plan = mic.buffer.pendingFrom(typeof f.received === "number" ? f.received : 0);
-      if (!plan) { stopMic("The server's audio position made no sense; start the microphone again."); return; }
+      if (!plan) { stopMic(t("chair.audio_position_bad")); return; }
       // The page comes from the server it talks to, and that server takes gaps (its ready lists "gap").
       for (var left = plan.gap; left > 0; left -= MAX_GAP_S * SAMPLE_RATE) {
         mic.socket.send({ type: "gap", samples: Math.min(left, MAX_GAP_S * SAMPLE_RATE) });
@@ -131,7 +131,7 @@
       plan.frames.forEach(function (frame) { mic.socket.send(frame); });
       mic.ready = true;
       mic.socket.attempt = 0;  // the audio socket has no "hello": a "ready" proves the connection works
-      micStatus("Sending this browser's microphone to the server.");
+      micStatus(t("chair.mic_sending"));
     } else if (f.type === "ack") {
       mic.buffer.ack(f.received);
     } else if (f.type === "error") {
@@ -154,7 +154,7 @@
       mic.ready = false;
       mic.sinceHeard = 0;
       mic.stalls += 1;
-      micStatus("The audio connection stalled; reconnecting (audio is kept).");
+      micStatus(t("chair.audio_stalled"));
       mic.socket.restart();
     }
   }
@@ -181,9 +181,9 @@
     }
     mic.ready = false;
     releaseMic();
-    ui.micToggle.textContent = "Start microphone";
+    ui.micToggle.textContent = t("chair.mic_start");
     ui.micToggle.classList.remove("danger");
-    if (wasRunning || message) micStatus(message || "Microphone stopped.");
+    if (wasRunning || message) micStatus(message || t("chair.mic_stopped"));
     setMeter(METER_FLOOR_DB);
     C.renderState();
   }
@@ -200,17 +200,24 @@
     try { devices = await navigator.mediaDevices.enumerateDevices(); } catch (e) { return; }
     var wanted = ui.micDevice.value || CC.store.get("cc.chair.mic", "");
     ui.micDevice.textContent = "";
-    ui.micDevice.appendChild(el("option", { value: "", text: "Default microphone" }));
+    ui.micDevice.appendChild(el("option", { value: "", text: t("chair.default_mic") }));
     devices.filter(function (d) { return d.kind === "audioinput" && d.deviceId && d.deviceId !== "default"; })
       .forEach(function (d, i) {
-        ui.micDevice.appendChild(el("option", { value: d.deviceId, text: d.label || "Microphone " + (i + 1) }));
+        ui.micDevice.appendChild(el("option", { value: d.deviceId, text: d.label || t("chair.mic_n", { n: i + 1 }) }));
       });
     ui.micDevice.value = wanted;
     if (ui.micDevice.value !== wanted) ui.micDevice.value = "";
   }
 
+  /** Write the button and the device list again (the interface language changed). */
+  function relabel() {
+    ui.micToggle.textContent = mic.running ? t("chair.mic_stop") : t("chair.mic_start");
+    var first = ui.micDevice.querySelector('option[value=""]');
+    if (first) first.textContent = t("chair.default_mic");
+  }
+
   C.audio = {
     mic: mic, config: config, startMic: startMic, stopMic: stopMic, listDevices: listDevices,
-    setMeter: setMeter, sizeMeter: sizeMeter, serverLevel: serverLevel, METER_FLOOR_DB: METER_FLOOR_DB
+    relabel: relabel, setMeter: setMeter, sizeMeter: sizeMeter, serverLevel: serverLevel, METER_FLOOR_DB: METER_FLOOR_DB
   };
 })(window.Chair);

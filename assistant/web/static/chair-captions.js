@@ -1,7 +1,7 @@
 /* The chair console, part 2: the live transcript, correcting a line in place, typing a caption. */
 (function (C) {
   "use strict";
-  var CC = window.CC, el = CC.el, $ = CC.$, ui = C.ui, log = C.log;
+  var CC = window.CC, el = CC.el, $ = CC.$, ui = C.ui, log = C.log, t = CC.t;
 
   var STICKY_PX = 40;  // this close to the bottom, the transcript follows new lines
 
@@ -16,9 +16,9 @@
     li.classList.toggle("pending", !!line.pending);
     li.appendChild(el("time", { text: CC.formatClock(line.start_ms) }));
     var body = el("span", { class: "body" }, [el("span", { class: "text", text: line.text })]);
-    if (line.origin === "manual") body.appendChild(el("span", { class: "tag", text: "typed" }));
-    if (line.corrected || line.revision > 0) body.appendChild(el("span", { class: "tag fixed", text: "corrected" }));
-    if (line.pending) body.appendChild(el("span", { class: "tag", text: "saving…" }));
+    if (line.origin === "manual") body.appendChild(el("span", { class: "tag", text: t("chair.tag_typed") }));
+    if (line.corrected || line.revision > 0) body.appendChild(el("span", { class: "tag fixed", text: t("chair.tag_corrected") }));
+    if (line.pending) body.appendChild(el("span", { class: "tag", text: t("chair.tag_saving") }));
     li.appendChild(body);
   }
   function nearBottom() {
@@ -56,6 +56,13 @@
     ui.partial.textContent = text || "";
     keepBottom(nearBottom());
   }
+  /** Write every shown line again (the interface language changed; a line being edited stays). */
+  function rerender() {
+    ui.transcript.querySelectorAll(".tline").forEach(function (li) {
+      var line = log.byId[li.dataset.id];
+      if (line && !li.querySelector("input")) fillLine(li, line);
+    });
+  }
   /** Forget every line (the server's captions started over). */
   function reset() {
     log.reset();
@@ -68,7 +75,7 @@
     var line = log.byId[li.dataset.id];
     if (!line) return;
     var body = li.querySelector(".body");
-    var input = el("input", { type: "text", value: line.text, "aria-label": "Correct this line", maxlength: "2000" });
+    var input = el("input", { type: "text", value: line.text, "aria-label": t("chair.correct_line"), maxlength: "2000" });
     input.value = line.text;
     body.replaceWith(input);
     input.focus();
@@ -83,7 +90,7 @@
           line.text = text;
           line.pending = true;
         } else {
-          C.showNotice("Not connected: the correction was not sent. Try again when the console is connected.", true);
+          C.showNotice(t("chair.correction_not_sent"), true);
         }
       }
       fillLine(li, line);
@@ -112,8 +119,8 @@
     var input = $("#manual-text"), text = input.value.trim();
     if (!text) return;
     if (C.socket.send({ type: "caption_text", text: text })) input.value = "";
-    else C.showNotice("Not connected: the caption was not sent.", true);
+    else C.showNotice(t("chair.caption_not_sent"), true);
   });
 
-  C.captions = { add: add, correct: correct, partial: partial, reset: reset };
+  C.captions = { add: add, correct: correct, partial: partial, reset: reset, rerender: rerender };
 })(window.Chair);

@@ -1,7 +1,7 @@
 /* The chair console, part 5: the delegates' join link and QR code, and the full-screen projector view. */
 (function (C) {
   "use strict";
-  var CC = window.CC, $ = CC.$, state = C.state;
+  var CC = window.CC, $ = CC.$, state = C.state, t = CC.t;
 
   /** Where delegates join, and whether the session is public, before the console's info frame says. */
   async function load() {
@@ -48,7 +48,7 @@
     state.shareUrl = url;
     [$("#qr"), $("#projector-qr")].forEach(function (img) {
       setSrc(img, qrPath(key));
-      img.alt = "QR code for " + shown;
+      img.alt = t("chair.qr_for", { url: shown });
     });
     $("#join-url").href = url;
     $("#join-url").textContent = shown;
@@ -61,8 +61,8 @@
     var input = $("#join-key-input"), key = input.value.trim(), problem = C.settings.keyProblem(key);
     if (problem) { showKeyError(problem); input.focus(); return; }
     var ok = await checkKey(key);
-    if (ok === false) { showKeyError("That key does not open this session. Check it, or set a new one under “Who can read”."); input.focus(); return; }
-    if (ok === null) { showKeyError("Could not reach the server to check the key; try again."); return; }
+    if (ok === false) { showKeyError(t("chair.key_wrong")); input.focus(); return; }
+    if (ok === null) { showKeyError(t("chair.key_unchecked")); return; }
     input.value = "";
     C.settings.rememberKey(key);
     C.settings.renderAccess();

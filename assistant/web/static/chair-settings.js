@@ -2,7 +2,7 @@
    (public, or private with a key). */
 (function (C) {
   "use strict";
-  var CC = window.CC, $ = CC.$, state = C.state;
+  var CC = window.CC, $ = CC.$, state = C.state, t = CC.t;
 
   var KEY_RE = /^[!-~]{8,128}$/;  // the server's rule: printable ASCII, no spaces
   var KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";  // 64: url-safe
@@ -22,10 +22,10 @@
     if (title) msg.title = title;
     if (C.socket.send(msg)) {
       editDirty = false;
-      $("#edit-status").textContent = "Saved.";
+      $("#edit-status").textContent = t("chair.saved");
       setTimeout(function () { $("#edit-status").textContent = ""; }, SAVED_SHOWN_MS);
     } else {
-      $("#edit-status").textContent = "Not connected; not saved.";
+      $("#edit-status").textContent = t("chair.not_saved_offline");
     }
   });
   /** The title and glossary fields of an info frame. */
@@ -42,10 +42,10 @@
   }
   /** Why the server would refuse ``key`` as a session key, or "". */
   function keyProblem(key) {
-    if (!key) return "Type a key or press Generate.";
-    if (/\s/.test(key)) return "A key cannot contain spaces.";
-    if (key.length < 8) return "A key needs at least 8 characters.";
-    if (!KEY_RE.test(key)) return "Use letters, digits and symbols (A–Z, 0–9, - _ …), at most 128.";
+    if (!key) return t("chair.key_empty");
+    if (/\s/.test(key)) return t("chair.key_spaces");
+    if (key.length < 8) return t("chair.key_short");
+    if (!KEY_RE.test(key)) return t("chair.key_chars");
     return "";
   }
   /** The private session's key this tab knows (null: none), kept in this tab only. */
@@ -67,10 +67,9 @@
   function renderAccess() {
     var pub = state.public, badge = $("#access-badge");
     badge.dataset.access = pub === null ? "unknown" : pub ? "public" : "private";
-    badge.textContent = pub === null ? "—" : pub ? "Public" : "Private";
+    badge.textContent = pub === null ? "—" : pub ? t("chair.badge_public") : t("chair.badge_private");
     $("#access-now").textContent = pub === null ? "" : pub
-      ? "Anyone who has the link or scans the QR code can read the captions."
-      : "Only people with the key can read: share the join link or QR code, which carry it.";
+      ? t("chair.access_public") : t("chair.access_private");
     if (!accessDirty && pub !== null) {
       document.querySelectorAll('input[name="access"]').forEach(function (r) {
         r.checked = r.value === (pub ? "public" : "private");
@@ -80,10 +79,10 @@
     var choice = selectedAccess(), apply = $("#access-apply"), keyInput = $("#key-input");
     $("#key-fields").hidden = choice !== "private";
     if (choice === "private") {
-      apply.textContent = pub === false ? "Set new key" : "Make private";
+      apply.textContent = pub === false ? t("chair.set_new_key") : t("chair.make_private");
       apply.disabled = pub === false && !!state.key && keyInput.value.trim() === state.key;
     } else {
-      apply.textContent = "Make public";
+      apply.textContent = t("chair.make_public");
       apply.disabled = pub !== false;
     }
     if (state.accessPending) apply.disabled = true;
@@ -97,9 +96,9 @@
       accessDirty = false;
       if (pending.public === isPublic) {
         rememberKey(isPublic ? null : pending.key);
-        accessStatus(isPublic ? "Saved: the session is public." : "Saved: delegates now need the key.");
+        accessStatus(isPublic ? t("chair.saved_public") : t("chair.saved_private"));
       } else {
-        accessStatus("Not saved; try again.", true);
+        accessStatus(t("chair.not_saved_retry"), true);
       }
     } else if (isPublic) {
       rememberKey(null);  // a public session needs no key; a new one is set when it turns private again
@@ -107,7 +106,7 @@
       C.join.checkKey(state.key).then(function (ok) {  // another console may have changed it
         if (ok === false && state.key) {
           rememberKey(null);
-          C.join.showKeyError("The key this page knew no longer opens the session; it was changed elsewhere.");
+          C.join.showKeyError(t("chair.key_changed"));
           renderAccess();
           C.join.render();
         }
@@ -119,7 +118,7 @@
   /** The server refused the access change (its error frame). */
   function accessFailed(message) {
     state.accessPending = null;
-    accessStatus("Not saved: " + message, true);
+    accessStatus(t("chair.not_saved", { reason: message }), true);
     renderAccess();
   }
   document.querySelectorAll('input[name="access"]').forEach(function (r) {
@@ -141,7 +140,7 @@
     input.value = generateKey();
     input.removeAttribute("aria-invalid");
     accessDirty = true;
-    accessStatus("New key made; press “" + (state.public === false ? "Set new key" : "Make private") + "” to use it.");
+    accessStatus(t("chair.key_generated", { button: state.public === false ? t("chair.set_new_key") : t("chair.make_private") }));
     renderAccess();
     input.focus();
     input.select();
@@ -165,9 +164,9 @@
       }
       msg = { type: "update", public: false, key: key };
     }
-    if (!C.socket.send(msg)) { accessStatus("Not connected; not saved.", true); return; }
+    if (!C.socket.send(msg)) { accessStatus(t("chair.not_saved_offline"), true); return; }
     state.accessPending = { public: choice === "public", key: key };
-    accessStatus("Saving…");
+    accessStatus(t("chair.saving"));
     renderAccess();
   });
 

@@ -1,7 +1,7 @@
 /* The chair console, part 3: the console socket (/ws/chair/S): frames in, commands out. */
 (function (C) {
   "use strict";
-  var CC = window.CC, state = C.state;
+  var CC = window.CC, state = C.state, t = CC.t;
 
   /** An info frame (or the info fields of another): session state, lag, language, settings. */
   function applyInfo(f) {
@@ -10,6 +10,10 @@
     if ("detected_language" in f) state.detected = f.detected_language;
     if ("probability" in f) state.probability = f.probability;
     if (f.readers) state.readers = f.readers;
+    if (f.lags && typeof f.lags === "object") state.lags = f.lags;
+    if (f.translation && typeof f.translation === "object") state.translation = f.translation;
+    if ("audio_source" in f) state.audioSource = f.audio_source || null;
+    if (typeof f.speech === "boolean") state.speech = f.speech;
     C.settings.applyInfo(f);
     if (f.source_lang) state.sourceLang = f.source_lang;
     if (typeof f.level_db === "number") C.audio.serverLevel(f.level_db);
@@ -70,19 +74,19 @@
   async function checkAccess() {
     try {
       var resp = await fetch("/api/sessions/" + encodeURIComponent(C.sessionId) + "/qr.svg", { method: "GET" });
-      if (resp.status === 404) { C.openGate("There is no session called “" + C.sessionId + "” on this server."); return; }
+      if (resp.status === 404) { C.openGate(t("chair.no_session", { id: C.sessionId })); return; }
     } catch (e) {
-      C.showNotice("Cannot reach the server. Retrying…", true);
+      C.showNotice(t("chair.unreachable"), true);
       setTimeout(function () { socket.start(); }, 3000);
       return;
     }
     CC.sessionStore.remove(C.tokenKey);
-    C.openGate("The console could not connect: the chair token is probably wrong or has been rotated.");
+    C.openGate(t("chair.token_wrong"));
   }
 
   /** Send a command; say so when the console is not connected. */
   C.send = function (obj) {
-    if (!socket.send(obj)) C.showNotice("Not connected to the server; try again in a moment.", true);
+    if (!socket.send(obj)) C.showNotice(t("chair.not_connected"), true);
   };
   C.socket = socket;
 })(window.Chair);

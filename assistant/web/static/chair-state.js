@@ -3,7 +3,7 @@
    chair-socket, chair-settings, chair-join, chair-audio-buffer, chair-audio, chair (which starts it all). */
 (function () {
   "use strict";
-  var CC = window.CC, $ = CC.$;
+  var CC = window.CC, $ = CC.$, t = CC.t;
 
   var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
   var keyStoreKey = "cc.chair.key." + sessionId;  // the private session's key, in this tab only
@@ -17,7 +17,7 @@
       sessionState: null, lagMs: null, detected: null, probability: null, readers: {}, title: "",
       glossary: [], sourceLang: null, languages: [], conn: "connecting", reconnectAt: 0, everOpened: false,
       source: CC.store.get("cc.chair.source", "mic") === "station" ? "station" : "mic", joinUrl: "", shareUrl: "",
-      public: null, key: CC.sessionStore.get(keyStoreKey) || null, accessPending: null
+      audioSource: null, speech: true, lags: {}, translation: {}, public: null, key: CC.sessionStore.get(keyStoreKey) || null, accessPending: null
     },
     ui: {
       gate: $("#gate"), console: $("#console"), conn: $("#conn"), state: $("#state"), notice: $("#notice"),
@@ -37,8 +37,8 @@
 
   /** Copy to the clipboard where the page may (https), else show it to copy by hand; the button says so. */
   C.copy = function (text, button) {
-    var done = function () { var old = button.textContent; button.textContent = "Copied"; setTimeout(function () { button.textContent = old; }, 1500); };
-    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, function () { prompt("Copy:", text); });
-    else prompt("Copy:", text);
+    var done = function () { var old = button.textContent; button.textContent = t("chair.copied"); setTimeout(function () { button.textContent = old; }, 1500); };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, function () { prompt(t("chair.copy_prompt"), text); });
+    else prompt(t("chair.copy_prompt"), text);
   };
 })();
