@@ -83,7 +83,7 @@ async def test_console_streams_the_microphone_and_corrections_reach_delegates(
         # The token left the address bar and lives in this tab only.
         assert await chair.evaluate("location.hash") == ""
         assert await chair.evaluate("sessionStorage.getItem('cc.chair.main')") == CHAIR
-        assert await chair.text("#session-title") == "Main hall"
+        await chair.wait_for("document.querySelector('#session-title').textContent === 'Main hall'")
 
         await chair.click("#btn-start")  # this browser's (fake) microphone
         await chair.wait_for("window.chairDebug.mic.ready === true")
@@ -276,7 +276,7 @@ async def test_chair_makes_the_session_private_and_the_join_panel_carries_the_ke
         assert await other.evaluate("document.querySelector('#join-open').hidden")
         assert not await other.evaluate("document.querySelector('#qr').getAttribute('src')")  # no broken image
         assert await other.evaluate("document.querySelector('#present').hidden")
-        assert await other.text("#access-badge") == "Private"
+        await other.wait_for("document.querySelector('#access-badge').textContent === 'Private'")
         await shoot(other, shots / "chair-join-locked-360x640.png", ".join")
         await fill(other, "#join-key-input", "not-the-room-key")
         await other.evaluate("document.querySelector('#join-key-form').requestSubmit()")
