@@ -25,9 +25,10 @@ from ..config import Settings
 from ..errors import ProtocolError
 from ..hub import CaptionBus, MemoryBus
 from ..store import Store
+from ..store.log import LocalLog
 from . import access, auth, chair, engines, ingest, pages, readers, staff
 from .boundary import error_middleware
-from .keys import BUS, CLOCK, CONNECTIONS, ISSUED_TOKENS, SESSIONS, SETTINGS, SOCKETS, STORE
+from .keys import BUS, CLOCK, CONNECTIONS, ISSUED_TOKENS, LOG, SESSIONS, SETTINGS, SOCKETS, STORE
 from .limits import ConnectionLimiter
 from .runtime import RecognizerFactory
 from .sessions import Sessions
@@ -80,11 +81,13 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
         own_store = store is None
         db = store or Store.open(settings.storage.database_path)
         app[STORE] = db
+        app[LOG] = LocalLog(db)
         app[BUS] = bus or MemoryBus()
         app[ISSUED_TOKENS] = auth.ensure_tokens(
             db, {"chair": settings.auth.chair_token, "staff": settings.auth.staff_token}, clock.now_ms())
-        sessions = app[SESSIONS] = Sessions(db, app[BUS], clock, recognizer_factory=factory,
-                                            translator=translator or own_translator)
+        sessions = Sessions(db, app[BUS], clock, recognizer_factory=factory,
+                            translator=translator or own_translator)
+        app[SESSIONS] = sessions
         for s in settings.sessions:
             sessions.open(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
                                   created_at_ms=clock.now_ms(), languages=s.languages,

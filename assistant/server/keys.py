@@ -14,15 +14,18 @@ from ..clock import Clock
 from ..config import Settings
 from ..hub import CaptionBus
 from ..store import Store
+from ..store.log import CaptionLog
 from .auth import IssuedToken
 from .limits import ConnectionLimiter
-from .sessions import Sessions
+from .rooms import RoomRegistry
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 STORE = web.AppKey("store", Store)
+# Captions and sessions as handlers read them (the store itself, or Redis in a cluster).
+LOG = web.AppKey("log", CaptionLog)
 BUS = web.AppKey("bus", CaptionBus)
-SESSIONS = web.AppKey("sessions", Sessions)
+SESSIONS = web.AppKey("sessions", RoomRegistry)
 CONNECTIONS = web.AppKey("connections", ConnectionLimiter)
 ISSUED_TOKENS = web.AppKey("issued_tokens", list[IssuedToken])
 # Open WebSockets, closed with GOING_AWAY on shutdown.

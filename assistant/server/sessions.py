@@ -53,7 +53,7 @@ class Sessions:
     def __iter__(self) -> Iterator[SessionRuntime]:
         return iter(list(self._runtimes.values()))
 
-    def set_access(self, session_id: str, *, public: bool | None, key: str | None) -> None:
+    async def set_access(self, session_id: str, *, public: bool | None, key: str | None) -> None:
         """Make a session public or private and set (``key``) or remove (``""``) its key; None keeps."""
         runtime = self.get(session_id)
         if key is not None:

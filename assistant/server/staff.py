@@ -25,20 +25,20 @@ from ..captions import Session
 from ..config import LANG_RE, SESSION_ID_RE
 from ..errors import AuthError, NotFoundError, ProtocolError
 from ..export import FORMATS, ZIP, content_type, export_chunks, filename, zip_chunks
-from ..store import Store
+from ..store.log import ExportReader
 from . import access, auth
 from .boundary import json_body
-from .keys import CLOCK, SESSIONS, STORE
+from .keys import CLOCK, LOG, SESSIONS, STORE
 
 PUBLIC_FORMATS = ("srt", "vtt", "txt")
 
 
 async def list_sessions(request: web.Request) -> web.Response:
-    store, sessions = request.app[STORE], request.app[SESSIONS]
+    store, sessions = request.app[LOG], request.app[SESSIONS]
     staff = access.is_staff(request)
     base = access.public_url(request)
     out: list[dict[str, Any]] = []
-    for s in store.list_sessions():
+    for s in await store.list_sessions():
         runtime = sessions.find(s.id)
         if not staff and (runtime is None or not s.public):
             continue
@@ -47,8 +47,8 @@ async def list_sessions(request: web.Request) -> web.Response:
             "languages": [s.source_lang], "started_at": s.started_at_ms, "public": s.public}
         item["url"] = f"{base}/s/{s.id}"
         if staff:
-            item["stored_languages"] = store.languages(s.id)
-            item["captions"] = {lang: store.count_captions(s.id, lang) for lang in item["stored_languages"]}
+            item["stored_languages"] = await store.languages(s.id)
+            item["captions"] = {lang: await store.count_captions(s.id, lang) for lang in item["stored_languages"]}
             item["ended_at"] = s.ended_at_ms
         out.append(item)
     return web.json_response({"sessions": out}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
@@ -81,7 +81,7 @@ async def create_session(request: web.Request) -> web.Response:
                                     created_at_ms=request.app[CLOCK].now_ms(), public=public))
     if not public and key is None:
         key = auth.new_session_key()  # shown once, in this response
-    sessions.set_access(sid, public=public, key=key or "")
+    await sessions.set_access(sid, public=public, key=key or "")
     out = runtime.snapshot()
     out["url"] = f"{access.public_url(request)}/s/{sid}{auth.join_query(key)}"
     if key is not None:
@@ -101,22 +101,23 @@ async def transcript(request: web.Request) -> web.StreamResponse:
 
 
 async def _stream_export(request: web.Request, fmt: str, allowed: tuple[str, ...]) -> web.StreamResponse:
-    store = request.app[STORE]
+    store = request.app[LOG]
     valid = (*allowed, ZIP) if allowed is FORMATS else allowed
     if fmt not in valid:
         raise ProtocolError(f"unknown export format {fmt!r}; use one of {', '.join(valid)}", code="bad_format")
-    session = store.get_session(request.match_info["session"])
+    session = await store.get_session(request.match_info["session"])
     lang = request.query.get("lang") or session.source_lang
     if lang != "auto" and not LANG_RE.match(lang):
         raise ProtocolError(f"lang must be a language code like \"en\", not {lang[:20]!r}", code="unknown_language")
-    if fmt != ZIP and lang not in store.languages(session.id) and lang != session.source_lang:
+    stored = await store.languages(session.id)
+    if fmt != ZIP and lang not in stored and lang != session.source_lang:
         raise NotFoundError(f"session {session.id!r} has no captions in {lang!r}; it has "
-                            f"{', '.join(store.languages(session.id)) or 'none yet'}")
+                            f"{', '.join(stored) or 'none yet'}")
     # One thread owns the export's database connection for its whole life: every step of the
     # generator and the final close run there, in order, even when the client goes away mid-way.
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
     loop = asyncio.get_running_loop()
-    reader = await loop.run_in_executor(worker, Store.open, store.path)
+    reader = await loop.run_in_executor(worker, store.open_reader)
     chunks: Iterator[bytes] = iter(())
     try:
         if fmt == ZIP:
@@ -141,7 +142,7 @@ async def _stream_export(request: web.Request, fmt: str, allowed: tuple[str, ...
         worker.shutdown(wait=False)
 
 
-def _finish(chunks: Iterator[bytes], reader: Store) -> None:
+def _finish(chunks: Iterator[bytes], reader: ExportReader) -> None:
     close = getattr(chunks, "close", None)
     if close is not None:
         close()
