@@ -34,7 +34,10 @@ TAIL_BLOCK_MS = 1000  # a followed room joins the tail within this
 TAIL_COUNT = 1000  # entries per stream per read
 RETRY_S = 0.5
 
+STATE_TOPIC = "*state"  # the owner's room state (JSON), handed to ``on_state`` rather than to readers
+
 OnFrames = Callable[[str, int], None]  # room, frames delivered by one read (for the metrics)
+OnState = Callable[[str, bytes], None]  # room, its state as the owner wrote it
 
 
 class RedisBus:
@@ -47,6 +50,7 @@ class RedisBus:
         self._positions: dict[str, bytes] = {}  # room → id of the last live entry read
         self._tail: asyncio.Task[None] | None = None
         self._on_frames = on_frames
+        self.on_state: OnState | None = None
 
     # -- the owner's side ------------------------------------------------------
     def attach(self, session: str, writer: FencedWriter) -> None:
@@ -97,9 +101,14 @@ class RedisBus:
 
     def _deliver(self, sid: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         for entry_id, f in entries:
+            topic = f[b"t"].decode()
+            if topic == STATE_TOPIC:
+                if self.on_state is not None:
+                    self.on_state(sid, f[b"d"])
+                continue
             q = f[b"q"]
             frame = Frame(cast(FrameKind, f[b"k"].decode()), f[b"d"], int(q) if q else None)
-            self._local.publish(Topic(sid, f[b"t"].decode()), frame)
+            self._local.publish(Topic(sid, topic), frame)
         if entries:
             self._positions[sid] = entries[-1][0]
             if self._on_frames is not None:

@@ -61,7 +61,7 @@ class RemoteActions(Protocol):
 class RoomRegistry(Protocol):
     """The rooms a server serves, by session id (``app[SESSIONS]``)."""
 
-    def open(self, session: Session) -> Room:
+    async def create(self, session: Session) -> Room:
         """Create (or resume) a session and serve it."""
 
     def get(self, session_id: str) -> Room:

@@ -37,6 +37,10 @@ class Sessions:
         self._runtimes[stored.id] = runtime
         return runtime
 
+    async def create(self, session: Session) -> SessionRuntime:
+        """:meth:`open`, for handlers (a cluster's registry must reach Redis to create a room)."""
+        return self.open(session)
+
     def get(self, session_id: str) -> SessionRuntime:
         """The running session ``session_id``; NotFoundError when there is none."""
         runtime = self._runtimes.get(session_id)

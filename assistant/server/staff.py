@@ -77,7 +77,7 @@ async def create_session(request: web.Request) -> web.Response:
         raise ProtocolError('a public session takes no "key"; send "public": false with it, or drop the key')
     if sid in sessions:
         raise ProtocolError(f"session {sid!r} exists already", code="exists")
-    runtime = sessions.open(Session(id=sid, title=title, source_lang=lang,
+    runtime = await sessions.create(Session(id=sid, title=title, source_lang=lang,
                                     created_at_ms=request.app[CLOCK].now_ms(), public=public))
     if not public and key is None:
         key = auth.new_session_key()  # shown once, in this response
