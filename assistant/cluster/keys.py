@@ -5,6 +5,7 @@ Global keys::
     as:rooms                hash   session id → Session (JSON): every session ever made
     as:open                 set    session ids that are served now (workers host each one)
     as:tokens / as:keys     hash   role → token hash / session id → session key hash
+    as:sources              hash   session id → a recording its owner plays into the room
     as:workers / as:nodes   hash   worker / web node name → unix ms its heartbeat expires
 
 Per room (``as:r:{sid}:``; the braces keep a room's keys in one Redis Cluster slot)::
@@ -36,6 +37,7 @@ ROOMS = "as:rooms"
 OPEN = "as:open"
 TOKENS = "as:tokens"
 SESSION_KEYS = "as:keys"
+SOURCES = "as:sources"  # session id → the recording its owner plays (a path every worker can read)
 WORKERS = "as:workers"
 NODES = "as:nodes"
 REPLIES = "as:reply:"  # + web node name: pub/sub channel of command results

@@ -57,14 +57,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     default to the SQLite file and the in-process bus. ``sources`` maps session ids
     to local audio sources (a recording, a microphone) that start with the app.
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES,
-                          handler_args={"access_log_class": auth.RedactingAccessLogger})
-    app.on_response_prepare.append(pages.security_headers)
-
-    app[SETTINGS] = settings
-    app[CLOCK] = clock
-    app[SOCKETS] = weakref.WeakSet()
-    app[CONNECTIONS] = ConnectionLimiter(settings.server, settings.limits.max_connections_per_ip)
+    app = new_app(settings, clock)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -111,7 +104,27 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
             db.close()
 
     app.cleanup_ctx.append(lifecycle)
+    add_routes(app, ingest.audio_ws)
+    return app
+
+
+
+def new_app(settings: Settings, clock: Clock) -> web.Application:
+    """An application with our middleware, headers, limits and shutdown; resources and routes come after."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES,
+                          handler_args={"access_log_class": auth.RedactingAccessLogger})
+    app.on_response_prepare.append(pages.security_headers)
     app.on_shutdown.append(going_away)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[SOCKETS] = weakref.WeakSet()
+    app[CONNECTIONS] = ConnectionLimiter(settings.server, settings.limits.max_connections_per_ip)
+    return app
+
+
+def add_routes(app: web.Application, audio_ws: Handler) -> None:
+    """The pages, the API and the sockets; ``audio_ws`` serves capture stations (a cluster's web node
+    writes their audio to Redis)."""
     app.router.add_get("/", pages.page("index.html"))
     app.router.add_get("/s/{session}", pages.page("delegate.html"))
     app.router.add_get("/chair/{session}", pages.page("chair.html"))
@@ -129,10 +142,8 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     app.router.add_get(r"/api/sessions/{session}/export.{fmt:[a-z]+}", staff.export)
     app.router.add_get(r"/api/sessions/{session}/transcript.{fmt:[a-z]+}", staff.transcript)
     app.router.add_get("/ws/captions/{session}", guard_reader_socket(readers.captions_ws))
-    app.router.add_get("/ws/audio/{session}", ingest.audio_ws)
+    app.router.add_get("/ws/audio/{session}", audio_ws)
     app.router.add_get("/ws/chair/{session}", chair.chair_ws)
-    return app
-
 
 
 def guard_reader_socket(handler: Handler) -> Handler:
