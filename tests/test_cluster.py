@@ -20,6 +20,7 @@ from assistant.capture import stream_capture
 from assistant.cluster.keys import RoomKeys
 from tests.helpers.cluster import CHAIR, STAFF, Cluster, Nginx, Node, start_nginx, wait_healthy
 from tests.helpers.redis_server import redis_server
+from tests.test_metrics import samples
 
 CORPUS = Path(__file__).parent / "data" / "corpus" / "en"
 LECTURE = CORPUS / "silero__test_lecture.wav"
@@ -114,6 +115,10 @@ async def test_any_web_node_serves_any_room_and_its_exports(cluster: tuple[Clust
                     if frame["type"] == "caption":
                         got.append(frame)
             assert [(f["seq"], f["text"]) for f in got] == [(1, "Line 1."), (2, "Line 2."), (3, "Line 3.")]
+            async with http.get(f"{webs[1].url}/metrics") as resp:
+                scraped = samples(await resp.text())
+            assert scraped[("captions_readers", (("lang", "en"), ("room", "annex")))] == 1.0
+            assert scraped[("captions_redis_round_trip_seconds_count", ())] >= 1
         fixed = await http.patch(f"{webs[1].url}/api/sessions/annex/captions/{made[1]['id']}",
                                  json={"text": "Line two."}, headers={"Authorization": f"Bearer {CHAIR}"})
         assert fixed.status == 200, await fixed.text()
@@ -221,6 +226,14 @@ async def test_a_killed_worker_s_room_continues_on_another(cluster: tuple[Cluste
         await asyncio.gather(reader.task, return_exceptions=True)
     print(f"captions continued {times[0]:.1f} s after the owner was killed")
     assert times[0] < TAKEOVER_S + 4.5, times  # + the scripted recogniser's 4 s between lines
+    for node in c.nodes:
+        if node.role == "worker" and node.proc is not None and node.proc.poll() is None:
+            with urllib.request.urlopen(f"{node.url}/metrics", timeout=5) as resp:
+                scraped = samples(resp.read().decode())
+            if scraped.get(("captions_room_readers", (("lang", "en"), ("room", "rec")))):
+                break
+    else:
+        raise AssertionError("no worker reports the readers of room rec")
     assert reader.seqs == list(range(1, len(reader.seqs) + 1))
     r = redis.Redis.from_url(c.redis_url)
     starts = [json.loads(f[b"c"])["start_ms"] for _, f in r.xrange(RoomKeys("rec").captions("en"))]

@@ -33,6 +33,7 @@ from ..errors import StoreError
 from ..server import auth, engines
 from ..server.app import add_routes, new_app
 from ..server.keys import BUS, ISSUED_TOKENS, LOG, SESSIONS, STORE
+from ..server.metrics import METRICS, Metrics
 from ..server.runtime import RecognizerFactory
 from ..server.translation import Translating
 from ..store import Store
@@ -80,6 +81,7 @@ def make_cluster_app(settings: Settings, *, transcriber: Transcriber | None = No
         app[STORE] = mirror
         app[ISSUED_TOKENS] = await share_tokens(client, mirror, settings, clock)
         rooms: RemoteRooms | None = None
+        metrics = app[METRICS]
         if serves_web:
             rooms = RemoteRooms(client, bus, redis_log, mirror, clock, node_name())
             await rooms.start()
@@ -87,14 +89,18 @@ def make_cluster_app(settings: Settings, *, transcriber: Transcriber | None = No
         worker: Worker | None = None
         closers: list[Callable[[], object]] = []
         if runs_rooms:
-            factory, closers = await _speech(settings, transcriber, recognizer_factory)
+            factory, closers = await _speech(settings, transcriber, recognizer_factory, metrics)
             own_translator = engines.build_translator(settings) if translator is None else None
             worker = Worker(client, redis_log, bus, clock, recognizer_factory=factory,
-                            translator=translator or own_translator)
+                            translator=translator or own_translator, on_round_trip=metrics.redis_rtt.observe)
             app[WORKER] = worker
             await worker.start()
             if own_translator is not None:
                 closers.append(own_translator.close)
+        hosted = worker
+        metrics.watch(runtimes=(lambda: [h.runtime for h in hosted.hosts.values() if h.runtime is not None])
+                      if hosted is not None else None,
+                      readers=rooms.readers if rooms is not None else None, room_readers=True, ping=client.ping)
         if on_ready is not None:
             on_ready(app)
         yield
@@ -118,18 +124,19 @@ def make_cluster_app(settings: Settings, *, transcriber: Transcriber | None = No
     return app
 
 
-async def _speech(settings: Settings, transcriber: Transcriber | None, factory: RecognizerFactory | None
-                  ) -> tuple[RecognizerFactory | None, list[Callable[[], object]]]:
+async def _speech(settings: Settings, transcriber: Transcriber | None, factory: RecognizerFactory | None,
+                  metrics: Metrics) -> tuple[RecognizerFactory | None, list[Callable[[], object]]]:
     """The recogniser factory a worker uses, as ``make_app`` builds it, and what closes it."""
     if factory is not None:
-        return factory, []
+        return metrics.observe_factory(factory), []
     if transcriber is not None:
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcriber")
-        return engines.transcriber_factory(transcriber, executor), [lambda: executor.shutdown(wait=True)]
+        return (metrics.observe_factory(engines.transcriber_factory(metrics.timed(transcriber), executor)),
+                [lambda: executor.shutdown(wait=True)])
     if not engines.needs_speech_recognition(settings):
         return None, []
     shared: SharedModel = await asyncio.get_running_loop().run_in_executor(None, engines.load_whisper, settings)
-    return engines.whisper_factory(shared), [shared.close]
+    return metrics.observe_factory(engines.whisper_factory(shared, metrics.timed)), [shared.close]
 
 
 async def register_sessions(client: aioredis.Redis, settings: Settings, clock: Clock, *, sources: bool) -> None:

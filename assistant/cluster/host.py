@@ -38,7 +38,7 @@ from .bus import LIVE_MAXLEN, STATE_TOPIC, RedisBus
 from .keys import NODES, REPLIES, RoomKeys, dumps, text
 from .redislog import RedisLog
 from .roomstore import RoomStore
-from .writer import FencedWriter
+from .writer import FencedWriter, OnRoundTrip
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,8 @@ class RoomHost:
 
     def __init__(self, session: Session, *, client: aioredis.Redis, bus: RedisBus, clock: Clock, token: str,
                  recognizer_factory: RecognizerFactory | None, translator: Translating | None,
-                 source: str | None, on_lost: Callable[[str], None]) -> None:
+                 source: str | None, on_lost: Callable[[str], None],
+                 on_round_trip: OnRoundTrip | None = None) -> None:
         self.session = session
         self.keys = RoomKeys(session.id)
         self._redis = client
@@ -121,7 +122,8 @@ class RoomHost:
         self._translator = translator
         self._source = source
         self._on_lost = on_lost
-        self.writer = FencedWriter(client, self.keys.lease, token, on_lost=lambda: on_lost(session.id))
+        self.writer = FencedWriter(client, self.keys.lease, token, on_lost=lambda: on_lost(session.id),
+                                   on_round_trip=on_round_trip)
         self.runtime: SessionRuntime | None = None
         self.audio: AudioIn | None = None
         self._tasks: list[asyncio.Task[None]] = []

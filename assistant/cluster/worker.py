@@ -33,6 +33,7 @@ from .bus import RedisBus
 from .host import RoomHost
 from .keys import OPEN, ROOMS, SOURCES, WORKERS, RoomKeys, dumps, session_from, text
 from .redislog import RedisLog
+from .writer import OnRoundTrip
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class Worker:
 
     def __init__(self, client: aioredis.Redis, log_: RedisLog, bus: RedisBus, clock: Clock, *,
                  recognizer_factory: RecognizerFactory | None, translator: Translating | None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, on_round_trip: OnRoundTrip | None = None) -> None:
         self._redis = client
         self._log = log_
         self._bus = bus
@@ -63,6 +64,7 @@ class Worker:
         self._release = client.register_script(scripts.RELEASE)
         self._task: asyncio.Task[None] | None = None
         self._lost: set[str] = set()
+        self._on_round_trip = on_round_trip
 
     async def start(self) -> None:
         await self.tick()
@@ -108,7 +110,8 @@ class Worker:
             return
         host = RoomHost(session_from(raw), client=self._redis, bus=self._bus, clock=self._clock, token=self.name,
                         recognizer_factory=self._factory, translator=self._translator,
-                        source=text(source) if source else None, on_lost=self._lost.add)
+                        source=text(source) if source else None, on_lost=self._lost.add,
+                        on_round_trip=self._on_round_trip)
         self.hosts[sid] = host
         self._lost.discard(sid)
         try:

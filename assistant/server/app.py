@@ -30,6 +30,7 @@ from . import access, auth, chair, engines, ingest, pages, readers, staff
 from .boundary import error_middleware
 from .keys import BUS, CLOCK, CONNECTIONS, ISSUED_TOKENS, LOG, SESSIONS, SETTINGS, SOCKETS, STORE
 from .limits import ConnectionLimiter
+from .metrics import METRICS, Metrics
 from .runtime import RecognizerFactory
 from .sessions import Sessions
 from .sockets import going_away
@@ -64,12 +65,15 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
         own_executor: ThreadPoolExecutor | None = None
         shared: SharedModel | None = None
         factory = recognizer_factory
+        metrics = app[METRICS]
         if factory is None and transcriber is not None:
             own_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcriber")
-            factory = engines.transcriber_factory(transcriber, own_executor)
+            factory = engines.transcriber_factory(metrics.timed(transcriber), own_executor)
         elif factory is None and engines.needs_speech_recognition(settings):
             shared = await loop.run_in_executor(None, engines.load_whisper, settings)
-            factory = engines.whisper_factory(shared)
+            factory = engines.whisper_factory(shared, metrics.timed)
+        if factory is not None:
+            factory = metrics.observe_factory(factory)
         own_translator = engines.build_translator(settings) if translator is None else None
         own_store = store is None
         db = store or Store.open(settings.storage.database_path)
@@ -81,6 +85,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
         sessions = Sessions(db, app[BUS], clock, recognizer_factory=factory,
                             translator=translator or own_translator)
         app[SESSIONS] = sessions
+        metrics.watch(runtimes=lambda: sessions)
         for s in settings.sessions:
             sessions.open(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
                                   created_at_ms=clock.now_ms(), languages=s.languages,
@@ -119,6 +124,8 @@ def new_app(settings: Settings, clock: Clock) -> web.Application:
     app[CLOCK] = clock
     app[SOCKETS] = weakref.WeakSet()
     app[CONNECTIONS] = ConnectionLimiter(settings.server, settings.limits.max_connections_per_ip)
+    app[METRICS] = Metrics()
+    app.router.add_get("/metrics", app[METRICS].handle)
     return app
 
 
