@@ -240,3 +240,35 @@ async def test_a_killed_worker_s_room_continues_on_another(cluster: tuple[Cluste
     r.close()
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert max(gaps) < (TAKEOVER_S + 4.5) * 1000, starts
+
+
+@pytest.mark.model
+async def test_a_recording_recognised_by_a_tiny_en_worker_is_read_on_every_web_node(
+        tmp_path: Path) -> None:
+    with redis_server(tmp_path / "redis") as url:
+        c = Cluster(url, tmp_path)
+        try:
+            webs = [c.start("web"), c.start("web")]
+            for node in webs:
+                wait_healthy(node.url)
+            worker = c.start("worker", "--model", "tiny.en", "--session", "jfk", "--source", str(JFK),
+                             "--language", "en")
+            wait_healthy(worker.url)
+            texts: list[list[str]] = []
+            async with aiohttp.ClientSession() as http:
+                for web in webs:
+                    got: list[str] = []
+                    async with http.ws_connect(ws_url(web.url, "/ws/captions/jfk?since=0")) as ws:
+                        async with asyncio.timeout(90):
+                            while True:
+                                frame = json.loads((await ws.receive()).data)
+                                if frame["type"] == "caption":
+                                    got.append(frame["text"])
+                                if frame["type"] == "status" and frame["state"] == "idle" and got:
+                                    break
+                    texts.append(got)
+        finally:
+            c.stop()
+    assert texts[0] == texts[1]
+    said = " ".join(texts[0]).lower()
+    assert "country" in said and "americans" in said, said
