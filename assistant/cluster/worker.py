@@ -81,7 +81,7 @@ class Worker:
                 log.error("%s", exc)
 
     async def tick(self) -> None:
-        """Renew leases (dropping rooms whose lease is gone), heartbeat, then take a free room if it is our turn."""
+        """Renew leases (dropping rooms whose lease is gone), heartbeat, then take free rooms while it is our turn."""
         for sid in list(self.hosts):
             if sid in self._lost or not await self._renew(keys=[RoomKeys(sid).lease], args=[self.name, LEASE_MS]):
                 log.warning("room %s: lease lost; stopping it here", sid)
@@ -90,8 +90,10 @@ class Worker:
         await self._redis.hset(WORKERS, self.name, dumps({"expires": now + WORKER_TTL_MS, "rooms": len(self.hosts)}))
         open_ids = sorted(text(i) for i in await self._redis.smembers(OPEN))
         free = [sid for sid in open_ids if sid not in self.hosts and not await self._redis.exists(RoomKeys(sid).lease)]
-        if free and await self._my_turn(now):
-            await self._take(free[0])
+        for sid in free:  # alone, a worker takes every free room at once; beside others, its share
+            if not await self._my_turn(now):
+                break
+            await self._take(sid)
 
     async def _my_turn(self, now: int) -> bool:
         """Whether this worker serves no more rooms than any other live worker."""
