@@ -145,13 +145,24 @@ class RemoteRooms:
         return await self._log.translations_of(session_id, caption_id)
 
     async def _replies(self, pubsub: Any) -> None:
-        async for msg in pubsub.listen():
-            if msg.get("type") != "message":
-                continue
-            reply = json.loads(msg["data"])
-            future = self._pending.get(reply.get("rid", ""))
-            if future is not None and not future.done():
-                future.set_result(reply)
+        while True:
+            try:
+                async for msg in pubsub.listen():
+                    if msg.get("type") != "message":
+                        continue
+                    reply = json.loads(msg["data"])
+                    future = self._pending.get(reply.get("rid", ""))
+                    if future is not None and not future.done():
+                        future.set_result(reply)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                # A reply published while cut off is lost: its chair gets 503 and sends again.
+                log.warning("Redis unreachable for command replies (%s); listening again", exc)
+                await asyncio.sleep(POLL_S)
+                pubsub = self._redis.pubsub()
+                try:
+                    await pubsub.subscribe(REPLIES + self.node)
+                except (RedisConnectionError, RedisTimeoutError, OSError):
+                    continue
 
     # -- readers -------------------------------------------------------------
     def count(self, session_id: str, lang: str, delta: int) -> None:
