@@ -155,7 +155,7 @@ class AudioIn:
         """Wrap ``factory`` so the final captions of its spoken-language recognisers move the checkpoint."""
 
         def make(language: str | None, glossary: tuple[str, ...], task: Any = "transcribe") -> Recognizer:
-            inner = factory(language, glossary, task)
+            inner = factory(language, glossary) if task == "transcribe" else factory(language, glossary, task=task)
             if task != "transcribe" or self._feed is None:
                 return inner
             return _Observed(inner, self, self._feed)

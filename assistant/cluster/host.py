@@ -141,7 +141,7 @@ class RoomHost:
         if factory is not None:
             inner = factory
             factory = lambda language, glossary, task="transcribe": holder[0].observe(inner)(  # noqa: E731
-                language, glossary, task)
+                language, glossary, task=task)
         self.runtime = runtime = SessionRuntime(self.session, store=store, bus=state_bus, clock=self._clock,
                                                 recognizer_factory=factory, translator=self._translator)
         self.audio = AudioIn(runtime, self.writer, self.keys, checkpoint)

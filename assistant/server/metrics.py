@@ -70,7 +70,8 @@ class Metrics:
         """``factory``'s recognisers, with the audio they drop counted."""
 
         def make(language: str | None, glossary: tuple[str, ...], task: Any = "transcribe") -> Recognizer:
-            return _Watched(factory(language, glossary, task), self.dropped.inc)
+            inner = factory(language, glossary) if task == "transcribe" else factory(language, glossary, task=task)
+            return _Watched(inner, self.dropped.inc)
 
         return make
 
