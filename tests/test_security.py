@@ -72,6 +72,7 @@ TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/staff"): OPEN,
     ("GET", "/static"): OPEN,
     ("GET", "/healthz"): OPEN,
+    ("GET", "/metrics"): OPEN,  # counts and timings only: no session content, no secrets
     ("GET", "/api/sessions"): (200, 401, 200, 200, 200),
     ("POST", "/api/sessions"): (401, 401, 403, 201, 401),
     ("PATCH", "/api/sessions/{session}"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
