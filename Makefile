@@ -14,9 +14,10 @@ CACHE  := build/pip-cache
 # argostranslate's own dependencies pull torch, stanza and spacy; we use only its BPE tokenizer
 # (older Argos packages), so it is installed without them. Same pin as assistant/translate/engine.py.
 ARGOS_PY := argostranslate==1.11.0
-# Debian packages the tests drive: a real browser for the pages, ffmpeg for audio formats,
-# Redis and nginx for the cluster (tests/test_cluster_*.py start their own on free ports).
-SYSTEM_PACKAGES := chromium ffmpeg redis-server nginx
+# Debian packages the tests drive: a real browser for the pages (and CJK fonts for its screenshots),
+# ffmpeg for audio formats, poppler-utils to read the room cards Chromium prints to PDF,
+# Redis and nginx for the cluster (tests/test_cluster*.py start their own on free ports).
+SYSTEM_PACKAGES := chromium ffmpeg fonts-wqy-microhei poppler-utils redis-server nginx
 
 .PHONY: run test setup test-setup models languages system-packages bench clean
 
@@ -54,10 +55,7 @@ languages: $(VENV)/.stamp-run
 
 system-packages:
 	@missing=""; \
-	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
-	command -v ffmpeg >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
-	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
-	{ command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; } || missing="$$missing nginx"; \
+	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing:$$missing"; \

@@ -6,7 +6,7 @@
     assistant models      list or install Whisper models
     assistant languages   list or add translation packages
     assistant export      write a session's transcript (srt, vtt, txt, json, docx, zip)
-    assistant tokens      rotate the chair or staff token
+    assistant tokens      rotate the chair or staff token; issue, list, revoke chair tokens of one session
 
 ``--config FILE`` and ``--verbose`` come before the command; ``--version`` prints
 the installed package's version.
@@ -20,10 +20,14 @@ import os
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+from . import validate
 from .config import Settings, load
-from .errors import AssistantError
+from .errors import AssistantError, ConfigError
+
+if TYPE_CHECKING:
+    from .store import Store
 
 
 DISTRIBUTION = "assistant"
@@ -111,9 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     configure_export_parser(p)
     p.set_defaults(run=_export)
 
-    p = sub.add_parser("tokens", help="rotate the chair or staff token")
-    p.add_argument("action", choices=["rotate"], help="rotate: print a new token; the old one stops working")
-    p.add_argument("role", choices=["chair", "staff"], help="whose token")
+    p = sub.add_parser("tokens", help="rotate the chair or staff token; chair tokens for one session")
+    actions = p.add_subparsers(dest="tokens_action", metavar="ACTION", required=True, help="what to do")
+    a = actions.add_parser("rotate", help="replace the chair or staff token (good in every session)")
+    a.add_argument("role", choices=["chair", "staff"], help="whose token; the old one stops working")
+    a = actions.add_parser("issue", help="make a chair token good in one session only (printed once)")
+    a.add_argument("role", choices=["chair"], help="the role it holds in that session")
+    a.add_argument("--session", required=True, help="the session (room) it is good in")
+    a = actions.add_parser("list", help="list the tokens of single sessions (ids, never the tokens)")
+    a.add_argument("--session", help="only this session's")
+    a = actions.add_parser("revoke", help="revoke a session's chair token by id, or all of a session's")
+    a.add_argument("token_id", metavar="ID", nargs="?", help="the id `issue` and `list` show")
+    a.add_argument("--session", help="revoke every token of this session")
     p.set_defaults(run=_tokens)
     return parser
 
@@ -149,11 +162,16 @@ def _languages(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from .export import run_export_command
+    from .export.translating import ThreadedTranslator
+    from .server.engines import build_translator
     from .store import Store
 
-    store = Store.open(settings_of(args).storage.database_path)
+    settings = settings_of(args)
+    store = Store.open(settings.storage.database_path)
     try:
-        return run_export_command(args, store)
+        # Languages nobody read live are translated with the installed packages (built on first need).
+        with ThreadedTranslator(lambda: build_translator(settings)) as translator:
+            return run_export_command(args, store, translator=translator)
     finally:
         store.close()
 
@@ -161,15 +179,55 @@ def _export(args: argparse.Namespace) -> int:
 def _tokens(args: argparse.Namespace) -> int:
     import time
 
-    from .server.auth import rotate
+    from .server import auth
     from .store import Store
 
+    now_ms = time.time_ns() // 1_000_000
     store = Store.open(settings_of(args).storage.database_path)
     try:
-        token = rotate(store, args.role, time.time_ns() // 1_000_000)
+        if args.tokens_action == "rotate":
+            token = auth.rotate(store, args.role, now_ms)
+            print(f"New {args.role} token (shown once; the old one no longer works):\n{token}")
+        elif args.tokens_action == "issue":
+            session = validate.session_id(args.session, "--session", error=ConfigError)
+            token_id, token = auth.issue_scoped(store, args.role, session, now_ms)
+            print(f"New chair token for session {session!r} only (id {token_id}; shown once, stored hashed):\n"
+                  f"{token}")
+            if not store.has_session(session):
+                print(f"note: session {session!r} has not run on this server yet; the token works once it does",
+                      file=sys.stderr)
+        elif args.tokens_action == "list":
+            _list_tokens(store, args.session)
+        else:
+            return _revoke_tokens(store, args.token_id, args.session, now_ms)
     finally:
         store.close()
-    print(f"New {args.role} token (shown once; the old one no longer works):\n{token}")
+    return 0
+
+
+def _list_tokens(store: Store, session: str | None) -> None:
+    import datetime
+
+    tokens = store.scoped_tokens(session)
+    if not tokens:
+        print("no tokens for single sessions; `assistant tokens issue chair --session ID` makes one",
+              file=sys.stderr)
+    for t in tokens:
+        made = datetime.datetime.fromtimestamp(t.created_at_ms / 1000, datetime.timezone.utc)
+        state = "live" if t.revoked_at_ms is None else "revoked"
+        print(f"{t.id}\t{t.role}\t{t.session}\t{made:%Y-%m-%d %H:%M} UTC\t{state}")
+
+
+def _revoke_tokens(store: Store, token_id: str | None, session: str | None, now_ms: int) -> int:
+    if (token_id is None) == (session is None):
+        raise ConfigError("give a token's id (see `assistant tokens list`) or --session ID, not both")
+    count = store.revoke_scoped_tokens(token_id=token_id, session_id=session, at_ms=now_ms)
+    what = f"token {token_id}" if token_id is not None else f"{count} token(s) of session {session!r}"
+    if not count:
+        print(f"error: nothing to revoke: no live {'token ' + token_id if token_id else 'token of ' + repr(session)}"
+              "; `assistant tokens list` shows them", file=sys.stderr)
+        return 1
+    print(f"Revoked {what}: no longer good, on a running server too")
     return 0
 
 

@@ -19,12 +19,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
+from . import validate
 from .errors import ConfigError
+from .validate import LANG_RE, SESSION_ID_RE  # noqa: F401  (re-exported: older imports name them here)
 
 # Read through importlib.resources so it is found in a wheel, a pipx venv or a zip as well as a checkout.
 DEFAULT_CONFIG = resources.files("assistant") / "default.toml"
-SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 
@@ -40,6 +40,7 @@ class ServerSettings:
     tls_key: str = ""
     allowed_origins: tuple[str, ...] = ()
     trusted_proxies: tuple[str, ...] = ()
+    frame_ancestors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,9 @@ class LimitSettings:
     messages_per_s: float = 10.0
     message_burst: int = 40
     rate_strikes: int = 10
+    max_concurrent_exports: int = 8
+    export_wait_s: float = 5.0
+    auth_failures: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,15 +300,29 @@ def _validate(s: Settings) -> None:
     if s.limits.rate_strikes < 0:
         raise ConfigError("limits.rate_strikes must be 0 or more")
     validate_cluster(s.cluster)
+    if s.limits.max_concurrent_exports < 1:
+        raise ConfigError("limits.max_concurrent_exports must be at least 1")
+    if s.limits.export_wait_s < 0:
+        raise ConfigError("limits.export_wait_s must be 0 or more")
+    if s.limits.auth_failures < 1:
+        raise ConfigError("limits.auth_failures must be at least 1")
     for origin in s.server.allowed_origins:
         if not ORIGIN_RE.match(origin):
             raise ConfigError(f"server.allowed_origins has {origin!r}; write origins like "
                               "'https://captions.example.org' or 'http://10.0.0.5:8080' (scheme://host[:port])")
+    for origin in s.server.frame_ancestors:
+        if not ORIGIN_RE.match(origin):
+            raise ConfigError(f"server.frame_ancestors has {origin!r}; write the origins of the pages that embed "
+                              "the room screen like 'https://events.example.org' (scheme://host[:port])")
+    for role in ("chair_token", "staff_token"):
+        validate.unicode(getattr(s.auth, role), f"auth.{role}", error=ConfigError)
+    validate.unicode(s.server.public_url, "server.public_url", error=ConfigError)
     for i, sess in enumerate(s.sessions):
-        if not SESSION_ID_RE.match(sess.id):
-            raise ConfigError(f"sessions[{i}].id {sess.id!r} must be lower-case letters, digits, '-' or '_'")
-        if sess.language != "auto" and not LANG_RE.match(sess.language):
-            raise ConfigError(f"sessions[{i}].language {sess.language!r} must be a language code like 'en' or 'auto'")
+        validate.session_id(sess.id, f"sessions[{i}].id", error=ConfigError)
+        validate.language(sess.language, f"sessions[{i}].language", allow_auto=True, error=ConfigError)
         for lang in sess.languages:
-            if not LANG_RE.match(lang):
-                raise ConfigError(f"sessions[{i}].languages has {lang!r}, not a language code like 'fr'")
+            validate.language(lang, f"sessions[{i}].languages", error=ConfigError)
+        if sess.title:
+            validate.text(sess.title, f"sessions[{i}].title", max_chars=200, error=ConfigError)
+        for term in sess.glossary:
+            validate.text(term, f"sessions[{i}].glossary", max_chars=100, error=ConfigError)

@@ -11,6 +11,7 @@
     ├── AuthError                     a missing or wrong token
     ├── NotFoundError                 an unknown session or caption
     ├── UnavailableError              a room's worker cannot be reached now (a takeover is under way)
+    ├── LimitError                    too much at once: rate_limited or busy (says when to retry)
     └── StoreError                    the caption database cannot be opened or migrated
 
 The core raises these narrow errors; only the boundaries (CLI, HTTP and
@@ -81,6 +82,20 @@ class UnavailableError(AssistantError):
     """Try again shortly (HTTP 503): e.g. no worker holds the room while another takes it over."""
 
     code = "busy"
+
+
+class LimitError(AssistantError):
+    """A client over a limit (``rate_limited``: HTTP 429) or a server full (``busy``: 503).
+
+    ``retry_after_s`` becomes the ``Retry-After`` header.
+    """
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int, code: str = "rate_limited") -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after_s = retry_after_s
 
 
 class StoreError(AssistantError):

@@ -8,17 +8,20 @@ every reader of a stream. The full description is ``docs/protocol.md``.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from . import validate
 from .captions import Caption, Correction, Partial, Session, Status
-from .config import LANG_RE
 from .errors import ProtocolError
 
 PROTOCOL_VERSION = 1
 MAX_TEXT_CHARS = 2000  # longest caption text accepted from a person (a paragraph)
-SESSION_KEY_RE = re.compile(r"^[!-~]{8,128}$")  # printable ASCII, no spaces: survives a URL and a QR code
+MAX_TITLE_CHARS = 200
+MAX_TERM_CHARS = 100  # one glossary term
+MAX_TERMS = 500
+MAX_ID_CHARS = 100  # a caption id in a correction
+SESSION_KEY_RE = validate.SESSION_KEY_RE
 
 FrameKind = Literal["hello", "caption", "partial", "status", "correction", "error", "readers", "level",
                     "info"]
@@ -171,13 +174,13 @@ def parse_client_object(obj: object) -> ClientMessage:
     if kind == "caption_text":
         return CaptionText(text=_text(obj, "text"), lang=_lang(obj))
     if kind == "correct":
-        return CorrectCaption(id=_str(obj, "id", 100), text=_text(obj, "text"), lang=_lang(obj))
+        return CorrectCaption(id=_caption_id(obj.get("id")), text=_text(obj, "text"), lang=_lang(obj))
     if kind in ("pause", "resume", "end", "start"):
         return Control(action=kind)
     if kind == "update":
         title = obj.get("title")
-        if title is not None and (not isinstance(title, str) or len(title) > 200):
-            raise ProtocolError("\"title\" must be a string of at most 200 characters")
+        if title is not None:
+            title = parse_title(title)
         glossary = obj.get("glossary")
         if glossary is not None:
             glossary = parse_glossary(glossary)
@@ -185,42 +188,42 @@ def parse_client_object(obj: object) -> ClientMessage:
         if public is not None and not isinstance(public, bool):
             raise ProtocolError("\"public\" must be true or false")
         key = obj.get("key")
-        if key is not None and key != "" and (not isinstance(key, str) or not SESSION_KEY_RE.match(key)):
-            raise ProtocolError("\"key\" must be 8-128 printable ASCII characters without spaces, "
-                                "or \"\" to remove the key")
+        if key is not None and key != "":
+            key = validate.session_key(key, '"key"', hint=', or "" to remove the key')
         return UpdateSession(title=title, glossary=glossary, public=public, key=key)
     raise ProtocolError(f"unknown message type {_show(kind)}; expected one of ping, caption_text, correct,"
                         " pause, resume, end, update", code="unknown_type")
 
 
+def parse_title(value: object) -> str:
+    """A session title from a person: one line, 1-200 characters, no control characters."""
+    return validate.text(value, '"title"', max_chars=MAX_TITLE_CHARS)
+
+
 def parse_glossary(value: object) -> tuple[str, ...]:
-    if (not isinstance(value, list) or len(value) > 500
-            or not all(isinstance(t, str) and 0 < len(t.strip()) <= 100 for t in value)):
-        raise ProtocolError("\"glossary\" must be a list of at most 500 terms of 1-100 characters")
-    return tuple(dict.fromkeys(t.strip() for t in value))
+    """Glossary terms from a person: at most 500, each one line of 1-100 characters; duplicates dropped."""
+    if not isinstance(value, list) or len(value) > MAX_TERMS:
+        raise ProtocolError(f"\"glossary\" must be a list of at most {MAX_TERMS} terms of 1-{MAX_TERM_CHARS} "
+                            "characters")
+    terms = (validate.text(t, f'"glossary" term {i + 1}', max_chars=MAX_TERM_CHARS) for i, t in enumerate(value))
+    return tuple(dict.fromkeys(terms))
 
 
-def _str(obj: dict[str, Any], key: str, limit: int) -> str:
-    value = obj.get(key)
+def _caption_id(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ProtocolError(f"\"{key}\" must be a non-empty string")
-    if len(value) > limit:
-        raise ProtocolError(f"\"{key}\" is longer than {limit} characters")
-    return value.strip()
+        raise ProtocolError("\"id\" must be a non-empty string")
+    if len(value) > MAX_ID_CHARS:
+        raise ProtocolError(f"\"id\" is longer than {MAX_ID_CHARS} characters")
+    return validate.unicode(value.strip(), '"id"')
 
 
 def _text(obj: dict[str, Any], key: str) -> str:
-    return " ".join(_str(obj, key, MAX_TEXT_CHARS).split())
+    return validate.text(obj.get(key), f'"{key}"', max_chars=MAX_TEXT_CHARS)
 
 
 def _lang(obj: dict[str, Any]) -> str | None:
     lang = obj.get("lang")
-    if lang is None:
-        return None
-    if not isinstance(lang, str) or not LANG_RE.match(lang):
-        raise ProtocolError(f"\"lang\" must be a language code like \"en\", not {_show(lang)}",
-                            code="unknown_language")
-    return lang
+    return None if lang is None else validate.language(lang, '"lang"')
 
 
 def _show(value: object, limit: int = 40) -> str:

@@ -203,7 +203,8 @@ def main() -> int:
                 "rtf": counting.compute_ms / 1000 / duration, "passes": counting.passes,
                 "longest_pass_s": counting.longest_ms / 1000, "dropped_ms": dropped, "text": text,
             })
-        med = {k: statistics.median(r[k] for r in rows) for k in rows[0] if k != "text"}
+        med: dict[str, float] = {k: statistics.median(float(r[k]) for r in rows)  # type: ignore[arg-type]
+                                 for k in rows[0] if k != "text"}
         name = " + ".join(f.name for f in files)
         print(f"\n== {name} ({duration:.1f} s, {args.runs} run(s), medians)")
         print(f"final   latency p50/p95/max: {med['final_p50']:.2f} / {med['final_p95']:.2f} / {med['final_max']:.2f} s")
@@ -211,7 +212,7 @@ def main() -> int:
         print(f"partial latency p50/p95/max: {med['partial_p50']:.2f} / {med['partial_p95']:.2f} / {med['partial_max']:.2f} s")
         print(f"compute/audio (RTF): {med['rtf']:.3f}  passes: {med['passes']:.0f}  longest pass: {med['longest_pass_s']:.2f} s  dropped: {med['dropped_ms']:.0f} ms")
         if reference:
-            per_run = ", ".join("%.1f" % (100 * r["wer"]) for r in rows)
+            per_run = ", ".join("%.1f" % (100 * float(r["wer"])) for r in rows)  # type: ignore[arg-type]
             print(f"streaming WER: {100 * med['wer']:.1f}%  (runs: {per_run})")
         print(f"text: {rows[-1]['text']}")
         if reference and not args.no_offline:

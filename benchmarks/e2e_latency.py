@@ -164,7 +164,7 @@ def main() -> None:
                     print(f"  {m:>3}-{m + 5:<3}  {pct(lat, 50):>9.2f}  {pct(lat, 95):>9.2f}  {part[-1][2]:>6.0f}")
         print(f"run {i + 1}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                            for k, v in row.items()))
-    print("median of runs: " + ", ".join(f"{k} {statistics.median(float(r[k]) for r in rows):.3f}"
+    print("median of runs: " + ", ".join(f"{k} {statistics.median(float(r[k]) for r in rows):.3f}"  # type: ignore[arg-type]
                                          for k in rows[0]))
     if reference:
         for beam in (1, 5):

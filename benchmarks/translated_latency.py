@@ -127,7 +127,8 @@ def flicker(frames: list[dict[str, Any]]) -> tuple[int, int]:
 
 
 def pct(values: list[float], q: float) -> float | None:
-    return wordlat.pct(values, q)
+    result: float | None = wordlat.pct(values, q)
+    return result
 
 
 async def one_run(args: argparse.Namespace, off: list[dict[str, Any]]) -> dict[str, Any]:

@@ -262,7 +262,7 @@ def test_end_of_stream_finalises_speech_without_a_pause() -> None:
 def test_wrong_audio_is_rejected_with_a_clear_error() -> None:
     rec = StreamingRecognizer()
     with pytest.raises(AudioFormatError, match="float32"):
-        rec.receive_audio(np.zeros(10, dtype=np.int16))  # type: ignore[arg-type]
+        rec.receive_audio(np.zeros(10, dtype=np.int16))
     rec.end_of_stream()
     with pytest.raises(AudioFormatError, match="end_of_stream"):
         rec.receive_audio(np.zeros(10, dtype=np.float32))

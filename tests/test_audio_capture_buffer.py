@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.audio.capture_buffer import CaptureBuffer
+from assistant.audio.capture_buffer import CaptureBuffer, Gap, Outgoing
 from assistant.errors import ProtocolError
 
 RATE = 1000  # small numbers keep the arithmetic readable: 100 ms = 100 samples
@@ -17,8 +17,9 @@ def samples(start: int, count: int) -> bytes:
     return b"".join(((start + i) % 65536).to_bytes(2, "little") for i in range(count))
 
 
-def positions(frames: list[bytes]) -> list[int]:
-    data = b"".join(frames)
+def positions(frames: list[Outgoing]) -> list[int]:
+    """Sample values sent; a gap reads as the server's silence (zeros)."""
+    data = b"".join(bytes(2 * f.samples) if isinstance(f, Gap) else f for f in frames)
     return [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
 
 
@@ -30,7 +31,7 @@ def test_frames_are_at_most_frame_ms_long_and_sent_once() -> None:
     buf = make()
     buf.append(samples(0, 250))
     frames = buf.frames_to_send()
-    assert [len(f) for f in frames] == [200, 200, 100]
+    assert [len(f) for f in frames] == [200, 200, 100]  # type: ignore[arg-type]
     assert positions(frames) == list(range(250))
     assert buf.frames_to_send() == []
     buf.append(samples(250, 10))
@@ -80,26 +81,37 @@ def test_overflow_drops_the_oldest_and_counts_it() -> None:
     assert buf.append(samples(0, 400)) == 0
     assert buf.append(samples(400, 300)) == 200
     assert (buf.start, buf.end, buf.dropped) == (200, 700, 200)
-    # The server last had sample 150: it gets silence for 150..199, then the real audio.
+    # The server last had sample 150: it is told of a 50-sample gap, then gets the real audio.
     resent = buf.pending_from(150)
+    assert resent[0] == Gap(50)
     assert positions(resent) == [0] * 50 + list(range(200, 700))
-    assert buf.silence_sent == 50
+    assert buf.gap_samples == 50
 
 
-def test_unsent_audio_dropped_while_connected_becomes_silence() -> None:
+def test_unsent_audio_dropped_while_connected_becomes_a_gap() -> None:
     buf = make(max_buffer_s=0.2)
     buf.pending_from(0)
     buf.append(samples(0, 350))
-    assert positions(buf.frames_to_send()) == [0] * 150 + list(range(150, 350))
-    assert (buf.dropped, buf.silence_sent) == (150, 150)
+    sent = buf.frames_to_send()
+    assert sent[0] == Gap(150)
+    assert positions(sent) == [0] * 150 + list(range(150, 350))
+    assert (buf.dropped, buf.gap_samples) == (150, 150)
 
 
-def test_long_gap_of_silence_shares_one_zero_frame() -> None:
+def test_a_long_outage_keeps_memory_bounded_and_time_exact() -> None:
     buf = CaptureBuffer(16000, 2, max_buffer_s=1.0)
-    for _ in range(100):
+    for _ in range(3000):  # five minutes of audio, 100 ms at a time, while disconnected
         buf.append(bytes(3200))
-    frames = buf.pending_from(0)
-    assert sum(len(f) for f in frames) == buf.end * 2
+        assert buf.buffered <= 16000
+    sent = buf.pending_from(0)
+    assert sent[0] == Gap(buf.end - 16000)
+    assert sum(f.samples if isinstance(f, Gap) else len(f) // 2 for f in sent) == buf.end == 3000 * 1600
+
+
+def test_silence_for_an_old_server_shares_one_zero_frame() -> None:
+    buf = CaptureBuffer(16000, 2, max_buffer_s=1.0)
+    frames = buf.silence(90 * 1600 + 7)
+    assert sum(len(f) for f in frames) == (90 * 1600 + 7) * 2 and not any(any(f) for f in frames)
     assert len({id(f) for f in frames[:90]}) == 1
 
 

@@ -9,7 +9,7 @@ import json
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 import aiohttp
 import pytest
@@ -123,7 +123,7 @@ async def test_any_web_node_serves_any_room_and_its_exports(cluster: tuple[Clust
                                  json={"text": "Line two."}, headers={"Authorization": f"Bearer {CHAIR}"})
         assert fixed.status == 200, await fixed.text()
         async with http.ws_connect(ws_url(webs[0].url, "/ws/captions/annex?since=3")) as ws:
-            frames = []
+            frames: list[dict[str, Any]] = []
             async with asyncio.timeout(20):
                 while not any(f["type"] == "status" for f in frames):
                     frames.append(json.loads((await ws.receive()).data))
@@ -185,10 +185,8 @@ async def test_a_capture_station_resends_through_another_web_node(
         await capture
     c.launch(victim)
     wait_healthy(victim.url)
-    r = redis.Redis.from_url(c.redis_url)
-    entries = r.xrange(RoomKeys("booth").audio)
-    offsets = [(int(f[b"o"]), len(f[b"p"]) // 2, f[b"e"]) for _, f in entries if f[b"s"] == b"booth-station"]
-    r.close()
+    offsets = [(int(f[b"o"]), len(f[b"p"]) // 2, f[b"e"]) for f in stream_fields(c.redis_url, RoomKeys("booth").audio)
+               if f[b"s"] == b"booth-station"]
     assert offsets[0][2] == b"start" and offsets[-1][2] == b"stop"
     position = 0
     for offset, samples, _ in offsets:  # contiguous: nothing lost, nothing written twice
@@ -235,9 +233,7 @@ async def test_a_killed_worker_s_room_continues_on_another(cluster: tuple[Cluste
     else:
         raise AssertionError("no worker reports the readers of room rec")
     assert reader.seqs == list(range(1, len(reader.seqs) + 1))
-    r = redis.Redis.from_url(c.redis_url)
-    starts = [json.loads(f[b"c"])["start_ms"] for _, f in r.xrange(RoomKeys("rec").captions("en"))]
-    r.close()
+    starts = [json.loads(f[b"c"])["start_ms"] for f in stream_fields(c.redis_url, RoomKeys("rec").captions("en"))]
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert max(gaps) < (TAKEOVER_S + 4.5) * 1000, starts
 
@@ -272,3 +268,13 @@ async def test_a_recording_recognised_by_a_tiny_en_worker_is_read_on_every_web_n
     assert texts[0] == texts[1]
     said = " ".join(texts[0]).lower()
     assert "country" in said and "americans" in said, said
+
+
+def stream_fields(url: str, key: str) -> list[dict[bytes, bytes]]:
+    """The fields of every entry of a Redis stream, oldest first."""
+    r = redis.Redis.from_url(url)
+    try:
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]], r.xrange(key))
+    finally:
+        r.close()
+    return [fields for _, fields in entries]

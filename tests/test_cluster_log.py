@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from assistant import protocol
-from assistant.captions import Caption, Session
+from assistant.captions import Caption, Partial, Session
 from assistant.cluster.bus import RedisBus
 from assistant.cluster.keys import ROOMS, RoomKeys, session_json
 from assistant.cluster.redislog import RedisLog
@@ -124,7 +124,7 @@ async def test_frames_reach_subscribers_after_their_caption_is_logged(client: ai
         c = cap(i, f"line {i}")
         store.insert_caption(c)
         owner.publish(Topic("hall", "en"), protocol.caption(c))
-    owner.publish(Topic("hall", "en"), protocol.partial(protocol.Partial("hall", "en", 0, 1, "sentinel")))
+    owner.publish(Topic("hall", "en"), protocol.partial(Partial("hall", "en", 0, 1, "sentinel")))
     got = []
     async with asyncio.timeout(10):
         while True:

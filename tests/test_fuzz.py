@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
 from aiohttp import WSMsgType, WSServerHandshakeError, web
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
@@ -56,7 +57,7 @@ def fuzz_settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, limits=limits)
 
 
-def run_against_server(settings: Settings, body: Callable[[asyncio.Runner, TestClient], None],
+def run_against_server(settings: Settings, body: Callable[[asyncio.Runner, TestClient[web.Request, web.Application]], None],
                        recognizer_factory: Any = None) -> None:
     """Start one server, store BEFORE, call ``body``, then check the server is alive and lost nothing."""
     with asyncio.Runner() as runner:
@@ -71,13 +72,13 @@ def run_against_server(settings: Settings, body: Callable[[asyncio.Runner, TestC
             runner.run(client.close())
 
 
-async def start_client(app: web.Application) -> TestClient:
+async def start_client(app: web.Application) -> TestClient[web.Request, web.Application]:
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     return client
 
 
-async def check_nothing_lost(client: TestClient) -> None:
+async def check_nothing_lost(client: TestClient[web.Request, web.Application]) -> None:
     health = await client.get("/healthz")
     assert health.status == 200
     ws = await client.ws_connect("/ws/captions/main?since=0", headers=bearer(STAFF))
@@ -126,7 +127,7 @@ async def until_sentinel(ws: Any, mark: str) -> int | None:
 
 
 def socket_fuzz(settings: Settings, path: str, headers: dict[str, str]) -> None:
-    def body(runner: asyncio.Runner, client: TestClient) -> None:
+    def body(runner: asyncio.Runner, client: TestClient[web.Request, web.Application]) -> None:
         state: dict[str, Any] = {"ws": None, "n": 0}
 
         async def one(kind: WSMsgType, data: str | bytes) -> None:
@@ -177,7 +178,7 @@ queries = st.fixed_dictionaries({}, optional={
 
 
 def test_fuzz_reader_query_parameters(settings: Settings) -> None:
-    def body(runner: asyncio.Runner, client: TestClient) -> None:
+    def body(runner: asyncio.Runner, client: TestClient[web.Request, web.Application]) -> None:
         async def one(params: dict[str, str]) -> None:
             try:
                 ws = await client.ws_connect("/ws/captions/main", params=params)
@@ -214,7 +215,7 @@ bodies = (messages.map(lambda m: json.dumps(m).encode()) | json_values.map(lambd
 
 
 def test_fuzz_http_json_bodies(settings: Settings) -> None:
-    def body(runner: asyncio.Runner, client: TestClient) -> None:
+    def body(runner: asyncio.Runner, client: TestClient[web.Request, web.Application]) -> None:
         async def one(endpoint: int, data: bytes) -> None:
             method, path, token = ENDPOINTS[endpoint]
             first = (await (await client.get("/api/sessions/main/transcript.txt")).text()).strip()
@@ -239,7 +240,8 @@ def test_fuzz_http_json_bodies(settings: Settings) -> None:
 good_starts = st.fixed_dictionaries({
     "type": st.just("start"), "sample_rate": st.sampled_from([16000, 48000, 8000, 44100, 11025]),
     "channels": st.sampled_from([1, 2]), "format": st.sampled_from(["s16le", "f32le"]),
-    "stream": st.sampled_from(["cap-1", "cap-2"])}).map(json.dumps)
+    # Fresh ids as well as two reused ones: a stream that has ended (stopped or replaced) is refused for good.
+    "stream": st.sampled_from(["cap-1", "cap-2"]) | st.uuids().map(lambda u: f"cap-{u.hex}")}).map(json.dumps)
 bad_starts = st.one_of(
     st.fixed_dictionaries({"type": st.sampled_from(["start", "stop", None]),
                            "sample_rate": json_values | st.sampled_from([0, -16000, 7999, 48001, 16000.0, 10**9,
@@ -265,7 +267,7 @@ def test_fuzz_audio_endpoint(settings: Settings) -> None:
         return RecognizerRunner(ScriptedTranscriber([]), None, RecognizerSettings(use_vad=False), executor=executor,
                                 language=language)
 
-    def body(runner: asyncio.Runner, client: TestClient) -> None:
+    def body(runner: asyncio.Runner, client: TestClient[web.Request, web.Application]) -> None:
         async def one(start: str | bytes, actions: list[tuple[str, Any]]) -> None:
             ws = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
             await send(ws, WSMsgType.TEXT if isinstance(start, str) else WSMsgType.BINARY, start)

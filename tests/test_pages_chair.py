@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import quote
 
 import aiohttp
@@ -18,6 +19,7 @@ from aiohttp import web
 
 from assistant.config import Settings
 from assistant.server.app import make_app
+from assistant.server.ingest import IngestStream
 from assistant.server.keys import SESSIONS
 from assistant.server.runtime import SessionRuntime
 from tests.browser import DESKTOP, PHONE, Chromium, Page, chromium, connect, screenshot_dir, serve
@@ -29,21 +31,26 @@ pytestmark = pytest.mark.browser
 
 
 class CountingRecognizer:
-    """Hears audio and says nothing; counts the samples so a test can see audio arrived."""
+    """Hears audio and says nothing; counts the samples so a test can see audio arrived, and when it ended."""
 
     def __init__(self) -> None:
         self.samples = 0
+        self.done = asyncio.Event()
 
-    async def run(self, audio: AsyncIterator[np.ndarray], on_event: Callable[[object], None]) -> None:
-        async for chunk in audio:
-            self.samples += len(chunk)
+    async def run(self, audio: AsyncIterator[Any], on_event: Callable[[Any], None]) -> None:
+        try:
+            async for chunk in audio:
+                self.samples += len(chunk)
+        finally:
+            self.done.set()
 
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Application, list[CountingRecognizer]]]:
     made: list[CountingRecognizer] = []
 
-    def factory(lang: str | None, glossary: tuple[str, ...]) -> CountingRecognizer:
+    def factory(language: str | None, glossary: tuple[str, ...],
+                task: Literal["transcribe", "translate"] = "transcribe") -> CountingRecognizer:
         made.append(CountingRecognizer())
         return made[-1]
 
@@ -53,7 +60,9 @@ async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Applicatio
 
 
 def runtime(app: web.Application) -> SessionRuntime:
-    return app[SESSIONS].get("main")
+    room = app[SESSIONS].get("main")
+    assert isinstance(room, SessionRuntime)  # make_app serves its rooms in-process
+    return room
 
 
 async def press_key(page: Page, selector: str, key: str) -> None:
@@ -303,3 +312,144 @@ async def test_chair_makes_the_session_private_and_the_join_panel_carries_the_ke
         await other.call("Emulation.setEmulatedMedia", {"features": []})
         await shoot(other, shots / "chair-settings-public-360x640.png", ".join", ".access")
         assert chair.errors == [] and other.errors == []
+
+
+
+NETWORK = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+SECOND = 16000  # samples of the console's audio
+
+
+class BlackHoleProxy:
+    """A TCP relay in front of the server; ``swallow()`` makes every open connection a black hole.
+
+    That is a Wi-Fi drop as a browser sees it: nothing closes, nothing gets through. Connections
+    made afterwards work again.
+    """
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.open: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter, asyncio.Event]] = []
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        for client, upstream, _ in self.open:
+            client.close()
+            upstream.close()
+        await self.server.wait_closed()
+
+    def swallow(self) -> None:
+        for _, _, hole in self.open:
+            hole.set()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        hole = asyncio.Event()
+        self.open.append((writer, up_writer, hole))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(ConnectionError):
+                while data := await src.read(65536):
+                    if not hole.is_set():
+                        dst.write(data)
+                        await dst.drain()
+            if not hole.is_set():
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+async def wait_until_heard(chair: Page, samples: str) -> None:
+    await chair.wait_for(f"window.chairDebug.mic.buffer.acked >= {samples}", timeout=30)
+
+
+async def stop_and_count(chair: Page, recognizers: list[CountingRecognizer]) -> tuple[int, int]:
+    """Stop the microphone; (samples the console captured, samples the server heard) once the stream ended."""
+    await chair.click("#mic-toggle")  # the rest goes out, then "stop"
+    captured = int(await chair.evaluate("window.chairDebug.mic.buffer.end"))
+    await asyncio.wait_for(recognizers[-1].done.wait(), 30)
+    return captured, recognizers[-1].samples
+
+
+async def test_audio_cut_longer_than_the_buffer_keeps_the_servers_audio_time_exact(
+        chromium: Chromium, settings: Settings) -> None:
+    """The server drops the audio socket and the network stays down longer than the console's buffer lasts."""
+    async with running(settings) as (url, app, recognizers), connect(chromium) as tools:
+        chair = await tools.new_page(DESKTOP)
+        await chair.goto(f"{url}/chair/main#token={CHAIR}")
+        await chair.wait_for("document.querySelector('#conn').dataset.state === 'live'")
+        await chair.evaluate("window.chairDebug.audio.config.maxBufferS = 1")  # a one-second buffer
+        await chair.click("#btn-start")
+        await chair.wait_for("window.chairDebug.mic.ready === true")
+        await wait_until_heard(chair, str(SECOND))
+
+        await chair.call("Network.enable")
+        await chair.call("Network.emulateNetworkConditions", {"offline": True, **NETWORK})  # no new connections
+        sockets = [s.socket for s in runtime(app).ingest_streams.values() if isinstance(s, IngestStream) and s.socket]
+        assert len(sockets) == 1
+        await sockets[0].close(code=aiohttp.WSCloseCode.INTERNAL_ERROR)  # the server side drops it
+        await chair.wait_for("window.chairDebug.mic.ready === false")
+        await chair.wait_for(f"window.chairDebug.mic.buffer.dropped >= {3 * SECOND}", timeout=60)
+        held = await chair.evaluate("window.chairDebug.mic.buffer.held()")
+        assert held <= SECOND + 1600, held  # memory stays bounded: the buffer, plus the newest chunk
+
+        await chair.call("Network.emulateNetworkConditions", {"offline": False, **NETWORK})
+        await chair.wait_for("window.chairDebug.mic.ready === true", timeout=60)
+        assert await chair.evaluate("window.chairDebug.mic.buffer.gapSamples") >= 2 * SECOND
+        await wait_until_heard(chair, str(await chair.evaluate("window.chairDebug.mic.buffer.end")))
+        captured, heard = await stop_and_count(chair, recognizers)
+        assert len(recognizers) == 1  # one stream throughout: the console resumed it
+        assert heard == captured  # not a sample of audio time lost, however long the cut
+        assert chair.errors == []
+
+
+async def test_a_silent_network_drop_is_noticed_and_the_servers_audio_time_stays_exact(
+        chromium: Chromium, settings: Settings) -> None:
+    """Wi-Fi gone without a word: the console sees no acks, gives up the dead socket and reconnects."""
+    async with running(settings) as (url, app, recognizers), connect(chromium) as tools:
+        port = int(url.rsplit(":", 1)[1])
+        proxy = BlackHoleProxy(port)
+        async with proxy as proxied:
+            chair = await tools.new_page(DESKTOP)
+            await chair.goto(f"{proxied}/chair/main#token={CHAIR}")
+            await chair.wait_for("document.querySelector('#conn').dataset.state === 'live'")
+            # A one-second buffer; a connection is dead after three seconds of audio with no word from it.
+            await chair.evaluate("window.chairDebug.audio.config.maxBufferS = 1; "
+                                 "window.chairDebug.audio.config.stallS = 3")
+            await chair.click("#btn-start")
+            await chair.wait_for("window.chairDebug.mic.ready === true")
+            await wait_until_heard(chair, str(SECOND))
+            proxy.swallow()
+            # It notices, drops the dead socket and comes back on a new one (the network is fine again).
+            await chair.wait_for("window.chairDebug.mic.stalls === 1 && window.chairDebug.mic.ready", timeout=60)
+            assert await chair.evaluate("window.chairDebug.mic.buffer.gapSamples") > 0
+            await wait_until_heard(chair, str(await chair.evaluate("window.chairDebug.mic.buffer.end")))
+            captured, heard = await stop_and_count(chair, recognizers)
+            assert heard == captured
+            assert chair.errors == []
+
+
+async def test_the_resend_buffer_counts_what_it_drops_as_a_gap(chromium: Chromium, settings: Settings) -> None:
+    """The console's buffer by itself (chair-audio-buffer.js): bounded, and every dropped sample accounted for."""
+    async with running(settings) as (url, app, _), connect(chromium) as tools:
+        page = await tools.new_page(DESKTOP)
+        await page.goto(f"{url}/chair/main")  # the token gate; every part of the console is loaded all the same
+        result = await page.evaluate("""(function () {
+          var b = new window.Chair.ResendBuffer(3000);
+          function chunk(n) { return new Int16Array(1000).fill(n); }
+          b.append(chunk(0)); b.append(chunk(1));
+          b.ack(1500);
+          for (var i = 2; i < 10; i++) b.append(chunk(i));  // the connection is down meanwhile
+          var plan = b.pendingFrom(1500);
+          return {gap: plan.gap, frames: plan.frames.map(function (f) { return [f[0], f.length]; }),
+                  held: b.held(), dropped: b.dropped, end: b.end, nonsense: b.pendingFrom(20000)};
+        })()""")
+        # Samples 1500..6999 are gone (500 of chunk 1, chunks 2-6): the server hears them as a gap.
+        assert result == {"gap": 5500, "frames": [[7, 1000], [8, 1000], [9, 1000]], "held": 3000,
+                          "dropped": 5500, "end": 10000, "nonsense": None}
+        assert page.errors == []

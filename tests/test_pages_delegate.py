@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from assistant.asr.types import LagReport, PartialCaption
+from assistant.asr.types import FinalCaption, LagReport, PartialCaption
 from assistant.config import Settings
 from assistant.server.app import make_app
 from assistant.server.keys import SESSIONS
 from assistant.server.runtime import SessionRuntime
-from tests.helpers.recognizers import silent_factory
+from tests.helpers.recognizers import go_live, silent_factory
 from tests.browser import DESKTOP, PHONE, Chromium, Page, chromium, connect, screenshot_dir, serve
 from tests.conftest import CHAIR, ManualClock, bearer
 
@@ -108,7 +108,9 @@ async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Applicatio
 
 
 def runtime(app: web.Application) -> SessionRuntime:
-    return app[SESSIONS].get("main")
+    room = app[SESSIONS].get("main")
+    assert isinstance(room, SessionRuntime)  # make_app serves its rooms in-process
+    return room
 
 
 async def say(url: str, text: str) -> dict[str, Any]:
@@ -163,9 +165,10 @@ async def test_delegate_shows_captions_partials_and_resumes_exactly_once(
             await page.wait_for("document.querySelectorAll('#captions .cap').length === 4", timeout=20)
             await say(url, "Back live.")
             await page.wait_for("document.querySelectorAll('#captions .cap').length === 5")
-            await asyncio.sleep(0.3)  # anything duplicated would have arrived by now
+            await say(url, "Sentinel.")  # a duplicate would arrive before it
+            await page.wait_for("document.querySelectorAll('#captions .cap').length >= 6")
             assert await shown(page) == ["Good morning, everyone.", "Welcome to the plenary.", "Missed line one.",
-                                         "Missed line two.", "Back live."]
+                                         "Missed line two.", "Back live.", "Sentinel."]
             resumed = [r for r in proxy.requests if r.startswith("GET /ws/captions/main")]
             assert len(resumed) == 2 and "since=0" in resumed[0] and "since=2" in resumed[1], resumed
             assert page.errors == []
@@ -183,9 +186,9 @@ async def test_delegate_switches_language_rtl_source_text_and_preferences(
         await page.goto(f"{url}/s/main?lang=xx")  # not offered: falls back to the spoken language, says so
         await page.wait_for("document.querySelector('#lang').value === 'en' && "
                             "document.querySelectorAll('#captions .cap').length === 2")
-        assert "not available" in await page.text("#notice")
+        assert await page.text("#notice") == "This session has no captions in xx; showing English."
         options = await page.evaluate("Array.from(document.querySelector('#lang').options).map(o => o.textContent)")
-        assert options == ["English", "العربية", "Français"]
+        assert options == ["English", "Arabic (العربية)", "French (Français)"]  # named in the interface language too
 
         await page.evaluate("(function(){var s=document.querySelector('#lang');s.value='fr';"
                             "s.dispatchEvent(new Event('change'));})()")
@@ -193,12 +196,16 @@ async def test_delegate_switches_language_rtl_source_text_and_preferences(
         assert await shown(page) == ["[fr] The harbour was rebuilt.", "Hamburg did it first."]
         assert "?lang=fr" in await page.evaluate("location.search")
         assert not await page.evaluate("document.querySelector('#mt-banner').hidden")
-        fallback = await page.text("#captions .cap:nth-child(2)")
+        fallback = await page.text("#captions .block:nth-child(2) .cap")
         assert "original" in fallback
+        assert await page.evaluate("document.querySelector('#captions .cap .orig').getAttribute('aria-expanded')") \
+            == "false"
         await page.click("#captions .cap[data-has-source]")  # a tap shows the spoken text
-        assert await page.wait_for("document.querySelector('#captions .cap .source') && "
+        assert await page.wait_for("!document.querySelector('#captions .cap .source').hidden && "
                                    "document.querySelector('#captions .cap .source').textContent") \
             == "Original (English)The harbour was rebuilt."
+        assert await page.evaluate("document.querySelector('#captions .cap .orig').getAttribute('aria-expanded')") \
+            == "true"
         await say(url, "And a live one.")
         await page.wait_for("document.querySelectorAll('#captions .cap').length === 3")
         assert (await shown(page))[-1] == "[fr] And a live one."
@@ -288,6 +295,7 @@ async def test_agreed_words_of_the_partial_show_settled(chromium: Chromium, sett
             assert page.errors == []
 
 
+DOT = "getComputedStyle(document.querySelector('#conn'), '::before').backgroundColor"
 CARD = "(function(){var c=document.querySelector('#session-state .state-card');return c?c.dataset.card:'';})()"
 
 
@@ -321,6 +329,7 @@ async def test_delegate_shows_waiting_paused_and_ended_calmly(
         assert "Session paused" in await page.text("#session-state")
         assert await page.evaluate("document.querySelector('#lag').hidden")  # no lag while not live
         assert await page.text("#conn") == "Paused"
+        paused_dot = await page.evaluate(DOT)
         # The card sits in a polite live region and is read out once: a reconnect (same state again)
         # leaves the very same node in place, so nothing flickers and nothing is repeated.
         assert await page.evaluate("document.querySelector('#session-state').getAttribute('aria-live')") == "polite"
@@ -341,6 +350,14 @@ async def test_delegate_shows_waiting_paused_and_ended_calmly(
         await control(url, "end")  # pause -> end: the reader is told
         await page.wait_for(f"{CARD} === 'ended'")
         assert "This session has ended" in await page.text("#session-state")
+        # "Ended" has a colour of its own: not paused amber, not the red of an error.
+        assert await page.text("#conn") == "Ended"
+        assert await page.evaluate("document.querySelector('#conn').dataset.state") == "ended"
+        ended_dot, bad = await page.evaluate(f"[{DOT}, getComputedStyle(document.documentElement)"
+                                             ".getPropertyValue('--bad').trim()]")
+        assert ended_dot != paused_dot and ended_dot != await page.evaluate(
+            f"(function(){{var e=document.createElement('i');e.style.color='{bad}';document.body.appendChild(e);"
+            f"var c=getComputedStyle(e).color;e.remove();return c;}})()")
         link = "document.querySelector('#session-state a.button.primary')"
         assert await page.evaluate(f"{link}.textContent") == "Download the transcript"
         href = await page.evaluate(f"{link}.href")
@@ -359,3 +376,235 @@ async def test_delegate_shows_waiting_paused_and_ended_calmly(
         assert "lang=fr" in await wide.evaluate(f"{link}.href")
         await wide.screenshot(shots / "delegate-ended-1280x800.png")
         assert page.errors == [] and wide.errors == []
+
+
+# -- reading: the lag of one's own language, translated partials, fragments, paragraphs, the keyboard -------------
+
+class GatedTranslator(PrefixTranslator):
+    """``PrefixTranslator`` whose texts listed in ``gates`` wait for their event first."""
+
+    def __init__(self, targets: tuple[str, ...]) -> None:
+        super().__init__(targets)
+        self.gates: dict[str, asyncio.Event] = {}
+
+    async def translate(self, text: str, source: str, target: str, glossary: tuple[str, ...] = ()) -> Translated:
+        gate = self.gates.get(text)
+        if gate is not None:
+            await gate.wait()
+        return await super().translate(text, source, target, glossary)
+
+
+@contextlib.asynccontextmanager
+async def running_with(settings: Settings, clock: ManualClock,
+                       translator: PrefixTranslator) -> AsyncIterator[tuple[str, web.Application]]:
+    app = make_app(settings, clock=clock.clock, translator=translator, recognizer_factory=silent_factory)
+    async with serve(app) as url:
+        yield url, app
+
+
+def final(start_ms: int, end_ms: int, text: str) -> FinalCaption:
+    return FinalCaption(start_ms, end_ms, text, (), "en")
+
+
+BLOCKS = "JSON.stringify(Array.from(document.querySelectorAll('#captions .block')).map(b => " \
+         "Array.from(b.querySelectorAll('.cap .text')).map(e => e.textContent)))"
+
+
+async def blocks(page: Page) -> list[list[str]]:
+    import json
+    return json.loads(await page.evaluate(BLOCKS))  # type: ignore[no-any-return]
+
+
+async def test_the_lag_banner_tells_each_reader_about_their_own_language(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path)
+    clock, translator = ManualClock(), GatedTranslator(("fr",))
+    async with running_with(settings, clock, translator) as (url, app), connect(chromium) as tools:
+        spoken = await tools.new_page(PHONE, mobile=True)
+        await spoken.goto(f"{url}/s/main")
+        french = await tools.new_page(PHONE, mobile=True)
+        await french.goto(f"{url}/s/main?lang=fr")
+        for page in (spoken, french):
+            await page.wait_for("window.captionsDebug && window.captionsDebug.state.conn === 'open'")
+        rt = runtime(app)
+        go_live(rt, lag_ms=6000)  # six seconds is late for the spoken language, not yet for a translation
+        assert await spoken.wait_for("!document.querySelector('#lag').hidden && "
+                                     "document.querySelector('#lag').textContent") == "Captions are 6 s behind"
+        await french.wait_for("window.captionsDebug.state.live && window.captionsDebug.state.lagMs === 6000")
+        assert await french.evaluate("document.querySelector('#lag').hidden")
+
+        # A translation that takes three seconds: French readers are nine seconds behind, and told why.
+        gate = translator.gates["Slow to translate."] = asyncio.Event()
+        await say(url, "Slow to translate.")
+        clock.ms += 3000
+        gate.set()
+        assert await french.wait_for("!document.querySelector('#lag').hidden && "
+                                     "document.querySelector('#lag').textContent") \
+            == "Captions are 9 s behind, 3 s of it for translation"
+        assert await french.evaluate("window.captionsDebug.state.translationMs") == 3000
+        assert await spoken.text("#lag") == "Captions are 6 s behind"  # the spoken language is not slowed
+        await french.screenshot(shots / "delegate-lag-fr-360x640.png")
+        rt.recognized(LagReport(4500))  # 7.5 s in French: under its threshold; 4.5 s in English: over
+        await french.wait_for("document.querySelector('#lag').hidden")
+        assert await spoken.wait_for("document.querySelector('#lag').textContent === 'Captions are 5 s behind'")
+        assert spoken.errors == [] and french.errors == []
+
+
+async def test_a_translated_partial_is_grey_and_shows_its_original_on_a_tap(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    async with running(settings) as (url, app), connect(chromium) as tools:
+        await say(url, "The harbour was rebuilt.")
+        page = await tools.new_page(PHONE, mobile=True)
+        await page.goto(f"{url}/s/main?lang=fr")
+        await page.wait_for("document.querySelectorAll('#captions .cap').length === 1 && "
+                            "window.captionsDebug.state.conn === 'open'")
+        rt = runtime(app)
+        go_live(rt)
+        rt.recognized(PartialCaption(9000, 9900, "ask not what your country", stable_text="ask not what"))
+        await page.wait_for("document.querySelector('#partial').textContent.startsWith('[fr] ask not what')")
+        # Nothing of a translated partial is settled: all of it may still change, so all of it is grey.
+        assert await page.evaluate("document.querySelector('#partial .settled')") is None
+        grey, ink = await page.evaluate(
+            "[getComputedStyle(document.querySelector('#partial')).color, "
+            "getComputedStyle(document.querySelector('#captions .cap .text')).color]")
+        assert grey != ink
+        button = "document.querySelector('#partial button.orig')"
+        assert await page.evaluate(f"{button}.getAttribute('aria-expanded')") == "false"
+        assert await page.evaluate("document.querySelector('#partial .source').hidden")
+        await page.click("#partial")
+        await page.wait_for("!document.querySelector('#partial .source').hidden")
+        assert await page.text("#partial .source") == "Original (English)\nask not what"
+        assert await page.evaluate(f"{button}.getAttribute('aria-expanded')") == "true"
+        await page.screenshot(screenshot_dir(tmp_path) / "delegate-fr-partial-360x640.png")
+        # The final translation arrives and the partial is cleared.
+        rt.recognized(final(9000, 11000, "ask not what your country can do for you."))
+        await page.wait_for("document.querySelectorAll('#captions .cap').length === 2 && "
+                            "document.querySelector('#partial').textContent === ''")
+        assert page.errors == []
+
+
+async def test_a_fragment_is_shown_after_the_line_whose_sentence_it_ends(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    async with running(settings) as (url, app), connect(chromium) as tools:
+        page = await tools.new_page(PHONE, mobile=True)
+        await page.goto(f"{url}/s/main")
+        await page.wait_for("window.captionsDebug && window.captionsDebug.state.conn === 'open'")
+        rt = runtime(app)
+        go_live(rt)
+        rt.recognized(final(0, 2500, "Good morning and welcome to the plenary."))
+        rt.recognized(final(2600, 5200, "The report will be read as it was"))
+        rt.recognized(final(5200, 5700, "spoken."))
+        rt.recognized(final(6000, 6400, "Thank you."))  # short, but a sentence of its own
+        await page.wait_for("document.querySelectorAll('#captions .cap').length === 4")
+        assert await blocks(page) == [["Good morning and welcome to the plenary."],
+                                      ["The report will be read as it was", "spoken."], ["Thank you."]]
+        assert await page.text("#captions .block:nth-child(2)") == "The report will be read as it was spoken."
+        await page.screenshot(screenshot_dir(tmp_path) / "delegate-fragment-360x640.png")
+
+        # Display only: the joined caption is still found by its id when corrected.
+        joined = await page.evaluate("window.captionsDebug.log.lines[2].id")
+        async with aiohttp.ClientSession() as http:
+            async with http.patch(f"{url}/api/sessions/main/captions/{joined}", headers=bearer(CHAIR),
+                                  json={"text": "spoken. We will now take questions from the floor."}) as r:
+                assert r.status == 200, await r.text()
+        await page.wait_for("document.querySelector('#captions .cap.corrected')")
+        assert await blocks(page) == [["Good morning and welcome to the plenary."],
+                                      ["The report will be read as it was"],
+                                      ["spoken. We will now take questions from the floor."], ["Thank you."]]
+        assert page.errors == []
+
+
+async def test_read_as_paragraphs_flows_captions_and_is_remembered(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path)
+    async with running(settings) as (url, app), connect(chromium) as tools:
+        page = await tools.new_page(PHONE, mobile=True)
+        await page.goto(f"{url}/s/main")
+        await page.wait_for("window.captionsDebug && window.captionsDebug.state.conn === 'open'")
+        rt = runtime(app)
+        go_live(rt)
+        said = [(0, 2000, "We open the session."), (2100, 4000, "The agenda is adopted."),
+                (4100, 6000, "Item one is the budget,"), (6000, 8000, "which the committee approved."),
+                (8100, 9000, "Any comments?"), (9100, 10000, "None."),  # the fourth sentence closes the paragraph
+                (10100, 12000, "Item two is the report."),
+                (16000, 18000, "After a pause, the floor is given to Norway.")]  # four seconds of silence
+        for start, end, text in said:
+            rt.recognized(final(start, end, text))
+        await page.wait_for(f"document.querySelectorAll('#captions .cap').length === {len(said)}")
+        assert len(await blocks(page)) == len(said)  # as lines: no fragment among them
+
+        await page.click("#settings-btn")
+        await page.click("#paragraphs")
+        await page.wait_for("document.body.classList.contains('paragraphs')")
+        assert await blocks(page) == [
+            ["We open the session.", "The agenda is adopted.", "Item one is the budget,",
+             "which the committee approved.", "Any comments?"],
+            ["None.", "Item two is the report."],
+            ["After a pause, the floor is given to Norway."]]
+        await page.click("#settings-btn")
+        await page.screenshot(shots / "delegate-paragraphs-360x640.png")
+
+        rt.recognized(final(18100, 19000, "Thank you, Chair."))  # a live caption goes on in the last paragraph
+        await page.wait_for(f"document.querySelectorAll('#captions .cap').length === {len(said) + 1}")
+        assert (await blocks(page))[-1] == ["After a pause, the floor is given to Norway.", "Thank you, Chair."]
+
+        await page.goto(f"{url}/s/main")  # remembered
+        await page.wait_for(f"document.querySelectorAll('#captions .cap').length === {len(said) + 1}")
+        assert await page.evaluate("document.querySelector('#paragraphs').checked")
+        assert len(await blocks(page)) == 3
+        await page.evaluate("document.documentElement.setAttribute('data-theme', 'dark')")
+        await page.screenshot(shots / "delegate-paragraphs-dark-360x640.png")
+        assert page.errors == []
+
+
+TAB = {"type": "keyDown", "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9}
+FOCUSED = "(function(){var e=document.activeElement;if(!e||e===document.body)return 'body';" \
+          "return (e.closest('#captions')?'captions:':'')+e.tagName.toLowerCase()+(e.id?'#'+e.id:'')+" \
+          "(e.className?'.'+e.className:'');})()"
+
+
+async def press(page: Page, key: str, code: int) -> None:
+    await page.call("Input.dispatchKeyEvent", {"type": "keyDown", "key": key, "code": key,
+                                               "windowsVirtualKeyCode": code})
+    await page.call("Input.dispatchKeyEvent", {"type": "keyUp", "key": key, "code": key,
+                                               "windowsVirtualKeyCode": code})
+
+
+async def test_the_captions_are_one_tab_stop_and_the_original_is_a_button(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    async with running(settings) as (url, app), connect(chromium) as tools:
+        for i in range(6):
+            await say(url, f"Sentence number {i} of the morning.")
+        page = await tools.new_page(DESKTOP)
+        await page.goto(f"{url}/s/main?lang=fr")
+        await page.wait_for("document.querySelectorAll('#captions .cap').length === 6")
+        assert await page.evaluate("document.querySelectorAll('#captions [tabindex=\"0\"]').length") == 1
+        stops = []
+        for _ in range(30):
+            await press(page, "Tab", 9)
+            stops.append(await page.evaluate(FOCUSED))
+            if len(stops) > 1 and stops[-1] == stops[0]:
+                break
+        in_captions = [s for s in stops if s.startswith("captions:")]
+        assert in_captions == ["captions:button.orig"], stops  # one stop among six translated lines
+        assert "main#scroller.scroller" in stops  # the region itself, to scroll with the keys
+        while await page.evaluate(FOCUSED) != "captions:button.orig":
+            await press(page, "Tab", 9)
+        newest = "window.captionsDebug.log.lines[5].id"
+        assert await page.evaluate(f"document.activeElement.closest('.cap').dataset.id === {newest}")
+        await press(page, "ArrowUp", 38)
+        await press(page, "ArrowUp", 38)
+        assert await page.evaluate("document.activeElement.closest('.cap').dataset.id === "
+                                   "window.captionsDebug.log.lines[3].id")
+        await page.call("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Enter", "code": "Enter",
+                                                   "windowsVirtualKeyCode": 13, "text": "\r"})
+        await page.call("Input.dispatchKeyEvent", {"type": "keyUp", "key": "Enter", "code": "Enter",
+                                                   "windowsVirtualKeyCode": 13})
+        await page.wait_for("document.activeElement.getAttribute('aria-expanded') === 'true'")
+        box = "document.getElementById(document.activeElement.getAttribute('aria-controls'))"
+        assert await page.evaluate(f"!{box}.hidden && {box}.textContent") == \
+            "Original (English)Sentence number 3 of the morning."
+        assert await page.evaluate("document.activeElement.tagName") == "BUTTON"
+        assert await page.evaluate("document.activeElement.getAttribute('aria-label')") == "Show the original"
+        await page.screenshot(screenshot_dir(tmp_path) / "delegate-keyboard-1280x800.png")
+        assert page.errors == []

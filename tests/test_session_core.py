@@ -231,7 +231,7 @@ def test_partials_slow_down_when_translation_is_slow_and_finals_go_first() -> No
             r.now_ms += 1500  # a slow translation: 1.5 s each
             r.answer(job)
     gaps = [b - a for a, b in zip(asked, asked[1:])]
-    assert gaps and min(gaps) >= 1500 and r.core.partials_report()["fr"]["interval_ms"] > 1500
+    assert gaps and min(gaps) >= 1500 and int(r.core.partials_report()["fr"]["interval_ms"]) > 1500
     # Finals queued for French: no partials until they are out.
     for i in range(3):
         r.final(f"Line {i}.", 3000 + i * 1000, 3900 + i * 1000)

@@ -87,3 +87,27 @@ def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot open the caption database"):
         Store.open(blocker / "captions.sqlite3")
+
+
+def test_an_older_database_is_migrated_and_keeps_its_sessions(tmp_path: Path) -> None:
+    """A file made by the previous schema (2) gains created_via (its sessions count as the config's)."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    for number, script in enumerate(MIGRATIONS[:2], start=1):
+        conn.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+    conn.execute("INSERT INTO sessions (id, title, source_lang, created_at_ms, public) VALUES ('old', 'Old', 'en', 1, 0)")
+    conn.commit()
+    conn.close()
+    store = Store.open(path)
+    assert store.get_session("old").public is False and store.sessions_to_reopen() == []
+    store.close()
+
+
+def test_sessions_made_through_the_api_and_not_ended_are_the_ones_to_reopen(store: Store) -> None:
+    for sid, via in (("room-a", "api"), ("room-b", "api"), ("room-c", "config")):
+        store.create_session(Session(id=sid, title=sid, source_lang="en", created_at_ms=2, public=sid != "room-b"),
+                             via=via)  # type: ignore[arg-type]
+    store.update_session("room-a", ended_at_ms=5)
+    store.create_session(Session(id="room-b", title="changed", source_lang="fr", created_at_ms=9), via="config")
+    assert [(s.id, s.title, s.public) for s in store.sessions_to_reopen()] == [("room-b", "room-b", False)]
+    assert store.has_session("room-c") and not store.has_session("room-z")

@@ -6,13 +6,16 @@ capture protocol, see docs/capture.md). The client calls
 
 - :meth:`CaptureBuffer.append` with each captured block, connected or not;
 - :meth:`CaptureBuffer.pending_from` with ``M`` of a ``ready`` frame, and
-  sends the frames it returns;
+  sends what it returns;
 - :meth:`CaptureBuffer.frames_to_send` whenever new audio was appended;
 - :meth:`CaptureBuffer.ack` with ``M`` of each ``ack`` frame.
 
 The buffer is bounded. When it is full the oldest audio is dropped and
-counted in ``dropped``; if the server later asks for dropped audio it gets
-silence of the same length, so audio time on the server stays right.
+counted in ``dropped``. Audio the server still needs but the buffer dropped
+comes out as a :class:`Gap` of the same length, never as nothing: the
+client tells the server about it (a ``gap`` frame), or sends
+:meth:`CaptureBuffer.silence` in its place, so audio time on the server
+stays exact however long the network was down.
 """
 
 from __future__ import annotations
@@ -26,6 +29,17 @@ DEFAULT_FRAME_MS = 100
 
 
 @dataclass(frozen=True, slots=True)
+class Gap:
+    """``samples`` of the stream that were dropped before the server had them; they count as silence."""
+
+    samples: int
+
+
+Outgoing = bytes | Gap
+"""What the buffer hands out to send: a binary audio frame, or a gap in the audio."""
+
+
+@dataclass(frozen=True, slots=True)
 class BufferStats:
     """A snapshot of the buffer's counters, for logs and tests."""
 
@@ -33,7 +47,7 @@ class BufferStats:
     end: int
     cursor: int
     dropped: int
-    silence_sent: int
+    gap_samples: int
 
 
 class CaptureBuffer:
@@ -59,8 +73,8 @@ class CaptureBuffer:
         self.samples_per_frame = max(1, sample_rate * frame_ms // 1000)
         self.dropped = 0
         """Samples discarded unacknowledged because the buffer was full."""
-        self.silence_sent = 0
-        """Samples of silence sent in place of dropped audio the server asked for."""
+        self.gap_samples = 0
+        """Samples handed out as :class:`Gap` in place of dropped audio the server needed."""
         self._data = bytearray()
         self._start = 0  # stream position of self._data[0]
         self._cursor = 0  # next position to send
@@ -87,7 +101,7 @@ class CaptureBuffer:
 
     def stats(self) -> BufferStats:
         """A snapshot of the counters."""
-        return BufferStats(self._start, self.end, self._cursor, self.dropped, self.silence_sent)
+        return BufferStats(self._start, self.end, self._cursor, self.dropped, self.gap_samples)
 
     def append(self, samples: bytes) -> int:
         """Add captured audio (whole samples only); returns how many samples were dropped to fit it."""
@@ -116,42 +130,39 @@ class CaptureBuffer:
         del self._data[: (received - self._start) * self.frame_bytes]
         self._start = received
 
-    def pending_from(self, received: int) -> list[bytes]:
-        """Frames from ``received`` (a ``ready`` frame's M) to the end; later sends continue after them.
+    def pending_from(self, received: int) -> list[Outgoing]:
+        """What to send after a ``ready`` frame with ``received``: from there to the end.
 
-        Audio before ``received`` is freed. Audio the server wants but the
-        buffer already dropped is replaced by silence (counted in
-        ``silence_sent``). Raises ProtocolError when ``received`` is past the end.
+        Audio before ``received`` is freed; later calls to
+        :meth:`frames_to_send` continue after what this returns. Audio the
+        server wants but the buffer already dropped comes first, as a
+        :class:`Gap`. Raises ProtocolError when ``received`` is past the end.
         """
         self._check_position("ready", received)
-        frames: list[bytes] = []
+        out: list[Outgoing] = []
         if received < self._start:
-            gap = self._start - received
-            self.silence_sent += gap
-            frames.extend(self._silence(gap))
+            out.append(self._gap(self._start - received))
         self.ack(received)
         self._cursor = max(received, self._start)
-        frames.extend(self.frames_to_send())
-        return frames
+        out.extend(self.frames_to_send())
+        return out
 
-    def frames_to_send(self) -> list[bytes]:
-        """Frames appended since the last call (or since :meth:`pending_from`)."""
+    def frames_to_send(self) -> list[Outgoing]:
+        """What was appended since the last call (or since :meth:`pending_from`)."""
+        out: list[Outgoing] = []
         if self._cursor < self._start:
             # Dropped while still unsent: the connection was up but the sender stalled.
-            gap = self._start - self._cursor
-            self.silence_sent += gap
-            frames = list(self._silence(gap))
+            out.append(self._gap(self._start - self._cursor))
             self._cursor = self._start
-        else:
-            frames = []
         step = self.samples_per_frame * self.frame_bytes
         offset = (self._cursor - self._start) * self.frame_bytes
         view = bytes(self._data[offset:])
-        frames.extend(view[i : i + step] for i in range(0, len(view), step))
+        out.extend(view[i : i + step] for i in range(0, len(view), step))
         self._cursor = self.end
-        return frames
+        return out
 
-    def _silence(self, samples: int) -> list[bytes]:
+    def silence(self, samples: int) -> list[bytes]:
+        """Frames of digital silence, ``samples`` long in all: a :class:`Gap` for a server without ``gap``."""
         full, rest = divmod(samples, self.samples_per_frame)
         # One shared zero frame: a long gap costs a list of references, not megabytes.
         zero = bytes(self.samples_per_frame * self.frame_bytes)
@@ -159,6 +170,10 @@ class CaptureBuffer:
         if rest:
             frames.append(bytes(rest * self.frame_bytes))
         return frames
+
+    def _gap(self, samples: int) -> Gap:
+        self.gap_samples += samples
+        return Gap(samples)
 
     def _check_position(self, what: str, received: int) -> None:
         if isinstance(received, bool) or not isinstance(received, int) or received < 0:

@@ -7,10 +7,19 @@ session length and a server can step through it in a worker thread::
     chunks = export_chunks("vtt", session, store.iter_captions(session.id, "fr"), lang="fr")
     for chunk in chunks: await response.write(chunk)   # next() in an executor
 
+A language nobody read live comes from the spoken captions, translated as
+the export streams and kept in the store (``ondemand``)::
+
+    plan = plan_language(store, session, "ja", translator)      # NotFoundError names the reachable ones
+    captions = transcript_captions(store, session, plan, translator, progress)
+
 Modules: ``formats`` (names, content types, file names, entry points),
 ``subtitles`` (srt, vtt), ``plaintext``, ``jsonexport``, ``docxstream``,
 ``zipwriter`` (streaming zip), ``cues`` (timing, text cleaning), ``marks``
-(machine-translation notes), ``cli`` (``assistant export``).
+(machine-translation notes), ``ondemand`` (which languages, from where,
+translated and cached), ``translating`` (a blocking front of the asyncio
+translation service), ``progress`` (how far an export has come), ``cli``
+(``assistant export``).
 """
 
 from assistant.export.cli import configure_export_parser, run_export_command

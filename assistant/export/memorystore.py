@@ -1,19 +1,20 @@
-"""An in-memory :class:`~assistant.export.storelike.StoreLike` for tests and ``--dry-run``.
+"""An in-memory store for tests and ``--dry-run``: a :class:`~assistant.export.ondemand.TranscriptStore`.
 
-Holds sessions and captions in dicts; keeps only the latest revision of
-each (session, lang, seq), as the real store's ``iter_captions`` does.
+Holds sessions, captions and export translations in dicts; keeps only the
+latest revision of each (session, lang, seq), as the real store does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from assistant.captions import Caption, CaptionOrigin, Session
 from assistant.errors import NotFoundError
+from assistant.store.sqlite import CachedTranslation
 
 if TYPE_CHECKING:
-    from assistant.export.storelike import StoreLike
+    from assistant.export.ondemand import TranscriptStore
 
 
 SAMPLE_TEXTS = {
@@ -53,11 +54,12 @@ def synthetic_captions(
 
 
 class MemoryStore:
-    """Sessions and final captions kept in memory; satisfies StoreLike."""
+    """Sessions, final captions and export translations kept in memory; satisfies TranscriptStore."""
 
     def __init__(self, sessions: Iterable[Session] = (), captions: Iterable[Caption] = ()) -> None:
         self._sessions: dict[str, Session] = {}
         self._captions: dict[tuple[str, str], dict[int, Caption]] = {}
+        self._translations: dict[tuple[str, str, str], CachedTranslation] = {}  # (session, id, lang): latest
         for session in sessions:
             self.add_session(session)
         self.add_captions(captions)
@@ -100,6 +102,49 @@ class MemoryStore:
             yield stream[seq]
 
 
+    def captions_since(self, session: str, lang: str, since: int, limit: int = 1000) -> list[Caption]:
+        stream = self._captions.get((session, lang), {})
+        return [stream[seq] for seq in sorted(stream) if seq > since][:limit]
+
+    def spoken_languages(self, session_id: str) -> list[str]:
+        session = self.get_session(session_id)
+        default = "en" if session.source_lang == "auto" else session.source_lang
+        return sorted({c.source_lang or default for c in self.iter_captions(session_id, session.source_lang)})
+
+    def has_origin(self, session_id: str, lang: str, origin: str) -> bool:
+        return any(c.origin == origin for c in self.iter_captions(session_id, lang))
+
+    def captions_by_id(self, session_id: str, lang: str, ids: Sequence[str]) -> dict[str, Caption]:
+        wanted = set(ids)
+        return {c.id: c for c in self.iter_captions(session_id, lang) if c.id in wanted}
+
+    def untranslated(self, session: str, source_lang: str, lang: str, limit: int) -> list[Caption]:
+        have = {c.id for c in self.iter_captions(session, lang)}
+        missing = [c for c in self.iter_captions(session, source_lang) if c.id not in have]
+        return missing[-limit:] if limit > 0 else []
+
+    def cached_translations(self, session_id: str, lang: str,
+                            keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], CachedTranslation]:
+        found = {}
+        for cid, revision in keys:
+            t = self._translations.get((session_id, cid, lang))
+            if t is not None and t.source_revision == revision:
+                found[(cid, revision)] = t
+        return found
+
+    def save_cached_translations(self, translations: Sequence[CachedTranslation]) -> None:
+        for t in translations:
+            self._translations[(t.session, t.caption_id, t.lang)] = t
+
+    def count_to_translate(self, session_id: str, lang: str) -> int:
+        session = self.get_session(session_id)
+        default = "en" if session.source_lang == "auto" else session.source_lang
+        have = {c.id for c in self.iter_captions(session_id, lang)}
+        return sum(1 for c in self.iter_captions(session_id, session.source_lang)
+                   if c.text.strip() and (c.source_lang or default) != lang and c.id not in have
+                   and not self.cached_translations(session_id, lang, [(c.id, c.revision)]))
+
+
 if TYPE_CHECKING:
     # Let mypy prove that MemoryStore satisfies the Protocol the CLI takes.
-    _CONFORMS: StoreLike = MemoryStore()
+    _CONFORMS: TranscriptStore = MemoryStore()

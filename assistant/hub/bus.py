@@ -38,6 +38,7 @@ class Subscription:
         self.topic = topic
         self.capacity = capacity
         self.overflowed = False
+        self.overflows = 0  # times this reader fell behind and was resynchronised from the store
         self.closed = False
         self._frames: deque[Frame] = deque()
         self._partial: Frame | None = None  # the partial frame waiting in _frames, if any
@@ -56,6 +57,8 @@ class Subscription:
         elif len(self._frames) >= self.capacity:
             self._frames.clear()
             self._partial = None
+            if not self.overflowed:
+                self.overflows += 1
             self.overflowed = True
         else:
             self._frames.append(frame)

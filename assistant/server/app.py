@@ -28,8 +28,10 @@ from ..store import Store
 from ..store.log import LocalLog
 from . import access, auth, chair, engines, ingest, pages, readers, staff
 from .boundary import error_middleware
-from .keys import BUS, CLOCK, CONNECTIONS, ISSUED_TOKENS, LOG, SESSIONS, SETTINGS, SOCKETS, STORE
-from .limits import ConnectionLimiter
+from .jobs import ExportJobs
+from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, LOG, SESSIONS, SETTINGS, SOCKETS, STORE, \
+    THROTTLE, TRANSLATOR
+from .limits import AuthThrottle, ConnectionLimiter
 from .metrics import METRICS, Metrics
 from .runtime import RecognizerFactory
 from .sessions import Sessions
@@ -43,6 +45,7 @@ OnReady = Callable[[web.Application], None]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY_BYTES = 1024 * 1024  # HTTP request bodies (JSON) larger than this get 413
 MAX_SEQ = 2**53  # a since= beyond this is no caption number (and no SQLite integer)
+MAX_SEQ_DIGITS = len(str(MAX_SEQ))  # longer is too large, without asking int() (it refuses 4300 digits)
 
 
 def make_app(settings: Settings, *, transcriber: Transcriber | None = None, translator: Translating | None = None,
@@ -75,6 +78,8 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
         if factory is not None:
             factory = metrics.observe_factory(factory)
         own_translator = engines.build_translator(settings) if translator is None else None
+        if (shared_translator := translator or own_translator) is not None:  # always: one of the two is set
+            app[TRANSLATOR] = shared_translator  # exports translate with it too
         own_store = store is None
         db = store or Store.open(settings.storage.database_path)
         app[STORE] = db
@@ -82,14 +87,16 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
         app[BUS] = bus or MemoryBus()
         app[ISSUED_TOKENS] = auth.ensure_tokens(
             db, {"chair": settings.auth.chair_token, "staff": settings.auth.staff_token}, clock.now_ms())
-        sessions = Sessions(db, app[BUS], clock, recognizer_factory=factory,
-                            translator=translator or own_translator)
+        sessions = Sessions(db, app[BUS], clock, recognizer_factory=factory, translator=shared_translator)
         app[SESSIONS] = sessions
         metrics.watch(runtimes=lambda: sessions)
         for s in settings.sessions:
             sessions.open(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
                                   created_at_ms=clock.now_ms(), languages=s.languages,
                                   glossary=s.glossary, public=s.public))
+        for stored in db.sessions_to_reopen():  # created through the API, not ended: as they were
+            if stored.id not in sessions:
+                sessions.open(stored)
         feeds = [asyncio.create_task(feed(sessions.get(sid), src)) for sid, src in (sources or {}).items()]
         if on_ready is not None:
             on_ready(app)
@@ -109,9 +116,9 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
             db.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(staff.export_worker)
     add_routes(app, ingest.audio_ws)
     return app
-
 
 
 def new_app(settings: Settings, clock: Clock) -> web.Application:
@@ -124,6 +131,8 @@ def new_app(settings: Settings, clock: Clock) -> web.Application:
     app[CLOCK] = clock
     app[SOCKETS] = weakref.WeakSet()
     app[CONNECTIONS] = ConnectionLimiter(settings.server, settings.limits.max_connections_per_ip)
+    app[EXPORT_JOBS] = ExportJobs()
+    app[THROTTLE] = AuthThrottle(settings.limits.auth_failures)
     app[METRICS] = Metrics()
     app.router.add_get("/metrics", app[METRICS].handle)
     return app
@@ -134,12 +143,14 @@ def add_routes(app: web.Application, audio_ws: Handler) -> None:
     writes their audio to Redis)."""
     app.router.add_get("/", pages.page("index.html"))
     app.router.add_get("/s/{session}", pages.page("delegate.html"))
+    app.router.add_get("/s/{session}/display", pages.page("display.html"), name=pages.FRAMEABLE_ROUTE)
     app.router.add_get("/chair/{session}", pages.page("chair.html"))
     app.router.add_get("/staff", pages.page("staff.html"))
     app.router.add_static("/static/", pages.WEB_DIR / "static", append_version=False)
     app.router.add_get("/healthz", pages.health)
     app.router.add_get("/api/sessions", staff.list_sessions)
     app.router.add_post("/api/sessions", staff.create_session)
+    app.router.add_get("/api/languages", staff.list_languages)
     app.router.add_patch("/api/sessions/{session}", chair.patch_session)
     app.router.add_get("/api/sessions/{session}/qr.svg", pages.qr_svg)
     app.router.add_post("/api/sessions/{session}/captions", chair.post_caption)
@@ -148,6 +159,7 @@ def add_routes(app: web.Application, audio_ws: Handler) -> None:
     app.router.add_post("/api/sessions/{session}/control", chair.post_control)
     app.router.add_get(r"/api/sessions/{session}/export.{fmt:[a-z]+}", staff.export)
     app.router.add_get(r"/api/sessions/{session}/transcript.{fmt:[a-z]+}", staff.transcript)
+    app.router.add_get("/api/exports/{job}", staff.export_progress)
     app.router.add_get("/ws/captions/{session}", guard_reader_socket(readers.captions_ws))
     app.router.add_get("/ws/audio/{session}", audio_ws)
     app.router.add_get("/ws/chair/{session}", chair.chair_ws)
@@ -163,8 +175,8 @@ def guard_reader_socket(handler: Handler) -> Handler:
     async def guarded(request: web.Request) -> web.StreamResponse:
         access.check_origin(request)
         access.require_reader(request, request.app[SESSIONS].get(request.match_info["session"]).session)
-        since = request.query.get("since", "0")
-        if since.isascii() and since.isdigit() and int(since) > MAX_SEQ:
+        since = request.query.get("since", "0").lstrip("0")
+        if since.isascii() and since.isdigit() and (len(since) > MAX_SEQ_DIGITS or int(since) > MAX_SEQ):
             raise ProtocolError(f"since must be a caption number from 0 to {MAX_SEQ} (the last seq you saw)",
                                 code="bad_since")
         if request.headers.get("Upgrade", "").lower() != "websocket":

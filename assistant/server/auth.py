@@ -1,13 +1,16 @@
 """Role tokens and session keys: random, stored hashed, compared in constant time, never logged.
 
 Roles: ``chair`` (send audio, correct, configure a session) and ``staff``
-(export, manage sessions). Delegates need nothing for a public session and the
-session key for a private one (``?key=`` on the page, reader socket and
-transcript download); the chair and staff tokens open private sessions too.
-A token reaches us as ``Authorization: Bearer <token>``, or, from a browser
-WebSocket (which cannot set headers), as the subprotocol ``bearer.<token>``.
-:class:`RedactingAccessLogger` keeps ``key=`` and ``token=`` values out of the
-access log.
+(export, manage sessions). The chair token is the organiser's, good in every
+session; a *scoped* chair token (``assistant tokens issue chair --session a``,
+or ``"chair_token": true`` when staff create a session) is good in one session
+only. What a token allows is its :class:`Grant`. Delegates need nothing for a
+public session and the session key for a private one (``?key=`` on the page,
+reader socket and transcript download); the chair (of that session) and staff
+tokens open private sessions too. A token reaches us as ``Authorization: Bearer
+<token>``, or, from a browser WebSocket (which cannot set headers), as the
+subprotocol ``bearer.<token>``. :func:`redact` and :class:`RedactingAccessLogger`
+keep keys and tokens out of the logs, however they are spelt or encoded.
 """
 
 from __future__ import annotations
@@ -18,22 +21,22 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Literal, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from .. import protocol
-from ..errors import AuthError, ForbiddenError, ProtocolError
+from .. import validate
+from ..errors import AuthError, ProtocolError
 from ..store import Store
 
 Role = Literal["chair", "staff"]
 ROLES: tuple[Role, ...] = ("chair", "staff")
 TOKEN_BYTES = 24
 SUBPROTOCOL_PREFIX = "bearer."
-SESSION_KEY_RE = protocol.SESSION_KEY_RE
+SESSION_KEY_RE = validate.SESSION_KEY_RE
 SESSION_KEY_BYTES = 12
-SECRET_PARAMS = re.compile(r"(?i)((?:^|[?&;])(?:key|token|access_token)=)[^&;#\s\"]*")
+TOKEN_ID_BYTES = 4  # a scoped token's public id: 8 hex digits, for listing and revoking
 
 
 def hash_token(token: str) -> str:
@@ -46,7 +49,8 @@ def new_token() -> str:
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
-    """A token made or set at start; ``token`` is the plaintext only when it must be shown once."""
+    """A token made or set at start; ``token`` is the plaintext only when it was just generated
+    (shown once); a token from the config or the environment is never echoed back."""
 
     role: Role
     token: str | None
@@ -67,7 +71,7 @@ def ensure_tokens(store: Store, configured: Mapping[Role, str], now_ms: int) -> 
                 raise AuthError(f"the {role} token must be at least 12 characters; set a longer "
                                 f"ASSISTANT_{role.upper()}_TOKEN or leave it empty to generate one")
             store.set_token_hash(role, hash_token(given), now_ms)
-            issued.append(IssuedToken(role, given, "config"))
+            issued.append(IssuedToken(role, None, "config"))
         elif store.token_hash(role) is None:
             token = new_token()
             store.set_token_hash(role, hash_token(token), now_ms)
@@ -84,36 +88,85 @@ def rotate(store: Store, role: Role, now_ms: int) -> str:
     return token
 
 
+def header(request: web.BaseRequest, name: str) -> str:
+    """A request header we read, ``""`` when absent; ProtocolError ``bad_header`` (400) when its bytes
+    were no UTF-8 text (aiohttp hands those over as lone surrogates) or hold control characters."""
+    value = request.headers.get(name, "")
+    for position, char in enumerate(value):
+        if "\udc80" <= char <= "\udcff":  # how the parser keeps a byte that is not UTF-8
+            raise ProtocolError(f"the {name} header has a byte that is not UTF-8 (0x{ord(char) - 0xDC00:02X}) "
+                                f"at character {position}; send it as UTF-8 text", code="bad_header")
+    try:
+        return validate.unicode(value, f"the {name} header")
+    except ProtocolError as exc:
+        raise ProtocolError(str(exc), code="bad_header") from None
+
+
 def presented_token(request: web.Request) -> str | None:
     """The token a request carries, from the Authorization header or a WebSocket subprotocol."""
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    for proto in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
-        proto = proto.strip()
-        if proto.startswith(SUBPROTOCOL_PREFIX):
-            return proto[len(SUBPROTOCOL_PREFIX):] or None
-    return None
+    authorization = header(request, "Authorization")
+    if authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    proto = _token_protocol(request)
+    if proto is None:
+        return None
+    return proto[len(SUBPROTOCOL_PREFIX):] or None
 
 
 def token_subprotocol(request: web.Request) -> tuple[str, ...]:
     """The subprotocol to echo back when the token came that way (browsers require the echo)."""
-    for proto in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+    proto = _token_protocol(request)
+    return (proto,) if proto else ()
+
+
+def _token_protocol(request: web.Request) -> str | None:
+    for proto in header(request, "Sec-WebSocket-Protocol").split(","):
         proto = proto.strip()
         if proto.startswith(SUBPROTOCOL_PREFIX):
-            return (proto,)
-    return ()
+            return proto
+    return None
 
 
-def check(store: Store, role: Role, token: str | None) -> None:
-    """Raise AuthError unless ``token`` is the current ``role`` token (ForbiddenError: another role's)."""
+# -- what a token allows ---------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a valid token allows: ``role`` in every session (``session`` None) or in one."""
+
+    role: Role
+    session: str | None = None
+
+    def covers(self, role: Role, session_id: str) -> bool:
+        """True when this grant holds ``role`` in session ``session_id``."""
+        return self.role == role and self.session in (None, session_id)
+
+    def describe(self) -> str:
+        return f"the {self.role} token" + (f" of session {self.session!r}" if self.session else "")
+
+
+def grant_of(store: Store, token: str | None) -> Grant | None:
+    """What ``token`` allows, or None: a role token (compared in constant time), else a live scoped token."""
+    role = role_of(store, token)
+    if role is not None:
+        return Grant(role)
     if not token:
-        raise AuthError(f"this needs the {role} token: send 'Authorization: Bearer <token>'")
-    found = role_of(store, token)
-    if found is None:
-        raise AuthError(f"wrong {role} token; `assistant tokens rotate {role}` makes a new one")
-    if found != role:
-        raise ForbiddenError(f"that is the {found} token, and this needs the {role} token")
+        return None
+    scoped = store.scoped_token(hash_token(token))
+    if scoped is None or scoped.role != "chair":  # only the chair's role is given per session
+        return None
+    return Grant("chair", scoped.session)
+
+
+def issue_scoped(store: Store, role: Role, session_id: str, now_ms: int) -> tuple[str, str]:
+    """Make a token that holds ``role`` in session ``session_id`` only; return (its id, the token).
+
+    The token is shown once and stored hashed; the id names it for ``assistant tokens revoke``.
+    """
+    validate.session_id(session_id, "the session")
+    token = new_token()
+    token_id = secrets.token_hex(TOKEN_ID_BYTES)
+    store.add_scoped_token(token_id, hash_token(token), role, session_id, now_ms)
+    return token_id, token
 
 
 # -- session keys ----------------------------------------------------------
@@ -123,11 +176,8 @@ def new_session_key() -> str:
 
 
 def valid_session_key(key: object) -> str:
-    """Return ``key`` if it can be a session key; raise ProtocolError naming the rule otherwise."""
-    if not isinstance(key, str) or not SESSION_KEY_RE.match(key):
-        raise ProtocolError('"key" must be 8-128 printable ASCII characters without spaces; '
-                            "omit it to get a random one", code="bad_key")
-    return key
+    """Return ``key`` if it can be a session key; raise ProtocolError ``bad_key`` naming the rule otherwise."""
+    return validate.session_key(key, '"key"', hint="; omit it to get a random one")
 
 
 def hash_session_key(key: str) -> str:
@@ -152,7 +202,8 @@ def join_query(key: str | None) -> str:
 
 
 def role_of(store: Store, token: str | None) -> Role | None:
-    """The role ``token`` belongs to, or None (constant-time comparisons against every role)."""
+    """The role whose every-session token ``token`` is, or None (constant-time comparisons against
+    every role). Scoped tokens are not looked at: :func:`grant_of` does."""
     if not token:
         return None
     digest = hash_token(token)
@@ -166,13 +217,66 @@ def role_of(store: Store, token: str | None) -> Role | None:
 
 # -- logs ------------------------------------------------------------------
 
+SECRET_NAMES = frozenset({"key", "token", "access_token"})
+# A secret parameter anywhere inside a decoded piece of URL ("priv?key=abc", "x;token=...").
+_SECRET_INSIDE = re.compile(r"(?i)(?:^|[^a-z0-9_])(?:key|token|access_token)\s*=")
+_PATH_SEPARATORS = re.compile(r"([/#&;\s]+)")
+_QUERY_SEPARATORS = re.compile(r"([#&;\s]+)")  # not "/": a key may hold one, sent unencoded
+MAX_DECODINGS = 5  # percent-decoding rounds: "%25%36%42ey" is "%6Bey" is "key"
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def redact(text: str) -> str:
-    """``text`` (a URL or request line) with the values of key=, token= and access_token= hidden."""
-    return SECRET_PARAMS.sub(r"\1REDACTED", text)
+    """``text`` (a URL, path or request line) with the values of key=, token= and access_token= hidden.
+
+    Names are matched however they are spelt: any case, percent-encoded (once or more),
+    after ``?``, ``&`` or ``;``, or as a segment of the path. A piece of the URL that only
+    decodes to such a parameter (``priv%3Fkey%3Dabc``) is hidden whole.
+    """
+    path, mark, query = text.partition("?")
+    redacted = _redact_pieces(path, _PATH_SEPARATORS)
+    if mark:
+        redacted += "?" + _redact_pieces(query, _QUERY_SEPARATORS)
+    return redacted
+
+
+def _redact_pieces(text: str, separators: re.Pattern[str]) -> str:
+    pieces = separators.split(text)  # separators (captured) at the odd indexes
+    for i in range(0, len(pieces), 2):
+        pieces[i] = _redact_piece(pieces[i])
+    return "".join(pieces)
+
+
+def _redact_piece(piece: str) -> str:
+    name, equals, value = piece.partition("=")
+    if not equals:
+        return "REDACTED" if _SECRET_INSIDE.search(_decoded(piece)) else piece
+    plain_name = _decoded(name)
+    if plain_name.strip().lower() in SECRET_NAMES or _SECRET_INSIDE.search(_decoded(value)):
+        return f"{name}=REDACTED"
+    if _SECRET_INSIDE.search(plain_name + "="):  # "priv%3Fkey=...": the name ends in a secret's
+        return "REDACTED"
+    return piece
+
+
+def _decoded(text: str) -> str:
+    for _ in range(MAX_DECODINGS):
+        once = unquote(text)
+        if once == text:
+            break
+        text = once
+    return text
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a log line: control characters and undecodable bytes written as escapes."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
-    """The access log line (aiohttp's default fields) with secrets in the query string and Referer hidden.
+    """The access log line (aiohttp's default fields) with secrets in the path, query string and
+    Referer hidden, and nothing unprintable written.
 
     Tokens normally travel in headers (never logged) and page links carry them
     only after ``#``, which browsers do not send; session keys do travel in
@@ -182,7 +286,8 @@ class RedactingAccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             '%s "%s %s HTTP/%d.%d" %d %d "%s" "%s" %.6fs',
-            request.remote or "-", request.method, redact(request.raw_path), request.version.major,
-            request.version.minor, response.status, response.body_length,
-            redact(request.headers.get("Referer", "-")), request.headers.get("User-Agent", "-"), time,
+            request.remote or "-", printable(request.method), printable(redact(request.raw_path)),
+            request.version.major, request.version.minor, response.status, response.body_length,
+            printable(redact(request.headers.get("Referer", "-"))),
+            printable(request.headers.get("User-Agent", "-")), time,
         )

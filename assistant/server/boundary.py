@@ -5,6 +5,8 @@ Handlers raise narrow :mod:`assistant.errors`; ``error_middleware`` turns them
 anything unexpected into a generic 500 with the traceback in the server log
 only. WebSocket handlers send an error frame and close with the codes in
 ``CLOSE_CODES``. Request bodies are parsed here too (:func:`json_body`).
+A client that goes away mid-response (a download, a socket frame) is no error:
+one debug line, no traceback.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from .. import protocol
-from ..errors import AssistantError, AuthError, ForbiddenError, NotFoundError, ProtocolError
+from ..errors import AssistantError, AuthError, ForbiddenError, LimitError, NotFoundError, ProtocolError
 from . import auth
 
 log = logging.getLogger(__name__)
 
 _STATUS = {ForbiddenError: 403, AuthError: 401, NotFoundError: 404}
-_STATUS_BY_CODE = {"too_many_connections": 429, "rate_limited": 429, "forbidden_origin": 403, "busy": 503}
+_STATUS_BY_CODE = {"too_many_connections": 429, "rate_limited": 429, "forbidden_origin": 403, "busy": 503,
+                   "exists": 409}
 _HTTP_ERRORS = {  # aiohttp's own refusals, as (code, message with the fix)
     404: ("not_found", "no such page or endpoint; docs/protocol.md lists the API"),
     405: ("method_not_allowed", "this path does not take that method; docs/protocol.md lists the API"),
@@ -51,7 +54,13 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         response: web.StreamResponse = await handler(request)
         return response
     except AssistantError as exc:
-        return json_error(http_status(exc), exc.code, str(exc))
+        response = json_error(http_status(exc), exc.code, str(exc))
+        if isinstance(exc, LimitError):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+    except ConnectionError:  # reset, broken pipe, aiohttp's ClientConnectionResetError: the client left
+        log.debug("client left during %s %s", request.method, auth.printable(auth.redact(request.path)))
+        return _client_gone()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -61,9 +70,15 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             response.headers["Allow"] = exc.headers["Allow"]
         return response
     except Exception:  # the last resort: a bug must not take the socket down with a stack trace
-        log.exception("unexpected error in %s %s", request.method, auth.redact(request.path))
+        log.exception("unexpected error in %s %s", request.method, auth.printable(auth.redact(request.path)))
         return json_error(500, "internal", "the server hit an unexpected error; it was logged. "
                                            "Retry, and tell the organisers if it keeps happening")
+
+
+def _client_gone() -> web.Response:
+    """What a handler whose client left answers: aiohttp's write of it fails quietly (the transport
+    is closed), and the access log shows 499, nginx's "client closed request"."""
+    return web.Response(status=499, reason="Client Closed Request")
 
 
 def json_error(status: int, code: str, message: str, **extra: Any) -> web.Response:

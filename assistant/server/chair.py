@@ -1,6 +1,6 @@
 """The chair's endpoints: manual captions, corrections, session control, and the console socket.
 
-REST (``Authorization: Bearer <chair token>``):
+REST (``Authorization: Bearer <chair token>``: the organiser's, or one scoped to the session):
     POST  /api/sessions/{session}/captions            {"text", "lang"?}   a typed caption
     PATCH /api/sessions/{session}/captions/{id}       {"text", "lang"?}   a correction
     GET   /api/sessions/{session}/captions/{id}/revisions                 the audit trail
@@ -35,7 +35,7 @@ from .sockets import chair_socket, open_socket
 
 def _runtime(request: web.Request) -> Room:
     runtime = request.app[SESSIONS].get(request.match_info["session"])
-    access.require(request, "chair")
+    access.require_chair(request, runtime.session.id)
     return runtime
 
 
@@ -61,7 +61,7 @@ async def patch_caption(request: web.Request) -> web.Response:
 async def get_revisions(request: web.Request) -> web.Response:
     log = request.app[LOG]
     session = await log.get_session(request.match_info["session"])
-    access.require_any(request, "chair", "staff")
+    access.require_chair_or_staff(request, session.id)
     revisions = await log.revisions(session.id, request.match_info["caption"])
     return web.json_response({"revisions": [asdict(r) for r in revisions]})
 

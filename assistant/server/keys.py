@@ -16,8 +16,11 @@ from ..hub import CaptionBus
 from ..store import Store
 from ..store.log import CaptionLog
 from .auth import IssuedToken
-from .limits import ConnectionLimiter
+from .exports import ExportWorker
+from .jobs import ExportJobs
+from .limits import AuthThrottle, ConnectionLimiter
 from .rooms import RoomRegistry
+from .translation import Translating
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
@@ -27,6 +30,11 @@ LOG = web.AppKey("log", CaptionLog)
 BUS = web.AppKey("bus", CaptionBus)
 SESSIONS = web.AppKey("sessions", RoomRegistry)
 CONNECTIONS = web.AppKey("connections", ConnectionLimiter)
+THROTTLE = web.AppKey("throttle", AuthThrottle)  # wrong keys and tokens per address
+EXPORTS = web.AppKey("exports", ExportWorker)
 ISSUED_TOKENS = web.AppKey("issued_tokens", list[IssuedToken])
+# The translation service the sessions use; exports translate languages nobody read live with it.
+TRANSLATOR: web.AppKey[Translating] = web.AppKey("translator")
+EXPORT_JOBS = web.AppKey("export_jobs", ExportJobs)
 # Open WebSockets, closed with GOING_AWAY on shutdown.
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

@@ -1,8 +1,12 @@
 """The pages (files in the package's ``web/`` folder), the join QR codes, the health check and the security headers.
 
-A private session's delegate page and QR code need its key (``?key=``) or a
-chair/staff token; the chair and staff pages are plain files (their tokens stay
-in the ``#fragment``, which browsers never send) and every API they call checks.
+A private session's delegate page, room screen and QR code need its key
+(``?key=``) or a chair/staff token; the chair and staff pages are plain files
+(their tokens stay in the ``#fragment``, which browsers never send) and every
+API they call checks. Each page gets the request's ``Accept-Language`` in its
+``<meta name="accept-language">``: the pages pick their interface language in
+the browser (``static/i18n.js``), and CSP allows no inline script to hand it over.
+Only the room screen may be framed, and only by ``server.frame_ancestors``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import segno
 from aiohttp import web
 
 from . import access, auth
-from .keys import SESSIONS, STORE
+from .keys import SESSIONS, SETTINGS, STORE
 
 
 
@@ -50,8 +54,12 @@ def _copy_tree(source: Traversable, target: Path) -> None:
 
 
 WEB_DIR: Final = _on_disk(resources.files("assistant") / "web")
-_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+_LANG_TAG_RE = re.compile(r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
 QR_SCALE = 10  # pixels per module: big enough to project
+READER_PAGES = frozenset({"delegate.html", "display.html"})  # a private session's key opens these
+FRAMEABLE_ROUTE = "display"  # the route name of the one page other sites may frame (the room screen)
+MAX_ACCEPT_LANGUAGES = 8
+ACCEPT_LANGUAGE_META = b'<meta name="accept-language" content="">'
 
 
 def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -62,11 +70,33 @@ def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handler(request: web.Request) -> web.StreamResponse:
         if "session" in request.match_info:
             session = request.app[STORE].get_session(request.match_info["session"])
-            if name == "delegate.html":
+            if name in READER_PAGES:
                 access.require_reader(request, session)
-        return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+        html = path.read_bytes()  # a few kB; read per request so an edited page shows on reload
+        langs = ",".join(accept_languages(request.headers.get("Accept-Language", "")))
+        html = html.replace(ACCEPT_LANGUAGE_META, f'<meta name="accept-language" content="{langs}">'.encode(), 1)
+        return web.Response(body=html, content_type="text/html", charset="utf-8",
+                            headers={"Cache-Control": "no-cache", "Vary": "Accept-Language"})
 
     return handler
+
+
+def accept_languages(header: str) -> list[str]:
+    """The language tags of an ``Accept-Language`` header, most wanted first; anything malformed is dropped."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, item in enumerate(header.split(",")):
+        tag, _, params = item.strip().partition(";")
+        tag = tag.strip()
+        quality = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                continue
+        if _LANG_TAG_RE.match(tag) and 0 < quality <= 1:
+            ranked.append((-quality, index, tag))
+    return [tag for _, _, tag in sorted(ranked)][:MAX_ACCEPT_LANGUAGES]
 
 
 def join_url(request: web.Request, session_id: str, key: str | None = None) -> str:
@@ -87,25 +117,39 @@ async def qr_svg(request: web.Request) -> web.Response:
 
 async def health(request: web.Request) -> web.Response:
     """Liveness for monitors; private sessions are listed only with the staff token."""
-    staff = auth.role_of(request.app[STORE], auth.presented_token(request)) == "staff"
+    found = access.grant(request)
+    staff = found is not None and found.role == "staff"
     return web.json_response({"ok": True, "sessions": {r.session.id: r.state for r in request.app[SESSIONS]
                                                        if staff or r.session.public}})
 
 
-def content_security_policy(request: web.BaseRequest) -> str:
-    """Only our own files; sockets only to this host (``'self'`` covers ws: in few browsers)."""
-    host = request.host if _HOST_RE.match(request.host or "") else ""
+def content_security_policy(request: web.BaseRequest, frame_ancestors: tuple[str, ...] = ()) -> str:
+    """Only our own files; sockets only to this host (``'self'`` covers ws: in few browsers).
+
+    ``frame_ancestors``: the origins that may frame the response; none by default.
+    """
+    host = request.host if access.valid_host(request.host) else ""
     sockets = f"ws://{host} wss://{host}" if host else "ws: wss:"
+    framers = " ".join(frame_ancestors) if frame_ancestors else "'none'"
     return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             f"connect-src 'self' {sockets}; media-src 'self' blob:; worker-src 'self'; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+            f"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {framers}")
+
+
+def allowed_framers(request: web.BaseRequest) -> tuple[str, ...]:
+    """The origins allowed to frame this response: ``server.frame_ancestors`` for the room screen, else none."""
+    if not isinstance(request, web.Request) or request.match_info.route.name != FRAMEABLE_ROUTE:
+        return ()
+    return request.app[SETTINGS].server.frame_ancestors
 
 
 async def security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
     """``on_response_prepare``: every response, pages and API alike, gets these."""
-    response.headers.setdefault("Content-Security-Policy", content_security_policy(request))
+    framers = allowed_framers(request)
+    response.headers.setdefault("Content-Security-Policy", content_security_policy(request, framers))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    if not framers:  # X-Frame-Options knows no list of origins; where some may frame, CSP alone says which
+        response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "microphone=(self), camera=(), geolocation=()")

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from typing import Any, AsyncIterator, Callable, Literal, Protocol
+from typing import Any, AsyncIterator, Callable, Coroutine, Literal, Protocol
 
 import numpy as np
 
@@ -36,6 +36,9 @@ READERS_EVERY_S = 1.0  # chair reader-count updates, coalesced
 LEVEL_EVERY_SAMPLES = SAMPLE_RATE // 5  # chair level-meter updates: five per second of audio
 BACKFILL_CAPTIONS = 300  # how far back a newly opened language is filled in
 AVAILABLE_REFRESH_MS = 3_000  # how often the installed translation packages are looked at again
+
+
+AudioKind = Literal["capture", "browser", "mic", "file"]
 
 
 class Recognizer(Protocol):
@@ -81,6 +84,7 @@ class SessionRuntime:
         self.bus = bus
         self.clock = clock
         self.level_db: float | None = None
+        self.audio_source: dict[str, str | None] | None = None  # {"kind", "name"} of the feed now, if any
         self.core = SessionCore(session, latest_seqs=store.latest_seqs(session.id),
                                 audio_end_ms=store.audio_end_ms(session.id), new_id=lambda: uuid.uuid4().hex[:12],
                                 speech_recognition=recognizer_factory is not None)
@@ -90,9 +94,9 @@ class SessionRuntime:
                        if translator is not None else None)
         self._available_at_ms: int | None = None
         self._feed: AudioFeed | None = None
-        self._recognition: asyncio.Task[None] | None = None
+        # Recognisers still running (one finishing an ended feed's last words, the current one, Whisper's English).
+        self._tasks: set[asyncio.Task[None]] = set()
         self._english: AudioFeed | None = None
-        self._english_task: asyncio.Task[None] | None = None
         self._frames: OrderedDict[tuple[str, int], tuple[int, protocol.Frame]] = OrderedDict()
         self._next_level_at = 0
         self._readers_pending: asyncio.TimerHandle | None = None
@@ -128,7 +132,8 @@ class SessionRuntime:
 
     def snapshot(self) -> dict[str, Any]:
         self._refresh_available()
-        return {**self.core.snapshot(), "level_db": self.level_db}
+        return {**self.core.snapshot(), "level_db": self.level_db, "audio_source": self.audio_source,
+                "speech": self._recognizer_factory is not None}
 
     def _refresh_available(self) -> None:
         """Re-read the installed packages every few seconds: one added while the server runs is offered."""
@@ -170,8 +175,12 @@ class SessionRuntime:
         """The audio feed recognition is reading now, if any."""
         return self._feed
 
-    def open_audio(self) -> AudioFeed:
-        """Start (or restart) recognition on a new audio feed; an earlier feed is ended."""
+    def open_audio(self, kind: AudioKind = "capture", name: str | None = None) -> AudioFeed:
+        """Start (or restart) recognition on a new audio feed; an earlier feed is ended.
+
+        ``kind`` and ``name`` say where the audio comes from (a capture station and its
+        stream, the chair's browser, a microphone here, a file): the chair console shows it.
+        """
         if self._recognizer_factory is None:
             raise NotFoundError("this server runs without speech recognition (--source none); "
                                 "send captions as text instead")
@@ -181,8 +190,9 @@ class SessionRuntime:
         self._next_level_at = 0
         recognizer = self._recognizer_factory(
             None if self.source_lang == "auto" else self.source_lang, self.session.glossary)
-        self._recognition = asyncio.create_task(self._recognise(recognizer, feed))
+        self._own(self._recognise(recognizer, feed))
         self.core.audio_opened()
+        self._set_audio_source({"kind": kind, "name": name})
         self._run_effects()
         return feed
 
@@ -209,8 +219,13 @@ class SessionRuntime:
     def close_audio(self) -> None:
         """The source ended (file finished, capture stopped): finish recognition, stay readable."""
         self._end_feed()
+        self._set_audio_source(None)
         self.core.audio_closed()
         self._run_effects()
+
+    def _set_audio_source(self, source: dict[str, str | None] | None) -> None:
+        self.audio_source = source
+        self.bus.publish(Topic(self.session.id, CHAIR_TOPIC), protocol.info("info", {"audio_source": source}))
 
     def _end_feed(self) -> None:
         if self._feed is not None:
@@ -240,7 +255,23 @@ class SessionRuntime:
             return
         self._english = AudioFeed()
         recognizer = self._recognizer_factory(self.source_lang, self.session.glossary, task="translate")
-        self._english_task = asyncio.create_task(recognizer.run(self._english.__aiter__(), self._on_english_event))
+        self._own(recognizer.run(self._english.__aiter__(), self._on_english_event))
+
+    def _own(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        """A recogniser stopped; one that crashed is logged with its traceback and reported to the chair."""
+        self._tasks.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("session %s: speech recognition stopped: %r", self.session.id, exc, exc_info=exc)
+        self.bus.publish(Topic(self.session.id, CHAIR_TOPIC), protocol.error(
+            "recognition_failed", f"speech recognition stopped ({type(exc).__name__}); the server log has the "
+            "details. Restart the audio source to try again"))
 
     def _stop_english(self) -> None:
         if self._english is not None:
@@ -328,9 +359,9 @@ class SessionRuntime:
             self._readers_pending.cancel()
         self._end_feed()
         self._stop_english()
-        for task in (self._recognition, self._english_task):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._lanes is not None:
             await self._lanes.close()

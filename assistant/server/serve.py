@@ -12,7 +12,8 @@ from typing import TextIO
 import segno
 from aiohttp import web
 
-from ..config import LANG_RE, SESSION_ID_RE, SessionSettings, Settings, validate_cluster
+from .. import protocol, validate
+from ..config import SessionSettings, Settings, validate_cluster
 from ..errors import ConfigError
 from .app import make_app
 from .keys import ISSUED_TOKENS, SESSIONS, SETTINGS
@@ -36,19 +37,18 @@ def apply_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
     asr = dataclasses.replace(settings.asr, model=args.model) if args.model else settings.asr
     sessions = settings.sessions
     if args.session or args.source or args.language or args.title or args.languages:
-        sid = args.session or (sessions[0].id if sessions else "main")
-        if not SESSION_ID_RE.match(sid):
-            raise ConfigError(f"--session {sid!r} must be lower-case letters, digits, '-' or '_'")
+        sid = validate.session_id(args.session or (sessions[0].id if sessions else "main"), "--session",
+                                  error=ConfigError)
         base = next((s for s in sessions if s.id == sid), SessionSettings(id=sid, title=sid))
         changes: dict[str, object] = {}
         if args.title:
-            changes["title"] = args.title
+            changes["title"] = validate.text(args.title, "--title", max_chars=protocol.MAX_TITLE_CHARS,
+                                             error=ConfigError)
         if args.language:
-            if args.language != "auto" and not LANG_RE.match(args.language):
-                raise ConfigError(f"--language {args.language!r} must be a code like 'en', 'ru' or 'auto'")
-            changes["language"] = args.language
+            changes["language"] = validate.language(args.language, "--language", allow_auto=True, error=ConfigError)
         if args.languages:
-            changes["languages"] = tuple(x.strip() for x in args.languages.split(",") if x.strip())
+            changes["languages"] = tuple(validate.language(x.strip(), "--languages", error=ConfigError)
+                                         for x in args.languages.split(",") if x.strip())
         if args.source:
             changes["source"] = args.source
         sessions = (dataclasses.replace(base, **changes),)  # type: ignore[arg-type]
@@ -134,6 +134,8 @@ def base_url(settings: Settings, tls: bool) -> str:
 
 
 def print_banner(app: web.Application, tls: bool, qr: bool, out: TextIO) -> None:
+    """The URLs to open. A token is printed only when it was just generated (shown once); one from
+    the config or the environment is not echoed: the lines say where it comes from instead."""
     base = base_url(app[SETTINGS], tls)
     tokens = {t.role: t for t in app[ISSUED_TOKENS]}
     chair = tokens["chair"].token
@@ -145,20 +147,20 @@ def print_banner(app: web.Application, tls: bool, qr: bool, out: TextIO) -> None
         out.write(f"  Delegates — {s.title} ({s.source_lang}): {url}\n")
         if qr:
             segno.make(url, error="m").terminal(out=out, compact=True)
-        fragment = f"#token={chair}" if chair else ""
-        out.write(f"  Chair console: {base}/chair/{s.id}{fragment}\n")
-        if chair:
-            out.write(f"  Capture station: assistant capture --server {base} --session {s.id} --token {chair}\n")
+        out.write(f"  Chair console: {base}/chair/{s.id}{'#token=' + chair if chair else ''}\n")
+        out.write(f"  Capture station: assistant capture --server {base} --session {s.id} "
+                  f"--token {chair or '<chair token>'}\n")
     out.write(f"  Staff exports: {base}/staff{'#token=' + staff if staff else ''}\n\n")
     for t in app[ISSUED_TOKENS]:
         if t.source == "generated":
             out.write(f"  New {t.role} token (shown once, stored hashed): {t.token}\n")
-        elif t.source == "stored":
+        elif t.source == "config":
+            out.write(f"  {t.role} token: the one set in the config ([auth] {t.role}_token) or in "
+                      f"ASSISTANT_{t.role.upper()}_TOKEN; the pages ask for it (or add #token=... to the link)\n")
+        else:
             out.write(f"  {t.role} token: set earlier; `assistant tokens rotate {t.role}` makes a new one\n")
     if not tls:
         out.write("  Note: browsers allow the chair's microphone only over HTTPS (set server.tls = true)"
                   " or on localhost.\n")
     out.write("\n")
     out.flush()
-
-

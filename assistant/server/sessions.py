@@ -48,6 +48,11 @@ class Sessions:
             raise NotFoundError(f"no session {session_id!r}; the landing page lists the live sessions")
         return runtime
 
+    @property
+    def translator(self) -> Translating | None:
+        """The translation service every session shares (None: this server translates nothing)."""
+        return self._translator
+
     def find(self, session_id: str) -> SessionRuntime | None:
         return self._runtimes.get(session_id)
 

@@ -50,13 +50,13 @@ def limited(serve: SessionSocket) -> Handler:
 
 def chair_socket(serve: SessionSocket) -> Handler:
     """A handler for one of the chair's sockets (console, audio) with the checks they share:
-    origin, known session, the chair token, and the per-address connection limit."""
+    origin, known session, a chair token good in that session, and the per-address connection limit."""
     inner = limited(serve)
 
     async def handler(request: web.Request) -> web.StreamResponse:
         access.check_origin(request)
-        request.app[SESSIONS].get(request.match_info["session"])
-        access.require(request, "chair")
+        runtime = request.app[SESSIONS].get(request.match_info["session"])
+        access.require_chair(request, runtime.session.id)
         return await inner(request)
 
     return handler

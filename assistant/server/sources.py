@@ -31,7 +31,11 @@ def open_source(spec: str) -> AudioSource | None:
 
 async def feed(runtime: SessionRuntime, source: AudioSource) -> None:
     """Push every chunk of ``source`` into the session; when it ends the session stays readable."""
-    runtime.open_audio()
+    if isinstance(source, FileSource):
+        runtime.open_audio("file", source.path.name)
+    else:
+        device = getattr(source, "device", None)
+        runtime.open_audio("mic", getattr(device, "name", None))
     try:
         async for chunk in source:
             runtime.push_audio(chunk)

@@ -1,5 +1,5 @@
-"""Durable storage of sessions, captions (every language), revisions and tokens."""
+"""Durable storage of sessions, captions (every language), revisions, export translations and tokens."""
 
-from .sqlite import Store
+from .sqlite import CachedTranslation, CreatedVia, ScopedToken, Store
 
-__all__ = ["Store"]
+__all__ = ["CachedTranslation", "CreatedVia", "ScopedToken", "Store"]

@@ -58,4 +58,35 @@ MIGRATIONS: tuple[str, ...] = (
         set_at_ms INTEGER NOT NULL
     );
     """,
+    # 3: how a session came to be ("config" or "api"); sessions made through the API and not ended
+    #    are reopened at start, as they were (the config's are opened from the config)
+    """
+    ALTER TABLE sessions ADD COLUMN created_via TEXT NOT NULL DEFAULT 'config';
+    """,
+    # 4: tokens that hold a role in one session only (a room's chair), hashed; revoked ones are kept
+    #    for the record. ``session`` has no foreign key: a token may be issued before its session first runs.
+    """
+    CREATE TABLE scoped_tokens (
+        id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        session TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER
+    );
+    CREATE INDEX scoped_tokens_by_session ON scoped_tokens(session);
+    """,
+    # 5: translations made for exports after the event, per revision of the spoken caption. Kept apart
+    # from `captions`, whose (session, lang, seq) numbering belongs to the live session core.
+    """
+    CREATE TABLE export_translations (
+        session TEXT NOT NULL REFERENCES sessions(id),
+        caption_id TEXT NOT NULL,
+        source_revision INTEGER NOT NULL,
+        lang TEXT NOT NULL,
+        text TEXT NOT NULL,
+        fallback INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (session, caption_id, source_revision, lang)
+    );
+    """,
 )

@@ -12,13 +12,19 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal, Sequence
 
 from ..captions import Caption, Session
 from ..errors import NotFoundError, StoreError
 from .migrations import MIGRATIONS
 
 FETCH_BATCH = 500  # rows per round trip when streaming a long session
+MAX_IN_PARAMS = 900  # ids per "IN (...)" query, below the 999 parameters old SQLite builds allow
+SESSION_COLUMNS = ("id, title, source_lang, created_at_ms, started_at_ms, ended_at_ms, languages, glossary,"
+                   " public")
+# How a session came to be: from the config file (opened from it at every start) or through the API
+# (reopened from the store at start until it is ended).
+CreatedVia = Literal["config", "api"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +41,31 @@ class Revision:
     at_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class CachedTranslation:
+    """A translation made for an export after the event, of one revision of a spoken caption."""
+
+    session: str
+    caption_id: str
+    source_revision: int
+    lang: str
+    text: str
+    fallback: bool  # the translation looked degenerate: ``text`` is the original
+
+
+@dataclass(frozen=True, slots=True)
+class ScopedToken:
+    """A token that holds ``role`` in one session only; the token itself is never stored, only its hash."""
+
+    id: str
+    role: str
+    session: str
+    created_at_ms: int
+    revoked_at_ms: int | None
+
+
 class Store:
-    """Sessions, captions, revisions and token hashes in one SQLite file."""
+    """Sessions, captions, revisions, export translations and token hashes in one SQLite file."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._db = conn
@@ -63,24 +92,33 @@ class Store:
         self._db.close()
 
     # -- sessions -------------------------------------------------------
-    def create_session(self, s: Session) -> Session:
+    def create_session(self, s: Session, *, via: CreatedVia = "config") -> Session:
         """Insert ``s``; if it exists already, return the stored one unchanged."""
         self._db.execute(
             "INSERT OR IGNORE INTO sessions (id, title, source_lang, created_at_ms, started_at_ms,"
-            " ended_at_ms, languages, glossary, public) VALUES (?,?,?,?,?,?,?,?,?)",
+            " ended_at_ms, languages, glossary, public, created_via) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (s.id, s.title, s.source_lang, s.created_at_ms, s.started_at_ms, s.ended_at_ms,
-             json.dumps(list(s.languages)), json.dumps(list(s.glossary)), int(s.public)),
+             json.dumps(list(s.languages)), json.dumps(list(s.glossary)), int(s.public), via),
         )
         return self.get_session(s.id)
 
     def get_session(self, session_id: str) -> Session:
-        row = self._db.execute("SELECT * FROM sessions WHERE id=?", (session_id,)).fetchone()
+        row = self._db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id=?", (session_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no session {session_id!r}; `assistant export --list` shows the sessions")
         return _session(row)
 
+    def has_session(self, session_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sessions WHERE id=?", (session_id,)).fetchone() is not None
+
     def list_sessions(self) -> list[Session]:
-        rows = self._db.execute("SELECT * FROM sessions ORDER BY created_at_ms, id").fetchall()
+        rows = self._db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_at_ms, id").fetchall()
+        return [_session(r) for r in rows]
+
+    def sessions_to_reopen(self) -> list[Session]:
+        """Sessions created through the API and not ended: a restarted server runs them again."""
+        rows = self._db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE created_via='api'"
+                                " AND ended_at_ms IS NULL ORDER BY created_at_ms, id").fetchall()
         return [_session(r) for r in rows]
 
     def save_session(self, s: Session) -> None:
@@ -228,6 +266,69 @@ class Store:
                                   (session_id,)).fetchone()
         return int(end)
 
+    def spoken_languages(self, session_id: str) -> list[str]:
+        """The languages spoken in the session's own stream (several in an "auto" session), sorted."""
+        s = self.get_session(session_id)
+        default = "en" if s.source_lang == "auto" else s.source_lang  # as the session core reads them
+        rows = self._db.execute("SELECT DISTINCT COALESCE(source_lang, ?) FROM captions WHERE session=? AND lang=?",
+                                (default, session_id, s.source_lang)).fetchall()
+        return sorted(str(r[0]) for r in rows)
+
+    def has_origin(self, session_id: str, lang: str, origin: str) -> bool:
+        """Whether any caption of (session, lang) came from ``origin`` ("whisper-translate", say)."""
+        row = self._db.execute("SELECT 1 FROM captions WHERE session=? AND lang=? AND origin=? LIMIT 1",
+                               (session_id, lang, origin)).fetchone()
+        return row is not None
+
+    def captions_by_id(self, session_id: str, lang: str, ids: Sequence[str]) -> dict[str, Caption]:
+        """The ``lang`` versions stored for these caption ids (those that have one), by id."""
+        found: dict[str, Caption] = {}
+        for part in _parts(ids):
+            rows = self._db.execute(f"SELECT * FROM captions WHERE session=? AND lang=? AND id IN ({_marks(part)})",
+                                    (session_id, lang, *part)).fetchall()
+            found.update((c.id, c) for c in map(_caption, rows))
+        return found
+
+    # -- translations made for exports ------------------------------------
+    def cached_translations(self, session_id: str, lang: str,
+                            keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], CachedTranslation]:
+        """The export translations into ``lang`` of these (caption id, source revision), where made."""
+        wanted = set(keys)
+        found: dict[tuple[str, int], CachedTranslation] = {}
+        for part in _parts(list(dict.fromkeys(cid for cid, _ in keys))):
+            rows = self._db.execute(
+                f"SELECT session, caption_id, source_revision, lang, text, fallback FROM export_translations"
+                f" WHERE session=? AND lang=? AND caption_id IN ({_marks(part)})", (session_id, lang, *part)).fetchall()
+            for row in rows:
+                t = CachedTranslation(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
+                if (t.caption_id, t.source_revision) in wanted:
+                    found[(t.caption_id, t.source_revision)] = t
+        return found
+
+    def save_cached_translations(self, translations: Sequence[CachedTranslation]) -> None:
+        """Keep these export translations; older revisions' translations of the same captions go."""
+        with _transaction(self._db):
+            for t in translations:
+                self._db.execute("DELETE FROM export_translations WHERE session=? AND caption_id=? AND lang=?"
+                                 " AND source_revision<?", (t.session, t.caption_id, t.lang, t.source_revision))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO export_translations (session, caption_id, source_revision, lang, text,"
+                    " fallback) VALUES (?,?,?,?,?,?)",
+                    (t.session, t.caption_id, t.source_revision, t.lang, t.text, int(t.fallback)))
+
+    def count_to_translate(self, session_id: str, lang: str) -> int:
+        """Spoken captions (with text) that have neither a ``lang`` version nor an export translation of their
+        current revision: what an export into ``lang`` still has to translate."""
+        s = self.get_session(session_id)
+        spoken = "en" if s.source_lang == "auto" else s.source_lang
+        (n,) = self._db.execute(
+            "SELECT COUNT(*) FROM captions s WHERE s.session=? AND s.lang=? AND trim(s.text)<>''"
+            " AND COALESCE(s.source_lang, ?)<>? AND NOT EXISTS (SELECT 1 FROM captions t WHERE t.session=s.session AND t.id=s.id AND t.lang=?)"
+            " AND NOT EXISTS (SELECT 1 FROM export_translations e WHERE e.session=s.session AND e.caption_id=s.id"
+            " AND e.source_revision=s.revision AND e.lang=?)",
+            (session_id, s.source_lang, spoken, lang, lang, lang)).fetchone()
+        return int(n)
+
     # -- tokens ---------------------------------------------------------
     def token_hash(self, role: str) -> str | None:
         row = self._db.execute("SELECT hash FROM tokens WHERE role=?", (role,)).fetchone()
@@ -237,6 +338,36 @@ class Store:
         self._db.execute("INSERT INTO tokens (role, hash, created_at_ms) VALUES (?,?,?) ON CONFLICT(role)"
                          " DO UPDATE SET hash=excluded.hash, created_at_ms=excluded.created_at_ms",
                          (role, digest, at_ms))
+
+    # -- tokens scoped to one session -------------------------------------
+    def add_scoped_token(self, token_id: str, digest: str, role: str, session_id: str, at_ms: int) -> None:
+        self._db.execute("INSERT INTO scoped_tokens (id, hash, role, session, created_at_ms) VALUES (?,?,?,?,?)",
+                         (token_id, digest, role, session_id, at_ms))
+
+    def scoped_token(self, digest: str) -> ScopedToken | None:
+        """The live (not revoked) scoped token with hash ``digest``, if any."""
+        row = self._db.execute("SELECT id, role, session, created_at_ms, revoked_at_ms FROM scoped_tokens"
+                               " WHERE hash=? AND revoked_at_ms IS NULL", (digest,)).fetchone()
+        return None if row is None else ScopedToken(*row)
+
+    def scoped_tokens(self, session_id: str | None = None) -> list[ScopedToken]:
+        """Every scoped token (of one session, if given), revoked ones included, oldest first."""
+        sql = "SELECT id, role, session, created_at_ms, revoked_at_ms FROM scoped_tokens"
+        args: tuple[Any, ...] = ()
+        if session_id is not None:
+            sql += " WHERE session=?"
+            args = (session_id,)
+        return [ScopedToken(*r) for r in self._db.execute(sql + " ORDER BY created_at_ms, id", args).fetchall()]
+
+    def revoke_scoped_tokens(self, *, token_id: str | None = None, session_id: str | None = None,
+                             at_ms: int) -> int:
+        """Revoke the token ``token_id``, or every token of ``session_id``; return how many were live."""
+        if (token_id is None) == (session_id is None):
+            raise StoreError("revoke one token (by id) or the tokens of one session, not both or neither")
+        column, value = ("id", token_id) if token_id is not None else ("session", session_id)
+        cursor = self._db.execute(f"UPDATE scoped_tokens SET revoked_at_ms=? WHERE {column}=?"
+                                  " AND revoked_at_ms IS NULL", (at_ms, value))
+        return int(cursor.rowcount)
 
     # -- session keys ---------------------------------------------------
     def session_key_hash(self, session_id: str) -> str | None:
@@ -272,11 +403,31 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
 
 
+def _parts(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``items`` in slices short enough for one ``IN (...)`` (SQLite allows 999 parameters on old builds)."""
+    for i in range(0, len(items), MAX_IN_PARAMS):
+        yield items[i:i + MAX_IN_PARAMS]
+
+
+def _marks(items: Sequence[str]) -> str:
+    return ",".join("?" * len(items))
+
+
 def _session(row: tuple[Any, ...]) -> Session:
     (sid, title, lang, created, started, ended, languages, glossary, public) = row
     return Session(id=sid, title=title, source_lang=lang, created_at_ms=created, started_at_ms=started,
                    ended_at_ms=ended, languages=tuple(json.loads(languages)),
-                   glossary=tuple(json.loads(glossary)), public=bool(public))
+                   glossary=tuple(t for t in json.loads(glossary) if _encodable(t)), public=bool(public))
+
+
+def _encodable(text: str) -> bool:
+    """False for a string that cannot be sent as UTF-8 (a lone surrogate). Older versions stored
+    such glossary terms (JSON-escaped); skipping them keeps those sessions readable."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _caption(row: tuple[Any, ...]) -> Caption:

@@ -1,56 +1,9 @@
-/* Shared helpers for every page (ES2017, no framework). Exposes window.CC. */
+/* Shared helpers for every page (ES2017, no framework). Exposes window.CC; needs i18n.js loaded before it. */
 (function () {
   "use strict";
 
-  var RTL_LANGS = ["ar", "fa", "he", "ur", "ps", "sd", "ug", "yi", "dv", "ckb"];
-  /* Used only where Intl.DisplayNames is missing or does not know the code. */
-  var NATIVE_NAMES = {
-    ar: "العربية", bg: "Български", bn: "বাংলা", ca: "Català", cs: "Čeština", da: "Dansk", de: "Deutsch",
-    el: "Ελληνικά", en: "English", eo: "Esperanto", es: "Español", et: "Eesti", eu: "Euskara", fa: "فارسی",
-    fi: "Suomi", fr: "Français", ga: "Gaeilge", gl: "Galego", he: "עברית", hi: "हिन्दी", hr: "Hrvatski",
-    hu: "Magyar", id: "Bahasa Indonesia", it: "Italiano", ja: "日本語", ko: "한국어", lt: "Lietuvių",
-    lv: "Latviešu", ms: "Bahasa Melayu", nb: "Norsk bokmål", nl: "Nederlands", pl: "Polski", pt: "Português",
-    ro: "Română", ru: "Русский", sk: "Slovenčina", sl: "Slovenščina", sq: "Shqip", sr: "Српски", sv: "Svenska",
-    sw: "Kiswahili", th: "ไทย", tl: "Tagalog", tr: "Türkçe", uk: "Українська", ur: "اردو", vi: "Tiếng Việt",
-    zh: "中文", zt: "中文（繁體）", "zh-Hant": "中文（繁體）", "zh-Hans": "中文（简体）", auto: "Auto-detect"
-  };
-
-  function primary(code) { return String(code || "").split("-")[0].toLowerCase(); }
-
-  function capitalise(name, code) {
-    try { return name.charAt(0).toLocaleUpperCase(code) + name.slice(1); } catch (e) { return name; }
-  }
-
-  var nameCache = {};
-  /** The language's name written in that language ("Deutsch" for de), for pickers. */
-  function nativeName(code) {
-    if (!code) return "";
-    if (nameCache[code]) return nameCache[code];
-    var name = "";
-    var tag = code === "zt" ? "zh-Hant" : code;
-    if (code !== "auto" && typeof Intl !== "undefined" && Intl.DisplayNames) {
-      try {
-        var n = new Intl.DisplayNames([tag], { type: "language" }).of(tag);
-        if (n && n !== tag && n !== code) name = capitalise(n, tag);
-      } catch (e) { name = ""; }
-    }
-    if (!name) name = NATIVE_NAMES[code] || NATIVE_NAMES[primary(code)] || code;
-    nameCache[code] = name;
-    return name;
-  }
-
-  /** The language's name in the page's language (for labels like "translated from English"). */
-  function localName(code) {
-    if (typeof Intl !== "undefined" && Intl.DisplayNames && code !== "auto") {
-      try {
-        var n = new Intl.DisplayNames([document.documentElement.lang || "en"], { type: "language" }).of(code);
-        if (n && n !== code) return n;
-      } catch (e) { /* fall through */ }
-    }
-    return nativeName(code);
-  }
-
-  function isRtl(code) { return RTL_LANGS.indexOf(primary(code)) >= 0; }
+  // Language names and directions live in i18n.js (loaded first, in <head>).
+  var I18N = window.I18N;
 
   /** Build an element: el("li", {class: "x", dataset: {id: 1}, onclick: f}, ["text", child]). */
   function el(tag, attrs, children) {
@@ -285,7 +238,8 @@
   }
 
   window.CC = {
-    nativeName: nativeName, localName: localName, isRtl: isRtl, el: el, $: $, store: store,
+    nativeName: I18N.nativeName, localName: I18N.languageName, languageLabel: I18N.languageLabel, isRtl: I18N.isRtl,
+    t: I18N.t, el: el, $: $, store: store,
     sessionStore: sessionStore, takeTokenFromHash: takeTokenFromHash, wsUrl: wsUrl, formatClock: formatClock,
     apiError: apiError, fetchJson: fetchJson, CaptionLog: CaptionLog, ReconnectingSocket: ReconnectingSocket,
     dispositionFilename: dispositionFilename, BACKOFF_MIN_MS: BACKOFF_MIN_MS, BACKOFF_MAX_MS: BACKOFF_MAX_MS

@@ -1,31 +1,56 @@
-/* The delegate page: one caption stream in one language, resumable, readable on a phone. */
-(function () {
+/* The delegate page: one caption stream in one language, resumable, readable on a phone.
+   Interface strings come from the catalogue (i18n.js); the page starts once it is loaded. */
+window.I18N.ready.then(function () {
   "use strict";
-  var CC = window.CC, el = CC.el, $ = CC.$;
+  var CC = window.CC, el = CC.el, $ = CC.$, I18N = window.I18N, t = I18N.t;
 
   var SIZES = [1, 1.125, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5];  // rem
   var DEFAULT_SIZE = 1.5;
-  var BEHIND_THRESHOLD_MS = 3000;
+  // When the "N s behind" banner shows. Recognition trails speech by a second or two on a good day; translation
+  // adds seconds by nature (the words of a clause must be agreed before they can be translated as a whole, and
+  // translating takes its own time), so a translated language is called late only past a larger threshold:
+  // below these the banner would stay up all session and mean nothing.
+  var BEHIND_SPOKEN_MS = 4000;
+  var BEHIND_TRANSLATED_MS = 8000;
+  var SHOW_TRANSLATION_PART_MS = 1000;  // "…, N s of it for translation" once translation's share is a second
   var AT_BOTTOM_PX = 48;
   var MAX_PLAUSIBLE_LAG_MS = 120000;
   var ANNOUNCE_KEEP = 4;  // finished lines kept in the live region (older ones are removed)
   var SESSION_STATES = ["idle", "live", "paused", "ended"];
   var EMPTY_TEXT = {
-    "": "Waiting for the first words…",
-    waiting: "Captions will appear here once the speaker begins.",
-    paused: "Waiting for the first words…",
-    ended: "Nothing was captioned in this session."
+    "": "delegate.waiting_words",
+    waiting: "delegate.waiting_speaker",
+    paused: "delegate.waiting_words",
+    ended: "delegate.nothing_captioned"
   };
+  var LANG_RE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$/;
+  // Captions as lines or paragraphs (see joinsPrevious).
+  var FRAGMENT_MAX_WORDS = 2;            // "spoken." alone on a line reads as a fragment, not a caption
+  var FRAGMENT_MAX_CHARS = 24;
+  var FRAGMENT_MAX_CHARS_SPACELESS = 4;  // Chinese, Japanese, Thai…: no spaces to count words by
+  var SPACELESS = ["zh", "zt", "ja", "th", "lo", "km", "my", "bo"];
+  var SENTENCE_END = /[.!?…。！？؟।۔።][\u0022'”’»」』)\]]*$/;
+  var PARAGRAPH_PAUSE_MS = 2500;   // after a sentence, a pause this long starts a new paragraph…
+  var PARAGRAPH_SENTENCES = 4;     // …and so does a paragraph that holds this many sentences already
+  var PARAGRAPH_BREAK_MS = 8000;   // a pause this long starts one even mid-sentence (text without punctuation)
 
   var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
   // A private session's join link carries its key (?key=...); pass it on to the socket and downloads.
   var sessionKey = new URLSearchParams(location.search).get("key") || "";
   var keyParam = sessionKey ? "&key=" + encodeURIComponent(sessionKey) : "";
   var params = new URLSearchParams(location.search);
+  // The caption language: ?lang= (remembered, like a choice in the picker), an earlier choice, or else the
+  // best one the session offers for the phone's languages once its hello frame lists them.
+  var askedLang = LANG_RE.test(params.get("lang") || "") ? params.get("lang") : "";
+  if (askedLang) CC.store.set("cc.lang", askedLang);
+  var chosenLang = askedLang || CC.store.get("cc.lang", "");
 
   var state = {
-    lang: params.get("lang") || CC.store.get("cc.lang", "") || "",
-    userChoseLang: !!params.get("lang"),
+    lang: chosenLang,
+    userChoseLang: !!chosenLang,
+    autoPicked: false,   // whether the first hello's language list has been matched against the phone's
+    title: "",           // the session's title, from hello frames
+    notice: null,        // {key, values} of the notice under the bar
     sourceLang: null,
     languages: [],
     startedAt: null,
@@ -33,23 +58,29 @@
     session: null,       // "idle" | "live" | "paused" | "ended" from status frames; kept while reconnecting
     said: false,         // whether anything has been said in this session (a caption, or audio started)
     shownCard: "",       // the session-state card on screen: "", "waiting", "paused" or "ended"
-    lagMs: null,         // from status frames
+    lagMs: null,         // from status frames: how far the reader's own language trails the speech
+    translationMs: null, // the part of lagMs that translation adds (translated languages only)
+    partial: null,       // the partial frame on screen, or null
+    partialOpen: false,  // whether the partial shows its original (kept from one partial to the next)
     arrivalLagMs: null,  // how late the newest live caption arrived (its audio end vs now)
     replaying: true,     // frames before the first status of a connection are the back-fill
     conn: "connecting",
     reconnectAt: 0,
     autoScroll: true,
     mode: CC.store.get("cc.mode", "fast") === "stable" ? "stable" : "fast",
-    announce: CC.store.get("cc.announce", "0") === "1"
+    announce: CC.store.get("cc.announce", "0") === "1",
+    paragraphs: CC.store.get("cc.paragraphs", "0") === "1"
   };
   var log = new CC.CaptionLog();
+  var nodes = {};      // caption id -> its <span class="cap">
+  var roving = null;   // the one "original" button in the Tab order
 
   var ui = {
     title: $("#title"), conn: $("#conn"), lang: $("#lang"), list: $("#captions"), partial: $("#partial"),
     scroller: $("#scroller"), jump: $("#jump"), lag: $("#lag"), notice: $("#notice"), empty: $("#empty"),
     connSr: $("#conn-sr"), mtBanner: $("#mt-banner"), announcer: $("#announcer"), settings: $("#settings"),
     sessionState: $("#session-state"),
-    settingsBtn: $("#settings-btn"), announceBox: $("#announce")
+    settingsBtn: $("#settings-btn"), announceBox: $("#announce"), paragraphsBox: $("#paragraphs")
   };
 
   // -- display preferences -------------------------------------------------
@@ -94,55 +125,142 @@
       b.setAttribute("aria-pressed", String(b.dataset.modeChoice === state.mode));
     });
     document.body.classList.toggle("stable", state.mode === "stable");
-    $("#mode-hint").textContent = state.mode === "stable"
-      ? "Stable shows only finished lines: nothing changes while you read."
-      : "Fast shows words as they are heard (grey) before they settle.";
+    $("#mode-hint").textContent = t(state.mode === "stable" ? "settings.stable_hint" : "settings.fast_hint");
     ui.announceBox.checked = state.announce;
+    ui.paragraphsBox.checked = state.paragraphs;
+    document.body.classList.toggle("paragraphs", state.paragraphs);
+  }
+  function setParagraphs(on) {
+    state.paragraphs = on;
+    CC.store.set("cc.paragraphs", on ? "1" : "0");
+    renderToggles();
+    relayout();
+    if (state.autoScroll) scrollToEnd();
   }
 
   // -- rendering -----------------------------------------------------------
+  /* Each caption is a <span class="cap" data-id> (found by id for corrections and revisions); the list's items
+     are blocks that hold one caption each, or several: a fragment that ends the previous caption's sentence
+     ("spoken.") is shown after it, not alone on a line, and "Read as paragraphs" lets captions flow together.
+     This is display only: the log, corrections by id and the exported transcripts know nothing of blocks. */
+  function displayLang(line) { return line.fallback && line.source_lang ? line.source_lang : line.lang; }
+  function spaceless(lang) { return SPACELESS.indexOf(String(lang || "").split("-")[0]) >= 0; }
+  function endsSentence(line) { return SENTENCE_END.test(String(line.text || "").trim()); }
+  function isFragment(line) {
+    var text = String(line.text || "").trim();
+    if (!text) return false;
+    if (spaceless(displayLang(line)) && !/\s/.test(text)) return Array.from(text).length <= FRAGMENT_MAX_CHARS_SPACELESS;
+    return text.split(/\s+/).length <= FRAGMENT_MAX_WORDS && text.length <= FRAGMENT_MAX_CHARS;
+  }
+  /** Whether `line` goes on in the block that ends with `prev` (block: its <li>). */
+  function joinsPrevious(prev, line, block) {
+    if (!prev || !block || displayLang(prev) !== displayLang(line)) return false;
+    var ended = endsSentence(prev);
+    if (!state.paragraphs) return !ended && isFragment(line);
+    var gap = line.start_ms - prev.end_ms;
+    if (gap >= PARAGRAPH_BREAK_MS) return false;
+    return !ended || (gap < PARAGRAPH_PAUSE_MS && Number(block.dataset.sentences) < PARAGRAPH_SENTENCES);
+  }
+  function newBlock(line) {
+    var lang = displayLang(line);
+    return el("li", { class: "block", lang: lang, dir: CC.isRtl(lang) ? "rtl" : "ltr", dataset: { sentences: 0 } });
+  }
+  function appendToBlock(block, node, line) {
+    if (block.firstChild && !spaceless(displayLang(line))) block.appendChild(document.createTextNode(" "));
+    block.appendChild(node);
+    if (endsSentence(line)) block.dataset.sentences = Number(block.dataset.sentences) + 1;
+  }
+  /* A caption that arrived after every other: it joins the last block or starts one. */
+  function placeLast(node, line) {
+    var lines = log.lines, prev = lines.length > 1 ? lines[lines.length - 2] : null;
+    var block = ui.list.lastElementChild;
+    if (!joinsPrevious(prev, line, block)) { block = newBlock(line); ui.list.appendChild(block); }
+    appendToBlock(block, node, line);
+  }
+  /* Every caption into blocks again: after one arrived out of order, a text changed, or the reading mode did. */
+  function relayout() {
+    var focused = ui.list.contains(document.activeElement) ? document.activeElement : null;
+    var frag = document.createDocumentFragment(), block = null, prev = null;
+    log.lines.forEach(function (line) {
+      var node = nodes[line.id];
+      if (!node) return;
+      if (!joinsPrevious(prev, line, block)) { block = newBlock(line); frag.appendChild(block); }
+      appendToBlock(block, node, line);
+      prev = line;
+    });
+    ui.list.textContent = "";
+    ui.list.appendChild(frag);
+    if (focused && focused.isConnected) focused.focus({ preventScroll: true });
+  }
+
   function lineNode(line) {
-    var node = el("li", { class: "cap", dataset: { id: line.id, seq: line.seq } });
+    var node = el("span", { class: "cap", dataset: { id: line.id, seq: line.seq } });
+    nodes[line.id] = node;
     fillLine(node, line);
     return node;
   }
   function fillLine(node, line) {
-    var lang = line.fallback && line.source_lang ? line.source_lang : line.lang;
+    var lang = displayLang(line);
     node.setAttribute("lang", lang);
     node.setAttribute("dir", CC.isRtl(lang) ? "rtl" : "ltr");
     node.dataset.revision = line.revision || 0;
-    var wasOpen = !!node.querySelector(".source");
+    var oldButton = node.querySelector("button.orig");
+    var wasOpen = !!oldButton && oldButton.getAttribute("aria-expanded") === "true";
+    var hadFocus = !!oldButton && document.activeElement === oldButton;
     node.textContent = "";
     node.appendChild(el("span", { class: "text", text: line.text }));
-    if (line.fallback) node.appendChild(el("span", { class: "tag", title: "Not translated: shown in the original language", text: "original" }));
+    if (line.fallback) node.appendChild(el("span", { class: "tag", title: t("caption.original_hint"), text: t("caption.original_tag") }));
     if (line.corrected || (line.revision || 0) > 0) {
       node.classList.add("corrected");
-      node.appendChild(el("span", { class: "tag", title: "Corrected by the organisers", text: "corrected" }));
+      node.appendChild(el("span", { class: "tag", title: t("caption.corrected_hint"), text: t("caption.corrected_tag") }));
     }
     var hasSource = !!line.source_text && !line.fallback && line.source_text !== line.text;
     if (hasSource) {
       node.dataset.hasSource = "";
-      node.setAttribute("tabindex", "0");
-      node.setAttribute("title", "Show the original");
-      if (wasOpen) showSource(node, line);
+      var sourceId = "src-" + String(line.id).replace(/[^A-Za-z0-9_-]/g, "_");
+      var button = originalButton(wasOpen, sourceId);
+      node.appendChild(button);
+      node.appendChild(sourceBox(line.source_lang || state.sourceLang || "", line.source_text, sourceId, !wasOpen));
+      // The Tab stop follows the newest line, unless the reader is on another one right now.
+      var newest = line === log.lines[log.lines.length - 1];
+      if (oldButton === roving || !roving || !roving.isConnected || (newest && document.activeElement !== roving)) {
+        setRoving(button);
+      }
+      if (hadFocus) button.focus({ preventScroll: true });
     } else {
       delete node.dataset.hasSource;
-      node.removeAttribute("tabindex");
-      node.removeAttribute("title");
+      if (oldButton === roving) roving = null;
     }
   }
-  function showSource(node, line) {
-    var src = line.source_lang || state.sourceLang || "";
-    node.appendChild(el("span", { class: "source", lang: src, dir: CC.isRtl(src) ? "rtl" : "ltr" }, [
-      el("small", { text: "Original (" + CC.nativeName(src) + ")" }), line.source_text
-    ]));
+  /* "Tap for the original": a real button, shut or open (aria-expanded). The caption list is one Tab stop
+     however long it grows: only one of these buttons is in the Tab order (a roving tabindex), and the arrow
+     keys move between them. */
+  function originalButton(open, controls) {
+    var label = t("caption.show_original");
+    var button = el("button", { type: "button", class: "orig", tabindex: "-1", "aria-expanded": String(open),
+                                "aria-label": label, title: label }, []);
+    button.appendChild(translateIcon());
+    if (controls) button.setAttribute("aria-controls", controls);
+    return button;
+  }
+  function sourceBox(src, text, id, hidden) {
+    return el("span", { class: "source", id: id, hidden: hidden, lang: src, dir: CC.isRtl(src) ? "rtl" : "ltr" }, [
+      el("small", { lang: I18N.locale, dir: I18N.dir, text: t("caption.original_in", { language: CC.localName(src) }) }),
+      text
+    ]);
+  }
+  function setRoving(button) {
+    if (roving && roving !== button) roving.tabIndex = -1;
+    roving = button;
+    if (button) button.tabIndex = 0;
   }
   function toggleSource(node) {
-    var line = log.byId[node.dataset.id];
-    if (!line || !line.source_text) return;
-    var open = node.querySelector(".source");
+    var button = node.querySelector("button.orig"), box = node.querySelector(".source");
+    if (!button || !box) return;
     var wasAtEnd = state.autoScroll;
-    if (open) open.remove(); else showSource(node, line);
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    box.hidden = !open;
     if (wasAtEnd) scrollToEnd();
   }
 
@@ -152,12 +270,11 @@
     ui.empty.hidden = true;
     if (!state.said) { state.said = true; renderSession(); }
     if (res.updated) {
-      var existing = ui.list.querySelector('[data-id="' + cssEscape(res.line.id) + '"]');
-      if (existing) fillLine(existing, res.line);
+      var existing = nodes[res.line.id];
+      if (existing) { fillLine(existing, res.line); relayout(); }
     } else {
       var node = lineNode(res.line);
-      var before = res.before ? ui.list.querySelector('[data-id="' + cssEscape(res.before.id) + '"]') : null;
-      ui.list.insertBefore(node, before);
+      if (res.before) relayout(); else placeLast(node, res.line);
       if (!state.replaying) {
         node.classList.add("fresh");
         announce(res.line);
@@ -173,25 +290,42 @@
   function applyCorrection(frame) {
     var line = log.correct(frame);
     if (!line) return;
-    var node = ui.list.querySelector('[data-id="' + cssEscape(line.id) + '"]');
-    if (node) fillLine(node, line);
+    var node = nodes[line.id];
+    if (node) { fillLine(node, line); relayout(); }
     afterChange();
   }
+  /* The still-changing tail. In the spoken language the agreed words show settled, the rest grey; a translated
+     language's partial (the translation of the agreed words, with them as source_text, no stable_text) may all
+     still change, so all of it is grey, and its original can be shown like a finished line's. */
   function setPartial(frame) {
-    var text = frame.text || "";
-    var stable = frame.stable_text || "";
+    state.partial = frame && frame.text ? frame : null;
+    renderPartial();
+    afterChange();
+  }
+  function renderPartial() {
+    var f = state.partial;
     ui.partial.textContent = "";
+    if (!f) return;
+    var text = f.text, stable = f.stable_text || "";
     if (stable && text.indexOf(stable) === 0) {
       // Words the recogniser has agreed on will not change: show them settled, the rest grey.
       ui.partial.appendChild(el("span", { class: "settled", text: stable }));
       ui.partial.appendChild(document.createTextNode(text.slice(stable.length)));
     } else {
-      ui.partial.textContent = text;
+      ui.partial.appendChild(document.createTextNode(text));
     }
-    var lang = frame.lang || state.lang;
+    var lang = f.lang || state.lang;
     ui.partial.setAttribute("lang", lang);
     ui.partial.setAttribute("dir", CC.isRtl(lang) ? "rtl" : "ltr");
-    afterChange();
+    if (f.source_text && f.source_text !== text) {
+      // The partial stays out of screen readers' way (aria-hidden): its button is for pointers only.
+      ui.partial.appendChild(originalButton(state.partialOpen, "partial-source"));
+      ui.partial.appendChild(sourceBox(state.sourceLang || "", f.source_text, "partial-source", !state.partialOpen));
+    }
+  }
+  function clearPartial() {
+    state.partial = null;
+    ui.partial.textContent = "";
   }
   function announce(line) {
     if (!state.announce) return;
@@ -200,13 +334,14 @@
   }
   function clearCaptions() {
     log.reset();
+    nodes = {};
+    roving = null;
     ui.list.textContent = "";
-    ui.partial.textContent = "";
+    clearPartial();
     ui.announcer.textContent = "";
     ui.empty.hidden = false;
     state.arrivalLagMs = null;
   }
-  function cssEscape(s) { return window.CSS && CSS.escape ? CSS.escape(String(s)) : String(s).replace(/["\\]/g, "\\$&"); }
 
   // -- scrolling -----------------------------------------------------------
   function atBottom() {
@@ -237,38 +372,47 @@
   function renderConn() {
     var pill = ui.conn, label, s;
     if (state.conn === "open" && state.live === false) {
-      s = "paused";
-      label = state.session === "paused" ? "Paused" : state.session === "ended" ? "Ended" : "Not live";
+      s = state.session === "ended" ? "ended" : "paused";  // over for good: a colour of its own, not paused amber
+      label = t(state.session === "paused" ? "state.paused" : state.session === "ended" ? "state.ended" : "conn.not_live");
     }
-    else if (state.conn === "open" && state.live) { s = "live"; label = "Live"; }
-    else if (state.conn === "open") { s = "connecting"; label = "Connected"; }
+    else if (state.conn === "open" && state.live) { s = "live"; label = t("state.live"); }
+    else if (state.conn === "open") { s = "connecting"; label = t("conn.connected"); }
     else if (state.conn === "reconnecting") {
       s = "reconnecting";
       var secs = Math.max(1, Math.ceil((state.reconnectAt - Date.now()) / 1000));
-      label = navigator.onLine === false ? "Offline" : "Reconnecting in " + secs + " s";
+      label = navigator.onLine === false ? t("conn.offline") : t("conn.reconnecting_in", { seconds: secs });
     }
-    else if (state.conn === "stopped") { s = "error"; label = "Disconnected"; }
-    else { s = "connecting"; label = "Connecting…"; }
+    else if (state.conn === "stopped") { s = "error"; label = t("conn.disconnected"); }
+    else { s = "connecting"; label = t("conn.connecting"); }
     pill.dataset.state = s;
     if (pill.textContent !== label) pill.textContent = label;
     // Screen readers hear the state once per change, never the countdown ticking.
-    var spoken = s === "reconnecting" ? (navigator.onLine === false ? "Offline" : "Reconnecting") : label;
+    var spoken = s === "reconnecting" ? t(navigator.onLine === false ? "conn.offline" : "conn.reconnecting") : label;
     if (ui.connSr.textContent !== spoken) ui.connSr.textContent = spoken;
-    pill.title = s !== "paused" ? "" : state.session === "ended" ? "This session has ended."
-      : "The session is not live right now; captions will continue when it resumes.";
+    pill.title = s === "ended" ? t("session.ended") : s === "paused" ? t("conn.paused_hint") : "";
   }
+  /* "N s behind": how far the reader's own language trails the speech (a translated language's lag_ms includes
+     translation), measured against the threshold of that kind of language. */
   function renderLag() {
     var lag = null;
     if (state.conn === "open" && state.live) {
       lag = state.lagMs;
       if (state.arrivalLagMs !== null && (lag === null || state.arrivalLagMs > lag)) lag = state.arrivalLagMs;
     }
-    var show = lag !== null && lag > BEHIND_THRESHOLD_MS;
+    var translated = isTranslated() || state.translationMs !== null;
+    var show = lag !== null && lag > (translated ? BEHIND_TRANSLATED_MS : BEHIND_SPOKEN_MS);
+    ui.lag.dataset.translated = String(translated);
     if (show) {
-      var text = "Captions are " + Math.round(lag / 1000) + " s behind";
+      var seconds = Math.round(lag / 1000), part = state.translationMs;
+      var text = translated && part !== null && part >= SHOW_TRANSLATION_PART_MS
+        ? t("delegate.behind_translated", { seconds: seconds, translation: Math.min(seconds, Math.round(part / 1000)) })
+        : t("delegate.behind", { seconds: seconds });
       if (ui.lag.textContent !== text) ui.lag.textContent = text;
     }
     ui.lag.hidden = !show;
+  }
+  function isTranslated() {
+    return !!(state.sourceLang && state.lang && state.lang !== state.sourceLang && state.sourceLang !== "auto");
   }
   /* The calm card under the bar that says the session is paused, over, or not started yet. It lives in a
      polite live region and is rebuilt only when what it says changes: each change is read out once, and a
@@ -278,7 +422,7 @@
     if (state.session === "paused") card = "paused";
     else if (state.session === "ended") card = "ended";
     else if (state.session === "idle" && !state.said) card = "waiting";
-    var empty = EMPTY_TEXT[card];
+    var empty = t(EMPTY_TEXT[card]);
     if (ui.empty.textContent !== empty) ui.empty.textContent = empty;
     if (card === state.shownCard) return;
     state.shownCard = card;
@@ -291,15 +435,15 @@
     var node = el("div", { class: "state-card", dataset: { card: card } });
     if (card === "paused") {
       node.appendChild(el("p", {}, [stateIcon("M7 5h3.5v14H7zm6.5 0H17v14h-3.5z"),
-        el("span", { text: "Session paused — captions resume when the speaker continues." })]));
+        el("span", { text: t("session.paused") })]));
     } else if (card === "ended") {
       node.appendChild(el("p", {}, [stateIcon("M12 2a10 10 0 100 20 10 10 0 000-20zm-1.2 14.2L6.6 12l1.4-1.4 2.8 2.8 5.2-5.2 1.4 1.4z"),
-        el("strong", { text: "This session has ended." })]));
+        el("strong", { text: t("session.ended") })]));
       node.appendChild(el("a", { class: "button primary small", id: "transcript-link", dataset: { fmt: "txt" },
-                                 download: true, text: "Download the transcript" }));
+                                 download: true, text: t("session.download") }));
     } else {
       node.appendChild(el("p", {}, [stateIcon("M12 2a10 10 0 100 20 10 10 0 000-20zm0 18a8 8 0 110-16 8 8 0 010 16zm.5-13H11v6l5.2 3.1.8-1.2-4.5-2.7z"),
-        el("span", { text: "Waiting for the session to start." })]));
+        el("span", { text: t("session.waiting") })]));
     }
     return node;
   }
@@ -313,13 +457,13 @@
     return svg;
   }
   function renderBanner() {
-    var translated = state.sourceLang && state.lang && state.lang !== state.sourceLang && state.sourceLang !== "auto";
+    var translated = isTranslated();
     ui.mtBanner.hidden = !translated;
     if (translated) {
       ui.mtBanner.textContent = "";
       ui.mtBanner.appendChild(translateIcon());
       ui.mtBanner.appendChild(el("span", {
-        text: "Machine translated from " + CC.localName(state.sourceLang) + " · tap a line for the original"
+        text: t("delegate.machine_translated", { language: CC.localName(state.sourceLang) })
       }));
     }
   }
@@ -332,16 +476,28 @@
     svg.appendChild(path);
     return svg;
   }
-  function showNotice(text) {
-    ui.notice.textContent = text || "";
+  /* The notice under the bar: a catalogue key and its values (kept so a new interface language redraws it). */
+  function showNotice(key, values) {
+    state.notice = key ? { key: key, values: values || {} } : null;
+    renderNotice();
+  }
+  function renderNotice() {
+    var n = state.notice, text = "";
+    if (n) {
+      var v = {};
+      Object.keys(n.values).forEach(function (k) { v[k] = n.values[k]; });
+      if (n.values.language) v.language = CC.localName(n.values.language);
+      if (n.values.fallback) v.fallback = CC.localName(n.values.fallback);
+      text = t(n.key, v);
+    }
+    ui.notice.textContent = text;
     ui.notice.hidden = !text;
   }
   function renderLanguages() {
     var sel = ui.lang;
     sel.textContent = "";
     state.languages.forEach(function (code) {
-      var label = CC.nativeName(code);
-      sel.appendChild(el("option", { value: code, lang: code, text: label }));
+      sel.appendChild(el("option", { value: code, text: CC.languageLabel(code) }));
     });
     sel.value = state.lang;
     sel.disabled = state.languages.length < 2;
@@ -377,10 +533,17 @@
         state.languages = Array.isArray(f.languages) ? f.languages : [f.lang];
         state.startedAt = typeof f.started_at === "number" ? f.started_at : null;
         if (state.startedAt !== null || (typeof f.seq === "number" && f.seq > 0)) state.said = true;
+        if (!state.userChoseLang && !state.autoPicked) {
+          // First visit: the best language on offer for the phone's languages (the interface's is separate).
+          state.autoPicked = true;
+          var best = I18N.bestMatch(I18N.preferences(), state.languages);
+          if (best && best !== f.lang) { switchLanguage(best, false); return; }
+        }
         if (f.lang && f.lang !== state.lang) { state.lang = f.lang; }
-        if (f.title) { ui.title.textContent = f.title; document.title = f.title + " · Live captions"; }
+        if (f.title) state.title = f.title;
+        renderTitle();
         renderLanguages(); renderBanner(); renderDownloads(); renderDirection();
-        if (!pendingLangFallback) showNotice("");
+        if (!pendingLangFallback) showNotice(null);
         pendingLangFallback = null;
         break;
       case "caption":
@@ -398,19 +561,20 @@
         state.replaying = false;
         state.live = !!f.live;
         state.lagMs = typeof f.lag_ms === "number" ? f.lag_ms : null;
+        state.translationMs = typeof f.translation_ms === "number" ? f.translation_ms : null;
         // Servers before the "state" field send only "live"; a state this page does not know shows no card.
         state.session = SESSION_STATES.indexOf(f.state) >= 0 ? f.state : (state.live ? "live" : null);
-        if (!state.live) { ui.partial.textContent = ""; state.arrivalLagMs = null; }
+        if (!state.live) { clearPartial(); state.arrivalLagMs = null; }
         renderConn(); renderLag(); renderSession();
         break;
       case "error":
         if (f.code === "unknown_language" && Array.isArray(f.languages) && f.languages.length) {
-          var fallback = f.languages[0];
-          showNotice(CC.nativeName(state.lang) + " is not available for this session; showing " +
-                     CC.nativeName(fallback) + ".");
+          var fallback = I18N.bestMatch(I18N.preferences(), f.languages) || f.languages[0];
+          showNotice("delegate.unavailable", { language: state.lang, fallback: fallback });
           pendingLangFallback = fallback;
         } else {
-          showNotice(f.message || "The server reported an error.");
+          if (window.console) console.warn("server error frame: " + f.code + ": " + f.message);
+          showNotice("delegate.server_error");
         }
         break;
       default:
@@ -423,7 +587,7 @@
     onstate: function (s, info) {
       state.conn = s;
       if (s === "reconnecting") state.reconnectAt = info.at;
-      if (s !== "open") { state.live = null; ui.partial.textContent = ""; }
+      if (s !== "open") { state.live = null; clearPartial(); }
       renderConn(); renderLag();
     },
     onclose: function () {
@@ -439,9 +603,13 @@
   function switchLanguage(lang, remember) {
     if (remember) { CC.store.set("cc.lang", lang); state.userChoseLang = true; }
     state.lang = lang;
-    params.set("lang", lang);
-    history.replaceState(null, "", location.pathname + "?" + params.toString());
+    if (remember || params.has("lang")) {  // an automatic first choice stays out of the address
+      params.set("lang", lang);
+      history.replaceState(null, "", location.pathname + "?" + params.toString());
+    }
     clearCaptions();
+    state.translationMs = null;
+    state.partialOpen = false;
     state.autoScroll = true;
     ui.jump.hidden = true;
     renderBanner(); renderDownloads(); renderDirection();
@@ -468,28 +636,62 @@
     if (state.announce && state.mode === "fast") setMode("stable");
   });
   ui.lang.addEventListener("change", function () {
-    showNotice("");
+    showNotice(null);
     switchLanguage(ui.lang.value, true);
   });
+  ui.paragraphsBox.addEventListener("change", function () { setParagraphs(ui.paragraphsBox.checked); });
+  // A tap anywhere on a translated line shows its original (the button is the keyboard's and screen readers' way).
   ui.list.addEventListener("click", function (ev) {
     var node = ev.target.closest(".cap[data-has-source]");
-    if (node && !(window.getSelection && String(window.getSelection()).length)) toggleSource(node);
+    var onButton = !!ev.target.closest("button.orig");
+    if (node && (onButton || !(window.getSelection && String(window.getSelection()).length))) toggleSource(node);
+  });
+  ui.list.addEventListener("focusin", function (ev) {
+    if (ev.target.matches("button.orig")) setRoving(ev.target);
   });
   ui.list.addEventListener("keydown", function (ev) {
-    if (ev.key !== "Enter" && ev.key !== " ") return;
-    var node = ev.target.closest(".cap[data-has-source]");
-    if (node) { ev.preventDefault(); toggleSource(node); }
+    var keys = { ArrowUp: -1, ArrowDown: 1, Home: -Infinity, End: Infinity };
+    if (!(ev.key in keys) || !ev.target.matches("button.orig")) return;
+    var all = Array.prototype.slice.call(ui.list.querySelectorAll("button.orig"));
+    var at = all.indexOf(ev.target) + keys[ev.key];
+    var next = all[Math.max(0, Math.min(all.length - 1, isFinite(at) ? at : (at > 0 ? all.length - 1 : 0)))];
+    ev.preventDefault();
+    if (next) { setRoving(next); next.focus(); }
+  });
+  ui.partial.addEventListener("click", function () {
+    if (!state.partial || !state.partial.source_text) return;
+    state.partialOpen = !state.partialOpen;
+    renderPartial();
+    if (state.autoScroll) scrollToEnd();
   });
   window.addEventListener("online", function () { socket.kick(); });
   document.addEventListener("visibilitychange", function () { if (!document.hidden) socket.kick(); });
   window.addEventListener("resize", function () { if (state.autoScroll) scrollToEnd(); });
   setInterval(function () { renderConn(); renderLag(); }, 1000);
 
+  /* Every string this script wrote, again in the interface language just picked. */
+  function relocalise() {
+    renderTitle(); renderConn(); renderLag(); renderToggles(); renderBanner(); renderLanguages(); renderNotice();
+    state.shownCard = null;
+    renderSession();
+    log.lines.forEach(function (line) { if (nodes[line.id]) fillLine(nodes[line.id], line); });
+    renderPartial();
+  }
+  function renderTitle() {
+    ui.title.textContent = state.title || t("app.name");
+    document.title = state.title ? t("app.titled", { title: state.title }) : t("app.name");
+  }
+
+  I18N.picker($("#ui-lang"));
+  I18N.onchange(relocalise);
   setSize(currentSize());
+  renderTitle();
+  renderConn();
+  renderSession();
   renderToggles();
   renderDownloads();
   if (!sessionId) {
-    showNotice("This address has no session in it. Open the link or QR code shown in the room.");
+    showNotice("delegate.no_session");
     return;
   }
   socket.start();
@@ -499,4 +701,4 @@
     state: state, log: log, socket: socket,
     texts: function () { return log.lines.map(function (l) { return l.text; }); }
   };
-})();
+});
