@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-qr", action="store_true", help="do not print QR codes in the terminal")
     serve.add_argument("--dry-run", action="store_true",
                        help="use the scripted fake recogniser (no model; for trying the pages)")
+    serve.add_argument("--role", choices=("all", "worker", "web"),
+                       help="all: one process (default); worker: recognise the rooms it leases; web: serve every "
+                            "room's pages and sockets (worker and web need --redis; docs/scaling.md)")
+    serve.add_argument("--redis", metavar="URL", help="the cluster's Redis, e.g. redis://redis.venue.lan:6379/0")
     serve.set_defaults(run=_serve)
 
     p = sub.add_parser("capture", help="stream a microphone or recording to a server")

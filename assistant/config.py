@@ -100,6 +100,19 @@ class LimitSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """``[cluster]``: one process (``all``) or a part of a cluster sharing one Redis (``worker``, ``web``)."""
+
+    role: str = "all"
+    redis_url: str = ""
+
+    @property
+    def distributed(self) -> bool:
+        """Whether rooms, captions and audio live in Redis (any role with ``redis_url`` set)."""
+        return bool(self.redis_url)
+
+
+@dataclass(frozen=True, slots=True)
 class SessionSettings:
     """One ``[[sessions]]`` table: a room started (or resumed) with the server."""
 
@@ -122,6 +135,7 @@ class Settings:
     translation: TranslationSettings = field(default_factory=TranslationSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     sessions: tuple[SessionSettings, ...] = ()
 
 
@@ -132,6 +146,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "translation": TranslationSettings,
     "auth": AuthSettings,
     "limits": LimitSettings,
+    "cluster": ClusterSettings,
 }
 
 _ENV: dict[str, tuple[str, str]] = {
@@ -142,6 +157,8 @@ _ENV: dict[str, tuple[str, str]] = {
     "ASSISTANT_MODEL": ("asr", "model"),
     "ASSISTANT_CHAIR_TOKEN": ("auth", "chair_token"),
     "ASSISTANT_STAFF_TOKEN": ("auth", "staff_token"),
+    "ASSISTANT_ROLE": ("cluster", "role"),
+    "ASSISTANT_REDIS_URL": ("cluster", "redis_url"),
 }
 
 
@@ -251,6 +268,22 @@ def _session(raw: Any, index: int) -> SessionSettings:
     return _make(SessionSettings, raw, f"sessions[{index}]")  # type: ignore[no-any-return]
 
 
+ROLES = ("all", "worker", "web")
+REDIS_URL_RE = re.compile(r"^(redis|rediss|unix)://\S+$")
+
+
+def validate_cluster(c: ClusterSettings) -> None:
+    """Raise ConfigError unless the role is known and a worker or web node has a Redis URL."""
+    if c.role not in ROLES:
+        raise ConfigError(f"cluster.role must be one of {', '.join(ROLES)}, not {c.role!r}")
+    if c.role != "all" and not c.redis_url:
+        raise ConfigError(f"cluster.role = {c.role!r} needs cluster.redis_url (or --redis), "
+                          "e.g. redis://redis.venue.lan:6379/0: workers and web nodes meet in Redis")
+    if c.redis_url and not REDIS_URL_RE.match(c.redis_url):
+        raise ConfigError(f"cluster.redis_url {c.redis_url!r} must look like redis://HOST:6379/0 "
+                          "(rediss:// with TLS, unix:///path/redis.sock)")
+
+
 def _validate(s: Settings) -> None:
     if not 0 < s.server.port < 65536:
         raise ConfigError(f"server.port must be 1-65535, not {s.server.port}")
@@ -266,6 +299,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError("limits.message_burst must be at least 1")
     if s.limits.rate_strikes < 0:
         raise ConfigError("limits.rate_strikes must be 0 or more")
+    validate_cluster(s.cluster)
     if s.limits.max_concurrent_exports < 1:
         raise ConfigError("limits.max_concurrent_exports must be at least 1")
     if s.limits.export_wait_s < 0:

@@ -10,6 +10,7 @@
     ├── ProtocolError                 a malformed client message (code + message)
     ├── AuthError                     a missing or wrong token
     ├── NotFoundError                 an unknown session or caption
+    ├── UnavailableError              a room's worker cannot be reached now (a takeover is under way)
     ├── LimitError                    too much at once: rate_limited or busy (says when to retry)
     └── StoreError                    the caption database cannot be opened or migrated
 
@@ -75,6 +76,12 @@ class ForbiddenError(AuthError):
 
 class NotFoundError(AssistantError):
     code = "not_found"
+
+
+class UnavailableError(AssistantError):
+    """Try again shortly (HTTP 503): e.g. no worker holds the room while another takes it over."""
+
+    code = "busy"
 
 
 class LimitError(AssistantError):

@@ -32,8 +32,9 @@ from assistant.asr.runner import RecognizerRunner
 from assistant.asr.scripted import ScriptedTranscriber, utterance
 from assistant.asr.types import RecognizerSettings
 from assistant.config import load
+from assistant.server.runtime import SessionRuntime
 from assistant.server.app import make_app
-from assistant.server.keys import SESSIONS
+from assistant.server.keys import SESSIONS, STORE
 from assistant.server.runtime import Recognizer
 
 CHUNK = 1600  # 100 ms at 16 kHz
@@ -77,6 +78,8 @@ async def main(hours: float, readers: int) -> None:
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     runtime = app[SESSIONS].get("main")
+    assert isinstance(runtime, SessionRuntime)  # make_app serves its rooms in-process
+    store = app[STORE]
     proc = psutil.Process(os.getpid())
     arrivals: list[tuple[int, float]] = []
     stop = asyncio.Event()
@@ -98,17 +101,17 @@ async def main(hours: float, readers: int) -> None:
             await asyncio.sleep(0)
         if i and i % (REPORT_EVERY_S * 10) == 0:
             got, arrivals[:] = arrivals[:], []
-            made = {c.seq: c.created_at_ms or 0 for c in runtime.store.captions_since(
+            made = {c.seq: c.created_at_ms or 0 for c in store.captions_since(
                 "main", "en", min((q for q, _ in got), default=1) - 1, 100_000)}
             window = [t - made[q] for q, t in got if q in made]
             p50 = statistics.median(window) if window else float("nan")
             p99 = float(np.percentile(window, 99)) if window else float("nan")
             print(f"{i // 10 // 60:>6} m {time.monotonic() - started:>7.0f} {proc.memory_info().rss / 2**20:>7.1f}"
                   f" {proc.num_fds():>4} {len(asyncio.all_tasks()):>5}"
-                  f" {runtime.store.latest_seq('main', 'en'):>8} {p50:>12.1f} {p99:>7.1f}", flush=True)
+                  f" {store.latest_seq('main', 'en'):>8} {p50:>12.1f} {p99:>7.1f}", flush=True)
     runtime.close_audio()
     await asyncio.sleep(1)
-    captions = runtime.store.latest_seq("main", "en")
+    captions = store.latest_seq("main", "en")
     stop.set()
     await asyncio.gather(*clients, return_exceptions=True)
     await server.close()

@@ -70,7 +70,9 @@ class Server:
 
     @property
     def runtime(self) -> SessionRuntime:
-        return self.app[SESSIONS].get("main")
+        room = self.app[SESSIONS].get("main")
+        assert isinstance(room, SessionRuntime)  # make_app serves its rooms in-process
+        return room
 
     def stream(self, stream_id: str) -> IngestStream:
         stream = self.runtime.ingest_streams[stream_id]

@@ -65,7 +65,9 @@ async def running(settings: Settings, translator: PrefixTranslator | None = None
 
 
 def runtime(app: web.Application) -> SessionRuntime:
-    return app[SESSIONS].get("main")
+    room = app[SESSIONS].get("main")
+    assert isinstance(room, SessionRuntime)  # make_app serves its rooms in-process
+    return room
 
 
 async def press_key(page: Page, selector: str, key: str) -> None:

@@ -46,7 +46,9 @@ async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Applicatio
 
 
 def runtime(app: web.Application) -> SessionRuntime:
-    return app[SESSIONS].get("main")
+    room = app[SESSIONS].get("main")
+    assert isinstance(room, SessionRuntime)  # make_app serves its rooms in-process
+    return room
 
 
 async def say(url: str, text: str) -> None:

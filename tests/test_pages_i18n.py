@@ -100,7 +100,9 @@ async def running(settings: Settings) -> AsyncIterator[tuple[str, web.Applicatio
 
 
 def runtime(app: web.Application) -> SessionRuntime:
-    return app[SESSIONS].get("main")
+    room = app[SESSIONS].get("main")
+    assert isinstance(room, SessionRuntime)  # make_app serves its rooms in-process
+    return room
 
 
 async def post(url: str, path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:

@@ -80,6 +80,7 @@ TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/staff"): OPEN,
     ("GET", "/static"): OPEN,
     ("GET", "/healthz"): OPEN,
+    ("GET", "/metrics"): OPEN,  # counts and timings only: no session content, no secrets
     ("GET", "/api/sessions"): (200, 401, 200, 200, 200),
     ("POST", "/api/sessions"): (401, 401, 403, 201, 401),
     ("GET", "/api/languages"): STAFF_ONLY,
@@ -258,8 +259,9 @@ def print_banner_of(settings: Settings, store: Store) -> str:
     app = make_app(settings, store=store, clock=ManualClock().clock)
     app[ISSUED_TOKENS] = auth.ensure_tokens(store, {"chair": settings.auth.chair_token,
                                                     "staff": settings.auth.staff_token}, 0)
-    app[SESSIONS] = Sessions(store, MemoryBus(), ManualClock().clock, recognizer_factory=None, translator=None)
-    app[SESSIONS].open(Session(id="main", title="Main hall", source_lang="en", created_at_ms=0))
+    sessions = app[SESSIONS] = Sessions(store, MemoryBus(), ManualClock().clock, recognizer_factory=None,
+                                        translator=None)
+    sessions.open(Session(id="main", title="Main hall", source_lang="en", created_at_ms=0))
     out = io.StringIO()
     print_banner(app, False, False, out)
     return out.getvalue()

@@ -28,9 +28,10 @@ class Topic:
 class Subscription:
     """A reader's bounded inbox. Filled synchronously by the bus, drained by one writer task.
 
-    Partial frames replace a pending partial (only the newest tail matters).
-    When a caption does not fit, the inbox is cleared and ``overflowed`` set:
-    the writer must then fetch what it missed from the store.
+    A partial frame replaces the partial still pending, wherever it waits (a
+    reader behind gets the newest tail, not every one: partials are most of the
+    frames). When a caption does not fit, the inbox is cleared and
+    ``overflowed`` set: the writer must then fetch what it missed from the store.
     """
 
     def __init__(self, topic: Topic, capacity: int) -> None:
@@ -40,20 +41,29 @@ class Subscription:
         self.overflows = 0  # times this reader fell behind and was resynchronised from the store
         self.closed = False
         self._frames: deque[Frame] = deque()
+        self._partial: Frame | None = None  # the partial frame waiting in _frames, if any
         self._wakeup = asyncio.Event()
 
     def push(self, frame: Frame) -> None:
         if self.closed:
             return
-        if frame.kind == "partial" and self._frames and self._frames[-1].kind == "partial":
-            self._frames[-1] = frame
+        if frame.kind == "partial" and self._partial is not None:
+            if self._frames and self._frames[-1] is self._partial:
+                self._frames[-1] = frame
+            else:
+                self._frames.remove(self._partial)  # older than every frame queued after it
+                self._frames.append(frame)
+            self._partial = frame
         elif len(self._frames) >= self.capacity:
             self._frames.clear()
+            self._partial = None
             if not self.overflowed:
                 self.overflows += 1
             self.overflowed = True
         else:
             self._frames.append(frame)
+            if frame.kind == "partial":
+                self._partial = frame
         self._wakeup.set()
 
     async def get(self) -> Frame | None:
@@ -63,7 +73,10 @@ class Subscription:
             await self._wakeup.wait()
         if self.closed or self.overflowed or not self._frames:
             return None
-        return self._frames.popleft()
+        frame = self._frames.popleft()
+        if frame is self._partial:
+            self._partial = None
+        return frame
 
     def resynced(self) -> None:
         """The writer caught up from the store: start buffering again."""
@@ -72,6 +85,7 @@ class Subscription:
     def close(self) -> None:
         self.closed = True
         self._frames.clear()
+        self._partial = None
         self._wakeup.set()
 
     def __len__(self) -> int:

@@ -25,12 +25,14 @@ from ..config import Settings
 from ..errors import ProtocolError
 from ..hub import CaptionBus, MemoryBus
 from ..store import Store
+from ..store.log import LocalLog
 from . import access, auth, chair, engines, floor, ingest, pages, readers, staff
 from .boundary import error_middleware
 from .jobs import ExportJobs
-from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, QUESTIONS, SESSIONS, SETTINGS, SOCKETS, \
+from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, LOG, QUESTIONS, SESSIONS, SETTINGS, SOCKETS, \
     STORE, THROTTLE, TRANSLATOR
 from .limits import AuthThrottle, ConnectionLimiter
+from .metrics import METRICS, Metrics
 from .questions import QuestionDesks
 from .runtime import RecognizerFactory
 from .sessions import Sessions
@@ -60,39 +62,35 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     default to the SQLite file and the in-process bus. ``sources`` maps session ids
     to local audio sources (a recording, a microphone) that start with the app.
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES,
-                          handler_args={"access_log_class": auth.RedactingAccessLogger})
-    app.on_response_prepare.append(pages.security_headers)
-
-    app[SETTINGS] = settings
-    app[CLOCK] = clock
-    app[SOCKETS] = weakref.WeakSet()
-    app[CONNECTIONS] = ConnectionLimiter(settings.server, settings.limits.max_connections_per_ip)
-    app[EXPORT_JOBS] = ExportJobs()
-    app[THROTTLE] = AuthThrottle(settings.limits.auth_failures)
+    app = new_app(settings, clock)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         own_executor: ThreadPoolExecutor | None = None
         shared: SharedModel | None = None
         factory = recognizer_factory
+        metrics = app[METRICS]
         if factory is None and transcriber is not None:
             own_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcriber")
-            factory = engines.transcriber_factory(transcriber, own_executor)
+            factory = engines.transcriber_factory(metrics.timed(transcriber), own_executor)
         elif factory is None and engines.needs_speech_recognition(settings):
             shared = await loop.run_in_executor(None, engines.load_whisper, settings)
-            factory = engines.whisper_factory(shared)
+            factory = engines.whisper_factory(shared, metrics.timed)
+        if factory is not None:
+            factory = metrics.observe_factory(factory)
         own_translator = engines.build_translator(settings) if translator is None else None
         if (shared_translator := translator or own_translator) is not None:  # always: one of the two is set
             app[TRANSLATOR] = shared_translator  # exports translate with it too
         own_store = store is None
         db = store or Store.open(settings.storage.database_path)
         app[STORE] = db
+        app[LOG] = LocalLog(db)
         app[BUS] = bus or MemoryBus()
         app[ISSUED_TOKENS] = auth.ensure_tokens(
             db, {"chair": settings.auth.chair_token, "staff": settings.auth.staff_token}, clock.now_ms())
-        sessions = app[SESSIONS] = Sessions(db, app[BUS], clock, recognizer_factory=factory,
-                                            translator=shared_translator)
+        sessions = Sessions(db, app[BUS], clock, recognizer_factory=factory, translator=shared_translator)
+        app[SESSIONS] = sessions
+        metrics.watch(runtimes=lambda: sessions)
         app[QUESTIONS] = QuestionDesks(sessions, db, app[BUS], clock, shared_translator)
         for s in settings.sessions:
             sessions.open(Session(id=s.id, title=s.title or s.id, source_lang=s.language,
@@ -122,7 +120,30 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
 
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(staff.export_worker)
+    add_routes(app, ingest.audio_ws)
+    return app
+
+
+def new_app(settings: Settings, clock: Clock) -> web.Application:
+    """An application with our middleware, headers, limits and shutdown; resources and routes come after."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES,
+                          handler_args={"access_log_class": auth.RedactingAccessLogger})
+    app.on_response_prepare.append(pages.security_headers)
     app.on_shutdown.append(going_away)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[SOCKETS] = weakref.WeakSet()
+    app[CONNECTIONS] = ConnectionLimiter(settings.server, settings.limits.max_connections_per_ip)
+    app[EXPORT_JOBS] = ExportJobs()
+    app[THROTTLE] = AuthThrottle(settings.limits.auth_failures)
+    app[METRICS] = Metrics()
+    app.router.add_get("/metrics", app[METRICS].handle)
+    return app
+
+
+def add_routes(app: web.Application, audio_ws: Handler) -> None:
+    """The pages, the API and the sockets; ``audio_ws`` serves capture stations (a cluster's web node
+    writes their audio to Redis)."""
     app.router.add_get("/", pages.page("index.html"))
     app.router.add_get("/s/{session}", pages.page("delegate.html"))
     app.router.add_get("/s/{session}/display", pages.page("display.html"), name=pages.FRAMEABLE_ROUTE)
@@ -144,10 +165,8 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
     app.router.add_get("/api/exports/{job}", staff.export_progress)
     floor.add_routes(app)
     app.router.add_get("/ws/captions/{session}", guard_reader_socket(readers.captions_ws))
-    app.router.add_get("/ws/audio/{session}", ingest.audio_ws)
+    app.router.add_get("/ws/audio/{session}", audio_ws)
     app.router.add_get("/ws/chair/{session}", chair.chair_ws)
-    return app
-
 
 
 def guard_reader_socket(handler: Handler) -> Handler:

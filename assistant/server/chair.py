@@ -26,17 +26,16 @@ from .. import protocol
 from ..captions import Caption
 from ..errors import NotFoundError, ProtocolError
 from ..hub import Topic
-from . import access
+from . import access, rooms
 from .boundary import json_body, ws_close_with_error, ws_send_error
-from .keys import BUS, CLOCK, QUESTIONS, SESSIONS, SETTINGS, STORE
+from .keys import BUS, CLOCK, LOG, QUESTIONS, SESSIONS, SETTINGS
 from .limits import MessageBudget, admit
 from ..session.effects import CHAIR_TOPIC
 from .readers import stream_captions
-from .runtime import SessionRuntime
-from .sessions import Sessions
+from .rooms import Room, RoomRegistry
 from .sockets import chair_socket, open_socket
 
-def _runtime(request: web.Request) -> SessionRuntime:
+def _runtime(request: web.Request) -> Room:
     runtime = request.app[SESSIONS].get(request.match_info["session"])
     access.require_chair(request, runtime.session.id)
     return runtime
@@ -47,7 +46,7 @@ async def post_caption(request: web.Request) -> web.Response:
     body = await json_body(request)
     msg = protocol.parse_client_object({**body, "type": "caption_text"})
     assert isinstance(msg, protocol.CaptionText)
-    cap = runtime.act(msg)
+    cap = await rooms.act(runtime, msg)
     assert cap is not None
     return web.json_response(protocol.caption_dict(cap), status=201)
 
@@ -57,15 +56,15 @@ async def patch_caption(request: web.Request) -> web.Response:
     body = await json_body(request)
     msg = protocol.parse_client_object({**body, "type": "correct", "id": request.match_info["caption"]})
     assert isinstance(msg, protocol.CorrectCaption)
-    fixed = runtime.correct(msg.id, msg.text, lang=msg.lang, author="chair")
+    fixed = await rooms.correct(runtime, msg.id, msg.text, lang=msg.lang, author="chair")
     return web.json_response(protocol.caption_dict(fixed))
 
 
 async def get_revisions(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    session = store.get_session(request.match_info["session"])
+    log = request.app[LOG]
+    session = await log.get_session(request.match_info["session"])
     access.require_chair_or_staff(request, session.id)
-    revisions = store.revisions(session.id, request.match_info["caption"])
+    revisions = await log.revisions(session.id, request.match_info["caption"])
     return web.json_response({"revisions": [asdict(r) for r in revisions]})
 
 
@@ -76,7 +75,7 @@ async def post_control(request: web.Request) -> web.Response:
     msg = protocol.parse_client_object({"type": action}) if action in ("pause", "resume", "end") else None
     if not isinstance(msg, protocol.Control):
         raise ProtocolError('"action" must be one of pause, resume, end')
-    runtime.act(msg)
+    await rooms.act(runtime, msg)
     return web.json_response(runtime.snapshot())
 
 
@@ -85,19 +84,19 @@ async def patch_session(request: web.Request) -> web.Response:
     body = await json_body(request)
     msg = protocol.parse_client_object({**body, "type": "update"})
     assert isinstance(msg, protocol.UpdateSession)
-    configure(request.app[SESSIONS], runtime, msg)
+    await configure(request.app[SESSIONS], runtime, msg)
     return web.json_response(runtime.snapshot())
 
 
-def configure(sessions: Sessions, runtime: SessionRuntime, msg: protocol.UpdateSession) -> None:
+async def configure(sessions: RoomRegistry, runtime: Room, msg: protocol.UpdateSession) -> None:
     """Apply a chair's settings change: title, glossary, and who may read (public, key)."""
     if msg.key is not None:
-        sessions.set_access(runtime.session.id, public=None, key=msg.key)
+        await sessions.set_access(runtime.session.id, public=None, key=msg.key)
     # Every open console learns the change and that it took effect (a new key included).
-    runtime.act(msg)
+    await rooms.act(runtime, msg)
 
 
-async def _serve_chair(runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
+async def _serve_chair(runtime: Room, request: web.Request) -> web.WebSocketResponse:
     app = request.app
     ws = await open_socket(request)
     budget = MessageBudget.of(app[SETTINGS].limits)
@@ -105,7 +104,7 @@ async def _serve_chair(runtime: SessionRuntime, request: web.Request) -> web.Web
     bus, queue = app[BUS], app[SETTINGS].limits.client_queue
     captions = bus.subscribe(Topic(runtime.session.id, lang), queue)
     console = bus.subscribe(Topic(runtime.session.id, CHAIR_TOPIC), queue)
-    tasks = [asyncio.create_task(stream_captions(runtime, ws, captions, lang, 0)),
+    tasks = [asyncio.create_task(stream_captions(runtime, ws, captions, lang, 0, app[LOG])),
              asyncio.create_task(_forward(ws, console))]
     url = f"{access.public_url(request)}/s/{runtime.session.id}"
     await ws.send_frame(protocol.info("info", {**runtime.snapshot(), "url": url}).data, WSMsgType.TEXT)
@@ -117,9 +116,13 @@ async def _serve_chair(runtime: SessionRuntime, request: web.Request) -> web.Web
                 try:
                     parsed = protocol.parse_client_message(msg.data)
                     if isinstance(parsed, protocol.ModerateQuestion):
-                        app[QUESTIONS].get(runtime.session.id).moderate(parsed)
+                        desks = app.get(QUESTIONS)
+                        if desks is None:
+                            raise ProtocolError("questions from the floor are moderated on the single-process "
+                                                "server only", code="unsupported")
+                        desks.get(runtime.session.id).moderate(parsed)
                     else:
-                        _handle(app[SESSIONS], runtime, parsed)
+                        await _handle(app[SESSIONS], runtime, parsed)
                 except (ProtocolError, NotFoundError) as exc:
                     await ws_send_error(ws, exc)
             elif msg.type == WSMsgType.BINARY:
@@ -142,15 +145,15 @@ async def _forward(ws: web.WebSocketResponse, sub: Any) -> None:
         await ws.send_frame(frame.data, WSMsgType.TEXT)
 
 
-def _handle(sessions: Sessions, runtime: SessionRuntime,
-            msg: protocol.CaptionText | protocol.CorrectCaption | protocol.Control | protocol.UpdateSession
-            | protocol.Ping) -> None:
+async def _handle(sessions: RoomRegistry, runtime: Room,
+                  msg: protocol.CaptionText | protocol.CorrectCaption | protocol.Control | protocol.UpdateSession
+                  | protocol.Ping) -> None:
     if isinstance(msg, protocol.CorrectCaption):
-        runtime.correct(msg.id, msg.text, lang=msg.lang, author="chair")
+        await rooms.correct(runtime, msg.id, msg.text, lang=msg.lang, author="chair")
     elif isinstance(msg, protocol.UpdateSession):
-        configure(sessions, runtime, msg)
+        await configure(sessions, runtime, msg)
     elif not isinstance(msg, protocol.Ping):
-        runtime.act(msg)
+        await rooms.act(runtime, msg)
 
 
 chair_ws = chair_socket(_serve_chair)

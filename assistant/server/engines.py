@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor
+from typing import Callable
 
 from ..asr.runner import RecognizerRunner, SharedModel, load_shared_model
 from ..asr.scripted import ScriptedTranscriber, ScriptedUtterance, utterance
@@ -57,13 +58,16 @@ def load_whisper(settings: Settings) -> SharedModel:
     return load_shared_model(info, compute_type=settings.asr.compute_type, cpu_threads=settings.asr.cpu_threads)
 
 
-def whisper_factory(shared: SharedModel) -> RecognizerFactory:
-    """Per-session recognisers over one shared Whisper model, each with its own Silero VAD."""
+def whisper_factory(shared: SharedModel, wrap: Callable[[Transcriber], Transcriber] | None = None
+                    ) -> RecognizerFactory:
+    """Per-session recognisers over one shared Whisper model, each with its own Silero VAD
+    (``wrap``: e.g. the metrics' timing of each pass)."""
+    transcriber = shared.transcriber if wrap is None else wrap(shared.transcriber)
 
     def factory(language: str | None, glossary: tuple[str, ...], task: Task = "transcribe") -> Recognizer:
         if not shared.info.multilingual and language is None:
             language = "en"
-        return RecognizerRunner(shared.transcriber, SileroVoiceDetector(), executor=shared.executor,
+        return RecognizerRunner(transcriber, SileroVoiceDetector(), executor=shared.executor,
                                 language=language, hotwords=glossary, task=task)
 
     return factory

@@ -14,19 +14,22 @@ from ..clock import Clock
 from ..config import Settings
 from ..hub import CaptionBus
 from ..store import Store
+from ..store.log import CaptionLog
 from .auth import IssuedToken
 from .exports import ExportWorker
 from .jobs import ExportJobs
 from .limits import AuthThrottle, ConnectionLimiter
 from .questions import QuestionDesks
-from .sessions import Sessions
+from .rooms import RoomRegistry
 from .translation import Translating
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 STORE = web.AppKey("store", Store)
+# Captions and sessions as handlers read them (the store itself, or Redis in a cluster).
+LOG = web.AppKey("log", CaptionLog)
 BUS = web.AppKey("bus", CaptionBus)
-SESSIONS = web.AppKey("sessions", Sessions)
+SESSIONS = web.AppKey("sessions", RoomRegistry)
 CONNECTIONS = web.AppKey("connections", ConnectionLimiter)
 THROTTLE = web.AppKey("throttle", AuthThrottle)  # wrong keys and tokens per address
 EXPORTS = web.AppKey("exports", ExportWorker)

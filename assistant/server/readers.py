@@ -18,10 +18,11 @@ from .. import protocol
 from ..captions import Caption, Correction
 from ..errors import LanguageError, ProtocolError
 from ..hub import Subscription, Topic
+from ..store.log import CaptionLog
 from .boundary import ws_close_with_error, ws_send_error
-from .keys import BUS, CLOCK, QUESTIONS, SETTINGS
+from .keys import BUS, CLOCK, LOG, QUESTIONS, SETTINGS
 from .limits import MessageBudget, admit
-from .runtime import SessionRuntime
+from .rooms import Room
 from .sockets import limited, open_socket
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ CORRECTION_WINDOW = 200  # recent captions whose corrections are re-sent on resu
 MAX_SINCE = 2**53  # the largest seq a JavaScript client can hold exactly
 
 
-async def _captions_ws(runtime: SessionRuntime, request: web.Request) -> web.StreamResponse:
+async def _captions_ws(runtime: Room, request: web.Request) -> web.StreamResponse:
     ws = await open_socket(request)
     lang = request.query.get("lang") or runtime.source_lang
     try:
@@ -54,14 +55,16 @@ async def _captions_ws(runtime: SessionRuntime, request: web.Request) -> web.Str
 captions_ws = limited(_captions_ws)
 
 
-async def _serve_reader(app: web.Application, runtime: SessionRuntime, ws: web.WebSocketResponse, lang: str,
+async def _serve_reader(app: web.Application, runtime: Room, ws: web.WebSocketResponse, lang: str,
                         since: int) -> None:
     bus = app[BUS]
     sub = bus.subscribe(Topic(runtime.session.id, lang), app[SETTINGS].limits.client_queue)
     runtime.reader_joined(lang)
-    desk = app[QUESTIONS].get(runtime.session.id)
-    writer = asyncio.create_task(stream_captions(runtime, ws, sub, lang, since,
-                                                 questions=lambda always: desk.snapshot_frame(lang, always=always)))
+    desks = app.get(QUESTIONS)
+    desk = desks.get(runtime.session.id) if desks is not None else None
+    writer = asyncio.create_task(stream_captions(
+        runtime, ws, sub, lang, since, app[LOG],
+        questions=(lambda always: desk.snapshot_frame(lang, always=always)) if desk is not None else None))
     budget = MessageBudget.of(app[SETTINGS].limits)
     try:
         async for msg in ws:
@@ -81,8 +84,8 @@ async def _serve_reader(app: web.Application, runtime: SessionRuntime, ws: web.W
         runtime.reader_left(lang)
 
 
-async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, sub: Subscription,
-                          lang: str, since: int, *,
+async def stream_captions(runtime: Room, ws: web.WebSocketResponse, sub: Subscription,
+                          lang: str, since: int, store: CaptionLog, *,
                           questions: Callable[[bool], protocol.Frame | None] | None = None) -> None:
     """Write one reader's stream: hello, the captions after ``since``, then live frames from ``sub``.
 
@@ -90,8 +93,8 @@ async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, su
     question is visible (a client forgets its questions on hello), and after every resync
     (the frames a lagging reader lost may have changed or removed one).
     """
-    store, sid = runtime.store, runtime.session.id
-    latest = store.latest_seq(sid, lang)
+    sid = runtime.session.id
+    latest = await store.latest_seq(sid, lang)
     reset = since > latest  # the client saw captions this store does not have (it was reset): start over
     if reset:
         since = 0
@@ -99,9 +102,9 @@ async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, su
                         WSMsgType.TEXT)
     if questions is not None and (snapshot := questions(False)) is not None:
         await ws.send_frame(snapshot.data, WSMsgType.TEXT)
-    last = await _replay(runtime, ws, lang, since)
+    last = await _replay(runtime, store, ws, lang, since)
     if since > 0:
-        await _send_corrections(ws, store.corrected_before(sid, lang, since, CORRECTION_WINDOW))
+        await _send_corrections(ws, await store.corrected_before(sid, lang, since, CORRECTION_WINDOW))
     await ws.send_frame(protocol.status(runtime.status(lang)).data, WSMsgType.TEXT)
     drained_at_ms = runtime.clock.now_ms()
     while not ws.closed:
@@ -114,8 +117,8 @@ async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, su
             # those follow the captions.
             sub.resynced()
             shown = last
-            last = await _replay(runtime, ws, lang, last)
-            await _send_corrections(ws, store.revised_since(sid, lang, shown, drained_at_ms))
+            last = await _replay(runtime, store, ws, lang, last)
+            await _send_corrections(ws, await store.revised_since(sid, lang, shown, drained_at_ms))
             if questions is not None and (snapshot := questions(True)) is not None:
                 await ws.send_frame(snapshot.data, WSMsgType.TEXT)
             await ws.send_frame(protocol.status(runtime.status(lang)).data, WSMsgType.TEXT)
@@ -126,16 +129,16 @@ async def stream_captions(runtime: SessionRuntime, ws: web.WebSocketResponse, su
             if frame.seq <= last:
                 continue
             if frame.seq > last + 1:
-                last = await _replay(runtime, ws, lang, last)
+                last = await _replay(runtime, store, ws, lang, last)
                 continue
             last = frame.seq
         await ws.send_frame(frame.data, WSMsgType.TEXT)
 
 
-async def _replay(runtime: SessionRuntime, ws: web.WebSocketResponse, lang: str, last: int) -> int:
+async def _replay(runtime: Room, store: CaptionLog, ws: web.WebSocketResponse, lang: str, last: int) -> int:
     """Send every stored caption after ``last``; return the last seq sent."""
     while True:
-        batch = runtime.store.captions_since(runtime.session.id, lang, last, REPLAY_BATCH)
+        batch = await store.captions_since(runtime.session.id, lang, last, REPLAY_BATCH)
         for cap in batch:
             await ws.send_frame(runtime.frame_for(cap).data, WSMsgType.TEXT)
             last = cap.seq

@@ -26,7 +26,7 @@ from ..session import (CaptionAdded, CaptionRevised, CloseAudio, Effect, FetchBa
 from ..session.core import WHISPER_ENGLISH, ChairAction, Correct
 from ..session.effects import CHAIR_TOPIC
 from ..errors import NotFoundError
-from ..store import Store
+from ..store.log import RuntimeStore
 from .translation import TranslationLanes, Translating
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class AudioFeed:
 class SessionRuntime:
     """Carries out one session core's effects against the store, the bus, recognisers and translators."""
 
-    def __init__(self, session: Session, *, store: Store, bus: CaptionBus, clock: Clock,
+    def __init__(self, session: Session, *, store: RuntimeStore, bus: CaptionBus, clock: Clock,
                  recognizer_factory: RecognizerFactory | None, translator: Translating | None) -> None:
         self.store = store
         self.bus = bus
@@ -196,11 +196,12 @@ class SessionRuntime:
         self._run_effects()
         return feed
 
-    def push_audio(self, chunk: AudioArray) -> None:
-        """Feed one chunk; while paused, silence of the same length keeps the clock aligned."""
+    def push_audio(self, chunk: AudioArray, at_ms: int | None = None) -> None:
+        """Feed one chunk (that arrived at ``at_ms``, default now); while paused, silence of the same
+        length keeps the clock aligned."""
         if self._feed is None:
             return
-        self.core.audio_received(self.clock.now_ms(), len(chunk))
+        self.core.audio_received(self.clock.now_ms() if at_ms is None else at_ms, len(chunk))
         if self.core.paused_audio:
             chunk = np.zeros_like(chunk)
         elif len(chunk):

@@ -13,7 +13,7 @@ import segno
 from aiohttp import web
 
 from .. import protocol, validate
-from ..config import SessionSettings, Settings
+from ..config import SessionSettings, Settings, validate_cluster
 from ..errors import ConfigError
 from .app import make_app
 from .keys import ISSUED_TOKENS, SESSIONS, SETTINGS
@@ -52,7 +52,13 @@ def apply_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
         if args.source:
             changes["source"] = args.source
         sessions = (dataclasses.replace(base, **changes),)  # type: ignore[arg-type]
-    return dataclasses.replace(settings, server=server, asr=asr, sessions=sessions)
+    cluster = settings.cluster
+    if getattr(args, "role", None):
+        cluster = dataclasses.replace(cluster, role=args.role)
+    if getattr(args, "redis", None):
+        cluster = dataclasses.replace(cluster, redis_url=args.redis)
+    validate_cluster(cluster)
+    return dataclasses.replace(settings, server=server, asr=asr, sessions=sessions, cluster=cluster)
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -68,8 +74,15 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         cert, key = ensure_certificate(settings)
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(cert, key)
-    app = make_app(settings, transcriber=transcriber, translator=translator, sources=sources,
-                   on_ready=lambda app: print_banner(app, ssl_context is not None, not args.no_qr, sys.stdout))
+    banner = (lambda app: print_banner(app, ssl_context is not None, not args.no_qr, sys.stdout))
+    if settings.cluster.distributed:
+        from ..cluster.app import make_cluster_app
+
+        # Recordings are played by whichever worker owns their room, through Redis (checked above).
+        app = make_cluster_app(settings, transcriber=transcriber, translator=translator,
+                               on_ready=banner if settings.cluster.role != "worker" else print_worker_banner)
+    else:
+        app = make_app(settings, transcriber=transcriber, translator=translator, sources=sources, on_ready=banner)
     if translator is not None:
         service = translator
 
@@ -80,6 +93,13 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     web.run_app(app, host=settings.server.host, port=settings.server.port, ssl_context=ssl_context,
                 print=None, shutdown_timeout=5, backlog=LISTEN_BACKLOG)
     return 0
+
+
+def print_worker_banner(app: web.Application) -> None:
+    settings = app[SETTINGS]
+    sys.stdout.write(f"\nRecognition worker running for the cluster at {settings.cluster.redis_url}; "
+                     f"health and metrics on port {settings.server.port}.\n\n")
+    sys.stdout.flush()
 
 
 def lan_address() -> str:

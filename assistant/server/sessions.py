@@ -37,6 +37,10 @@ class Sessions:
         self._runtimes[stored.id] = runtime
         return runtime
 
+    async def create(self, session: Session) -> SessionRuntime:
+        """:meth:`open`, for handlers (a cluster's registry must reach Redis to create a room)."""
+        return self.open(session)
+
     def get(self, session_id: str) -> SessionRuntime:
         """The running session ``session_id``; NotFoundError when there is none."""
         runtime = self._runtimes.get(session_id)
@@ -58,7 +62,7 @@ class Sessions:
     def __iter__(self) -> Iterator[SessionRuntime]:
         return iter(list(self._runtimes.values()))
 
-    def set_access(self, session_id: str, *, public: bool | None, key: str | None) -> None:
+    async def set_access(self, session_id: str, *, public: bool | None, key: str | None) -> None:
         """Make a session public or private and set (``key``) or remove (``""``) its key; None keeps."""
         runtime = self.get(session_id)
         if key is not None:

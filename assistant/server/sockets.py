@@ -8,16 +8,17 @@
 from __future__ import annotations
 
 import weakref
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
 
 from . import access, auth
 from .keys import CONNECTIONS, SESSIONS, SETTINGS, SOCKETS
-from .runtime import SessionRuntime
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SessionSocket = Callable[[SessionRuntime, web.Request], Awaitable[web.StreamResponse]]
+# The room handed over is the registry's: a SessionRuntime in one process (the audio socket
+# needs that), a RemoteRoom on a web node (whose audio socket is assistant.cluster.ingest).
+SessionSocket = Callable[[Any, web.Request], Awaitable[web.StreamResponse]]
 
 
 async def open_socket(request: web.Request) -> web.WebSocketResponse:

@@ -23,6 +23,7 @@ translates nothing.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 import json
 import logging
@@ -32,7 +33,7 @@ from aiohttp import web
 
 from .. import protocol, validate
 from ..captions import Caption, Session
-from ..errors import AssistantError, ProtocolError
+from ..errors import AssistantError, NotFoundError, ProtocolError
 from ..export import FORMATS, ZIP, content_type, export_chunks, filename, zip_chunks
 from ..export.ondemand import (LanguagePlan, default_languages, export_languages, plan_language, planned_counts,
                                transcript_captions)
@@ -40,12 +41,15 @@ from ..export.progress import ExportProgress
 from ..export.questions import entries_for
 from ..export.translating import LoopTranslator
 from ..store import Store
+from ..store.log import ExportReader, LocalLog
 from . import access, auth
 from .boundary import json_body
 from .exports import ExportWorker, Lane
 from .jobs import MAX_PUBLIC_TRANSLATING
+from .rooms import Room
+from .sessions import Sessions
 from .translation import Translating
-from .keys import CLOCK, EXPORT_JOBS, EXPORTS, SESSIONS, SETTINGS, STORE, TRANSLATOR
+from .keys import CLOCK, EXPORT_JOBS, EXPORTS, LOG, SESSIONS, SETTINGS, STORE, TRANSLATOR
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +69,11 @@ MAX_PRODUCED_LANGUAGES = 50
 
 
 async def list_sessions(request: web.Request) -> web.Response:
-    store, sessions = request.app[STORE], request.app[SESSIONS]
+    store, sessions = request.app[LOG], request.app[SESSIONS]
     staff = access.is_staff(request)
     base = access.public_url(request)
     out: list[dict[str, Any]] = []
-    for s in store.list_sessions():
+    for s in await store.list_sessions():
         runtime = sessions.find(s.id)
         if not staff and (runtime is None or not s.public):
             continue
@@ -78,11 +82,13 @@ async def list_sessions(request: web.Request) -> web.Response:
             "languages": [s.source_lang], "started_at": s.started_at_ms, "public": s.public}
         item["url"] = f"{base}/s/{s.id}"
         if staff:
-            item["stored_languages"] = store.languages(s.id)
-            # Also those nobody read live: translated when exported.
-            item["export_languages"] = export_languages(store, s, LoopTranslator(request.app[TRANSLATOR],
-                                                                                 asyncio.get_running_loop()))
-            item["captions"] = {lang: store.count_captions(s.id, lang) for lang in item["stored_languages"]}
+            item["stored_languages"] = await store.languages(s.id)
+            translator = request.app.get(TRANSLATOR)
+            if isinstance(store, LocalLog) and translator is not None:
+                # Also those nobody read live: translated when exported (a cluster's web node exports stored ones).
+                item["export_languages"] = export_languages(store.store, s, LoopTranslator(
+                    translator, asyncio.get_running_loop()))
+            item["captions"] = {lang: await store.count_captions(s.id, lang) for lang in item["stored_languages"]}
             item["ended_at"] = s.ended_at_ms
         out.append(item)
     return web.json_response({"sessions": out}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
@@ -114,13 +120,23 @@ async def create_session(request: web.Request) -> web.Response:
                             code="exists")
     now = request.app[CLOCK].now_ms()
     languages, glossary = _produced(request, body, lang)
-    session = store.create_session(Session(id=sid, title=title, source_lang=lang, created_at_ms=now,
-                                           languages=languages, glossary=glossary, public=public), via="api")
+    session = Session(id=sid, title=title, source_lang=lang, created_at_ms=now, languages=languages,
+                      glossary=glossary, public=public)
     if not public and key is None:
         key = auth.new_session_key()  # shown once, in this response
-    if key is not None:
-        store.set_session_key_hash(sid, auth.hash_session_key(key), now)
-    runtime = sessions.open(session)
+    runtime: Room
+    if isinstance(sessions, Sessions):
+        session = store.create_session(session, via="api")
+        if key is not None:
+            store.set_session_key_hash(sid, auth.hash_session_key(key), now)
+        runtime = sessions.open(session)
+    else:
+        if chair_token:
+            # The token would live in this web node's copy of the store alone; the cluster shares the global ones.
+            raise ProtocolError('"chair_token" is not offered by a cluster yet; use the chair token of the server',
+                                code="unsupported")
+        runtime = await sessions.create(session)
+        await sessions.set_access(sid, public=public, key=key or "")
     out = runtime.snapshot()
     out["url"] = f"{base}/s/{sid}{auth.join_query(key)}"
     if key is not None:
@@ -138,7 +154,7 @@ def _produced(request: web.Request, body: dict[str, Any], spoken: str) -> tuple[
         raise ProtocolError(f'"languages" must be a list of at most {MAX_PRODUCED_LANGUAGES} language codes '
                             'like ["fr", "zh"]', code="unknown_language")
     languages = tuple(dict.fromkeys(code for code in wanted if code != spoken))
-    translator = request.app[TRANSLATOR]
+    translator = request.app.get(TRANSLATOR)  # a cluster's web node translates nothing
     reachable = _targets_of(translator, spoken) if translator is not None else ()
     missing = [code for code in languages if code not in reachable]
     if missing:
@@ -159,7 +175,7 @@ async def list_languages(request: web.Request) -> web.Response:
     """(staff) The languages a new session may be spoken in ("auto" first) and, per spoken language with
     any, the installed translation targets: what ``POST /api/sessions`` takes as ``languages``."""
     access.require_staff(request)
-    translator = request.app[TRANSLATOR]
+    translator = request.app.get(TRANSLATOR)  # a cluster's web node translates nothing
     targets: dict[str, list[str]] = {}
     if translator is not None:
         # The package registry may read its folder: off the event loop.
@@ -215,6 +231,8 @@ class _Plan:
 
 
 async def _stream_export(request: web.Request, fmt: str, allowed: tuple[str, ...], *, staff: bool) -> web.StreamResponse:
+    if not isinstance(request.app[LOG], LocalLog):
+        return await _stream_stored_export(request, fmt, allowed)
     store, jobs = request.app[STORE], request.app[EXPORT_JOBS]
     valid = (*allowed, ZIP) if allowed is FORMATS else allowed
     if fmt not in valid:
@@ -265,6 +283,47 @@ async def _stream_export(request: web.Request, fmt: str, allowed: tuple[str, ...
         return response
 
 
+async def _stream_stored_export(request: web.Request, fmt: str, allowed: tuple[str, ...]) -> web.StreamResponse:
+    """A cluster's web node: the stored captions from the log (Redis), in stored languages only."""
+    store = request.app[LOG]
+    valid = (*allowed, ZIP) if allowed is FORMATS else allowed
+    if fmt not in valid:
+        raise ProtocolError(f"unknown export format {fmt!r}; use one of {', '.join(valid)}", code="bad_format")
+    session = await store.get_session(request.match_info["session"])
+    lang = _language(request.query.get("lang") or session.source_lang, session, "lang")
+    stored = await store.languages(session.id)
+    if fmt != ZIP and lang not in stored and lang != session.source_lang:
+        raise NotFoundError(f"session {session.id!r} has no captions in {lang!r}; it has "
+                            f"{', '.join(stored) or 'none yet'}")
+    # One thread owns the export's database connection for its whole life: every step of the
+    # generator and the final close run there, in order, even when the client goes away mid-way.
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")
+    loop = asyncio.get_running_loop()
+    reader = await loop.run_in_executor(worker, store.open_reader)
+    chunks: Iterator[bytes] = iter(())
+    try:
+        if fmt == ZIP:
+            chunks = zip_chunks(session, lambda l: reader.iter_captions(session.id, l),
+                                reader.languages(session.id) or [session.source_lang])
+            name = filename(session, None, ZIP)
+        else:
+            chunks = export_chunks(fmt, session, reader.iter_captions(session.id, lang), lang=lang)
+            name = filename(session, lang, fmt)
+        response = web.StreamResponse(headers={
+            "Content-Type": content_type(fmt),
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        })
+        await response.prepare(request)
+        while (chunk := await loop.run_in_executor(worker, next, chunks, None)) is not None:
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+    finally:
+        worker.submit(_finish, chunks, reader)  # queued after any step still running
+        worker.shutdown(wait=False)
+
+
 def _headers(session: Session, fmt: str, plan: _Plan) -> dict[str, str]:
     name = filename(session, None, ZIP) if fmt == ZIP else filename(session, plan.langs[0].lang, fmt)
     return {"Content-Type": content_type(fmt), "Content-Disposition": f'attachment; filename="{name}"',
@@ -309,3 +368,10 @@ async def export_worker(app: web.Application) -> AsyncIterator[None]:
     await worker.open()
     yield
     await worker.close()
+
+
+def _finish(chunks: Iterator[bytes], reader: ExportReader) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+    reader.close()

@@ -1,0 +1,165 @@
+"""``GET /ws/audio/{session}`` on a web node: a capture station's audio into the room's Redis stream.
+
+The same protocol as one process (:mod:`assistant.server.ingest`, docs/capture.md):
+``start`` → ``ready`` with the samples of that stream the server has, binary
+frames, ``ack`` about once a second, ``stop``. What "the server has" is in
+Redis (the room's ``capture`` hash), so a station whose web node died
+reconnects through nginx to another and resends from there: no audio lost or
+doubled, whichever node it reaches. An ``ack`` is sent only once Redis has
+the audio it counts. A newer connection for a stream on this node replaces
+the older one (4409); on another node the older one's writes are refused by
+the offset check.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .. import protocol
+from ..audio.formats import AudioFormat, PcmDecoder, float_to_s16le, parse_start_message
+from ..errors import AssistantError, AudioFormatError, ProtocolError
+from ..server.boundary import ws_close_with_error
+from ..server.ingest import ACK_EVERY_S, REPLACED_CLOSE_CODE
+from ..server.keys import CLOCK, SETTINGS
+from ..server.limits import MessageBudget, admit
+from ..server.sockets import chair_socket, open_socket
+from . import scripts
+from .appkeys import REDIS
+from .audio import AUDIO_MAXLEN, entry_fields
+from .keys import RoomKeys
+from .remote import RemoteRoom
+
+log = logging.getLogger(__name__)
+
+_sockets: dict[tuple[str, str], web.WebSocketResponse] = {}  # (room, stream) → this node's connection
+
+
+class _Stream:
+    """One capture stream as this connection writes it."""
+
+    def __init__(self, room: str, stream_id: str, fmt: AudioFormat, received: int, out: int,
+                 max_frame_bytes: int) -> None:
+        self.keys = RoomKeys(room)
+        self.id = stream_id
+        self.format = fmt
+        self.decoder = PcmDecoder(fmt, max_frame_bytes=max_frame_bytes)
+        self.decoder.samples_received = received
+        self.out = out  # 16 kHz samples written to the room's audio stream
+
+    def state(self, **extra: Any) -> str:
+        return json.dumps({"format": [self.format.sample_rate, self.format.channels, self.format.sample_format],
+                           "received": self.decoder.samples_received, "out": self.out, **extra})
+
+
+async def _write(request: web.Request, s: _Stream, pcm: bytes, event: str = "") -> None:
+    """Append to the audio stream and record how far the stream got, as one step, checked against the
+    offset this connection believes in (an older connection elsewhere cannot write over a newer one)."""
+    if not pcm and not event:
+        return
+    client = request.app[REDIS]
+    n = len(pcm) // 2
+    fields = entry_fields(s.id, s.out, request.app[CLOCK].now_ms(), event, pcm)
+    args: list[Any] = []
+    for k, v in fields.items():
+        args += [k, v]
+    s.out += n
+    ok = await client.eval(scripts.CAPTURE_APPEND, 2, s.keys.capture, s.keys.audio, s.id, s.out - n, s.state(),
+                           AUDIO_MAXLEN, *args)
+    if not ok:
+        raise ProtocolError("this capture stream continues on a newer connection", code="stream_ended")
+
+
+async def _serve_capture(room: RemoteRoom, request: web.Request) -> web.WebSocketResponse:
+    ws = await open_socket(request)
+    try:
+        stream = await _start(request, room, ws)
+    except AssistantError as exc:
+        await ws_close_with_error(ws, exc)
+        return ws
+    if stream is None:
+        return ws
+    key = (room.session.id, stream.id)
+    older = _sockets.get(key)
+    if older is not None and not older.closed:
+        await older.close(code=REPLACED_CLOSE_CODE, message=b"replaced by a newer capture connection")
+    _sockets[key] = ws
+    try:
+        await ws.send_json({"type": "ready", "received": stream.decoder.samples_received})
+        await _receive(request, ws, stream)
+    except AssistantError as exc:
+        await ws_close_with_error(ws, exc)
+    finally:
+        if _sockets.get(key) is ws:
+            del _sockets[key]
+    return ws
+
+
+async def _start(request: web.Request, room: RemoteRoom, ws: web.WebSocketResponse) -> _Stream | None:
+    msg = await ws.receive()
+    if msg.type != WSMsgType.TEXT:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return None
+        raise ProtocolError('the first frame must be the JSON "start" message, e.g. {"type":"start",'
+                            '"sample_rate":16000,"channels":1,"format":"s16le","stream":"<id>"}', code="bad_start")
+    try:
+        obj = protocol.load_json(msg.data, "the start frame")
+    except ProtocolError as exc:
+        raise ProtocolError(str(exc), code="bad_start") from None
+    fmt, stream_id = parse_start_message(obj)
+    client = request.app[REDIS]
+    keys = RoomKeys(room.session.id)
+    limit = request.app[SETTINGS].limits.max_message_bytes
+    raw = await client.hget(keys.capture, stream_id)
+    known = json.loads(raw) if raw else None
+    if known is not None and known["format"] == [fmt.sample_rate, fmt.channels, fmt.sample_format]:
+        return _Stream(room.session.id, stream_id, fmt, known["received"], known["out"], limit)
+    stream = _Stream(room.session.id, stream_id, fmt, 0, 0, limit)
+    await client.hset(keys.capture, stream_id, stream.state())
+    await _write(request, stream, b"", "start")
+    return stream
+
+
+async def _receive(request: web.Request, ws: web.WebSocketResponse, stream: _Stream) -> None:
+    budget = MessageBudget.of(request.app[SETTINGS].limits)
+    decoder = stream.decoder
+    ack_every = int(stream.format.sample_rate * ACK_EVERY_S)
+    next_ack = decoder.samples_received + ack_every
+    async for msg in ws:
+        if msg.type == WSMsgType.BINARY:
+            try:
+                chunk = decoder.receive(msg.data)
+            except AudioFormatError as exc:
+                await ws.send_json({"type": "error", "code": exc.code, "message": str(exc)})
+                continue
+            await _write(request, stream, float_to_s16le(chunk))
+            if decoder.samples_received >= next_ack:
+                next_ack = decoder.samples_received + ack_every
+                await ws.send_json({"type": "ack", "received": decoder.samples_received})
+        elif msg.type == WSMsgType.TEXT:
+            if not await admit(ws, budget, request.app[CLOCK].now_ms()):
+                continue
+            kind = _message_type(msg.data)
+            if kind == "stop":
+                await _write(request, stream, float_to_s16le(decoder.flush()))
+                await _write(request, stream, b"", "stop")
+                await request.app[REDIS].hdel(stream.keys.capture, stream.id)
+                await ws.send_json({"type": "ack", "received": decoder.samples_received})
+                await ws.close()
+                return
+            if kind != "ping":
+                await ws.send_json({"type": "error", "code": "bad_message",
+                                    "message": 'expected binary audio frames, or {"type":"stop"} at the end'})
+
+
+def _message_type(data: str) -> object:
+    try:
+        obj = protocol.load_json(data, "frame")
+    except ProtocolError:
+        return None
+    return obj.get("type") if isinstance(obj, dict) else None
+
+audio_ws = chair_socket(_serve_capture)

@@ -1,0 +1,238 @@
+"""The rooms of a cluster as one web node serves them (``app[SESSIONS]`` on a web node).
+
+Every second it looks at Redis: the open rooms (a room created on another web
+node is served here within a second), the session records, tokens and session
+keys (copied into the node's in-memory store, which the synchronous access
+checks read), and it writes this node's heartbeat and its reader counts per
+room and language, which the rooms' owners sum. Nothing here outlives the
+process: a web node killed at any moment loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import Counter
+from typing import Any, Iterator
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..captions import Caption, Session
+from ..clock import Clock
+from ..errors import NotFoundError, UnavailableError
+from ..protocol import UpdateSession
+from ..session.core import ChairAction
+from ..store import Store
+from ..server import auth
+from . import commands
+from .bus import RedisBus
+from .keys import NODES, OPEN, REPLIES, ROOMS, SESSION_KEYS, TOKENS, RoomKeys, session_from, session_json, text
+from .redislog import RedisLog
+from .remote import RemoteRoom, initial_state
+
+log = logging.getLogger(__name__)
+
+POLL_S = 1.0  # how often rooms, tokens and keys are looked at again, and counts written
+NODE_TTL_MS = 5_000  # a web node silent this long is gone: its reader counts no longer count
+COMMAND_TIMEOUT_S = 12.0  # longer than a takeover (lease 5 s + scan + load)
+COMMAND_STREAM_LEN = 1000
+
+
+class RemoteRooms:
+    """:class:`~assistant.server.rooms.RoomRegistry` of a web node; :meth:`start` before serving."""
+
+    def __init__(self, client: aioredis.Redis, bus: RedisBus, log: RedisLog, mirror: Store, clock: Clock,
+                 node: str) -> None:
+        self._redis = client
+        self._bus = bus
+        self._log = log
+        self._mirror = mirror
+        self._clock = clock
+        self.node = node
+        self._rooms: dict[str, RemoteRoom] = {}
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._dirty: set[tuple[str, str]] = set()
+        self._keys: dict[str, str] = {}
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        bus.on_state = self._state_changed
+
+    async def start(self) -> None:
+        """Listen for command replies, find the rooms, then keep looking every second."""
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(REPLIES + self.node)
+        self._tasks.append(asyncio.create_task(self._replies(pubsub), name="command replies"))
+        await self.refresh()
+        self._tasks.append(asyncio.create_task(self._poll(), name="rooms poll"))
+
+    # -- RoomRegistry ----------------------------------------------------------
+    async def create(self, session: Session) -> RemoteRoom:
+        if await self._redis.hsetnx(ROOMS, session.id, session_json(session)):
+            log.info("room %s created", session.id)
+        await self._redis.sadd(OPEN, session.id)
+        await self._add(session_from(await self._redis.hget(ROOMS, session.id) or session_json(session)))
+        return self._rooms[session.id]
+
+    def get(self, session_id: str) -> RemoteRoom:
+        room = self._rooms.get(session_id)
+        if room is None:
+            raise NotFoundError(f"no session {session_id!r}; the landing page lists the live sessions")
+        return room
+
+    def find(self, session_id: str) -> RemoteRoom | None:
+        return self._rooms.get(session_id)
+
+    def __contains__(self, session_id: str) -> bool:
+        return session_id in self._rooms
+
+    def __iter__(self) -> Iterator[RemoteRoom]:
+        return iter(list(self._rooms.values()))
+
+    async def set_access(self, session_id: str, *, public: bool | None, key: str | None) -> None:
+        room = self.get(session_id)
+        if key is not None:
+            if key:
+                digest = auth.hash_session_key(key)
+                await self._redis.hset(SESSION_KEYS, session_id, digest)
+            else:
+                digest = None
+                await self._redis.hdel(SESSION_KEYS, session_id)
+            self._mirror.set_session_key_hash(session_id, digest, self._clock.now_ms())
+        if public is not None and public != room.session.public:
+            await room.perform(UpdateSession(title=None, glossary=None, public=public))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        fields: dict[str, list[str]] = {}
+        for sid, lang in self._counts:
+            fields.setdefault(sid, []).append(f"{self.node}|{lang}")
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for sid, names in fields.items():
+                    pipe.hdel(RoomKeys(sid).readers, *names)
+                pipe.hdel(NODES, self.node)
+                await pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            pass  # the counts expire with the node's heartbeat
+
+    # -- commands ------------------------------------------------------------
+    async def send(self, session_id: str, action: ChairAction) -> dict[str, Any]:
+        """Hand ``action`` to the room's owner and wait for its outcome (UnavailableError if none comes)."""
+        rid = uuid.uuid4().hex
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        deadline = self._clock.now_ms() + int(COMMAND_TIMEOUT_S * 1000)
+        try:
+            await self._redis.xadd(RoomKeys(session_id).commands,
+                                   {"a": commands.encode_action(action), "reply": self.node, "rid": rid,
+                                    "deadline": deadline}, maxlen=COMMAND_STREAM_LEN, approximate=True)
+            return await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+        except TimeoutError:
+            raise UnavailableError(f"no recognition worker answered for room {session_id!r} in "
+                                   f"{COMMAND_TIMEOUT_S:.0f} s (is one running? a takeover takes up to 10 s); "
+                                   "try again") from None
+        finally:
+            self._pending.pop(rid, None)
+
+    async def versions(self, session_id: str, caption_id: str) -> list[Caption]:
+        return await self._log.translations_of(session_id, caption_id)
+
+    async def _replies(self, pubsub: Any) -> None:
+        while True:
+            try:
+                async for msg in pubsub.listen():
+                    if msg.get("type") != "message":
+                        continue
+                    reply = json.loads(msg["data"])
+                    future = self._pending.get(reply.get("rid", ""))
+                    if future is not None and not future.done():
+                        future.set_result(reply)
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                # A reply published while cut off is lost: its chair gets 503 and sends again.
+                log.warning("Redis unreachable for command replies (%s); listening again", exc)
+                await asyncio.sleep(POLL_S)
+                pubsub = self._redis.pubsub()
+                try:
+                    await pubsub.subscribe(REPLIES + self.node)
+                except (RedisConnectionError, RedisTimeoutError, OSError):
+                    continue
+
+    # -- readers -------------------------------------------------------------
+    def count(self, session_id: str, lang: str, delta: int) -> None:
+        self._counts[(session_id, lang)] += delta
+        self._dirty.add((session_id, lang))
+
+    def readers(self) -> dict[tuple[str, str], int]:
+        """Readers connected to this node, per (room, language) (for the metrics)."""
+        return {k: n for k, n in self._counts.items() if n > 0}
+
+    # -- the poll ------------------------------------------------------------
+    def _state_changed(self, session_id: str, raw: bytes) -> None:
+        room = self._rooms.get(session_id)
+        if room is not None:
+            room.update(raw)
+
+    async def _add(self, session: Session) -> None:
+        self._mirror_session(session)
+        if session.id in self._rooms:
+            return
+        await self._bus.follow(session.id)  # first: later states arrive in order through the tail
+        state: Any = await self._redis.get(RoomKeys(session.id).state)
+        self._rooms[session.id] = RemoteRoom(state or initial_state(session), clock=self._clock, send=self.send,
+                                             versions=self.versions, count=self.count)
+
+    def _mirror_session(self, session: Session) -> None:
+        try:
+            if self._mirror.get_session(session.id) == session:
+                return
+        except NotFoundError:
+            self._mirror.create_session(session)
+        self._mirror.save_session(session)
+
+    async def refresh(self) -> None:
+        """Look at Redis once: rooms, sessions, tokens, keys; write the heartbeat and changed counts."""
+        now = self._clock.now_ms()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.smembers(OPEN)
+            pipe.hgetall(TOKENS)
+            pipe.hgetall(SESSION_KEYS)
+            pipe.hset(NODES, self.node, now + NODE_TTL_MS)
+            for sid, lang in self._dirty:
+                field, n = f"{self.node}|{lang}", self._counts[(sid, lang)]
+                if n > 0:
+                    pipe.hset(RoomKeys(sid).readers, field, n)
+                else:
+                    pipe.hdel(RoomKeys(sid).readers, field)
+            open_ids, tokens, keys, *_ = await pipe.execute()
+        self._dirty = set()
+        self._counts = Counter({k: n for k, n in self._counts.items() if n > 0})
+        ids = sorted(text(i) for i in open_ids)
+        records = await self._redis.hmget(ROOMS, ids) if ids else []
+        for raw in records:
+            if raw is not None:
+                await self._add(session_from(raw))
+        for role, digest in tokens.items():
+            if self._mirror.token_hash(text(role)) != text(digest):
+                self._mirror.set_token_hash(text(role), text(digest), now)
+        current = {text(k): text(v) for k, v in keys.items()}
+        for sid in set(self._keys) | set(current):
+            if self._keys.get(sid) != current.get(sid) and sid in self._rooms:
+                self._mirror.set_session_key_hash(sid, current.get(sid), now)
+        self._keys = current
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_S)
+            t0 = time.perf_counter()
+            try:
+                await self.refresh()
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("Redis unreachable (%s); serving what this node knows", exc)
+            log.debug("rooms poll took %.1f ms", (time.perf_counter() - t0) * 1000)

@@ -1,0 +1,146 @@
+"""A recognition worker: takes rooms by lease, serves them, gives them up when it must.
+
+Every second it renews the leases of its rooms (``PEXPIRE`` if the lease still
+holds its token) and looks for open rooms nobody holds: it takes one (``SET NX
+PX``) when it serves no more rooms than the least loaded live worker, so rooms
+spread over the workers. A lease lasts :data:`LEASE_MS`; a worker that dies
+stops renewing and another takes its rooms once the leases expire, continuing
+their seq numbering from the log and their audio from the last final caption.
+A worker that fails to renew in time (cut off from Redis) stops its room at
+once, and its writes are refused anyway (see :mod:`.writer`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..clock import Clock
+from ..errors import AssistantError
+from ..server.runtime import RecognizerFactory
+from ..server.translation import Translating
+from . import scripts
+from .bus import RedisBus
+from .host import RoomHost
+from .keys import OPEN, ROOMS, SOURCES, WORKERS, RoomKeys, dumps, session_from, text
+from .redislog import RedisLog
+from .writer import OnRoundTrip
+
+log = logging.getLogger(__name__)
+
+LEASE_MS = 5_000  # a room whose owner stops renewing is taken over this long after its last renewal
+TICK_S = 1.0  # renew, heartbeat and look for free rooms this often
+WORKER_TTL_MS = 5_000
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Owns rooms by lease and runs a :class:`~.host.RoomHost` for each; :meth:`start`, :meth:`close`."""
+
+    def __init__(self, client: aioredis.Redis, log_: RedisLog, bus: RedisBus, clock: Clock, *,
+                 recognizer_factory: RecognizerFactory | None, translator: Translating | None,
+                 name: str | None = None, on_round_trip: OnRoundTrip | None = None) -> None:
+        self._redis = client
+        self._log = log_
+        self._bus = bus
+        self._clock = clock
+        self._factory = recognizer_factory
+        self._translator = translator
+        self.name = name or worker_name()
+        self.hosts: dict[str, RoomHost] = {}
+        self._renew = client.register_script(scripts.RENEW)
+        self._release = client.register_script(scripts.RELEASE)
+        self._task: asyncio.Task[None] | None = None
+        self._lost: set[str] = set()
+        self._on_round_trip = on_round_trip
+
+    async def start(self) -> None:
+        await self.tick()
+        self._task = asyncio.create_task(self._run(), name=f"worker {self.name}")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await self.tick()
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("Redis unreachable (%s)", exc)
+            except AssistantError as exc:
+                log.error("%s", exc)
+
+    async def tick(self) -> None:
+        """Renew leases (dropping rooms whose lease is gone), heartbeat, then take free rooms while it is our turn."""
+        for sid in list(self.hosts):
+            if sid in self._lost or not await self._renew(keys=[RoomKeys(sid).lease], args=[self.name, LEASE_MS]):
+                log.warning("room %s: lease lost; stopping it here", sid)
+                await self._drop(sid)
+        now = self._clock.now_ms()
+        await self._redis.hset(WORKERS, self.name, dumps({"expires": now + WORKER_TTL_MS, "rooms": len(self.hosts)}))
+        open_ids = sorted(text(i) for i in await self._redis.smembers(OPEN))
+        free = [sid for sid in open_ids if sid not in self.hosts and not await self._redis.exists(RoomKeys(sid).lease)]
+        for sid in free:  # alone, a worker takes every free room at once; beside others, its share
+            if not await self._my_turn(now):
+                break
+            await self._take(sid)
+
+    async def _my_turn(self, now: int) -> bool:
+        """Whether this worker serves no more rooms than any other live worker."""
+        others: Any = await self._redis.hgetall(WORKERS)
+        loads = [json.loads(v)["rooms"] for k, v in others.items()
+                 if text(k) != self.name and json.loads(v)["expires"] > now]
+        return not loads or len(self.hosts) <= min(loads)
+
+    async def _take(self, sid: str) -> None:
+        if not await self._redis.set(RoomKeys(sid).lease, self.name, nx=True, px=LEASE_MS):
+            return
+        raw: Any = await self._redis.hget(ROOMS, sid)
+        source: Any = await self._redis.hget(SOURCES, sid)
+        if raw is None:
+            await self._release(keys=[RoomKeys(sid).lease], args=[self.name])
+            return
+        host = RoomHost(session_from(raw), client=self._redis, bus=self._bus, clock=self._clock, token=self.name,
+                        recognizer_factory=self._factory, translator=self._translator,
+                        source=text(source) if source else None, on_lost=self._lost.add,
+                        on_round_trip=self._on_round_trip)
+        self.hosts[sid] = host
+        self._lost.discard(sid)
+        try:
+            await host.start(self._log)
+        except BaseException:
+            await self._drop(sid)
+            raise
+        log.info("worker %s took room %s", self.name, sid)
+
+    async def _drop(self, sid: str) -> None:
+        host = self.hosts.pop(sid, None)
+        self._lost.discard(sid)
+        if host is not None:
+            await host.stop()
+
+    async def close(self) -> None:
+        """Stop every room and give its lease back (a successor need not wait for it to expire)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for sid in list(self.hosts):
+            await self._drop(sid)
+            try:
+                await self._release(keys=[RoomKeys(sid).lease], args=[self.name])
+            except (RedisConnectionError, RedisTimeoutError, OSError):
+                pass
+        try:
+            await self._redis.hdel(WORKERS, self.name)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            pass

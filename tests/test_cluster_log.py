@@ -1,0 +1,140 @@
+"""The caption log, the owner's fenced writer and the bus on a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from assistant import protocol
+from assistant.captions import Caption, Partial, Session
+from assistant.cluster.bus import RedisBus
+from assistant.cluster.keys import ROOMS, RoomKeys, session_json
+from assistant.cluster.redislog import RedisLog
+from assistant.cluster.roomstore import RoomStore
+from assistant.cluster.writer import FencedWriter
+from assistant.errors import NotFoundError
+from assistant.hub import Topic
+from tests.helpers.redis_server import redis_server
+
+SESSION = Session(id="hall", title="Hall", source_lang="en", created_at_ms=1)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    r = aioredis.Redis.from_url(redis_url)
+    await r.flushall()
+    yield r
+    await r.aclose()
+
+
+def cap(seq: int, text: str, lang: str = "en", cid: str | None = None, **kw: object) -> Caption:
+    return Caption("hall", lang, seq, cid or f"id{seq}", seq * 1000, seq * 1000 + 900, text,
+                   origin="translation" if lang != "en" else "asr", **kw)  # type: ignore[arg-type]
+
+
+async def owned_store(client: aioredis.Redis, lost: list[str] | None = None) -> RoomStore:
+    await client.set(RoomKeys("hall").lease, "me")
+    await client.hset(ROOMS, "hall", session_json(SESSION))
+    writer = FencedWriter(client, RoomKeys("hall").lease, "me", on_lost=lambda: (lost if lost is not None else []).append("lost"))
+    return RoomStore(SESSION, writer, latest={}, audio_end_ms=0, recent=[])
+
+
+async def test_captions_resume_exactly_with_corrections_and_versions(client: aioredis.Redis, redis_url: str) -> None:
+    store = await owned_store(client)
+    for i in range(1, 6):
+        store.insert_caption(cap(i, f"line {i}"))
+    store.insert_caption(cap(1, "ligne 1", "fr", "id1"))
+    fixed = cap(2, "line two", revision=1)
+    store.revise(fixed, before="line 2", author="chair", at_ms=5000)
+    await store.writer.drain()
+    log = RedisLog(client, redis_url)
+    assert await log.latest_seq("hall", "en") == 5 and await log.latest_seq("hall", "de") == 0
+    assert [c.text for c in await log.captions_since("hall", "en", 1, 2)] == ["line two", "line 3"]
+    assert [c.seq for c in await log.captions_since("hall", "en", 5, 10)] == []
+    assert [c.text for c in await log.corrected_before("hall", "en", 5, 200)] == ["line two"]
+    assert await log.corrected_before("hall", "en", 1, 200) == []
+    assert [c.seq for c in await log.revised_since("hall", "en", 5, 4000)] == [2]
+    assert await log.revised_since("hall", "en", 5, 6000) == []
+    assert [(c.lang, c.text) for c in await log.translations_of("hall", "id1")] == [("en", "line 1"), ("fr", "ligne 1")]
+    assert [(r.before, r.after, r.author) for r in await log.revisions("hall", "id2")] == [("line 2", "line two",
+                                                                                           "chair")]
+    assert await log.languages("hall") == ["en", "fr"] and await log.count_captions("hall", "en") == 5
+    assert (await log.get_session("hall")).title == "Hall"
+    with pytest.raises(NotFoundError):
+        await log.get_session("nope")
+    reader = await asyncio.to_thread(log.open_reader)
+    try:
+        texts = await asyncio.to_thread(lambda: [c.text for c in reader.iter_captions("hall", "en")])
+    finally:
+        reader.close()
+    assert texts == ["line 1", "line two", "line 3", "line 4", "line 5"]
+    latest, end, recent = await RoomStore.load(log, SESSION)
+    assert latest == {"en": 5, "fr": 1} and end == 5900 and recent[0].text == "line 1"
+    again = RoomStore(SESSION, store.writer, latest=latest, audio_end_ms=end, recent=recent)
+    assert [c.lang for c in again.translations_of("hall", "id1")] == ["en", "fr"]
+    assert [c.seq for c in again.untranslated("hall", "en", "fr", 10)] == [2, 3, 4, 5]
+    await store.writer.close()
+
+
+async def test_a_worker_without_the_lease_writes_nothing(client: aioredis.Redis, redis_url: str) -> None:
+    lost: list[str] = []
+    store = await owned_store(client, lost)
+    store.insert_caption(cap(1, "mine"))
+    await store.writer.drain()
+    await client.set(RoomKeys("hall").lease, "successor")
+    store.insert_caption(cap(2, "a zombie's line"))
+    await store.writer.drain()
+    assert lost == ["lost"] and store.writer.lost
+    assert [c.text for c in await RedisLog(client, redis_url).captions_since("hall", "en", 0, 10)] == ["mine"]
+    await store.writer.close()
+
+
+async def test_a_seq_is_written_once(client: aioredis.Redis, redis_url: str) -> None:
+    lost: list[str] = []
+    store = await owned_store(client, lost)
+    store.insert_caption(cap(1, "first"))
+    store.insert_caption(cap(1, "the same seq again"))
+    await store.writer.drain()
+    assert lost == ["lost"]
+    assert [c.text for c in await RedisLog(client, redis_url).captions_since("hall", "en", 0, 10)] == ["first"]
+    await store.writer.close()
+
+
+async def test_frames_reach_subscribers_after_their_caption_is_logged(client: aioredis.Redis,
+                                                                      redis_url: str) -> None:
+    store = await owned_store(client)
+    owner = RedisBus(client)
+    owner.attach("hall", store.writer)
+    web_client = aioredis.Redis.from_url(redis_url)
+    web = RedisBus(web_client)
+    await web.follow("hall")
+    sub = web.subscribe(Topic("hall", "en"), 64)
+    log = RedisLog(web_client, redis_url)
+    for i in range(1, 4):
+        c = cap(i, f"line {i}")
+        store.insert_caption(c)
+        owner.publish(Topic("hall", "en"), protocol.caption(c))
+    owner.publish(Topic("hall", "en"), protocol.partial(Partial("hall", "en", 0, 1, "sentinel")))
+    got = []
+    async with asyncio.timeout(10):
+        while True:
+            frame = await sub.get()
+            assert frame is not None
+            if frame.kind == "partial":
+                break
+            assert await log.latest_seq("hall", "en") >= (frame.seq or 0)
+            got.append(frame.seq)
+    assert got == [1, 2, 3]
+    await web.close()
+    await web_client.aclose()
+    await store.writer.close()
