@@ -18,7 +18,7 @@ import redis
 from assistant.audio.sources import FileSource
 from assistant.capture import stream_capture
 from assistant.cluster.keys import RoomKeys
-from tests.helpers.cluster import CHAIR, STAFF, Cluster, Nginx, Node, start_nginx, wait_healthy
+from tests.helpers.cluster import CHAIR, STAFF, Cluster, Nginx, Node, start_nginx, wait_healthy, wait_serving
 from tests.helpers.redis_server import redis_server
 from tests.test_metrics import samples
 
@@ -250,6 +250,8 @@ async def test_a_recording_recognised_by_a_tiny_en_worker_is_read_on_every_web_n
             worker = c.start("worker", "--model", "tiny.en", "--session", "jfk", "--source", str(JFK),
                              "--language", "en")
             wait_healthy(worker.url)
+            for node in webs:
+                wait_serving(node.url, "jfk")
             texts: list[list[str]] = []
             async with aiohttp.ClientSession() as http:
                 for web in webs:

@@ -102,6 +102,24 @@ def wait_healthy(url: str, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
+def wait_serving(url: str, session: str, timeout: float = 60) -> None:
+    """Wait until the node at ``url`` knows ``session`` (a web node learns a worker's rooms through Redis)."""
+    import json
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
+                if session in json.loads(resp.read()).get("sessions", {}):
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not learn session {session!r} in {timeout:.0f} s")
+        time.sleep(0.2)
+
+
 def nginx_config(folder: Path, listen_port: int, upstreams: list[int]) -> str:
     """The "Several web nodes" configuration of docs/deploy-nginx.md, on 127.0.0.1 without TLS.
 
