@@ -8,6 +8,7 @@ every reader of a stream. The full description is ``docs/protocol.md``.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -70,6 +71,25 @@ def caption_dict(c: Caption) -> dict[str, Any]:
 
 def caption(c: Caption) -> Frame:
     return Frame("caption", _dump(caption_dict(c)), seq=c.seq)
+
+
+class CaptionFrames:
+    """The encoded frames of a session's recent captions: each revision encoded once, reused by replays."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._frames: OrderedDict[tuple[str, int], tuple[int, Frame]] = OrderedDict()
+
+    def frame_for(self, cap: Caption) -> Frame:
+        key = (cap.lang, cap.seq)
+        cached = self._frames.get(key)
+        if cached is not None and cached[0] == cap.revision:
+            return cached[1]
+        frame = caption(cap)
+        self._frames[key] = (cap.revision, frame)
+        if len(self._frames) > self._size:
+            self._frames.popitem(last=False)
+        return frame
 
 
 def partial(p: Partial) -> Frame:

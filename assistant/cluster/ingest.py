@@ -23,7 +23,7 @@ from .. import protocol
 from ..audio.formats import AudioFormat, PcmDecoder, float_to_s16le, parse_start_message
 from ..errors import AssistantError, AudioFormatError, ProtocolError
 from ..server.boundary import ws_close_with_error
-from ..server.ingest import ACK_EVERY_S, REPLACED_CLOSE_CODE
+from ..server.ingest import ACK_EVERY_S, REPLACED_CLOSE_CODE, read_start
 from ..server.keys import CLOCK, SETTINGS
 from ..server.limits import MessageBudget, admit
 from ..server.sockets import chair_socket, open_socket
@@ -99,17 +99,10 @@ async def _serve_capture(room: RemoteRoom, request: web.Request) -> web.WebSocke
 
 
 async def _start(request: web.Request, room: RemoteRoom, ws: web.WebSocketResponse) -> _Stream | None:
-    msg = await ws.receive()
-    if msg.type != WSMsgType.TEXT:
-        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-            return None
-        raise ProtocolError('the first frame must be the JSON "start" message, e.g. {"type":"start",'
-                            '"sample_rate":16000,"channels":1,"format":"s16le","stream":"<id>"}', code="bad_start")
-    try:
-        obj = protocol.load_json(msg.data, "the start frame")
-    except ProtocolError as exc:
-        raise ProtocolError(str(exc), code="bad_start") from None
-    fmt, stream_id = parse_start_message(obj)
+    start = await read_start(ws)
+    if start is None:
+        return None
+    fmt, stream_id = start
     client = request.app[REDIS]
     keys = RoomKeys(room.session.id)
     limit = request.app[SETTINGS].limits.max_message_bytes

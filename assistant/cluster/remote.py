@@ -12,7 +12,6 @@ and summed over web nodes by the owner.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from typing import Any, Awaitable, Callable, cast
 
 from .. import protocol
@@ -23,7 +22,6 @@ from ..session.core import ChairAction, Correct
 from .commands import raise_if_error, reply_caption
 from .keys import dumps, session_from, session_json
 
-FRAME_CACHE_SIZE = 4096  # encoded caption frames kept per room for replays
 
 Send = Callable[[str, ChairAction], Awaitable[dict[str, Any]]]  # (room, action) → the owner's reply
 Versions = Callable[[str, str], Awaitable[list[Caption]]]  # (room, caption id) → its versions in the log
@@ -44,7 +42,7 @@ class RemoteRoom:
         self._send = send
         self._versions = versions
         self._count = count
-        self._frames: OrderedDict[tuple[str, int], tuple[int, protocol.Frame]] = OrderedDict()
+        self._frames = protocol.CaptionFrames()
         self._state: dict[str, Any] = {}
         self._session: Session
         self.update(state)
@@ -93,15 +91,7 @@ class RemoteRoom:
         return {**base, **self._state["snapshot"]}
 
     def frame_for(self, cap: Caption) -> protocol.Frame:
-        key = (cap.lang, cap.seq)
-        cached = self._frames.get(key)
-        if cached is not None and cached[0] == cap.revision:
-            return cached[1]
-        frame = protocol.caption(cap)
-        self._frames[key] = (cap.revision, frame)
-        if len(self._frames) > FRAME_CACHE_SIZE:
-            self._frames.popitem(last=False)
-        return frame
+        return self._frames.frame_for(cap)
 
     def reader_joined(self, lang: str) -> None:
         self._count(self._session.id, lang, 1)

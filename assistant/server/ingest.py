@@ -126,8 +126,8 @@ async def _serve_capture(runtime: SessionRuntime, request: web.Request) -> web.W
     return ws
 
 
-async def _start(app: web.Application, runtime: SessionRuntime, ws: web.WebSocketResponse) -> IngestStream | None:
-    """Read ``start`` and answer ``ready``; None when the client left or its stream had ended."""
+async def read_start(ws: web.WebSocketResponse) -> tuple[AudioFormat, str] | None:
+    """The capture client's first frame, ``start``: its audio format and stream id; None when it left first."""
     msg = await ws.receive()
     if msg.type != WSMsgType.TEXT:
         if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
@@ -138,7 +138,15 @@ async def _start(app: web.Application, runtime: SessionRuntime, ws: web.WebSocke
         obj = protocol.load_json(msg.data, "the start frame")
     except ProtocolError as exc:
         raise ProtocolError(str(exc), code="bad_start") from None
-    fmt, stream_id = parse_start_message(obj)
+    return parse_start_message(obj)
+
+
+async def _start(app: web.Application, runtime: SessionRuntime, ws: web.WebSocketResponse) -> IngestStream | None:
+    """Read ``start`` and answer ``ready``; None when the client left or its stream had ended."""
+    start = await read_start(ws)
+    if start is None:
+        return None
+    fmt, stream_id = start
     streams = _streams(runtime)
     stream = streams.get(stream_id)
     if stream is not None:

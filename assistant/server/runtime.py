@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import OrderedDict
 from typing import Any, AsyncIterator, Callable, Coroutine, Literal, Protocol
 
 import numpy as np
@@ -31,7 +30,6 @@ from .translation import TranslationLanes, Translating
 
 log = logging.getLogger(__name__)
 
-FRAME_CACHE_SIZE = 4096  # encoded caption frames kept per session for replays
 READERS_EVERY_S = 1.0  # chair reader-count updates, coalesced
 LEVEL_EVERY_SAMPLES = SAMPLE_RATE // 5  # chair level-meter updates: five per second of audio
 BACKFILL_CAPTIONS = 300  # how far back a newly opened language is filled in
@@ -97,7 +95,7 @@ class SessionRuntime:
         # Recognisers still running (one finishing an ended feed's last words, the current one, Whisper's English).
         self._tasks: set[asyncio.Task[None]] = set()
         self._english: AudioFeed | None = None
-        self._frames: OrderedDict[tuple[str, int], tuple[int, protocol.Frame]] = OrderedDict()
+        self._frames = protocol.CaptionFrames()
         self._next_level_at = 0
         self._readers_pending: asyncio.TimerHandle | None = None
         self._readers: tuple[tuple[str, int], ...] = ()
@@ -343,15 +341,7 @@ class SessionRuntime:
 
     def frame_for(self, cap: Caption) -> protocol.Frame:
         """The encoded frame of a caption, encoded once and cached for replays."""
-        key = (cap.lang, cap.seq)
-        cached = self._frames.get(key)
-        if cached is not None and cached[0] == cap.revision:
-            return cached[1]
-        frame = protocol.caption(cap)
-        self._frames[key] = (cap.revision, frame)
-        if len(self._frames) > FRAME_CACHE_SIZE:
-            self._frames.popitem(last=False)
-        return frame
+        return self._frames.frame_for(cap)
 
     async def close(self) -> None:
         """Stop recognition and translation; every task this runtime started is awaited."""

@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -87,23 +88,17 @@ class Cluster:
 
 
 def wait_healthy(url: str, timeout: float = 120) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not come up in {timeout:.0f} s")
-        time.sleep(0.2)
+    _wait_for_health(url, lambda health: True, f"{url} did not come up", timeout)
 
 
 def wait_serving(url: str, session: str, timeout: float = 60) -> None:
     """Wait until the node at ``url`` knows ``session`` (a web node learns a worker's rooms through Redis)."""
+    _wait_for_health(url, lambda health: session in health.get("sessions", {}),
+                     f"{url} did not learn session {session!r}", timeout)
+
+
+def _wait_for_health(url: str, ready: Callable[[dict[str, Any]], bool], failure: str, timeout: float) -> None:
+    """Poll ``/healthz`` until its JSON satisfies ``ready``."""
     import json
     import urllib.request
 
@@ -111,12 +106,12 @@ def wait_serving(url: str, session: str, timeout: float = 60) -> None:
     while True:
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
-                if session in json.loads(resp.read()).get("sessions", {}):
+                if resp.status == 200 and ready(json.loads(resp.read())):
                     return
         except OSError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not learn session {session!r} in {timeout:.0f} s")
+            raise RuntimeError(f"{failure} in {timeout:.0f} s")
         time.sleep(0.2)
 
 
