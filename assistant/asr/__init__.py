@@ -10,6 +10,7 @@ from assistant.asr.scripted import ScriptedTranscriber, ScriptedUtterance, linea
 from assistant.asr.transcriber import FasterWhisperTranscriber, Transcriber
 from assistant.asr.types import (
     FinalCaption,
+    ClauseEnd,
     LagReport,
     LanguageDetected,
     PartialCaption,
@@ -27,6 +28,7 @@ __all__ = [
     "EnergyVoiceDetector",
     "FasterWhisperTranscriber",
     "FinalCaption",
+    "ClauseEnd",
     "LagReport",
     "LanguageDetected",
     "PartialCaption",

@@ -100,13 +100,23 @@ class VoiceActivity:
 
 @dataclass(frozen=True, slots=True)
 class FinalCaption:
-    """A caption line that will not change any more."""
+    """Words that will not change any more: a whole caption line, or a piece of one.
+
+    Finals may close sooner than a phone line: ``line_start`` False means this
+    piece continues the line of the previous final (readers join them on one
+    line, exports group them). ``clause_end`` True means a clause ends with
+    this piece, so translation may start on the pieces since the last clause
+    end; False means more of the clause follows (or a :class:`ClauseEnd`).
+    The defaults make every final a whole line and a whole clause.
+    """
 
     start_ms: int
     end_ms: int
     text: str
     words: tuple[Word, ...]
     language: str
+    line_start: bool = True
+    clause_end: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +135,13 @@ class PartialCaption:
 
 
 @dataclass(frozen=True, slots=True)
+class ClauseEnd:
+    """The clause of the finals since the last clause end is complete (e.g. a pause followed it)."""
+
+    end_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class LagReport:
     """How far recognition trails the audio after a pass; ``dropped_ms`` of audio skipped now."""
 
@@ -140,7 +157,7 @@ class LanguageDetected:
     probability: float
 
 
-RecognizerEvent = Union[FinalCaption, PartialCaption, LagReport, LanguageDetected]
+RecognizerEvent = Union[FinalCaption, ClauseEnd, PartialCaption, LagReport, LanguageDetected]
 
 
 @dataclass(frozen=True, slots=True)
