@@ -9,6 +9,7 @@ import pytest
 
 from assistant.asr import (
     EnergyVoiceDetector,
+    ClauseEnd,
     FinalCaption,
     LagReport,
     LanguageDetected,
@@ -27,6 +28,8 @@ from assistant.pcm import SAMPLE_RATE
 from assistant.captions import Word
 from assistant.errors import AudioFormatError
 
+# The line-per-final mode; the pieces mode (the default) has its own tests below.
+LINES = RecognizerSettings(final_pieces=False)
 SPEECH_LEVEL = 0.1  # about -20 dBFS: speech for the energy VAD, silence is exact zeros
 
 
@@ -52,7 +55,7 @@ def run(
     task: str = "transcribe",
 ) -> tuple[list[TimedEvent], ScriptedTranscriber]:
     transcriber = ScriptedTranscriber(script, language="fr", cost=linear_cost(cost_ms, per_s_ms))
-    rec = StreamingRecognizer(settings, language=language, task=task)  # type: ignore[arg-type]
+    rec = StreamingRecognizer(settings or LINES, language=language, task=task)  # type: ignore[arg-type]
     events = replay_virtual(rec, synth(script, total_ms), transcriber, EnergyVoiceDetector())
     assert rec.done
     return events, transcriber
@@ -80,7 +83,7 @@ def test_words_two_hypotheses_agree_on_are_committed_without_a_pause() -> None:
 
 def test_last_word_of_a_hypothesis_is_not_committed_by_agreement() -> None:
     # Whisper ends every window with a full stop; agreeing on "three." must not close a caption.
-    rec = StreamingRecognizer(RecognizerSettings(use_vad=False, min_step_ms=100), language="en")
+    rec = StreamingRecognizer(RecognizerSettings(final_pieces=False, use_vad=False, min_step_ms=100), language="en")
     script = [utterance("one two three.", 0)]
     transcriber = ScriptedTranscriber(script)
     rec.receive_audio(synth(script, 1_000))
@@ -98,7 +101,7 @@ def test_last_word_of_a_hypothesis_is_not_committed_by_agreement() -> None:
 
 
 def test_pause_finalises_the_utterance_promptly() -> None:
-    settings = RecognizerSettings()
+    settings = LINES
     script = [utterance("we start here and stop", 300), utterance("much later again", 6_000)]
     events, _ = run(script, 9_000, settings)
     (at1, f1), (at2, f2) = finals(events)
@@ -125,7 +128,7 @@ def test_no_passes_during_the_silence_between_utterances() -> None:
 
 
 def test_captions_end_at_sentences_and_respect_phone_limits() -> None:
-    settings = RecognizerSettings()
+    settings = LINES
     long_sentence = " ".join(f"word{i}" for i in range(60))
     text = f"Short one. Then a second sentence here! {long_sentence} end."
     script = [utterance(text, 200, word_ms=250)]
@@ -148,7 +151,7 @@ def test_window_stays_bounded_over_a_long_stream() -> None:
         body = " ".join(f"w{i}x{j}" for j in range(words_per_sentence - 1))
         sentences.append(utterance(f"{body} end{i}.", t, word_ms=word_ms))
         t += words_per_sentence * word_ms
-    settings = RecognizerSettings()
+    settings = LINES
     events, transcriber = run(sentences, t + 2_000, settings, cost_ms=50, per_s_ms=40)
     longest = max(r.end_ms - r.start_ms for r in transcriber.requests)
     assert longest <= settings.max_window_ms
@@ -164,7 +167,7 @@ def test_window_stays_bounded_over_a_long_stream() -> None:
 def test_lag_is_bounded_and_dropped_audio_is_reported() -> None:
     # A machine far too slow: every pass costs 3 s plus 1 s per second of window.
     script = [utterance(" ".join(f"w{i}" for i in range(200)), 0, word_ms=300)]
-    settings = RecognizerSettings()
+    settings = LINES
     events, transcriber = run(script, 62_000, settings, cost_ms=3_000, per_s_ms=1_000)
     reports = [e.event for e in events if isinstance(e.event, LagReport)]
     assert sum(r.dropped_ms for r in reports) > 0
@@ -260,7 +263,7 @@ def test_end_of_stream_finalises_speech_without_a_pause() -> None:
 
 
 def test_wrong_audio_is_rejected_with_a_clear_error() -> None:
-    rec = StreamingRecognizer()
+    rec = StreamingRecognizer(LINES)
     with pytest.raises(AudioFormatError, match="float32"):
         rec.receive_audio(np.zeros(10, dtype=np.int16))
     rec.end_of_stream()
@@ -269,7 +272,7 @@ def test_wrong_audio_is_rejected_with_a_clear_error() -> None:
 
 
 def test_result_for_another_request_is_refused() -> None:
-    rec = StreamingRecognizer(RecognizerSettings(use_vad=False))
+    rec = StreamingRecognizer(RecognizerSettings(final_pieces=False, use_vad=False))
     rec.receive_audio(np.zeros(16_000, dtype=np.float32))
     assert rec.transcription_due() is not None
     with pytest.raises(ValueError, match="not in flight"):
@@ -277,7 +280,7 @@ def test_result_for_another_request_is_refused() -> None:
 
 
 def test_vad_frames_before_the_covered_point_are_ignored() -> None:
-    rec = StreamingRecognizer()
+    rec = StreamingRecognizer(LINES)
     rec.receive_audio(np.zeros(1024, dtype=np.float32))
     rec.receive_voice_activity(VoiceActivity(0, 512, (0.0, 0.0)))
     rec.receive_voice_activity(VoiceActivity(0, 512, (1.0, 1.0)))  # repeated: no speech appears
@@ -307,7 +310,7 @@ def test_echoed_prompt_and_crammed_repeats_never_reach_the_captions() -> None:
     # A long pause between the utterances: the echo lands far from the committed end.
     script = [utterance("And so my fellow Americans.", 300), utterance("ask not what your country can do.", 5_000)]
     transcriber = EchoingTranscriber(script)
-    rec = StreamingRecognizer(language="en")
+    rec = StreamingRecognizer(LINES, language="en")
     events = replay_virtual(rec, synth(script, 9_000), transcriber, EnergyVoiceDetector())
     assert any(r.prompt.endswith("Americans.") for r in transcriber.requests)  # the echo was offered
     assert [f.text for _, f in finals(events)] == ["And so my fellow Americans.", "ask not what your country can do."]
@@ -326,7 +329,7 @@ def test_window_keeps_the_utterance_start_across_captions() -> None:
     # Short sentences without pauses: captions close, the window keeps its start (context).
     text = "One two three. Four five six. Seven eight nine. Ten eleven twelve. Thirteen fourteen."
     script = [utterance(text, 300)]
-    settings = RecognizerSettings()
+    settings = LINES
     events, transcriber = run(script, 300 + 15 * 300 + 1_500, settings)
     caps = [f for _, f in finals(events)]
     assert [c.text for c in caps][:2] == ["One two three.", "Four five six."]
@@ -341,7 +344,7 @@ def test_window_keeps_the_utterance_start_across_captions() -> None:
 def test_stable_text_is_the_agreed_prefix_and_only_grows() -> None:
     text = "this caption line keeps growing for quite a while without any punctuation at all"
     script = [utterance(text, 300)]
-    one_line = RecognizerSettings(caption_max_chars=200, caption_max_ms=20_000)
+    one_line = RecognizerSettings(final_pieces=False, caption_max_chars=200, caption_max_ms=20_000)
     events, _ = run(script, 300 + 14 * 300 + 1_500, one_line)
     partials = [(e.at_ms, e.event) for e in events if isinstance(e.event, PartialCaption) and e.event.text]
     assert all(p.text.startswith(p.stable_text) for _, p in partials)
@@ -377,7 +380,7 @@ def test_a_pass_over_two_utterances_does_not_finalise_the_second_unheard() -> No
     audio = synth(script, 6_000)
     transcriber = ScriptedTranscriber(script)
     detector = EnergyVoiceDetector()
-    rec = StreamingRecognizer(language="en")
+    rec = StreamingRecognizer(LINES, language="en")
     split = 16 * 1_024  # VAD frames are 512 samples
     rec.receive_audio(audio)
     rec.receive_voice_activity(detector.process(audio[:split]))
@@ -427,7 +430,7 @@ def test_words_stretched_over_pauses_are_neither_lost_nor_repeated() -> None:
     script = [utterance("And so my fellow Americans.", 300), utterance("ask not", 3_000),
               utterance("what your country can do for you.", 5_000)]
     transcriber = StretchingTranscriber(script)
-    rec = StreamingRecognizer(language="en")
+    rec = StreamingRecognizer(LINES, language="en")
     events = replay_virtual(rec, synth(script, 9_000), transcriber, EnergyVoiceDetector())
     assert transcriber.renamed  # the re-decoding with another ending was offered
     assert final_text(events) == "And so my fellow Americans. ask not what your country can do for you."
@@ -472,3 +475,165 @@ def test_line_limits_count_chinese_characters_double() -> None:
     lines = [f.text for _, f in finals(events)]
     assert len(lines) >= 2 and "".join(lines).replace(" ", "") == "".join(words)
     assert all(text_width(line) <= RecognizerSettings().caption_max_chars for line in lines)
+
+
+# ---- finals as pieces (the default) ----------------------------------------------
+
+PIECES = RecognizerSettings()
+
+# Scripts covering agreement commits, sentence and clause ends, short pauses, held
+# fragments (continued and closed after silence), phone limits and end of stream.
+PIECE_SCRIPTS: list[tuple[list[ScriptedUtterance], int]] = [
+    ([utterance("Hello world. This is a test of the streaming recogniser that goes on and on.", 500)], 6_000),
+    ([utterance("When the meeting starts, we look at the budget, and then at the plans", 300, word_ms=250),
+      utterance("for next year. And then at", 4_500, word_ms=250),
+      utterance("the staff.", 6_700, word_ms=250)], 8_700),
+    ([utterance("So I,", 300), utterance("when I think about normative questions.", 1_800)], 6_000),
+    ([utterance("Thank you", 300), utterance("Next speaker please.", 6_000)], 9_000),
+    ([utterance("this caption line keeps growing for quite a while without any punctuation at all", 300)], 6_000),
+    ([utterance("One two three. Four five six. Seven eight nine. Ten eleven twelve. Thirteen fourteen.", 300)], 6_300),
+    # the stream ends in the middle of speech
+    ([utterance("and the last words run right to the end of the recording", 300)], 300 + 12 * 300),
+]
+
+
+def pieces(events: list[TimedEvent]) -> list[FinalCaption]:
+    return [e.event for e in events if isinstance(e.event, FinalCaption)]
+
+
+def lines_of(parts: list[FinalCaption]) -> list[list[FinalCaption]]:
+    lines: list[list[FinalCaption]] = []
+    for p in parts:
+        if p.line_start or not lines:
+            lines.append([])
+        lines[-1].append(p)
+    return lines
+
+
+@pytest.mark.parametrize("script,total_ms", PIECE_SCRIPTS)
+def test_pieces_rebuild_exactly_the_lines_of_the_line_mode(script: list[ScriptedUtterance], total_ms: int) -> None:
+    line_events, _ = run(script, total_ms, LINES)
+    piece_events, _ = run(script, total_ms, PIECES)
+    lines = [f for _, f in finals(line_events)]
+    grouped = lines_of(pieces(piece_events))
+    # every committed word in exactly one piece, lines made of pieces as before
+    assert [" ".join(p.text for p in line) for line in grouped] == [f.text for f in lines]
+    assert [tuple(w for p in line for w in p.words) for line in grouped] == [f.words for f in lines]
+    assert all(p.text and p.words and p.start_ms == p.words[0].start_ms and p.end_ms == p.words[-1].end_ms
+               for line in grouped for p in line)
+    assert pieces(piece_events)[0].line_start
+    # each line's words are final no later than its line was, the first ones sooner or at once
+    line_at = [at for at, _ in finals(line_events)]
+    piece_at = {id(e.event): e.at_ms for e in piece_events}
+    for line, closed_at in zip(grouped, line_at):
+        assert all(piece_at[id(p)] <= closed_at for p in line)
+
+
+@pytest.mark.parametrize("script,total_ms", PIECE_SCRIPTS)
+def test_every_clause_is_closed_once_and_partials_hold_only_moving_words(
+    script: list[ScriptedUtterance], total_ms: int
+) -> None:
+    events, _ = run(script, total_ms, PIECES)
+    open_clause = False
+    shown_final: list[str] = []
+    for e in events:
+        ev = e.event
+        if isinstance(ev, FinalCaption):
+            # a line starts only after the previous clause was closed
+            assert not (ev.line_start and open_clause)
+            open_clause = not ev.clause_end
+            shown_final.extend(normalize(w.text) for w in ev.words)
+        elif isinstance(ev, ClauseEnd):
+            assert open_clause  # only when a clause is open, only once
+            open_clause = False
+        elif isinstance(ev, PartialCaption):
+            assert ev.stable_text == ""
+    assert not open_clause  # the end of the stream closes the last clause
+    assert " ".join(shown_final) == normalize(" ".join(w.text for u in script for w in u.words))
+
+
+def test_committed_words_are_final_at_once_as_pieces_of_one_line() -> None:
+    text = "this caption line keeps growing for quite a while without any punctuation at all"
+    script = [utterance(text, 300)]
+    settings = dataclasses.replace(PIECES, caption_max_chars=200, caption_max_ms=20_000)
+    events, _ = run(script, 300 + 14 * 300 + 1_500, settings)
+    parts = pieces(events)
+    assert len(parts) >= 3 and [p.line_start for p in parts] == [True] + [False] * (len(parts) - 1)
+    assert [p.clause_end for p in parts] == [False] * (len(parts) - 1) + [True]
+    assert " ".join(p.text for p in parts) == text
+    # the first word is final long before the line ends, about two passes after it was said
+    first_at = next(e.at_ms for e in events if isinstance(e.event, FinalCaption))
+    assert first_at < script[0].words[len(script[0].words) // 2].end_ms
+    # a partial never repeats a final word
+    for e in events:
+        if isinstance(e.event, PartialCaption) and e.event.text:
+            assert e.event.start_ms >= max((p.end_ms for p in parts if p.end_ms <= e.event.start_ms), default=0)
+
+
+def test_a_short_clause_is_a_piece_of_its_own_and_the_line_continues() -> None:
+    script = [utterance("Well, as I said, the plan holds for next year.", 300)]
+    events, _ = run(script, 300 + 10 * 300 + 1_500, PIECES)
+    parts = pieces(events)
+    assert " ".join(p.text for p in parts) == "Well, as I said, the plan holds for next year."
+    assert [p.line_start for p in parts][0] and not any(p.line_start for p in parts[1:])
+    # clause marks end pieces, and those pieces end clauses
+    for p in parts:
+        assert p.clause_end == (p is parts[-1] or p.text.endswith(","))
+        assert "," not in p.text[:-1]
+    assert [p.text.split()[-1] for p in parts if p.text.endswith(",")] == ["Well,", "said,"]
+
+
+def test_a_held_fragment_ends_its_clause_with_clause_end_after_the_silence() -> None:
+    script = [utterance("Thank you", 300), utterance("Next speaker please.", 6_000)]
+    events, _ = run(script, 9_000, PIECES)
+    timed = [e for e in events if isinstance(e.event, (FinalCaption, ClauseEnd))]
+    end = next(i for i, e in enumerate(timed) if isinstance(e.event, ClauseEnd))
+    held = [e.event for e in timed[:end]]
+    assert all(isinstance(p, FinalCaption) and not p.clause_end for p in held)
+    assert " ".join(p.text for p in held if isinstance(p, FinalCaption)) == "Thank you"
+    # shown final at once (before the pause is over), not after the hold
+    assert timed[end - 1].at_ms < 300 + 600 + PIECES.endpoint_silence_ms + 1_000
+    closing = timed[end]
+    assert isinstance(closing.event, ClauseEnd) and closing.event.end_ms == 900
+    hold = PIECES.caption_hold_ms
+    assert 900 + hold <= closing.at_ms <= 900 + hold + 1_000
+    rest = [e.event for e in timed[end + 1 :]]
+    assert all(isinstance(p, FinalCaption) for p in rest)
+    assert isinstance(rest[0], FinalCaption) and rest[0].line_start
+    assert " ".join(p.text for p in rest if isinstance(p, FinalCaption)) == "Next speaker please."
+
+
+def test_a_held_fragment_continues_its_line_with_the_next_words() -> None:
+    script = [utterance("So I", 300), utterance("think about normative questions.", 1_800)]
+    events, _ = run(script, 6_000, PIECES)
+    parts = pieces(events)
+    before_pause = [p for p in parts if p.end_ms <= 900]
+    assert " ".join(p.text for p in before_pause) == "So I"
+    assert parts[0].line_start and not any(p.line_start for p in parts[1:])
+    assert [p.clause_end for p in parts] == [False] * (len(parts) - 1) + [True]
+    assert " ".join(p.text for p in parts) == "So I think about normative questions."
+    assert not [e for e in events if isinstance(e.event, ClauseEnd)]
+
+
+def test_a_line_closed_by_a_later_word_ends_its_clause_with_clause_end() -> None:
+    # The next word would overflow the phone line: the line closes without a new piece.
+    first = utterance("When the meeting starts we look at the budget and then at the plans", 300, word_ms=250)
+    events, _ = run([first], 300 + 14 * 250 + 1_500, PIECES)
+    timed = [e.event for e in events if isinstance(e.event, (FinalCaption, ClauseEnd))]
+    end = next(i for i, e in enumerate(timed) if isinstance(e, ClauseEnd))
+    first_line = [p for p in timed[:end] if isinstance(p, FinalCaption)]
+    assert " ".join(p.text for p in first_line) == "When the meeting starts we look at the budget and then at"
+    assert not any(p.clause_end for p in first_line)
+    assert timed[end] == ClauseEnd(first_line[-1].end_ms)
+    second = timed[end + 1 :]
+    assert isinstance(second[0], FinalCaption) and second[0].line_start
+    assert " ".join(p.text for p in second if isinstance(p, FinalCaption)) == "the plans"
+
+
+def test_chinese_pieces_make_the_same_lines() -> None:
+    words = "我们 今天 讨论 气候 变化 对于 城市 发展 带来 影响 以及 各国 应该 如何 共同 应对 这个 挑战 问题 谢谢".split()
+    script = [utterance(" ".join(words), 300, word_ms=250)]
+    line_events, _ = run(script, 300 + len(words) * 250 + 1_500, LINES, language="zh")
+    piece_events, _ = run(script, 300 + len(words) * 250 + 1_500, PIECES, language="zh")
+    grouped = lines_of(pieces(piece_events))
+    assert [tuple(w for p in line for w in p.words) for line in grouped] == [f.words for _, f in finals(line_events)]

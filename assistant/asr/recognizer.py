@@ -50,6 +50,7 @@ from assistant.asr.text import (
     text_width,
 )
 from assistant.asr.types import (
+    ClauseEnd,
     FinalCaption,
     LagReport,
     LanguageDetected,
@@ -126,6 +127,10 @@ class StreamingRecognizer:
         self._hyp: list[Word] = []
         self._hyp_window_end = 0
         self._caption: list[Word] = []
+        # Pieces (settings.final_pieces): words of the open caption before this index were
+        # emitted already; _clause_open: a piece was emitted since the last clause end.
+        self._piece_from = 0
+        self._clause_open = False
         # The open caption is a fragment held across a pause, which ended at this sample.
         self._held_since: int | None = None
         # Where the caption's time limit counts from: its first word, or the first after a hold.
@@ -416,7 +421,7 @@ class StreamingRecognizer:
             self._committed_end_ms = max(self._committed_end_ms, w.end_ms)
             chars = text_width(join_words(self._caption))
             if before_pause and i == len(words) - 1:
-                break
+                return  # the caller closes the caption, holds it, or emits the piece
             if (
                 ends_sentence(w)
                 or (ends_clause(w) and chars >= s.clause_min_chars)
@@ -424,6 +429,9 @@ class StreamingRecognizer:
                 or w.end_ms - self._caption_clock_ms >= s.caption_max_ms
             ):
                 self._close_caption()
+            elif ends_clause(w):
+                self._emit_piece()  # a short clause: a piece of its own, the line stays open
+        self._emit_piece()
 
     def _is_fragment(self) -> bool:
         """Whether the open caption is too short to stand as a line. A full stop does not
@@ -444,16 +452,53 @@ class StreamingRecognizer:
             self._close_caption()
             self._update_partial()
 
+    def _final_language(self) -> str:
+        return "en" if self._task == "translate" else (self._language or "und")
+
+    def _emit_piece(self, *, closes: bool = False) -> None:
+        """Emit the open caption's words not emitted yet as one FinalCaption piece (pieces on).
+
+        ``closes``: the line closes with this piece. Otherwise the piece ends a clause
+        when its last word does. A line closed with nothing new to emit ends its clause
+        with a :class:`ClauseEnd` instead.
+        """
+        if not self._s.final_pieces:
+            return
+        new = self._caption[self._piece_from :]
+        if not new:
+            if closes and self._clause_open:
+                self._events.append(ClauseEnd(self._caption[-1].end_ms if self._caption else self._last_final_end_ms))
+                self._clause_open = False
+            return
+        words = tuple(strip_word(w) for w in new)
+        clause_end = closes or ends_sentence(new[-1]) or ends_clause(new[-1])
+        self._events.append(
+            FinalCaption(
+                words[0].start_ms,
+                words[-1].end_ms,
+                join_words(new),
+                words,
+                self._final_language(),
+                line_start=self._piece_from == 0,
+                clause_end=clause_end,
+            )
+        )
+        self._piece_from = len(self._caption)
+        self._clause_open = not clause_end
+
     def _close_caption(self) -> None:
         if not self._caption:
             return
         words = tuple(strip_word(w) for w in self._caption)
         text = join_words(self._caption)
-        language = "en" if self._task == "translate" else (self._language or "und")
-        self._events.append(FinalCaption(words[0].start_ms, words[-1].end_ms, text, words, language))
+        if self._s.final_pieces:
+            self._emit_piece(closes=True)
+        else:
+            self._events.append(FinalCaption(words[0].start_ms, words[-1].end_ms, text, words, self._final_language()))
         self._last_final_end_ms = words[-1].end_ms
         self._closed.append((ms_to_samples(words[-1].end_ms), text))
         self._caption = []
+        self._piece_from = 0
         self._held_since = None
 
     def _prompt(self) -> str:
@@ -470,6 +515,7 @@ class StreamingRecognizer:
         self._commit(words, before_pause=True)
         if self._is_fragment() and not self._ended:
             self._held_since = gap[0]
+            self._emit_piece()
         else:
             self._close_caption()
         # The hypothesis is spent; an older pass's coverage must not finalise later speech.
@@ -502,9 +548,10 @@ class StreamingRecognizer:
             self._trim_to(cuts[-1], context=True)
 
     def _update_partial(self) -> None:
-        words = [*self._caption, *self._hyp]
+        # With pieces on, every committed word is final already: the partial is the moving tail.
+        words = [*self._hyp] if self._s.final_pieces else [*self._caption, *self._hyp]
         text = join_words(words)
-        stable = join_words(self._caption)
+        stable = "" if self._s.final_pieces else join_words(self._caption)
         if not text.startswith(stable):  # defensive: stable must be a prefix of text
             stable = ""
         if (text, stable) != self._partial:

@@ -212,3 +212,7 @@ class RecognizerSettings:
     # Auto language: settle once a pass is this sure (or after language_max_passes).
     language_lock_probability: float = 0.5
     language_max_passes: int = 3
+    # Emit committed words at once as FinalCaption pieces (line_start/clause_end tell
+    # readers how they make lines and clauses); False: one FinalCaption per closed line,
+    # committed words wait in the partial's stable_text.
+    final_pieces: bool = True
