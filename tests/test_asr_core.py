@@ -637,3 +637,20 @@ def test_chinese_pieces_make_the_same_lines() -> None:
     piece_events, _ = run(script, 300 + len(words) * 250 + 1_500, PIECES, language="zh")
     grouped = lines_of(pieces(piece_events))
     assert [tuple(w for p in line for w in p.words) for line in grouped] == [f.words for _, f in finals(line_events)]
+
+
+def test_a_speakers_own_repetition_is_kept_and_a_squeezed_loop_is_not() -> None:
+    said = [Word(" " + t, 300 * i, 300 * i + 280) for i, t in enumerate("more words words words words here".split())]
+    assert collapse_repeats(said) == said
+    phrase = [Word(" " + t, 250 * i, 250 * i + 240) for i, t in enumerate("I'm sorry I'm sorry I'm sorry".split())]
+    assert collapse_repeats(phrase) == phrase
+    squeezed = [Word(" " + t, 2_000 + 60 * i, 2_000 + 60 * i + 50) for i, t in enumerate(("the end " * 4 + "the end.").split())]
+    assert [w.text.strip() for w in collapse_repeats(squeezed)] == ["the", "end."]
+    endless = [Word(" go", 300 * i, 300 * i + 280) for i in range(12)]
+    assert len(collapse_repeats(endless)) == 1
+
+
+def test_a_repeated_word_said_slowly_reaches_the_captions() -> None:
+    script = [utterance("and we need more words words words words on the slides.", 300)]
+    events, _ = run(script, 300 + 11 * 300 + 1_500, PIECES)
+    assert " ".join(p.text for p in pieces(events)) == "and we need more words words words words on the slides."

@@ -49,6 +49,7 @@ from assistant.asr.text import (
     strip_word,
     text_width,
 )
+from assistant.asr.window import AudioWindow
 from assistant.asr.types import (
     ClauseEnd,
     FinalCaption,
@@ -112,7 +113,7 @@ class StreamingRecognizer:
         self._hotwords = hotwords
         # Audio from _buf_start to _received (absolute samples). Everything before
         # _settled is finalised; _buf_start <= _settled keeps some left context.
-        self._audio: list[AudioArray] = []
+        self._window = AudioWindow()
         self._buf_start = 0
         self._settled = 0
         self._received = 0
@@ -159,7 +160,7 @@ class StreamingRecognizer:
                 "convert with assistant.audio before feeding the recogniser"
             )
         if len(samples):
-            self._audio.append(samples)
+            self._window.append(samples, in_use=self._in_flight is not None)
             self._received += len(samples)
             if not self._s.use_vad:
                 self._vad_until = self._received
@@ -358,14 +359,20 @@ class StreamingRecognizer:
         # Crammed copies first: loop removal keeps a loop's last (crammed) copy.
         words = drop_stacked(collapse_repeats(drop_crammed_copies(words)))
         words = [self._fit_to_speech(w) for w in words if self._word_has_speech(w)]
+        heard = words
         words = self._after_committed_tail(words)
         words = [w for w in words if (w.start_ms + w.end_ms) // 2 >= self._committed_end_ms - RECOMMIT_TOLERANCE_MS]
         head_end = max(self._committed_end_ms + DEDUP_WINDOW_MS, req.start_ms + WINDOW_HEAD_MS)
         if words and words[0].start_ms < head_end:
-            recent = list(self._recent)
+            recent = [normalize(w.text) for w in self._recent]
+            # Where the new words start in what this pass heard: a speaker's own repetition
+            # ("words words | words words") has the committed copy right before it there too.
+            at = next(i for i, w in enumerate(heard) if w is words[0])
             for n in range(min(len(recent), len(words)), 0, -1):
-                if [normalize(w.text) for w in recent[-n:]] == [normalize(w.text) for w in words[:n]]:
-                    words = words[n:]
+                if recent[-n:] == [normalize(w.text) for w in words[:n]]:
+                    said_twice = at >= n and [normalize(w.text) for w in heard[at - n : at]] == recent[-n:]
+                    if not said_twice:
+                        words = words[n:]
                     break
         return words
 
@@ -564,11 +571,9 @@ class StreamingRecognizer:
     # ---- window management -------------------------------------------------
 
     def _request(self, *, final: bool, end: int | None = None) -> TranscriptionRequest:
-        audio = np.concatenate(self._audio) if len(self._audio) != 1 else self._audio[0]
-        self._audio = [audio]
         end = self._received if end is None else end
         req = TranscriptionRequest(
-            audio=audio[: end - self._buf_start],
+            audio=self._window.view(end),
             start_sample=self._buf_start,
             language=self._language,
             prompt=self._prompt(),
@@ -589,8 +594,7 @@ class StreamingRecognizer:
         self._boundaries = [b for b in self._boundaries if b > start]
         if start <= self._buf_start:
             return
-        audio = np.concatenate(self._audio) if len(self._audio) != 1 else self._audio[0]
-        self._audio = [audio[start - self._buf_start :]]
+        self._window.drop_before(start)
         self._buf_start = start
         horizon = start - ms_to_samples(self._s.max_window_ms)
         self._speech = [(s, e) for s, e in self._speech if e > horizon]

@@ -20,9 +20,15 @@ TRAILING_CLOSERS: Final = "\"'”’»)]"
 # Symbols that stand for spoken words ("4" "%"); any other "word" without a letter or
 # digit is a stray mark Whisper emits into silence (" .", " -", "_____").
 SPOKEN_SYMBOLS: Final = frozenset("%$€£¥&+=#@§°")
-# A phrase repeated this many times in a row is a decoding loop, not speech.
+# A phrase repeated this many times in a row may be a decoding loop: it is one when its
+# words are shorter than spoken words can be (the aligner squeezes a loop's copies), or
+# when it repeats more often than a speaker plausibly does. A speaker's own repetition
+# ("more words words words words", "no no no no") keeps its full length.
 LOOP_MIN_REPEATS: Final = 3
 SINGLE_WORD_LOOP_MIN_REPEATS: Final = 4
+LOOP_MAX_WORD_MS: Final = 120
+LOOP_SURE_REPEATS: Final = 6
+SINGLE_WORD_LOOP_SURE_REPEATS: Final = 10
 LOOP_MAX_NGRAM: Final = 8
 # A back-to-back copy of a phrase squeezed into less than this share of the
 # original's duration is the aligner stacking a loop at a window edge, not speech.
@@ -124,7 +130,10 @@ def collapse_repeats(words: Sequence[Word]) -> list[Word]:
     """Drop a phrase repeated back to back beyond what speech plausibly does.
 
     A run of the same n-gram (n = 2..8) three or more times, or the same single
-    word four or more times, is a decoding loop: keep one occurrence.
+    word four or more times, is a decoding loop when its words average under
+    ``LOOP_MAX_WORD_MS`` or it repeats ``LOOP_SURE_REPEATS`` (single words
+    ``SINGLE_WORD_LOOP_SURE_REPEATS``) times or more: keep one occurrence.
+    Slower runs are a speaker repeating themself and stay.
     """
     out = list(words)
     i = 0
@@ -138,7 +147,10 @@ def collapse_repeats(words: Sequence[Word]) -> list[Word]:
             reps = 1
             while i + (reps + 1) * n <= len(out) and same_words(gram, out[i + reps * n : i + (reps + 1) * n]):
                 reps += 1
-            if reps >= need:
+            run = out[i : i + reps * n]
+            mean_ms = sum(max(0, w.end_ms - w.start_ms) for w in run) / max(1, len(run))
+            sure = SINGLE_WORD_LOOP_SURE_REPEATS if n == 1 else LOOP_SURE_REPEATS
+            if reps >= need and (mean_ms < LOOP_MAX_WORD_MS or reps >= sure):
                 # keep the last copy: it carries the phrase's closing punctuation
                 del out[i : i + (reps - 1) * n]
                 # a loop cut off by the window end leaves a partial copy behind

