@@ -239,7 +239,7 @@ def parse_settings(pairs: list[str]) -> RecognizerSettings:
     for kv in pairs:
         key, value = kv.split("=", 1)
         current = getattr(settings, key)
-        parsed: object = value.lower() == "true" if isinstance(current, bool) else type(current)(value)
+        parsed: Any = value.lower() == "true" if isinstance(current, bool) else type(current)(value)
         settings = dataclasses.replace(settings, **{key: parsed})
     return settings
 
