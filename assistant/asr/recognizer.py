@@ -24,8 +24,10 @@ is trimmed only past ``trim_window_ms``, at a caption end at least
 ``trim_min_age_ms`` old, and is capped at ``max_window_ms``. The prompt is the
 captioned text before the window.
 Silence is never decoded; hallucinations and loops are filtered; when passes
-fall behind, commits need one hypothesis only, and past ``max_backlog_ms``
-unseen audio is dropped and reported.
+fall behind, commits need one hypothesis only, every pass decodes with beam 1,
+and passes catch up in steps of at most ``max_backlog_ms`` of new audio (the
+lag is reported, no audio is dropped). Moving passes are greedy; the pass that
+closes an utterance decodes with ``final_beam_size``.
 """
 
 from __future__ import annotations
@@ -88,8 +90,6 @@ SPEECH_SLACK_MS: Final = 120
 HALLUCINATION_MAX_NO_SPEECH: Final = 0.2
 HALLUCINATION_MIN_LOGPROB: Final = -0.6
 HALLUCINATION_MIN_SPEECH_SHARE: Final = 0.5
-# After dropping a backlog, keep this much recent audio.
-BACKLOG_KEEP_MS: Final = 2_000
 # Closed captions remembered for building the prompt.
 PROMPT_CAPTIONS: Final = 16
 
@@ -124,6 +124,7 @@ class StreamingRecognizer:
         self._speech: list[tuple[int, int]] = []
         # Recognition state.
         self._in_flight: TranscriptionRequest | None = None
+        self._lag = 0  # samples between the last pass's end and the audio received then
         self._last_pass_end = 0
         self._hyp: list[Word] = []
         self._hyp_window_end = 0
@@ -205,14 +206,17 @@ class StreamingRecognizer:
         """The pass to run now, or None; call after every input and after every result."""
         if self._in_flight is not None or self._done:
             return None
-        self._bound_backlog()
         self._cap_window()
         gap = self._pending_endpoint()
         if gap is not None and self._covers(gap, self._hyp_window_end):
-            # The latest pass already saw the whole utterance and its trailing silence.
-            self._finalise_at(gap, self._hyp, self._hyp_window_end)
-            self._update_partial()
-            gap = self._pending_endpoint()
+            # The latest pass already saw the whole utterance and its trailing silence:
+            # finalise from it, or (refine_at_pause) run the closing pass with the beam
+            # over its words still moving, unless recognition is behind.
+            refine = self._s.refine_at_pause and self._hyp and self._s.final_beam_size > self._s.beam_size
+            if not refine or self._behind():
+                self._finalise_at(gap, self._hyp, self._hyp_window_end)
+                self._update_partial()
+                gap = self._pending_endpoint()
         self._close_held_after_silence()
         self._drop_silence()
         pending = bool(self._hyp or self._open_caption())
@@ -240,6 +244,7 @@ class StreamingRecognizer:
             raise ValueError("receive_transcription() got a result for a request that is not in flight")
         self._in_flight = None
         lag = self._received - req.end_sample
+        self._lag = lag
         self._events.append(LagReport(samples_to_ms(lag)))
         words = self._clean(result, req)
         if words:
@@ -570,8 +575,22 @@ class StreamingRecognizer:
 
     # ---- window management -------------------------------------------------
 
+    def _behind(self) -> bool:
+        """Whether recognition trails the audio by more than ``degrade_lag_ms``."""
+        return max(self._lag, self._received - max(self._last_pass_end, self._settled)) > ms_to_samples(
+            self._s.degrade_lag_ms
+        )
+
     def _request(self, *, final: bool, end: int | None = None) -> TranscriptionRequest:
+        s = self._s
         end = self._received if end is None else end
+        # Catching up: a pass takes in at most max_backlog_ms of unseen audio and never
+        # more than max_window_ms in all; the rest waits for the next pass, never dropped.
+        seen = max(self._last_pass_end, self._settled)
+        limit = min(seen + ms_to_samples(s.max_backlog_ms), self._buf_start + ms_to_samples(s.max_window_ms))
+        if end > limit:
+            end, final = max(limit, min(end, seen + ms_to_samples(s.min_step_ms))), False
+        behind = self._behind()
         req = TranscriptionRequest(
             audio=self._window.view(end),
             start_sample=self._buf_start,
@@ -580,6 +599,7 @@ class StreamingRecognizer:
             hotwords=self._hotwords,
             task=self._task,
             final=final,
+            beam_size=s.final_beam_size if final and not behind else s.beam_size,
         )
         self._in_flight = req
         self._last_pass_end = end
@@ -611,31 +631,27 @@ class StreamingRecognizer:
         self._close_caption()
 
     def _cap_window(self) -> None:
-        """Force-commit when the window outgrows ``max_window_ms`` (no agreement arrived)."""
-        if self._received - self._buf_start <= ms_to_samples(self._s.max_window_ms):
+        """Force-commit when the decoded window outgrows ``max_window_ms`` (no agreement arrived).
+
+        Only audio a pass has seen counts: audio waiting behind a late pass is
+        caught up with later, never cut.
+        """
+        limit = ms_to_samples(self._s.max_window_ms)
+        if self._decoded_until() - self._buf_start <= limit:
             return
         old_enough = self._received - ms_to_samples(self._s.trim_min_age_ms)
         cuts = [b for b in self._boundaries if self._buf_start < b <= old_enough]
         if cuts:  # a caption end to cut at, old enough to keep agreement going
             self._trim_to(cuts[-1], context=True)
-        if self._received - self._buf_start > ms_to_samples(self._s.max_window_ms):
+        if self._decoded_until() - self._buf_start > limit:
             self._flush()
             self._settle_after_caption()
             self._trim_to(self._settled, context=True)
-        overflow = self._received - self._buf_start - ms_to_samples(self._s.max_window_ms)
-        if overflow > 0:  # no words to cut at: the oldest audio gave nothing, let it go
-            self._trim_to(self._buf_start + overflow + ms_to_samples(self._s.max_window_ms // 2))
+        overflow = self._decoded_until() - self._buf_start - limit
+        if overflow > 0:  # no words to cut at: the oldest decoded audio gave nothing, let it go
+            self._trim_to(min(self._decoded_until(), self._buf_start + overflow + limit // 2))
         self._update_partial()
 
-    def _bound_backlog(self) -> None:
-        """When passes cannot keep up, drop unseen audio rather than let the lag grow."""
-        seen = max(self._last_pass_end, self._settled)
-        backlog = self._received - seen
-        if backlog <= ms_to_samples(self._s.max_backlog_ms):
-            return
-        self._flush()
-        keep_from = self._received - ms_to_samples(BACKLOG_KEEP_MS)
-        self._trim_to(keep_from)
-        self._last_pass_end = keep_from
-        self._events.append(LagReport(samples_to_ms(backlog), samples_to_ms(keep_from - seen)))
-        self._update_partial()
+    def _decoded_until(self) -> int:
+        """The end of the audio the passes have seen (the window's end when they keep up)."""
+        return min(self._received, max(self._last_pass_end, self._buf_start))

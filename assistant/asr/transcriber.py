@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
+from assistant.asr.heap import HeapKeeper
 from assistant.asr.types import TranscribedSegment, Transcription, TranscriptionRequest
 from assistant.pcm import SAMPLE_RATE
 from assistant.captions import Word
@@ -66,7 +67,11 @@ def _trimmed_model_class() -> type:
 
 
 class FasterWhisperTranscriber:
-    """Greedy faster-whisper decoding of one window, with word timestamps.
+    """faster-whisper decoding of one window, with word timestamps.
+
+    The beam is the request's (``TranscriptionRequest.beam_size``), else
+    ``beam_size``: the recogniser asks for beam 5 on the pass that closes an
+    utterance and greedy decoding while words still move.
 
     ``trim_encoder`` shortens the encoder input to the window plus
     ``ENCODER_MARGIN_MS`` (about 3x cheaper on short windows). The temperature
@@ -83,6 +88,7 @@ class FasterWhisperTranscriber:
         beam_size: int = 1,
         trim_encoder: bool = True,
         without_timestamps: bool = False,
+        keep_heap: bool = True,
     ) -> None:
         threads = cpu_threads or os.cpu_count() or 1
         try:
@@ -98,6 +104,8 @@ class FasterWhisperTranscriber:
         self._trim = trim_encoder
         self._without_timestamps = without_timestamps
         self._lock = threading.Lock()  # one decode at a time per model
+        # glibc allocator options and periodic malloc_trim: flat RSS over a long stream
+        self._allocator = HeapKeeper() if keep_heap else None
 
     @property
     def multilingual(self) -> bool:
@@ -129,11 +137,12 @@ class FasterWhisperTranscriber:
                 self._model.frames = min(MEL_FRAMES_MAX, 2 * math.ceil(frames / 2))
             else:
                 self._model.frames = None
+            beam = request.beam_size or self._beam_size
             segments, info = self._model.transcribe(
                 request.audio,
                 language=request.language,
                 task=request.task,
-                beam_size=self._beam_size,
+                beam_size=beam,
                 best_of=1,
                 temperature=0.0,
                 condition_on_previous_text=False,
@@ -147,6 +156,8 @@ class FasterWhisperTranscriber:
                 ),
             )
             decoded = list(segments)
+            if self._allocator is not None:
+                self._allocator.after_pass()
         out = []
         for seg in decoded:
             words = tuple(

@@ -26,6 +26,9 @@ class TranscriptionRequest:
     ``prompt`` is recently committed text (Whisper's initial prompt); ``hotwords``
     is the session glossary. ``final`` marks the last pass of an utterance (VAD
     endpoint or end of stream): the core will commit all of its words.
+    ``beam_size`` is the beam this pass should decode with (None: the
+    transcriber's default); ``audio`` is a read-only view, valid until the
+    result has been handed back to the recogniser.
     """
 
     audio: AudioArray = field(compare=False, repr=False)
@@ -35,6 +38,7 @@ class TranscriptionRequest:
     hotwords: tuple[str, ...] = ()
     task: Task = "transcribe"
     final: bool = False
+    beam_size: int | None = None
 
     @property
     def end_sample(self) -> int:
@@ -198,10 +202,19 @@ class RecognizerSettings:
     caption_hold_ms: int = 2_000
     # The window never grows beyond this: older audio is force-committed.
     max_window_ms: int = 15_000
-    # Behind by more than this after a pass: commit from one hypothesis (fewer passes).
+    # Behind by more than this after a pass: commit from one hypothesis (fewer passes),
+    # decode with beam 1 only, even the pass that closes an utterance.
     degrade_lag_ms: int = 2_500
-    # Audio not yet seen by any pass beyond this is dropped (reported in LagReport).
+    # Audio not yet seen by any pass beyond this: catch up in steps of up to
+    # max_window_ms (never dropped; LagReport says how far behind recognition is).
     max_backlog_ms: int = 8_000
+    # Beams: passes over moving words decode greedily; the pass that closes an
+    # utterance (at a pause, at the end of the stream) with final_beam_size. With
+    # refine_at_pause, a pause runs that closing pass even when the last greedy pass
+    # already covered it, so the utterance's last, uncommitted words get the beam.
+    beam_size: int = 1
+    final_beam_size: int = 5
+    refine_at_pause: bool = True
     # Words in the last stretch of a window are never committed from one hypothesis.
     unstable_tail_ms: int = 1_000
     prompt_max_chars: int = 200
