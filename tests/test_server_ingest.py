@@ -62,7 +62,9 @@ async def test_capture_client_to_captions_with_scripted_recogniser(settings: Set
 
     def factory(language: str | None, glossary: tuple[str, ...],
                 task: Literal["transcribe", "translate"] = "transcribe") -> Recognizer:
-        return RecognizerRunner(fake, None, RecognizerSettings(use_vad=False), executor=executor, language=language)
+        # one final per line: this test counts caption lines (pieces are the session core's to join)
+        return RecognizerRunner(fake, None, RecognizerSettings(use_vad=False, final_pieces=False), executor=executor,
+                                language=language)
 
     app = make_app(settings, recognizer_factory=factory)
     async for server in start(app):
