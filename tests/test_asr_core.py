@@ -687,3 +687,25 @@ def test_a_repeated_word_said_slowly_reaches_the_captions() -> None:
     script = [utterance("and we need more words words words words on the slides.", 300)]
     events, _ = run(script, 300 + 11 * 300 + 1_500, PIECES)
     assert " ".join(p.text for p in pieces(events)) == "and we need more words words words words on the slides."
+
+
+class StopsShortWhenClosing(ScriptedTranscriber):
+    """Whisper ending a decode early: the pass that closes an utterance returns its first three words only."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if not request.final or not result.segments:
+            return result
+        first = result.segments[0]
+        short = dataclasses.replace(first, words=first.words[:3], end_ms=first.words[:3][-1].end_ms)
+        return dataclasses.replace(result, segments=(short,))
+
+
+def test_words_a_closing_pass_stopped_short_of_are_kept_from_the_pass_before() -> None:
+    text = "to lock or unlock the conference when a conference is locked only administrators join"
+    script = [utterance(text, 300, word_ms=250), utterance("Next.", 6_000)]
+    transcriber = StopsShortWhenClosing(script)
+    rec = StreamingRecognizer(PIECES, language="en")
+    events = replay_virtual(rec, synth(script, 8_000), transcriber, EnergyVoiceDetector())
+    assert any(r.final for r in transcriber.requests)  # the closing pass ran, and stopped short
+    assert " ".join(p.text for p in pieces(events)) == text + " Next."

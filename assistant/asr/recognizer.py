@@ -86,6 +86,9 @@ ENDPOINT_COVER_MS: Final = 250
 WORD_SPEECH_MARGIN_MS: Final = 300
 # A word is trimmed to the VAD speech it overlaps, give or take this.
 SPEECH_SLACK_MS: Final = 120
+# A closing pass that leaves this much speech without words stopped short (see _with_words_it_missed).
+MISSED_SPEECH_MS: Final = 200
+MISSED_WORD_SPEECH_SHARE: Final = 0.5
 # Known stock phrases survive only with clear speech evidence.
 HALLUCINATION_MAX_NO_SPEECH: Final = 0.2
 HALLUCINATION_MIN_LOGPROB: Final = -0.6
@@ -253,7 +256,7 @@ class StreamingRecognizer:
         if gap is None and self._ended and req.final and req.end_sample == self._received:
             gap = (req.end_sample, req.end_sample)
         if gap is not None:
-            self._finalise_at(gap, words, req.end_sample)
+            self._finalise_at(gap, self._with_words_it_missed(words, gap[0]), req.end_sample)
         elif samples_to_ms(lag) > self._s.degrade_lag_ms:
             limit = req.end_ms - self._s.unstable_tail_ms
             n = next((i for i, w in enumerate(words) if w.end_ms > limit), len(words))
@@ -521,6 +524,25 @@ class StreamingRecognizer:
         if len(prompt) > limit:
             prompt = prompt[-limit:].split(" ", 1)[-1] if limit else ""
         return prompt
+
+    def _with_words_it_missed(self, words: list[Word], speech_end: int) -> list[Word]:
+        """The closing pass's words, plus the previous hypothesis's words after them when it stopped short.
+
+        Whisper sometimes ends a decode early ("followed by the pound key." out of
+        a 10 s window with a sentence more): when the closing pass leaves over
+        ``MISSED_SPEECH_MS`` of speech before the pause without words, and the
+        previous pass had words there (over speech), those are kept instead of lost.
+        """
+        end_ms = max(words[-1].end_ms if words else 0, self._committed_end_ms)
+        unheard = self._speech_share(ms_to_samples(end_ms), speech_end) * max(0, speech_end - ms_to_samples(end_ms))
+        if unheard < ms_to_samples(MISSED_SPEECH_MS):
+            return words
+        missed = [
+            w for w in self._hyp
+            if (w.start_ms + w.end_ms) // 2 >= end_ms
+            and self._speech_share(ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)) >= MISSED_WORD_SPEECH_SHARE
+        ]
+        return [*words, *missed]
 
     def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
         """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""
