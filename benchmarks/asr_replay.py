@@ -85,6 +85,18 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ru": ("ru", ("ru/",)),
 }
 
+# Held-out kinds from the development corpus (../shared/corpus/build.py --out DIR):
+# (language, prefix, consecutive). Clips of the small corpus are left out; about
+# --dev-seconds of each, spread over the whole set (consecutive: one continuous run).
+DEV_KINDS: dict[str, tuple[str, str, bool]] = {
+    "dev-en-prompts": ("en", "en/asterisk__", False),
+    "dev-es": ("es", "es/asterisk__", False),
+    "dev-fr": ("fr", "fr/asterisk__", False),
+    "dev-it": ("it", "it/asterisk__", False),
+    "dev-ru-prompts": ("ru", "ru/asterisk__", False),
+    "dev-ru-reading": ("ru", "ru/festvox__", True),
+}
+
 _EN_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen " \
            "sixteen seventeen eighteen nineteen".split()
 _EN_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
@@ -132,6 +144,33 @@ def norm(text: str, lang: str) -> list[str]:
     return spell_numbers(list(wordlat.norm_words(text)), lang)
 
 
+def language_of(kind: str) -> str:
+    return KINDS[kind][0] if kind in KINDS else DEV_KINDS[kind][0]
+
+
+def dev_clips(kind: str, corpus: Path, seconds: float) -> list[Path]:
+    _, prefix, consecutive = DEV_KINDS[kind]
+    small = {p.name for p in CORPUS.glob("*/*.wav")}
+    rows = [line.split("\t") for line in (corpus / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    found = sorted((r[0], float(r[2])) for r in rows
+                   if r[0].startswith(prefix) and r[7] == "utterance" and Path(r[0]).name not in small
+                   and (corpus / r[0]).with_suffix(".txt").is_file())
+    if not consecutive:
+        total = sum(sec for _, sec in found)
+        step = max(1, int(total / seconds))
+        found = found[::step]
+    else:
+        found = found[10:]
+    picked: list[Path] = []
+    got = 0.0
+    for name, sec in found:
+        if got >= seconds:
+            break
+        picked.append(corpus / name)
+        got += sec
+    return picked
+
+
 def clips(kind: str) -> list[Path]:
     _, prefixes = KINDS[kind]
     return sorted(p for p in CORPUS.glob("*/*.wav") if any(str(p.relative_to(CORPUS)).startswith(x) for x in prefixes)
@@ -165,7 +204,7 @@ def offline_words(kind: str, audio: np.ndarray, model_dir: Path, cache: Path) ->
     if not out.is_file():
         wav = cache / f"{kind}-{len(audio)}.wav"
         write_wav(wav, audio)
-        wordlat.offline(types.SimpleNamespace(audio=str(wav), model_dir=str(model_dir), lan=KINDS[kind][0], out=str(out)))
+        wordlat.offline(types.SimpleNamespace(audio=str(wav), model_dir=str(model_dir), lan=language_of(kind), out=str(out)))
     words: list[dict[str, Any]] = wordlat.load_offline(str(out))
     return words
 
@@ -248,7 +287,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="base")
     ap.add_argument("--models-dir", type=Path, default=ROOT / "models")
-    ap.add_argument("--kinds", nargs="*", default=list(KINDS), choices=list(KINDS))
+    ap.add_argument("--kinds", nargs="*", default=list(KINDS), choices=[*KINDS, *DEV_KINDS])
+    ap.add_argument("--dev-corpus", type=Path, default=Path("/tmp/corpus"), help="build.py --out folder")
+    ap.add_argument("--dev-seconds", type=float, default=90.0, help="audio per held-out dev kind")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--gap-ms", type=int, default=700, help="silence between joined clips")
     ap.add_argument("--virtual", action="store_true", help="virtual time (compute counted) instead of real speed")
@@ -265,8 +306,9 @@ def main() -> int:
     print(f"settings={settings}")
     summary: list[str] = []
     for kind in args.kinds:
-        lang = KINDS[kind][0]
-        audio, reference = load_stream(clips(kind), args.gap_ms)
+        lang = language_of(kind)
+        files = clips(kind) if kind in KINDS else dev_clips(kind, args.dev_corpus, args.dev_seconds)
+        audio, reference = load_stream(files, args.gap_ms)
         ref = norm(reference, lang)
         off = offline_words(kind, audio, info.path, args.cache)
         offline_wer = wordlat.wer(ref, [t for w in off for t in spell_numbers([w["w"]], lang)])

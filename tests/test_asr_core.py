@@ -709,3 +709,35 @@ def test_words_a_closing_pass_stopped_short_of_are_kept_from_the_pass_before() -
     events = replay_virtual(rec, synth(script, 8_000), transcriber, EnergyVoiceDetector())
     assert any(r.final for r in transcriber.requests)  # the closing pass ran, and stopped short
     assert " ".join(p.text for p in pieces(events)) == text + " Next."
+
+
+def test_a_word_looping_on_one_letter_is_dropped() -> None:
+    words = [Word(" конусе", 0, 400), Word(" полициииииииииииииии", 400, 2_000), Word(" сквозь", 2_000, 2_300)]
+    assert [w.text for w in drop_crammed_copies(words)] == [" конусе", " сквозь"]
+    kept = [Word(" Mississippi", 0, 500), Word(" 100000", 500, 900), Word(" zzz", 900, 1_000)]
+    assert drop_crammed_copies(kept) == kept
+
+
+class LoopsInsideAWordWhenClosing(ScriptedTranscriber):
+    """The closing pass loops on one letter over the utterance's middle words."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if not request.final or not result.segments:
+            return result
+        first = result.segments[0]
+        w = first.words
+        if len(w) < 8:
+            return result
+        loop = Word(" поверхностиииииииииииии", w[4].start_ms, w[7].end_ms)
+        looped = dataclasses.replace(first, words=(*w[:4], loop, *w[8:]))
+        return dataclasses.replace(result, segments=(looped,))
+
+
+def test_words_lost_to_a_loop_inside_the_closing_pass_are_kept_from_the_pass_before() -> None:
+    text = "сквозь балки лесов поблескивала металлическая с частой клепкой поверхность сферического тела"
+    script = [utterance(text, 300, word_ms=300), utterance("Далее.", 7_000)]
+    transcriber = LoopsInsideAWordWhenClosing(script)
+    rec = StreamingRecognizer(dataclasses.replace(PIECES, agreement_tail_ms=5_000), language="ru")
+    events = replay_virtual(rec, synth(script, 9_000), transcriber, EnergyVoiceDetector())
+    assert " ".join(p.text for p in pieces(events)) == text + " Далее."

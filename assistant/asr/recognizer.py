@@ -266,6 +266,10 @@ class StreamingRecognizer:
             # The newest hypothesis's last word is never committed by agreement: its
             # punctuation is Whisper's guess at a window edge (pauses finalise it instead).
             n = min(common_prefix_length(self._hyp, words), len(words) - 1)
+            # ... nor words ending this close to its window's end (the audio cuts them short).
+            edge = req.end_ms - self._s.agreement_tail_ms
+            while n > 0 and words[n - 1].end_ms > edge:
+                n -= 1
             self._commit(words[:n])
             self._hyp, self._hyp_window_end = words[n:], req.end_sample
         self._settle_after_caption()
@@ -526,23 +530,29 @@ class StreamingRecognizer:
         return prompt
 
     def _with_words_it_missed(self, words: list[Word], speech_end: int) -> list[Word]:
-        """The closing pass's words, plus the previous hypothesis's words after them when it stopped short.
+        """The closing pass's words, plus the previous hypothesis's words where it left speech without words.
 
         Whisper sometimes ends a decode early ("followed by the pound key." out of
-        a 10 s window with a sentence more): when the closing pass leaves over
-        ``MISSED_SPEECH_MS`` of speech before the pause without words, and the
-        previous pass had words there (over speech), those are kept instead of lost.
+        a 10 s window with a sentence more), or loops inside a word that the
+        guards then drop: where the closing pass leaves over ``MISSED_SPEECH_MS``
+        of speech without words before the pause, and the previous pass had words
+        there (over speech), those are kept instead of lost.
         """
-        end_ms = max(words[-1].end_ms if words else 0, self._committed_end_ms)
-        unheard = self._speech_share(ms_to_samples(end_ms), speech_end) * max(0, speech_end - ms_to_samples(end_ms))
-        if unheard < ms_to_samples(MISSED_SPEECH_MS):
-            return words
-        missed = [
-            w for w in self._hyp
-            if (w.start_ms + w.end_ms) // 2 >= end_ms
-            and self._speech_share(ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)) >= MISSED_WORD_SPEECH_SHARE
-        ]
-        return [*words, *missed]
+        out: list[Word] = []
+        prev_end = self._committed_end_ms
+        for nxt in [*words, None]:
+            hole_end = ms_to_samples(nxt.start_ms) if nxt is not None else speech_end
+            a = ms_to_samples(prev_end)
+            if hole_end - a > 0 and self._speech_share(a, hole_end) * (hole_end - a) >= ms_to_samples(MISSED_SPEECH_MS):
+                out.extend(
+                    w for w in self._hyp
+                    if prev_end <= (w.start_ms + w.end_ms) // 2 < samples_to_ms(hole_end)
+                    and self._speech_share(ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)) >= MISSED_WORD_SPEECH_SHARE
+                )
+            if nxt is not None:
+                out.append(nxt)
+                prev_end = max(prev_end, nxt.end_ms)
+        return out
 
     def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
         """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""

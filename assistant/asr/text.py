@@ -182,6 +182,15 @@ def drop_stacked(words: Sequence[Word]) -> list[Word]:
     return out
 
 
+_CHAR_LOOP = re.compile(r"([^\W\d_])\1{4,}")
+
+
+def is_char_loop(text: str) -> bool:
+    """A "word" with one letter five or more times in a row ("полицииииииии", "спппппп"):
+    Whisper repeating one token inside a word, not speech."""
+    return bool(_CHAR_LOOP.search(text))
+
+
 def is_stray_mark(text: str) -> bool:
     """A "word" without a letter or digit that is not a symbol people say ("%", "$"):
     punctuation Whisper emits into silence (" .", " -"), or a rule of underscores."""
@@ -196,9 +205,9 @@ def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
     Americans."), and the aligner crams the copy into a few milliseconds, or
     gives one of its words no time at all; a spoken repetition ("very very",
     "no, no") takes about as long as the first, every word of it audible.
-    Stray marks (a lone "." or "-") are dropped too.
+    Stray marks (a lone "." or "-") and words looping on one letter are dropped too.
     """
-    out = [w for w in words if not is_stray_mark(w.text)]
+    out = [w for w in words if not is_stray_mark(w.text) and not is_char_loop(w.text)]
     i = 1
     while i < len(out):
         for n in range(min(i, len(out) - i, LOOP_MAX_NGRAM), 0, -1):

@@ -217,6 +217,8 @@ class RecognizerSettings:
     refine_at_pause: bool = True
     # Words in the last stretch of a window are never committed from one hypothesis.
     unstable_tail_ms: int = 1_000
+    # Nor by agreement when they end this close to the newer window's end.
+    agreement_tail_ms: int = 0
     prompt_max_chars: int = 200
     # Hallucination guards (Whisper's own thresholds).
     no_speech_threshold: float = 0.6
