@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -269,6 +270,12 @@ def measure(events: list[tuple[float, RecognizerEvent]], off: list[dict[str, Any
     }
 
 
+def busy_loop() -> None:
+    """One core's worth of someone else's work (target 4: degrade, do not drop)."""
+    while True:
+        pass
+
+
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -297,12 +304,26 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-replay-offline"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="RecognizerSettings override")
     ap.add_argument("--diff", action="store_true", help="print the normalised reference and streamed words")
+    ap.add_argument("--busy-loops", type=int, default=0, help="busy-loop processes running beside the recogniser")
     args = ap.parse_args()
+    busy = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(args.busy_loops)]
+    for proc in busy:
+        proc.start()
+    try:
+        return run(args)
+    finally:
+        for proc in busy:
+            proc.terminate()
+            proc.join()
+
+
+def run(args: argparse.Namespace) -> int:
 
     settings = parse_settings(args.set)
     info = resolve_model(args.model, args.models_dir)
     shared = load_shared_model(info, cpu_threads=args.threads)
-    print(f"model={info.name} mode={'virtual' if args.virtual else 'real-speed'} runs={args.runs} load={load()}")
+    print(f"model={info.name} mode={'virtual' if args.virtual else 'real-speed'} runs={args.runs} "
+          f"busy_loops={args.busy_loops} load={load()}")
     print(f"settings={settings}")
     summary: list[str] = []
     for kind in args.kinds:
@@ -313,7 +334,7 @@ def main() -> int:
         off = offline_words(kind, audio, info.path, args.cache)
         offline_wer = wordlat.wer(ref, [t for w in off for t in spell_numbers([w["w"]], lang)])
         rows: list[dict[str, Any]] = []
-        for run in range(args.runs):
+        for i in range(args.runs):
             counting = Counting(shared.transcriber)
             before = load()
             started = time.monotonic()
@@ -330,8 +351,8 @@ def main() -> int:
             row["wall_s"] = round(time.monotonic() - started, 1)
             row["load"] = f"{before} -> {load()}"
             rows.append(row)
-            print(json.dumps({"kind": kind, "run": run + 1, "audio_s": round(len(audio) / SAMPLE_RATE, 1), **row}))
-            if args.diff and run == 0:
+            print(json.dumps({"kind": kind, "run": i + 1, "audio_s": round(len(audio) / SAMPLE_RATE, 1), **row}))
+            if args.diff and i == 0:
                 print("  ref:", " ".join(ref))
                 print("  off:", " ".join(w["w"] for w in off))
                 got = norm(" ".join(e.text for _, e in events if isinstance(e, FinalCaption)), lang)

@@ -741,3 +741,34 @@ def test_words_lost_to_a_loop_inside_the_closing_pass_are_kept_from_the_pass_bef
     rec = StreamingRecognizer(dataclasses.replace(PIECES, agreement_tail_ms=5_000), language="ru")
     events = replay_virtual(rec, synth(script, 9_000), transcriber, EnergyVoiceDetector())
     assert " ".join(p.text for p in pieces(events)) == text + " Далее."
+
+
+def test_the_tail_of_a_word_said_again_right_after_it_is_an_echo() -> None:
+    words = [Word(" миров", 0, 500), Word(" ров", 500, 650), Word(" между", 900, 1_200)]
+    assert [w.text for w in drop_crammed_copies(words)] == [" миров", " между"]
+    kept = [Word(" this", 0, 200), Word(" is", 200, 300), Word(" where", 300, 600), Word(" here", 600, 900),
+            Word(" ignore", 1_000, 1_300), Word(" ore", 1_700, 1_900)]
+    assert drop_crammed_copies(kept) == kept
+
+
+class FillsPauses(ScriptedTranscriber):
+    """Whisper filling the silence after an utterance with a word of its own."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if not result.segments:
+            return result
+        last = result.segments[-1]
+        at = last.words[-1].end_ms + 300
+        if at + 250 > request.end_ms:
+            return result
+        filled = dataclasses.replace(last, words=(*last.words, Word(" спасибо", at, at + 250)), end_ms=at + 250)
+        return dataclasses.replace(result, segments=(*result.segments[:-1], filled))
+
+
+def test_a_word_inside_a_pause_is_not_speech() -> None:
+    script = [utterance("сквозь балки лесов.", 300), utterance("Далее.", 3_000)]
+    transcriber = FillsPauses(script)
+    rec = StreamingRecognizer(PIECES, language="ru")
+    events = replay_virtual(rec, synth(script, 5_000), transcriber, EnergyVoiceDetector())
+    assert " ".join(p.text for p in pieces(events)) == "сквозь балки лесов. Далее."

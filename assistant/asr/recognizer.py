@@ -84,6 +84,8 @@ DEDUP_MAX_NGRAM: Final = 5
 ENDPOINT_COVER_MS: Final = 250
 # Words with no VAD speech within this distance are silence hallucinations.
 WORD_SPEECH_MARGIN_MS: Final = 300
+# A word starting this far inside a VAD pause (and ending in it) is not speech.
+PAUSE_WORD_MARGIN_MS: Final = 150
 # A word is trimmed to the VAD speech it overlaps, give or take this.
 SPEECH_SLACK_MS: Final = 120
 # A closing pass that leaves this much speech without words stopped short (see _with_words_it_missed).
@@ -337,7 +339,13 @@ class StreamingRecognizer:
     def _word_has_speech(self, w: Word) -> bool:
         margin = ms_to_samples(WORD_SPEECH_MARGIN_MS)
         a, b = ms_to_samples(w.start_ms) - margin, ms_to_samples(w.end_ms) + margin
-        return b > self._vad_until or self._has_speech(a, b)
+        if b <= self._vad_until and not self._has_speech(a, b):
+            return False
+        # A word that starts well inside a pause ("спасибо", "again" after the last
+        # word of an utterance) is Whisper filling the silence.
+        start, end = ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)
+        inside = ms_to_samples(PAUSE_WORD_MARGIN_MS)
+        return not any(g0 + inside <= start and end <= g1 for g0, g1 in self._gaps())
 
     def _fit_to_speech(self, w: Word) -> Word:
         """Trim a word the aligner stretched over a pause to the speech inside it.

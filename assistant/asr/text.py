@@ -33,6 +33,9 @@ LOOP_MAX_NGRAM: Final = 8
 # A back-to-back copy of a phrase squeezed into less than this share of the
 # original's duration is the aligner stacking a loop at a window edge, not speech.
 CRAMMED_COPY_RATIO: Final = 0.5
+# A word repeating the last letters (3 or more, not the whole) of the word right before it,
+# within this gap, is an echo of a word cut by the window edge ("миров ров").
+TAIL_ECHO_MAX_GAP_MS: Final = 300
 # Words this long that differ only in their ending are the same word re-decoded.
 SIMILAR_MIN_CHARS: Final = 4
 
@@ -191,6 +194,14 @@ def is_char_loop(text: str) -> bool:
     return bool(_CHAR_LOOP.search(text))
 
 
+def is_tail_echo(previous: Word, word: Word) -> bool:
+    """Whether ``word`` is just the last letters of ``previous`` said again right after it
+    ("миров" "ров"): Whisper re-decoding a word cut by the window edge."""
+    a, b = normalize(previous.text), normalize(word.text)
+    return (3 <= len(b) <= len(a) - 2 and a.endswith(b) and " " not in b
+            and word.start_ms - previous.end_ms < TAIL_ECHO_MAX_GAP_MS)
+
+
 def is_stray_mark(text: str) -> bool:
     """A "word" without a letter or digit that is not a symbol people say ("%", "$"):
     punctuation Whisper emits into silence (" .", " -"), or a rule of underscores."""
@@ -208,6 +219,8 @@ def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
     Stray marks (a lone "." or "-") and words looping on one letter are dropped too.
     """
     out = [w for w in words if not is_stray_mark(w.text) and not is_char_loop(w.text)]
+    # the tail of the word before, again ("миров ров", "льды ды"): an echo at a window edge
+    out = [w for i, w in enumerate(out) if not (i and is_tail_echo(out[i - 1], w))]
     i = 1
     while i < len(out):
         for n in range(min(i, len(out) - i, LOOP_MAX_NGRAM), 0, -1):
