@@ -203,10 +203,10 @@ def test_a_burst_of_load_is_caught_up_without_losing_words() -> None:
 
 def test_the_pass_that_closes_an_utterance_uses_the_beam() -> None:
     script = [utterance("Good morning everyone and welcome.", 300), utterance("Let us begin.", 4_000)]
-    events, transcriber = run(script, 6_500, PIECES)
+    events, transcriber = run(script, 6_500, REFINE)
     closing = [r for r in transcriber.requests if r.final]
     moving = [r for r in transcriber.requests if not r.final]
-    assert closing and all(r.beam_size == PIECES.final_beam_size for r in closing)
+    assert len(closing) == 2 and all(r.beam_size == PIECES.final_beam_size for r in closing)
     assert moving and all(r.beam_size == PIECES.beam_size for r in moving)
     assert " ".join(p.text for p in pieces(events)) == "Good morning everyone and welcome. Let us begin."
 
@@ -513,6 +513,8 @@ def test_line_limits_count_chinese_characters_double() -> None:
 # ---- finals as pieces (the default) ----------------------------------------------
 
 PIECES = RecognizerSettings()
+# A pause always runs one closing pass with the beam.
+REFINE = dataclasses.replace(PIECES, refine_at_pause=True)
 
 # Scripts covering agreement commits, sentence and clause ends, short pauses, held
 # fragments (continued and closed after silence), phone limits and end of stream.
@@ -705,7 +707,7 @@ def test_words_a_closing_pass_stopped_short_of_are_kept_from_the_pass_before() -
     text = "to lock or unlock the conference when a conference is locked only administrators join"
     script = [utterance(text, 300, word_ms=250), utterance("Next.", 6_000)]
     transcriber = StopsShortWhenClosing(script)
-    rec = StreamingRecognizer(PIECES, language="en")
+    rec = StreamingRecognizer(REFINE, language="en")
     events = replay_virtual(rec, synth(script, 8_000), transcriber, EnergyVoiceDetector())
     assert any(r.final for r in transcriber.requests)  # the closing pass ran, and stopped short
     assert " ".join(p.text for p in pieces(events)) == text + " Next."
@@ -738,7 +740,7 @@ def test_words_lost_to_a_loop_inside_the_closing_pass_are_kept_from_the_pass_bef
     text = "сквозь балки лесов поблескивала металлическая с частой клепкой поверхность сферического тела"
     script = [utterance(text, 300, word_ms=300), utterance("Далее.", 7_000)]
     transcriber = LoopsInsideAWordWhenClosing(script)
-    rec = StreamingRecognizer(dataclasses.replace(PIECES, agreement_tail_ms=5_000), language="ru")
+    rec = StreamingRecognizer(dataclasses.replace(REFINE, agreement_tail_ms=5_000), language="ru")
     events = replay_virtual(rec, synth(script, 9_000), transcriber, EnergyVoiceDetector())
     assert " ".join(p.text for p in pieces(events)) == text + " Далее."
 

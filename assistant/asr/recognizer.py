@@ -389,7 +389,7 @@ class StreamingRecognizer:
             # ("words words | words words") has the committed copy right before it there too.
             at = next(i for i, w in enumerate(heard) if w is words[0])
             for n in range(min(len(recent), len(words)), 0, -1):
-                if recent[-n:] == [normalize(w.text) for w in words[:n]]:
+                if all(similar_word(a, normalize(w.text)) for a, w in zip(recent[-n:], words[:n])):
                     said_twice = at >= n and [normalize(w.text) for w in heard[at - n : at]] == recent[-n:]
                     if not said_twice:
                         words = words[n:]

@@ -211,10 +211,12 @@ class RecognizerSettings:
     # Beams: passes over moving words decode greedily; the pass that closes an
     # utterance (at a pause, at the end of the stream) with final_beam_size. With
     # refine_at_pause, a pause runs that closing pass even when the last greedy pass
-    # already covered it, so the utterance's last, uncommitted words get the beam.
+    # already covered it, so the utterance's last, uncommitted words get the beam
+    # (off: on the loaded 2-core box it added ~0.5 s to final p50 and ~2 s to p95
+    # without a WER gain that could be told from run-to-run noise; benchmarks/README.md).
     beam_size: int = 1
     final_beam_size: int = 5
-    refine_at_pause: bool = True
+    refine_at_pause: bool = False
     # Words in the last stretch of a window are never committed from one hypothesis.
     unstable_tail_ms: int = 1_000
     # Nor by agreement when they end this close to the newer window's end.
