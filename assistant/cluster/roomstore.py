@@ -69,7 +69,10 @@ class RoomStore:
         return sorted(versions.values(), key=lambda c: (c.origin not in ("asr", "manual"), c.lang))
 
     def untranslated(self, session: str, source_lang: str, lang: str, limit: int) -> list[Caption]:
-        missing = [v[source_lang] for v in self._recent.values() if source_lang in v and lang not in v]
+        spans = [(v[lang].start_ms, v[lang].end_ms) for v in self._recent.values()
+                 if lang in v and v[lang].origin == "translation"]
+        missing = [v[source_lang] for v in self._recent.values() if source_lang in v and lang not in v
+                   and not any(a <= v[source_lang].start_ms and v[source_lang].end_ms <= b for a, b in spans)]
         return missing[-limit:] if limit > 0 else []
 
     def known(self, caption_id: str) -> bool:

@@ -153,9 +153,9 @@ class Store:
         try:
             self._db.execute(
                 "INSERT INTO captions (session, lang, seq, id, start_ms, end_ms, text, revision, origin,"
-                " source_lang, source_text, fallback, created_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " source_lang, source_text, fallback, created_at_ms, continues) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (c.session, c.lang, c.seq, c.id, c.start_ms, c.end_ms, c.text, c.revision, c.origin, c.source_lang,
-                 c.source_text, int(c.fallback), c.created_at_ms),
+                 c.source_text, int(c.fallback), c.created_at_ms, int(c.continues)),
             )
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"caption {c.id!r} (seq {c.seq} of {c.session}/{c.lang}) is stored already: "
@@ -198,10 +198,15 @@ class Store:
         return [_caption(r) for r in rows]
 
     def untranslated(self, session: str, source_lang: str, lang: str, limit: int) -> list[Caption]:
-        """The latest ``limit`` captions of the spoken stream that have no ``lang`` version, oldest first."""
+        """The latest ``limit`` captions of the spoken stream that have no ``lang`` version, oldest first.
+
+        A piece of a clause translated as a whole (under the id of the clause's last piece) has a
+        version: the translation whose span holds it.
+        """
         rows = self._db.execute(
             "SELECT * FROM captions s WHERE s.session=? AND s.lang=? AND NOT EXISTS (SELECT 1 FROM captions t"
-            " WHERE t.session=s.session AND t.id=s.id AND t.lang=?) ORDER BY s.seq DESC LIMIT ?",
+            " WHERE t.session=s.session AND t.lang=? AND (t.id=s.id OR (t.origin='translation'"
+            " AND t.start_ms<=s.start_ms AND t.end_ms>=s.end_ms))) ORDER BY s.seq DESC LIMIT ?",
             (session, source_lang, lang, limit)).fetchall()
         return [_caption(r) for r in reversed(rows)]
 
@@ -438,7 +443,7 @@ def _encodable(text: str) -> bool:
 
 def _caption(row: tuple[Any, ...]) -> Caption:
     (session, lang, seq, cid, start, end, text, revision, origin, source_lang, source_text, fallback,
-     created) = row
+     created, continues) = row
     return Caption(session=session, lang=lang, seq=seq, id=cid, start_ms=start, end_ms=end, text=text,
                    revision=revision, origin=origin, source_lang=source_lang, source_text=source_text,
-                   fallback=bool(fallback), created_at_ms=created)
+                   fallback=bool(fallback), created_at_ms=created, continues=bool(continues))
