@@ -69,12 +69,16 @@ class Replay:
             self.jobs.append(effect.job)
         elif isinstance(effect, FetchBacklog):
             source = self.captions.get(self.core.source_lang, {})
-            # As the stores answer: a piece translated within its clause (a translation spanning it) is not missing.
-            have = self.captions.get(effect.lang, {}).values()
-            self.core.receive_backlog(effect.lang, [
-                c for c in source.values()
-                if not any(t.id == c.id or (t.origin == "translation" and t.start_ms <= c.start_ms
-                                            and c.end_ms <= t.end_ms) for t in have)])
+            # As the stores answer: a piece whose clause was translated (under a later piece of its line,
+            # starting at or before it) is not missing.
+            have = {t.id: t for t in self.captions.get(effect.lang, {}).values()}
+            spoken = [source[seq] for seq in sorted(source)]
+            missing = []
+            for i, c in enumerate(spoken):
+                line = itertools.takewhile(lambda p: p.continues, spoken[i + 1:])
+                if c.id not in have and not any(p.id in have and have[p.id].start_ms <= c.start_ms for p in line):
+                    missing.append(c)
+            self.core.receive_backlog(effect.lang, missing)
         elif isinstance(effect, StartEnglish):
             self.english_running = True
         elif isinstance(effect, StopEnglish):
