@@ -147,7 +147,11 @@ class ClauseEnd:
 
 @dataclass(frozen=True, slots=True)
 class LagReport:
-    """How far recognition trails the audio after a pass; ``dropped_ms`` of audio skipped now."""
+    """How far recognition trails the audio after a pass.
+
+    ``dropped_ms`` stays 0: a recogniser that falls behind catches up in longer
+    steps instead of skipping audio (the field is kept for readers of older events).
+    """
 
     lag_ms: int
     dropped_ms: int = 0
