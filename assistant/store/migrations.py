@@ -124,4 +124,40 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session, question_id, device)
     );
     """,
+    # 7: the conference programme (rooms, talks: each talk is a session of the same id) and when each talk
+    #    really ran (rolled over by the clock or by the chair's "Next talk"); replaced whole by an import
+    """
+    CREATE TABLE programme_rooms (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        position INTEGER NOT NULL
+    );
+    CREATE TABLE programme_talks (
+        id TEXT PRIMARY KEY,
+        room TEXT NOT NULL REFERENCES programme_rooms(id),
+        title TEXT NOT NULL,
+        speakers TEXT NOT NULL DEFAULT '[]',
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        timezone TEXT NOT NULL,
+        language TEXT NOT NULL,
+        languages TEXT NOT NULL DEFAULT '[]',
+        glossary TEXT NOT NULL DEFAULT '[]',
+        line INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX programme_talks_by_room ON programme_talks(room, start_ms);
+    CREATE TABLE programme_imports (
+        at_ms INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        rooms INTEGER NOT NULL,
+        talks INTEGER NOT NULL
+    );
+    CREATE TABLE talk_runs (
+        talk TEXT PRIMARY KEY,
+        room TEXT NOT NULL,
+        started_at_ms INTEGER NOT NULL,
+        ended_at_ms INTEGER
+    );
+    CREATE INDEX talk_runs_by_room ON talk_runs(room, started_at_ms);
+    """,
 )
