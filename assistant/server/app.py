@@ -26,7 +26,7 @@ from ..errors import ProtocolError
 from ..hub import CaptionBus, MemoryBus
 from ..store import Store
 from ..store.log import LocalLog
-from . import access, auth, chair, engines, floor, ingest, pages, readers, staff
+from . import access, auth, chair, engines, floor, ingest, pages, programme, readers, staff
 from .boundary import error_middleware
 from .jobs import ExportJobs
 from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, LOG, QUESTIONS, SESSIONS, SETTINGS, SOCKETS, \
@@ -164,6 +164,7 @@ def add_routes(app: web.Application, audio_ws: Handler) -> None:
     app.router.add_get(r"/api/sessions/{session}/transcript.{fmt:[a-z]+}", staff.transcript)
     app.router.add_get("/api/exports/{job}", staff.export_progress)
     floor.add_routes(app)
+    programme.add_routes(app)
     app.router.add_get("/ws/captions/{session}", guard_reader_socket(readers.captions_ws))
     app.router.add_get("/ws/audio/{session}", audio_ws)
     app.router.add_get("/ws/chair/{session}", chair.chair_ws)

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from ..errors import StoreError
+from ..errors import ProtocolError
 from ..programme import Programme, Room, Talk
 
 
@@ -35,8 +35,10 @@ class TalkRun:
     ended_at_ms: int | None
 
 
-class ProgrammeExists(StoreError):
-    """An import without ``replace`` over a stored programme."""
+class ProgrammeExists(ProtocolError):
+    """An import without ``replace`` over a stored programme (HTTP 409)."""
+
+    code = "exists"
 
 
 class ProgrammeRows:
@@ -52,7 +54,8 @@ class ProgrammeRows:
             (held,) = self._db.execute("SELECT COUNT(*) FROM programme_talks").fetchone()
             if held and not replace:
                 raise ProgrammeExists(f"a programme of {held} talk(s) is stored already; import with --replace "
-                                      "(on the staff page: tick \"Replace the programme\") to replace it whole")
+                                      "(on the staff page: tick \"Replace the programme\") to replace it whole",
+                                      code="exists")
             self._db.execute("DELETE FROM programme_talks")
             self._db.execute("DELETE FROM programme_rooms")
             self._db.executemany("INSERT INTO programme_rooms (id, name, position) VALUES (?,?,?)",

@@ -1,0 +1,90 @@
+"""The conference programme over HTTP.
+
+    GET  /api/programme     rooms (with the talk now on and the next), talks, the last import: public
+    POST /api/programme     (staff) a programme file as the body (CSV, JSON or iCalendar); ?replace=1 to replace
+                            the stored one, ?name=day.csv (tells the format), ?format=csv|json|ics,
+                            ?timezone=Europe/Paris for times written without a zone. All or nothing: a bad file
+                            is 400 ``bad_programme`` with ``problems`` [{line, field, message}]
+
+A cluster's web nodes refuse both (``unsupported``): the programme lives in one
+server's SQLite file, and a cluster's rooms are leased by workers that do not read it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import ProtocolError
+from ..programme import FORMATS, Programme, ProgrammeError, Talk, parse, zone
+from . import access
+from .boundary import json_error
+from .keys import CLOCK, SESSIONS, STORE
+from .sessions import Sessions
+
+MAX_NAME_CHARS = 200
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/programme", get_programme)
+    app.router.add_post("/api/programme", post_programme)
+
+
+def require_one_server(request: web.Request) -> None:
+    """Refuse the programme's features on a cluster's web node, clearly (docs/scaling.md)."""
+    if not isinstance(request.app[SESSIONS], Sessions):
+        raise ProtocolError("the conference programme runs on a single server (assistant serve without --role); "
+                            "a cluster does not offer it yet", code="unsupported")
+
+
+async def get_programme(request: web.Request) -> web.Response:
+    require_one_server(request)
+    store = request.app[STORE]
+    programme = store.programme.load()
+    body = programme_json(programme, request.app[CLOCK].now_ms(), access.public_url(request))
+    info = store.programme.last_import()
+    body["imported"] = None if info is None else {"at_ms": info.at_ms, "source": info.source}
+    return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def programme_json(programme: Programme, now_ms: int, base: str) -> dict[str, Any]:
+    """The programme as ``GET /api/programme`` gives it: each room with the talk on now and the next one."""
+    rooms = []
+    for room in programme.rooms:
+        now = programme.scheduled_at(room.id, now_ms)
+        upcoming = programme.next_after(room.id, now_ms)
+        rooms.append({"id": room.id, "name": room.name, "url": f"{base}/r/{room.id}",
+                      "now": now.id if now else None, "next": upcoming.id if upcoming else None})
+    return {"rooms": rooms, "talks": [talk_json(t, base) for t in programme.talks], "now_ms": now_ms}
+
+
+def talk_json(talk: Talk, base: str) -> dict[str, Any]:
+    return {**talk.as_json(), "url": f"{base}/s/{talk.id}"}
+
+
+async def post_programme(request: web.Request) -> web.Response:
+    access.require_staff(request)
+    require_one_server(request)
+    query = request.query
+    name = query.get("name") or "upload"
+    if len(name) > MAX_NAME_CHARS:
+        raise ProtocolError(f"name is longer than {MAX_NAME_CHARS} characters")
+    fmt = query.get("format") or None
+    if fmt is not None and fmt not in FORMATS:
+        raise ProtocolError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}", code="bad_format")
+    tz = query.get("timezone") or None
+    if tz is not None:
+        try:
+            zone(tz)
+        except ValueError as exc:
+            raise ProtocolError(f"timezone: {exc}") from None
+    replace = query.get("replace", "0") in ("1", "true", "yes")
+    data = await request.read()
+    try:
+        programme = parse(data, name=name, fmt=fmt, default_tz=tz)
+    except ProgrammeError as exc:
+        return json_error(400, exc.code, str(exc), problems=[p.as_json() for p in exc.problems])
+    request.app[STORE].programme.replace(programme, source=name, at_ms=request.app[CLOCK].now_ms(), replace=replace)
+    return web.json_response({"rooms": len(programme.rooms), "talks": len(programme.talks)}, status=201)
