@@ -156,7 +156,8 @@ MIGRATIONS: tuple[str, ...] = (
         talk TEXT PRIMARY KEY,
         room TEXT NOT NULL,
         started_at_ms INTEGER NOT NULL,
-        ended_at_ms INTEGER
+        ended_at_ms INTEGER,
+        held INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX talk_runs_by_room ON talk_runs(room, started_at_ms);
     """,

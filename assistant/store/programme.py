@@ -27,12 +27,14 @@ class ImportInfo:
 
 @dataclass(frozen=True, slots=True)
 class TalkRun:
-    """When a talk really started and ended in its room (``ended_at_ms`` None: it is on)."""
+    """When a talk really started and ended in its room (``ended_at_ms`` None: it is on); ``held``: the
+    clock does not end it (the chair will)."""
 
     talk: str
     room: str
     started_at_ms: int
     ended_at_ms: int | None
+    held: bool = False
 
 
 class ProgrammeExists(ProtocolError):
@@ -92,18 +94,22 @@ class ProgrammeRows:
         return None if row is None else ImportInfo(*row)
 
     # -- talk runs ------------------------------------------------------
-    def start_talk(self, talk: str, room: str, at_ms: int) -> None:
+    def start_talk(self, talk: str, room: str, at_ms: int, *, held: bool = False) -> None:
         """Record that ``talk`` started (again, after an end: the run is reopened)."""
-        self._db.execute("INSERT INTO talk_runs (talk, room, started_at_ms) VALUES (?,?,?) ON CONFLICT(talk)"
-                         " DO UPDATE SET ended_at_ms=NULL", (talk, room, at_ms))
+        self._db.execute("INSERT INTO talk_runs (talk, room, started_at_ms, held) VALUES (?,?,?,?) ON CONFLICT(talk)"
+                         " DO UPDATE SET ended_at_ms=NULL, held=excluded.held", (talk, room, at_ms, int(held)))
+
+    def hold_talk(self, talk: str, held: bool) -> None:
+        self._db.execute("UPDATE talk_runs SET held=? WHERE talk=?", (int(held), talk))
 
     def end_talk(self, talk: str, at_ms: int) -> None:
         self._db.execute("UPDATE talk_runs SET ended_at_ms=? WHERE talk=? AND ended_at_ms IS NULL", (at_ms, talk))
 
     def runs(self, room: str | None = None) -> list[TalkRun]:
         """Every talk run (of one room), earliest first."""
-        sql = "SELECT talk, room, started_at_ms, ended_at_ms FROM talk_runs"
+        sql = "SELECT talk, room, started_at_ms, ended_at_ms, held FROM talk_runs"
         args: tuple[str, ...] = ()
         if room is not None:
             sql, args = sql + " WHERE room=?", (room,)
-        return [TalkRun(*r) for r in self._db.execute(sql + " ORDER BY started_at_ms, talk", args)]
+        return [TalkRun(r[0], r[1], r[2], r[3], bool(r[4]))
+                for r in self._db.execute(sql + " ORDER BY started_at_ms, talk", args)]
