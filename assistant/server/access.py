@@ -12,6 +12,7 @@ session it acts on.
 from __future__ import annotations
 
 import re
+from typing import Sequence
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -53,6 +54,14 @@ def require_chair(request: web.Request, session_id: str) -> None:
     if found is not None and found.covers("chair", session_id):
         return
     raise _refusal(request, found, f"the chair token of session {session_id!r}")
+
+
+def require_chair_of(request: web.Request, session_ids: Sequence[str], needed: str) -> None:
+    """Pass the chair token, or a chair token scoped to one of ``session_ids`` (a room and its talk on now)."""
+    found = grant(request)
+    if found is not None and any(found.covers("chair", sid) for sid in session_ids):
+        return
+    raise _refusal(request, found, needed)
 
 
 def require_chair_or_staff(request: web.Request, session_id: str) -> auth.Grant:

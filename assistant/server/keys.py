@@ -21,6 +21,7 @@ from .jobs import ExportJobs
 from .limits import AuthThrottle, ConnectionLimiter
 from .questions import QuestionDesks
 from .rooms import RoomRegistry
+from .talks import TalkRooms
 from .translation import Translating
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -38,5 +39,7 @@ ISSUED_TOKENS = web.AppKey("issued_tokens", list[IssuedToken])
 # The translation service the sessions use; exports translate languages nobody read live with it.
 TRANSLATOR: web.AppKey[Translating] = web.AppKey("translator")
 EXPORT_JOBS = web.AppKey("export_jobs", ExportJobs)
+# The programme's rooms and the talk on in each (one server; a cluster's web node has none).
+TALKS = web.AppKey("talks", TalkRooms)
 # Open WebSockets, closed with GOING_AWAY on shutdown.
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

@@ -1,6 +1,9 @@
 """The conference programme over HTTP.
 
     GET  /api/programme     rooms (with the talk now on and the next), talks, the last import: public
+    GET  /api/rooms/{room}              the room: the talk on now, the next, the past ones (a ``room`` frame)
+    POST /api/rooms/{room}/next         (chair) end the talk on now, start the next one ("Next talk")
+    POST /api/rooms/{room}/hold         (chair) {"hold": true}: the clock does not end the talk on; false: it does
     POST /api/programme     (staff) a programme file as the body (CSV, JSON or iCalendar); ?replace=1 to replace
                             the stored one, ?name=day.csv (tells the format), ?format=csv|json|ics,
                             ?timezone=Europe/Paris for times written without a zone. All or nothing: a bad file
@@ -20,9 +23,10 @@ from aiohttp import web
 from ..errors import ProtocolError
 from ..programme import FORMATS, Programme, ProgrammeError, Talk, parse, zone
 from . import access
-from .boundary import json_error
-from .keys import CLOCK, SESSIONS, STORE
+from .boundary import json_body, json_error
+from .keys import CLOCK, SESSIONS, STORE, TALKS
 from .sessions import Sessions
+from .talks import TalkRooms
 
 MAX_NAME_CHARS = 200
 
@@ -30,6 +34,9 @@ MAX_NAME_CHARS = 200
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/programme", get_programme)
     app.router.add_post("/api/programme", post_programme)
+    app.router.add_get("/api/rooms/{room}", get_room)
+    app.router.add_post("/api/rooms/{room}/next", post_next)
+    app.router.add_post("/api/rooms/{room}/hold", post_hold)
 
 
 def require_one_server(request: web.Request) -> None:
@@ -43,18 +50,18 @@ async def get_programme(request: web.Request) -> web.Response:
     require_one_server(request)
     store = request.app[STORE]
     programme = store.programme.load()
-    body = programme_json(programme, request.app[CLOCK].now_ms(), access.public_url(request))
+    body = programme_json(programme, request.app[CLOCK].now_ms(), access.public_url(request), request.app[TALKS])
     info = store.programme.last_import()
     body["imported"] = None if info is None else {"at_ms": info.at_ms, "source": info.source}
     return web.json_response(body, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
-def programme_json(programme: Programme, now_ms: int, base: str) -> dict[str, Any]:
+def programme_json(programme: Programme, now_ms: int, base: str, talks: TalkRooms) -> dict[str, Any]:
     """The programme as ``GET /api/programme`` gives it: each room with the talk on now and the next one."""
     rooms = []
     for room in programme.rooms:
-        now = programme.scheduled_at(room.id, now_ms)
-        upcoming = programme.next_after(room.id, now_ms)
+        now = talks.current(room.id)
+        upcoming = talks.upcoming(room.id)
         rooms.append({"id": room.id, "name": room.name, "url": f"{base}/r/{room.id}",
                       "now": now.id if now else None, "next": upcoming.id if upcoming else None})
     return {"rooms": rooms, "talks": [talk_json(t, base) for t in programme.talks], "now_ms": now_ms}
@@ -87,4 +94,44 @@ async def post_programme(request: web.Request) -> web.Response:
     except ProgrammeError as exc:
         return json_error(400, exc.code, str(exc), problems=[p.as_json() for p in exc.problems])
     request.app[STORE].programme.replace(programme, source=name, at_ms=request.app[CLOCK].now_ms(), replace=replace)
+    request.app[TALKS].tick()  # the rooms follow the new programme now
     return web.json_response({"rooms": len(programme.rooms), "talks": len(programme.talks)}, status=201)
+
+
+async def get_room(request: web.Request) -> web.Response:
+    require_one_server(request)
+    return _room_response(request)
+
+
+async def post_next(request: web.Request) -> web.Response:
+    """The chair's "Next talk": the talk on ends now (late, for an overrun) and the next one starts now."""
+    require_one_server(request)
+    room = request.match_info["room"]
+    _require_room_chair(request, room)
+    request.app[TALKS].next_talk(room)
+    return _room_response(request)
+
+
+async def post_hold(request: web.Request) -> web.Response:
+    require_one_server(request)
+    room = request.match_info["room"]
+    _require_room_chair(request, room)
+    body = await json_body(request)
+    held = body.get("hold")
+    if not isinstance(held, bool):
+        raise ProtocolError('"hold" must be true (the clock does not end the talk on) or false')
+    request.app[TALKS].hold(room, held)
+    return _room_response(request)
+
+
+def _require_room_chair(request: web.Request, room: str) -> None:
+    talks = request.app[TALKS]
+    talks.audio(room)  # NotFoundError for a room not in the programme
+    on = talks.current(room)
+    access.require_chair_of(request, [room] + ([on.id] if on is not None else []),
+                            f"the chair token, or a chair token of room {room!r} or of its talk on now")
+
+
+def _room_response(request: web.Request) -> web.Response:
+    state = request.app[TALKS].state(request.match_info["room"])
+    return web.json_response(state, dumps=lambda o: json.dumps(o, ensure_ascii=False))
