@@ -105,6 +105,8 @@ TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/api/programme"): OPEN,
     ("POST", "/api/programme"): (401, 401, 403, 409, 401),  # staff only; then 409: a programme is stored already
     ("GET", "/api/rooms/{room}"): OPEN,
+    ("GET", "/api/rooms/{room}/qr.svg"): OPEN,
+    ("GET", "/r/{room}"): OPEN,
     ("POST", "/api/rooms/{room}/hold"): CHAIR_ONLY,
     ("POST", "/api/rooms/{room}/next"): CHAIR_ONLY,
     ("GET", "/ws/rooms/{room}"): (101,) * 5,

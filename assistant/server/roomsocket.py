@@ -1,4 +1,7 @@
-"""A room's sockets: readers follow the talk on now, the capture station feeds it.
+"""A room's permanent address, QR code and sockets: readers follow the talk on now, the station feeds it.
+
+    GET /r/{room}                (none) the room's page: the delegate page of the talk on now, following it
+    GET /api/rooms/{room}/qr.svg (none) the QR code of /r/{room}, printed once for the whole event
 
     GET /ws/rooms/{room}         (none) ``room`` frames: the talk on now, the next, the past ones; one at
                                  once, then one at every change (the room page switches its captions)
@@ -15,7 +18,7 @@ from aiohttp import WSMsgType, web
 from .. import protocol
 from ..errors import ProtocolError
 from ..hub import Subscription, Topic
-from . import access, ingest
+from . import access, ingest, pages
 from .boundary import ws_send_error
 from .keys import BUS, CLOCK, CONNECTIONS, SETTINGS, TALKS
 from .limits import MessageBudget, admit
@@ -91,6 +94,20 @@ async def room_audio_ws(request: web.Request) -> web.StreamResponse:
         request.app[CONNECTIONS].release(peer)
 
 
+async def room_page(request: web.Request) -> web.StreamResponse:
+    """The delegate page, in room mode: it follows the room's socket from talk to talk."""
+    talk_rooms(request).audio(request.match_info["room"])  # NotFoundError (404) for a room not in the programme
+    return await pages.page("delegate.html")(request)
+
+
+async def room_qr(request: web.Request) -> web.Response:
+    room = request.match_info["room"]
+    talk_rooms(request).audio(room)
+    return pages.qr_response(f"{access.public_url(request)}/r/{room}")
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/r/{room}", room_page)
+    app.router.add_get("/api/rooms/{room}/qr.svg", room_qr)
     app.router.add_get("/ws/rooms/{room}", room_ws)
     app.router.add_get("/ws/rooms/{room}/audio", room_audio_ws)

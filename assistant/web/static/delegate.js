@@ -34,7 +34,9 @@ window.I18N.ready.then(function () {
   var PARAGRAPH_SENTENCES = 4;     // …and so does a paragraph that holds this many sentences already
   var PARAGRAPH_BREAK_MS = 8000;   // a pause this long starts one even mid-sentence (text without punctuation)
 
-  var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
+  // A room's permanent address (/r/{room}) shows the talk on now: room.js tells followTalk() which one.
+  var roomMatch = /^\/r\/([^/]+)\/?$/.exec(location.pathname);
+  var sessionId = roomMatch ? "" : decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
   // A private session's join link carries its key (?key=...); pass it on to the socket and downloads.
   var sessionKey = new URLSearchParams(location.search).get("key") || "";
   var keyParam = sessionKey ? "&key=" + encodeURIComponent(sessionKey) : "";
@@ -371,7 +373,8 @@ window.I18N.ready.then(function () {
   // -- header state ------------------------------------------------------------
   function renderConn() {
     var pill = ui.conn, label, s;
-    if (state.conn === "open" && state.live === false) {
+    if (roomMatch && !sessionId) { s = "paused"; label = t("room.between"); }  // a room page between talks
+    else if (state.conn === "open" && state.live === false) {
       s = state.session === "ended" ? "ended" : "paused";  // over for good: a colour of its own, not paused amber
       label = t(state.session === "paused" ? "state.paused" : state.session === "ended" ? "state.ended" : "conn.not_live");
     }
@@ -691,15 +694,39 @@ window.I18N.ready.then(function () {
   renderSession();
   renderToggles();
   renderDownloads();
-  if (!sessionId) {
-    showNotice("delegate.no_session");
-    return;
-  }
-  socket.start();
 
   /* For tests and debugging: a read-only view of what is shown. */
   window.captionsDebug = {
     state: state, log: log, socket: socket,
     texts: function () { return log.lines.map(function (l) { return l.text; }); }
   };
+
+  /* The room page's talk changed (room.js): read the new talk's captions from its start, in the same
+     language; "" between talks (``title``: the room's name, shown instead). */
+  function followTalk(id, title) {
+    if (id === sessionId) {
+      if (!id && (title || "") !== state.title) { state.title = title || ""; renderTitle(); }
+      return;
+    }
+    sessionId = id || "";
+    clearCaptions();
+    state.title = sessionId ? "" : (title || "");
+    state.said = false; state.session = null; state.startedAt = null; state.live = null;
+    state.lagMs = null; state.translationMs = null; state.shownCard = null; state.autoScroll = true;
+    ui.jump.hidden = true;
+    renderTitle(); renderSession(); renderDownloads(); renderConn(); renderLag();
+    document.body.classList.toggle("between", !sessionId);
+    if (sessionId) socket.restart(); else socket.stop();
+  }
+  window.CCDelegate = { followTalk: followTalk, room: roomMatch ? decodeURIComponent(roomMatch[1]) : "" };
+  if (roomMatch) {  // room.js starts the captions of the talk on now
+    document.body.classList.add("between");
+    return;
+  }
+  if (!sessionId) {
+    showNotice("delegate.no_session");
+    return;
+  }
+  socket.start();
+
 });

@@ -1,0 +1,84 @@
+"""The room page (/r/{room}) in headless Chromium: "Next: …" between talks, the talk on now's captions, a
+switch to the next talk without the reader doing anything, and the day's past talks with transcripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.server.app import make_app
+from assistant.server.keys import TALKS
+from tests.browser import PHONE, Chromium, chromium, connect, screenshot_dir, serve
+from tests.conftest import CHAIR, STAFF, ManualClock, bearer
+from tests.test_server_talks import DATA, at
+
+__all__ = ["chromium"]
+
+pytestmark = pytest.mark.browser
+
+
+async def test_the_room_page_follows_the_room_from_talk_to_talk(chromium: Chromium, settings: Settings,
+                                                                 tmp_path: Path) -> None:
+    import aiohttp
+
+    shots = screenshot_dir(tmp_path)
+    clock = ManualClock(at("opening", -10))
+    app = make_app(settings, clock=clock.clock)
+    async with serve(app) as url, connect(chromium) as tools, aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/api/programme?name=day.json", data=(DATA / "day.json").read_bytes(),
+                             headers=bearer(STAFF)) as r:
+            assert r.status == 201
+
+        async def say(talk: str, text: str) -> None:
+            async with http.post(f"{url}/api/sessions/{talk}/captions", json={"text": text},
+                                 headers=bearer(CHAIR)) as r:
+                assert r.status == 201, await r.text()
+
+        async with http.get(f"{url}/api/rooms/hall-a/qr.svg") as r:
+            assert r.status == 200 and r.content_type == "image/svg+xml"
+        page = await tools.new_page(PHONE, mobile=True)
+        await page.goto(f"{url}/r/hall-a")
+        # Before the first talk: the room's name and what comes next.
+        await page.wait_for("!document.querySelector('#room-next').hidden")
+        assert await page.text("#room-next") == "Between talks\nNext: Opening, at 09:00"
+        assert await page.text("#title") == "Hall A"
+        await page.screenshot(shots / "room-before-360x640.png")
+
+        clock.ms = at("opening")
+        app[TALKS].tick()
+        await page.wait_for("document.querySelector('#title').textContent === 'Opening'")
+        await say("opening", "Welcome to the conference.")
+        await page.wait_for("window.captionsDebug.texts().join('|') === 'Welcome to the conference.'")
+        assert await page.evaluate("document.querySelector('#room-next').hidden")
+
+        clock.ms = at("keynote")  # the clock rolls over: the page follows, nobody touches it
+        app[TALKS].tick()
+        await page.wait_for("document.querySelector('#title').textContent === 'Engines, analytical'")
+        await say("keynote", "The analytical engine weaves algebraic patterns.")
+        await page.wait_for("window.captionsDebug.texts().join('|') === "
+                            "'The analytical engine weaves algebraic patterns.'")
+        assert await page.evaluate("window.roomDebug.opened()") == 1  # the room socket stayed connected
+        assert await page.evaluate("Array.from(document.querySelectorAll('#room-past-list li'),"
+                                   " li => [li.dataset.talk, li.querySelector('a').getAttribute('href'),"
+                                   " li.querySelector('a.button').getAttribute('href')])") == \
+            [["opening", "/s/opening", "/api/sessions/opening/transcript.txt"]]
+        await page.screenshot(shots / "room-talk-360x640.png")
+
+        # The chair ends the last talks: the room says there is nothing more today.
+        for _ in range(2):
+            async with http.post(f"{url}/api/rooms/hall-a/next", headers=bearer(CHAIR)) as r:
+                assert r.status == 200
+        await page.wait_for("!document.querySelector('#room-next').hidden")
+        assert await page.text("#room-next") == "Between talks\nNo more talks in this room today."
+        assert await page.evaluate("document.querySelectorAll('#room-past-list li').length") == 3
+
+        # In the reader's language: a Russian phone reads the room's words in Russian.
+        await page.evaluate("(() => { const s = document.querySelector('#ui-lang'); s.value = 'ru';"
+                            " s.dispatchEvent(new Event('change')); })()")
+        await page.wait_for("document.querySelector('#room-next strong').textContent === 'Между докладами'")
+        assert page.errors == []
+
+        async with http.get(f"{url}/r/nowhere") as r:
+            assert r.status == 404
