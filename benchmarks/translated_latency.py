@@ -155,8 +155,10 @@ async def one_run(args: argparse.Namespace, off: list[dict[str, Any]]) -> dict[s
                 while not any(f.get("type") == "status" and f.get("state") == "idle" and f.get("started_at")
                               and any(g.get("type") == "caption" for g in frames["en"]) for f in frames["en"]):
                     await asyncio.sleep(0.2)
-                sources = len([f for f in frames["en"] if f.get("type") == "caption"])
-                while any(len([f for f in frames[t] if f.get("type") == "caption"]) < sources for t in targets):
+                # the last spoken caption ends the last clause: its translation is stored under its id
+                last = [f["id"] for f in frames["en"] if f.get("type") == "caption"][-1]
+                while any(not any(f.get("type") == "caption" and f.get("id") == last for f in frames[t])
+                          for t in targets):
                     await asyncio.sleep(0.2)
         finally:
             done.set()

@@ -124,7 +124,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session, question_id, device)
     );
     """,
-    # 7: the conference programme (rooms, talks: each talk is a session of the same id) and when each talk
+    # 7: finals may be pieces of a line (the recogniser settles words before a phone line fills):
+    #    ``continues`` marks a caption that joins the line of the one before it
+    """
+    ALTER TABLE captions ADD COLUMN continues INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 8: the conference programme (rooms, talks: each talk is a session of the same id) and when each talk
     #    really ran (rolled over by the clock or by the chair's "Next talk"); replaced whole by an import
     """
     CREATE TABLE programme_rooms (
