@@ -10,7 +10,7 @@ import pytest
 from assistant.config import Settings
 from assistant.server.app import make_app
 from assistant.server.keys import TALKS
-from tests.browser import PHONE, Chromium, chromium, connect, screenshot_dir, serve
+from tests.browser import DESKTOP, PHONE, Chromium, chromium, connect, screenshot_dir, serve
 from tests.conftest import CHAIR, STAFF, ManualClock, bearer
 from tests.test_server_talks import DATA, at
 
@@ -82,3 +82,51 @@ async def test_the_room_page_follows_the_room_from_talk_to_talk(chromium: Chromi
 
         async with http.get(f"{url}/r/nowhere") as r:
             assert r.status == 404
+
+
+async def test_the_chair_switches_speakers_and_talks_and_every_screen_follows(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    import aiohttp
+
+    shots = screenshot_dir(tmp_path)
+    clock = ManualClock(at("keynote", 5))
+    app = make_app(settings, clock=clock.clock)
+    async with serve(app) as url, connect(chromium) as tools, aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/api/programme?name=day.json", data=(DATA / "day.json").read_bytes(),
+                             headers=bearer(STAFF)) as r:
+            assert r.status == 201
+        chair = await tools.new_page(DESKTOP)
+        await chair.goto(f"{url}/chair/keynote#token={CHAIR}")
+        await chair.wait_for("!document.querySelector('#talk-panel').hidden && "
+                             "document.querySelectorAll('#speaker-buttons button').length === 2")
+        pressed = ("Array.from(document.querySelectorAll('#speaker-buttons button'),"
+                   " b => [b.textContent, b.getAttribute('aria-pressed')])")
+        assert await chair.evaluate(pressed) == [["Charles Babbage", "true"], ["Ada Lovelace", "false"]]
+        assert await chair.text("#talk-now") == "Engines, analytical · 09:30–10:30"
+        assert await chair.text("#talk-next") == "Panel: the future · 11:00–12:00"
+
+        phone = await tools.new_page(PHONE, mobile=True)
+        await phone.goto(f"{url}/r/hall-a")
+        await phone.wait_for("document.querySelector('#speaker').textContent === 'Speaking: Charles Babbage'")
+        screen = await tools.new_page(DESKTOP)
+        await screen.goto(f"{url}/s/keynote/display")
+        await screen.wait_for("document.querySelector('#speaker').textContent === 'Speaking: Charles Babbage'")
+
+        await chair.evaluate("document.querySelectorAll('#speaker-buttons button')[1].click()")
+        await chair.wait_for("document.querySelectorAll('#speaker-buttons button')[1]"
+                             ".getAttribute('aria-pressed') === 'true'")
+        await phone.wait_for("document.querySelector('#speaker').textContent === 'Speaking: Ada Lovelace'")
+        await screen.wait_for("document.querySelector('#speaker').textContent === 'Speaking: Ada Lovelace'")
+        await chair.screenshot(shots / "chair-programme-1280x800.png")
+        await screen.screenshot(shots / "room-screen-speaker-1280x800.png")
+
+        # "Next talk": the console opens the next talk's; the room page follows, with its first speaker.
+        await chair.click("#btn-next-talk")
+        await chair.wait_for("location.pathname === '/chair/panel' && "
+                             "document.querySelectorAll('#speaker-buttons button').length === 3")
+        assert await chair.evaluate(pressed) == [["Grace Hopper", "true"], ["Alan Turing", "false"],
+                                                 ["Ada Lovelace", "false"]]
+        await phone.wait_for("document.querySelector('#title').textContent === 'Panel: the future' && "
+                             "document.querySelector('#speaker').textContent === 'Speaking: Grace Hopper'")
+        await phone.screenshot(shots / "room-speaker-360x640.png")
+        assert chair.errors == [] and phone.errors == [] and screen.errors == []

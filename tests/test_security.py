@@ -102,6 +102,8 @@ TABLE: dict[tuple[str, str], Any] = {
     ("POST", "/api/sessions/{session}/questions"): {"main": (201,) * 5, "priv": (401, 401, 201, 201, 201)},
     ("POST", "/api/sessions/{session}/questions/{question}/vote"): PUBLIC_OR_KEY,
     ("PATCH", "/api/sessions/{session}/questions/{question}"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
+    ("GET", "/api/sessions/{session}/speaker"): PUBLIC_OR_KEY,
+    ("POST", "/api/sessions/{session}/speaker"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
     ("GET", "/api/programme"): OPEN,
     ("POST", "/api/programme"): (401, 401, 403, 409, 401),  # staff only; then 409: a programme is stored already
     ("GET", "/api/rooms/{room}"): OPEN,
@@ -125,6 +127,7 @@ BODIES = {
     ("POST", "/api/programme"): {"talks": [{"room": "hall", "title": "Later", "start": "2025-06-15T18:00Z",
                                             "end": "2025-06-15T19:00Z"}]},
     ("POST", "/api/rooms/{room}/hold"): {"hold": True},
+    ("POST", "/api/sessions/{session}/speaker"): {"speaker": "Ada Lovelace"},
 }
 
 

@@ -349,15 +349,16 @@ def _chunks(lane: Lane, session: Session, fmt: str, plans: list[LanguagePlan],
     reader = lane.store()
     by_lang = {p.lang: p for p in plans}
     questions = reader.questions.load(session.id)  # the floor's questions, listed after the captions
+    speakers = reader.speakers.load(session.id)  # who spoke when: speaker turns in every format
 
     def captions_for(lang: str) -> Iterator[Caption]:
         return progress.counted(transcript_captions(reader, session, by_lang[lang], translator, progress), lang)
 
     if fmt == ZIP:
         return zip_chunks(session, captions_for, list(by_lang),
-                          questions_for=lambda lang: entries_for(questions, lang))
+                          questions_for=lambda lang: entries_for(questions, lang), speakers=speakers)
     return export_chunks(fmt, session, captions_for(plans[0].lang), lang=plans[0].lang,
-                         questions=entries_for(questions, plans[0].lang))
+                         questions=entries_for(questions, plans[0].lang), speakers=speakers)
 
 
 async def export_worker(app: web.Application) -> AsyncIterator[None]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from .. import protocol
 from ..captions import Session
@@ -37,8 +37,10 @@ PAST_TALKS = 50  # past talks a room frame lists (a day has far fewer)
 class TalkRooms:
     """The rooms of the programme, each with the talk on now; shared by handlers (``app[TALKS]``)."""
 
-    def __init__(self, store: Store, sessions: Sessions, bus: CaptionBus, clock: Clock) -> None:
+    def __init__(self, store: Store, sessions: Sessions, bus: CaptionBus, clock: Clock, *,
+                 on_start: Callable[[SessionRuntime, Talk, int], None] | None = None) -> None:
         self._store = store
+        self._on_start = on_start
         self._sessions = sessions
         self._bus = bus
         self._clock = clock
@@ -144,7 +146,10 @@ class TalkRooms:
                 self._end(d)
             elif isinstance(d, StartTalk):
                 self._store.programme.start_talk(d.talk.id, d.room, d.at_ms, held=d.held)
-                self.audio(d.room).switch(self._open(d.talk, d.at_ms))
+                runtime = self._open(d.talk, d.at_ms)
+                self.audio(d.room).switch(runtime)
+                if self._on_start is not None:
+                    self._on_start(runtime, d.talk, d.at_ms)
                 log.info("room %s: talk %r started (%s)", d.room, d.talk.id, d.by)
             elif isinstance(d, HoldTalk):
                 self._store.programme.hold_talk(d.talk, d.held)

@@ -166,4 +166,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX talk_runs_by_room ON talk_runs(room, started_at_ms);
     """,
+    # 9: who is speaking, from which audio time on (the programme's speakers, switched by the chair):
+    #    the speaker turns of every export
+    """
+    CREATE TABLE speaker_turns (
+        session TEXT NOT NULL REFERENCES sessions(id),
+        audio_ms INTEGER NOT NULL,
+        speaker TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (session, audio_ms)
+    );
+    """,
 )

@@ -11,6 +11,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from ..captions import SpeakerTurn
 from ..errors import ProtocolError
 from ..programme import Programme, Room, Talk
 
@@ -113,3 +114,20 @@ class ProgrammeRows:
             sql, args = sql + " WHERE room=?", (room,)
         return [TalkRun(r[0], r[1], r[2], r[3], bool(r[4]))
                 for r in self._db.execute(sql + " ORDER BY started_at_ms, talk", args)]
+
+
+class SpeakerRows:
+    """The speaker turns of every session (``store.speakers``)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def add(self, turn: SpeakerTurn, at_ms: int) -> None:
+        """Store a change of speaker (a second change at the same audio time replaces the first)."""
+        self._db.execute("INSERT OR REPLACE INTO speaker_turns (session, audio_ms, speaker, at_ms) VALUES (?,?,?,?)",
+                         (turn.session, turn.audio_ms, turn.speaker, at_ms))
+
+    def load(self, session: str) -> list[SpeakerTurn]:
+        """The session's speaker turns in audio order."""
+        return [SpeakerTurn(session, ms, name) for ms, name in self._db.execute(
+            "SELECT audio_ms, speaker FROM speaker_turns WHERE session=? ORDER BY audio_ms", (session,))]

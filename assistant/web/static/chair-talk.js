@@ -7,6 +7,8 @@
   var room = null;  // the room this talk is in
   var last = null;  // the last room frame
   var pressedNext = false;  // this console asked for the next talk: follow it
+  var speakers = [];  // this talk's speakers, from the programme
+  var speaking = null;  // who is speaking now
 
   function times(talk) {
     return t("chair.talk_times", { start: talk.start.slice(11, 16), end: talk.end.slice(11, 16) });
@@ -30,6 +32,35 @@
       moved.append(t("chair.talk_moved", { title: last.now.title }), " ", link);
     }
   }
+
+  /* One button per speaker of the talk; the one speaking is pressed. */
+  function renderSpeakers() {
+    var box = $("#speaker-buttons");
+    box.textContent = "";
+    $("#speaker-box").hidden = !speakers.length;
+    speakers.forEach(function (name) {
+      box.appendChild(CC.el("button", { type: "button", class: "small", "aria-pressed": String(name === speaking),
+        text: name, onclick: function () { switchSpeaker(name); } }));
+    });
+  }
+
+  async function switchSpeaker(name) {
+    try {
+      var resp = await fetch("/api/sessions/" + encodeURIComponent(C.sessionId) + "/speaker", {
+        method: "POST", headers: { Authorization: "Bearer " + C.token, "Content-Type": "application/json" },
+        body: JSON.stringify({ speaker: name }) });
+      if (!resp.ok) throw await CC.apiError(resp);
+      speaking = (await resp.json()).speaker;
+      renderSpeakers();
+    } catch (e) {
+      C.showNotice(t("chair.speaker_failed", { message: e.message }), true);
+    }
+  }
+
+  document.addEventListener("cc:frame", function (ev) {
+    var f = ev.detail || {};
+    if (f.type === "speaker") { speaking = f.speaker || null; renderSpeakers(); }
+  });
 
   function consoleOf(talkId) {
     return "/chair/" + encodeURIComponent(talkId) + (C.token ? "#token=" + encodeURIComponent(C.token) : "");
@@ -81,7 +112,14 @@
     var talk = programme.talks.filter(function (x) { return x.id === C.sessionId; })[0];
     if (!talk) return;
     room = talk.room;
+    speakers = talk.speakers || [];
     $("#talk-panel").hidden = false;
+    try {
+      var now = await fetch("/api/sessions/" + encodeURIComponent(C.sessionId) + "/speaker",
+                            { headers: { Authorization: "Bearer " + C.token }, cache: "no-store" });
+      if (now.ok) speaking = (await now.json()).speaker;
+    } catch (e) { /* shown when the next speaker frame comes */ }
+    renderSpeakers();
     new CC.ReconnectingSocket({
       url: function () { return CC.wsUrl("/ws/rooms/" + encodeURIComponent(room)); },
       onframe: onRoom

@@ -71,7 +71,8 @@ window.I18N.ready.then(function () {
     autoScroll: true,
     mode: CC.store.get("cc.mode", "fast") === "stable" ? "stable" : "fast",
     announce: CC.store.get("cc.announce", "0") === "1",
-    paragraphs: CC.store.get("cc.paragraphs", "0") === "1"
+    paragraphs: CC.store.get("cc.paragraphs", "0") === "1",
+    speaker: null        // who is speaking, from speaker frames
   };
   var log = new CC.CaptionLog();
   var nodes = {};      // caption id -> its <span class="cap">
@@ -532,6 +533,8 @@ window.I18N.ready.then(function () {
     switch (f.type) {
       case "hello":
         state.replaying = true;
+        state.speaker = null;  // a speaker frame follows when someone is named
+        renderSpeaker();
         state.live = null;
         if (typeof f.seq === "number" && f.seq < log.maxSeq) clearCaptions();  // the server's log restarted
         state.sourceLang = f.source_lang;
@@ -561,6 +564,10 @@ window.I18N.ready.then(function () {
         break;
       case "partial":
         setPartial(f);
+        break;
+      case "speaker":
+        state.speaker = typeof f.speaker === "string" ? f.speaker : null;
+        renderSpeaker();
         break;
       case "status":
         state.replaying = false;
@@ -677,10 +684,17 @@ window.I18N.ready.then(function () {
   /* Every string this script wrote, again in the interface language just picked. */
   function relocalise() {
     renderTitle(); renderConn(); renderLag(); renderToggles(); renderBanner(); renderLanguages(); renderNotice();
+    renderSpeaker();
     state.shownCard = null;
     renderSession();
     log.lines.forEach(function (line) { if (nodes[line.id]) fillLine(nodes[line.id], line); });
     renderPartial();
+  }
+  /* Who is speaking (the programme's speaker, or the one the chair switched to). */
+  function renderSpeaker() {
+    var node = $("#speaker");
+    node.hidden = !state.speaker;
+    node.textContent = state.speaker ? t("speaker.now", { name: state.speaker }) : "";
   }
   function renderTitle() {
     ui.title.textContent = state.title || t("app.name");
@@ -712,10 +726,10 @@ window.I18N.ready.then(function () {
     sessionId = id || "";
     clearCaptions();
     state.title = sessionId ? "" : (title || "");
-    state.said = false; state.session = null; state.startedAt = null; state.live = null;
+    state.said = false; state.session = null; state.startedAt = null; state.live = null; state.speaker = null;
     state.lagMs = null; state.translationMs = null; state.shownCard = null; state.autoScroll = true;
     ui.jump.hidden = true;
-    renderTitle(); renderSession(); renderDownloads(); renderConn(); renderLag();
+    renderTitle(); renderSession(); renderDownloads(); renderConn(); renderLag(); renderSpeaker();
     document.body.classList.toggle("between", !sessionId);
     if (sessionId) socket.restart(); else socket.stop();
   }

@@ -30,6 +30,7 @@ window.I18N.ready.then(function () {
 
   var state = {
     title: "",
+    speaker: "",     // who is speaking, from the first language's speaker frames
     session: null,   // "idle" | "live" | "paused" | "ended", from status frames
     fresh: false,    // a caption arrived live since the session state last changed
     joinUrl: ""
@@ -86,6 +87,9 @@ window.I18N.ready.then(function () {
         this.partial = f.text ? f : null;
         this.render();
         break;
+      case "speaker":
+        if (this === streams[0]) { state.speaker = typeof f.speaker === "string" ? f.speaker : ""; renderSpeaker(); }
+        break;
       case "status":
         this.replaying = false;
         if (this === streams[0]) setSession(f.state || (f.live ? "live" : "idle"));
@@ -109,6 +113,12 @@ window.I18N.ready.then(function () {
     }
     fill(this.node, nodes);
   };
+
+  function renderSpeaker() {
+    var node = $("#speaker");
+    node.hidden = !state.speaker;
+    node.textContent = state.speaker ? t("speaker.now", { name: state.speaker }) : "";
+  }
 
   function fill(parent, children) {
     parent.textContent = "";
@@ -190,7 +200,7 @@ window.I18N.ready.then(function () {
   }
 
   $("#idle-qr").src = "/api/sessions/" + encodeURIComponent(sessionId) + "/qr.svg" + (keyParam ? "?" + keyParam : "");
-  I18N.onchange(function () { hintsFor = ""; renderIdle(); renderHints(); renderConn(); });
+  I18N.onchange(function () { hintsFor = ""; renderIdle(); renderHints(); renderConn(); renderSpeaker(); });
   (wanted.length ? wanted : [""]).forEach(add);
   layout();
   renderIdle();
