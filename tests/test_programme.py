@@ -112,6 +112,13 @@ def test_broken_json_files(data: bytes, expected: list[tuple[int, str]]) -> None
     assert problems("x.json", data) == expected
 
 
+def test_spreadsheet_csv_with_semicolons_and_a_bom() -> None:
+    data = "\ufeffroom;title;speakers;start;end;timezone\nhall-a;Café, crème;Zoë;2026-06-03 09:00;2026-06-03 09:45;" \
+           "Europe/Paris\n".encode()
+    (talk,) = parse(data, name="export.csv").talks
+    assert (talk.title, talk.speakers, talk.start_ms) == ("Café, crème", ("Zoë",), PARIS_9AM)
+
+
 def test_broken_ics_file() -> None:
     assert problems("x.ics", b"BEGIN:VCALENDAR\r\nnot a line\r\n") == [(1, "(file)")]
 

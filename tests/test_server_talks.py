@@ -246,3 +246,31 @@ async def test_the_capture_client_streams_to_a_room_across_talks(aiohttp_client:
     await until(lambda: words(app[STORE], "keynote") == ["w4"])
     assert words(app[STORE], "opening") == ["w2", "w3"]
     await service.close()
+
+
+async def test_a_programme_imported_from_the_command_line_is_followed(aiohttp_client: Any, settings: Settings) -> None:
+    clock = ManualClock(at("opening", 5))
+    service = translator()
+    app = make_app(settings, recognizer_factory=Recognizers(), clock=clock.clock, translator=service)
+    client = await aiohttp_client(app)
+    assert (await (await client.get("/api/programme")).json())["talks"] == []
+    # What `assistant programme import` does: the store alone (another process, the same SQLite file).
+    other = Store.open(settings.storage.database_path)
+    try:
+        other.programme.replace(PROGRAMME, source="day.json", at_ms=clock.ms, replace=False)
+    finally:
+        other.close()
+    app[TALKS].tick()  # the server's own wake-up (at most RELOAD_S later)
+    state = await (await client.get("/api/rooms/hall-a")).json()
+    assert state["now"]["id"] == "opening" and state["next"]["id"] == "keynote"
+    # A new import without the talk on: it ends at once.
+    other = Store.open(settings.storage.database_path)
+    try:
+        other.programme.replace(parse((DATA / "day.csv").read_bytes().replace(b"opening,Opening", b"opening2,Opening"),
+                                      name="day.csv"), source="day.csv", at_ms=clock.ms, replace=True)
+    finally:
+        other.close()
+    app[TALKS].tick()
+    state = await (await client.get("/api/rooms/hall-a")).json()
+    assert state["now"]["id"] == "opening2" and app[SESSIONS].get("opening").state == "ended"
+    await service.close()
