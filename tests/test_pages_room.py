@@ -109,7 +109,7 @@ async def test_the_chair_switches_speakers_and_talks_and_every_screen_follows(
         await phone.goto(f"{url}/r/hall-a")
         await phone.wait_for("document.querySelector('#speaker').textContent === 'Speaking: Charles Babbage'")
         screen = await tools.new_page(DESKTOP)
-        await screen.goto(f"{url}/s/keynote/display")
+        await screen.goto(f"{url}/r/hall-a/display")  # the room's projector: follows the room too
         await screen.wait_for("document.querySelector('#speaker').textContent === 'Speaking: Charles Babbage'")
 
         await chair.evaluate("document.querySelectorAll('#speaker-buttons button')[1].click()")
@@ -129,4 +129,18 @@ async def test_the_chair_switches_speakers_and_talks_and_every_screen_follows(
         await phone.wait_for("document.querySelector('#title').textContent === 'Panel: the future' && "
                              "document.querySelector('#speaker').textContent === 'Speaking: Grace Hopper'")
         await phone.screenshot(shots / "room-speaker-360x640.png")
+        await screen.wait_for("document.querySelector('#idle-title').textContent === 'Panel: the future' && "
+                              "document.querySelector('#speaker').textContent === 'Speaking: Grace Hopper'")
+        async with http.post(f"{url}/api/sessions/panel/captions", json={"text": "Welcome to the panel."},
+                             headers=bearer(CHAIR)) as r:
+            assert r.status == 201
+        await screen.wait_for("document.querySelector('#streams').textContent === 'Welcome to the panel.'")
+        # After the last talk the screen invites the room to scan its permanent address.
+        async with http.post(f"{url}/api/rooms/hall-a/next", headers=bearer(CHAIR)) as r:
+            assert r.status == 200
+        await screen.wait_for("document.querySelector('#idle-title').textContent === 'Hall A' && "
+                              "document.querySelector('#idle-state').textContent === 'No more talks in this room today.'")
+        assert await screen.evaluate("document.querySelector('#idle-qr').getAttribute('src')") == \
+            "/api/rooms/hall-a/qr.svg"
+        await screen.screenshot(shots / "room-screen-between-1280x800.png")
         assert chair.errors == [] and phone.errors == [] and screen.errors == []

@@ -109,6 +109,7 @@ TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/api/rooms/{room}"): OPEN,
     ("GET", "/api/rooms/{room}/qr.svg"): OPEN,
     ("GET", "/r/{room}"): OPEN,
+    ("GET", "/r/{room}/display"): OPEN,
     ("POST", "/api/rooms/{room}/hold"): CHAIR_ONLY,
     ("POST", "/api/rooms/{room}/next"): CHAIR_ONLY,
     ("GET", "/ws/rooms/{room}"): (101,) * 5,

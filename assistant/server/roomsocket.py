@@ -1,6 +1,7 @@
 """A room's permanent address, QR code and sockets: readers follow the talk on now, the station feeds it.
 
     GET /r/{room}                (none) the room's page: the delegate page of the talk on now, following it
+    GET /r/{room}/display        (none) the room screen (as /s/{session}/display), following the room
     GET /api/rooms/{room}/qr.svg (none) the QR code of /r/{room}, printed once for the whole event
 
     GET /ws/rooms/{room}         (none) ``room`` frames: the talk on now, the next, the past ones; one at
@@ -100,6 +101,12 @@ async def room_page(request: web.Request) -> web.StreamResponse:
     return await pages.page("delegate.html")(request)
 
 
+async def room_screen(request: web.Request) -> web.StreamResponse:
+    """The room screen, in room mode: projector and stage monitor follow the room from talk to talk."""
+    talk_rooms(request).audio(request.match_info["room"])
+    return await pages.page("display.html")(request)
+
+
 async def room_qr(request: web.Request) -> web.Response:
     room = request.match_info["room"]
     talk_rooms(request).audio(room)
@@ -108,6 +115,7 @@ async def room_qr(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/r/{room}", room_page)
+    app.router.add_get("/r/{room}/display", room_screen)
     app.router.add_get("/api/rooms/{room}/qr.svg", room_qr)
     app.router.add_get("/ws/rooms/{room}", room_ws)
     app.router.add_get("/ws/rooms/{room}/audio", room_audio_ws)
