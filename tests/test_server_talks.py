@@ -274,3 +274,37 @@ async def test_a_programme_imported_from_the_command_line_is_followed(aiohttp_cl
     state = await (await client.get("/api/rooms/hall-a")).json()
     assert state["now"]["id"] == "opening2" and app[SESSIONS].get("opening").state == "ended"
     await service.close()
+
+
+async def test_a_newer_source_for_the_talk_takes_over_from_the_room_station(aiohttp_client: Any,
+                                                                             settings: Settings) -> None:
+    clock = ManualClock(at("opening", 1))
+    service = translator()
+    app = make_app(settings, recognizer_factory=Recognizers(), clock=clock.clock, translator=service)
+    client = await aiohttp_client(app)
+    await client.post("/api/programme?name=day.json", data=(DATA / "day.json").read_bytes(), headers=bearer(STAFF))
+    start = {"type": "start", "sample_rate": 16000, "channels": 1, "format": "s16le"}
+    station = await client.ws_connect("/ws/rooms/hall-a/audio", headers=bearer(CHAIR))
+    await station.send_json({**start, "stream": "room-station"})
+    assert (await station.receive_json())["type"] == "ready"
+    await station.send_bytes(marker(1))
+    await until(lambda: words(app[STORE], "opening") == ["w1"])
+    # The chair's browser microphone on the talk itself: the newest source of the session wins ...
+    browser = await client.ws_connect("/ws/audio/opening", headers=bearer(CHAIR))
+    await browser.send_json({**start, "stream": "browser-1"})
+    assert (await browser.receive_json())["type"] == "ready"
+    for _ in range(9):
+        await station.send_bytes(marker(9))  # ... the room's audio is no longer mixed in
+    assert await station.receive_json() == {"type": "ack", "received": 16000}  # all of it heard
+    await browser.send_bytes(marker(2))
+    await until(lambda: "w2" in words(app[STORE], "opening"))
+    assert words(app[STORE], "opening") == ["w1", "w2"]
+    # The next talk hears the room's station again.
+    clock.ms = at("keynote")
+    app[TALKS].tick()
+    await station.send_bytes(marker(3))
+    await until(lambda: words(app[STORE], "keynote") == ["w3"])
+    assert words(app[STORE], "opening") == ["w1", "w2"]
+    await browser.close()
+    await station.close()
+    await service.close()

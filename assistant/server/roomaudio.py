@@ -5,7 +5,9 @@ The capture station connects once to ``/ws/rooms/{room}/audio`` (the same protoc
 endpoint expects a session. When the talk changes, :meth:`RoomAudio.switch` closes the
 old talk's feed (its recogniser finishes the last words there) and opens the new
 talk's, so every caption lands in the talk it was said in. Between talks the audio is
-heard and dropped: nothing is being captioned.
+heard and dropped: nothing is being captioned. So is the room's audio while another source
+feeds the talk (the chair's browser microphone, a station connected to the talk itself):
+one source per session, the newer wins, as everywhere.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class RoomAudio:
         # Capture streams heard by the audio endpoint (kept across reconnects and talk changes).
         self.ingest_streams: dict[str, object] = {}
         self._target: SessionRuntime | None = None
+        self._target_feed: object | None = None  # the feed this room opened in the target
         self._token: object | None = None  # the room's feed: stays the same while the station streams
         self._source: tuple[AudioKind, str | None] = ("capture", None)
 
@@ -45,30 +48,37 @@ class RoomAudio:
         self._token = object()
         self._source = (kind, name)
         if self._target is not None:
-            self._target.open_audio(kind, name)
+            self._target_feed = self._target.open_audio(kind, name)
         return self._token
 
     def push_audio(self, chunk: AudioArray, at_ms: int | None = None) -> None:
-        target = self._target
-        if target is not None and target.feed is not None:
-            target.push_audio(chunk, at_ms)
+        if self._ours():
+            assert self._target is not None
+            self._target.push_audio(chunk, at_ms)
 
     def close_audio(self) -> None:
         """The station stopped: the talk on finishes its last words."""
-        if self._target is not None and self._target.feed is not None:
+        if self._ours():
+            assert self._target is not None
             self._target.close_audio()
         self._token = None
+        self._target_feed = None
+
+    def _ours(self) -> bool:
+        """Whether the talk on is hearing this room's audio (not another source that took it over)."""
+        return self._target is not None and self._target_feed is not None and self._target.feed is self._target_feed
 
     def switch(self, runtime: SessionRuntime | None) -> None:
         """The talk changed: the old one's feed ends, the new one's (``runtime``; None between talks) begins."""
-        old = self._target
-        if old is runtime:
+        if self._target is runtime:
             return
-        if old is not None and old.feed is not None:
-            old.close_audio()
+        if self._ours():
+            assert self._target is not None
+            self._target.close_audio()
         self._target = runtime
+        self._target_feed = None
         if runtime is not None and self._token is not None:
             try:
-                runtime.open_audio(*self._source)
+                self._target_feed = runtime.open_audio(*self._source)
             except NotFoundError as exc:  # a server without speech recognition: captions are typed
                 log.info("room %s: %s", self.room, exc)
