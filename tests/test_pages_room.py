@@ -52,6 +52,16 @@ async def test_the_room_page_follows_the_room_from_talk_to_talk(chromium: Chromi
         await say("opening", "Welcome to the conference.")
         await page.wait_for("window.captionsDebug.texts().join('|') === 'Welcome to the conference.'")
         assert await page.evaluate("document.querySelector('#room-next').hidden")
+        # The landing page lists the rooms (their permanent addresses), not the talks as sessions.
+        landing = await tools.new_page(PHONE, mobile=True)
+        await landing.goto(f"{url}/")
+        await landing.wait_for("document.querySelectorAll('#rooms li').length === 2")
+        assert await landing.evaluate("Array.from(document.querySelectorAll('#rooms li'), li => [li.dataset.room,"
+                                      " li.querySelector('.meta').textContent, li.querySelector('a').getAttribute('href')])") \
+            == [["hall-a", "Now: Opening", "/r/hall-a"], ["room-2", "Now: 机器翻译", "/r/room-2"]]
+        assert await landing.evaluate("Array.from(document.querySelectorAll('#sessions li'), li => li.dataset.id)") \
+            == ["main"]
+        await landing.screenshot(shots / "landing-rooms-360x640.png")
 
         clock.ms = at("keynote")  # the clock rolls over: the page follows, nobody touches it
         app[TALKS].tick()
@@ -104,6 +114,8 @@ async def test_the_chair_switches_speakers_and_talks_and_every_screen_follows(
         assert await chair.evaluate(pressed) == [["Charles Babbage", "true"], ["Ada Lovelace", "false"]]
         assert await chair.text("#talk-now") == "Engines, analytical · 09:30–10:30"
         assert await chair.text("#talk-next") == "Panel: the future · 11:00–12:00"
+        assert await chair.evaluate("document.querySelector('#station-cmd').textContent") == \
+            f"assistant capture --server {url} --room hall-a"  # the room's station, for the whole day
 
         phone = await tools.new_page(PHONE, mobile=True)
         await phone.goto(f"{url}/r/hall-a")

@@ -46,6 +46,7 @@ async def test_staff_upload_and_everyone_reads_the_programme(aiohttp_client: Any
     error = (await r.json())["error"]
     assert error["code"] == "bad_programme"
     assert [(p["line"], p["field"]) for p in error["problems"]][:3] == [(3, "room"), (4, "title"), (5, "end")]
+    assert error["problems_total"] == len(error["problems"]) == 9
     assert len((await (await client.get("/api/programme")).json())["talks"]) == 5  # nothing half-imported
 
     csv = b"room,title,start,end\nhall-z,Alone,2026-06-03 09:00,2026-06-03 10:00\n"

@@ -29,6 +29,7 @@ from .sessions import Sessions
 from .talks import TalkRooms
 
 MAX_NAME_CHARS = 200
+MAX_PROBLEMS_SENT = 200  # problems listed in a 400 (a wholly wrong file of 2,000 rows has thousands)
 
 
 def add_routes(app: web.Application) -> None:
@@ -92,7 +93,8 @@ async def post_programme(request: web.Request) -> web.Response:
     try:
         programme = parse(data, name=name, fmt=fmt, default_tz=tz)
     except ProgrammeError as exc:
-        return json_error(400, exc.code, str(exc), problems=[p.as_json() for p in exc.problems])
+        return json_error(400, exc.code, str(exc), problems=[p.as_json() for p in exc.problems[:MAX_PROBLEMS_SENT]],
+                          problems_total=len(exc.problems))
     request.app[STORE].programme.replace(programme, source=name, at_ms=request.app[CLOCK].now_ms(), replace=replace)
     request.app[TALKS].tick()  # the rooms follow the new programme now
     return web.json_response({"rooms": len(programme.rooms), "talks": len(programme.talks)}, status=201)

@@ -112,6 +112,8 @@
     var talk = programme.talks.filter(function (x) { return x.id === C.sessionId; })[0];
     if (!talk) return;
     room = talk.room;
+    C.room = room;  // the capture station command names the room (chair.js)
+    if (C.renderSource) C.renderSource();
     speakers = talk.speakers || [];
     $("#talk-panel").hidden = false;
     try {

@@ -4,6 +4,7 @@ window.I18N.ready.then(function () {
   "use strict";
   var CC = window.CC, el = CC.el, $ = CC.$, I18N = window.I18N, t = I18N.t;
   var TOKEN_KEY = "cc.staff";  // where staff.js keeps the token for this tab
+  var REFRESH_MS = 30000;  // the timetable's "now on" is fetched again this often
   var data = null;  // GET /api/programme, redrawn when the interface language changes
   var status = null;  // [key, values] of the status line
 
@@ -88,7 +89,7 @@ window.I18N.ready.then(function () {
       if (!resp.ok) {
         var err = (body && body.error) || { message: resp.status + " " + resp.statusText };
         if (err.problems && err.problems.length) {
-          setStatus("staff.programme_problems", { count: err.problems.length });
+          setStatus("staff.programme_problems", { count: err.problems_total || err.problems.length });
           showProblems(err.problems);
         } else if (resp.status === 401) {
           setStatus("staff.wrong_token");
@@ -105,6 +106,7 @@ window.I18N.ready.then(function () {
   }
 
   $("#programme-form").addEventListener("submit", upload);
+  setInterval(function () { if (!document.hidden) load(); }, REFRESH_MS);  // the talk on now moves on
   I18N.onchange(function () { render(); if (status) setStatus(status[0], status[1]); });
   load();
 });
