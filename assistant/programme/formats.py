@@ -192,8 +192,11 @@ def _item_lines(text: str, key: str) -> list[int]:
         if name == key and text[pos:pos + 1] == "[":
             lines: list[int] = []
             pos = _skip(text, pos + 1)
+            line, counted = text.count("\n", 0, pos) + 1, pos  # counted on from item to item, not from the start
             while text[pos:pos + 1] != "]":
-                lines.append(text.count("\n", 0, pos) + 1)
+                line += text.count("\n", counted, pos)
+                counted = pos
+                lines.append(line)
                 _, pos = decoder.raw_decode(text, pos)
                 pos = _skip(text, pos)
                 if text[pos:pos + 1] == ",":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import ProtocolError
 
@@ -58,16 +58,29 @@ class Programme:
 
     rooms: tuple[Room, ...] = ()
     talks: tuple[Talk, ...] = ()
+    # Indexes, made once: the roll-over asks these at every tick, for every room.
+    _rooms: dict[str, Room] = field(init=False, repr=False, compare=False)
+    _talks: dict[str, Talk] = field(init=False, repr=False, compare=False)
+    _by_room: dict[str, tuple[Talk, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_room: dict[str, list[Talk]] = {}
+        for t in self.talks:
+            by_room.setdefault(t.room, []).append(t)
+        object.__setattr__(self, "_rooms", {r.id: r for r in self.rooms})
+        object.__setattr__(self, "_talks", {t.id: t for t in self.talks})
+        object.__setattr__(self, "_by_room", {room: tuple(sorted(ts, key=lambda t: (t.start_ms, t.id)))
+                                              for room, ts in by_room.items()})
 
     def room(self, room_id: str) -> Room | None:
-        return next((r for r in self.rooms if r.id == room_id), None)
+        return self._rooms.get(room_id)
 
     def talk(self, talk_id: str) -> Talk | None:
-        return next((t for t in self.talks if t.id == talk_id), None)
+        return self._talks.get(talk_id)
 
     def talks_in(self, room_id: str) -> tuple[Talk, ...]:
         """The talks of one room, earliest first."""
-        return tuple(t for t in self.talks if t.room == room_id)
+        return self._by_room.get(room_id, ())
 
     def scheduled_at(self, room_id: str, at_ms: int) -> Talk | None:
         """The talk the timetable has in ``room_id`` at ``at_ms`` (start inclusive, end exclusive)."""
