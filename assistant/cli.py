@@ -205,7 +205,10 @@ def _tokens(args: argparse.Namespace) -> int:
             token_id, token = auth.issue_scoped(store, args.role, session, now_ms)
             print(f"New chair token for session {session!r} only (id {token_id}; shown once, stored hashed):\n"
                   f"{token}")
-            if not store.has_session(session):
+            if store.programme.load().room(session) is not None:
+                print(f"note: {session!r} is a room of the programme: the token chairs every talk in it",
+                      file=sys.stderr)
+            elif not store.has_session(session):
                 print(f"note: session {session!r} has not run on this server yet; the token works once it does",
                       file=sys.stderr)
         elif args.tokens_action == "list":

@@ -204,6 +204,13 @@ async def test_room_endpoints_refuse_clearly(aiohttp_client: Any, settings: Sett
                               headers=bearer(token_of["opening"]))).status == 200
     assert (await client.post("/api/rooms/hall-a/hold", json={"hold": False},
                               headers=bearer(token_of["hall-a"]))).status == 200
+    # A room's chair chairs every talk in it (its console, captions, speaker), and no other room's.
+    r = await client.post("/api/sessions/opening/captions", json={"text": "Hello."}, headers=bearer(token_of["hall-a"]))
+    assert r.status == 201
+    r = await client.post("/api/sessions/zh-talk/captions", json={"text": "Hello."}, headers=bearer(token_of["hall-a"]))
+    assert r.status == 403
+    chair_ws = await client.ws_connect("/ws/chair/opening", headers=bearer(token_of["hall-a"]))
+    await chair_ws.close()
     r = await client.get("/ws/rooms/nowhere")
     assert r.status == 404
     await service.close()
