@@ -26,7 +26,11 @@ async def test_staff_upload_and_everyone_reads_the_programme(aiohttp_client: Any
     assert (await client.post("/api/programme?name=day.ics", data=ics, headers=bearer(CHAIR))).status == 403
     r = await client.post("/api/programme?name=day.ics", data=ics, headers=bearer(STAFF))
     assert r.status == 201, await r.text()
-    assert await r.json() == {"rooms": 2, "talks": 5}
+    made = await r.json()
+    assert (made["rooms"], made["talks"]) == (2, 5)
+    # Imported, but said: languages no installed package reaches (here only en→fr is installed).
+    assert [(w["line"], w["field"]) for w in made["warnings"]] == [(5, "languages"), (42, "languages")]
+    assert "reaches zh from 'en'" in made["warnings"][0]["message"]
 
     body = await (await client.get("/api/programme")).json()
     rooms = {room["id"]: room for room in body["rooms"]}

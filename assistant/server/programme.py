@@ -7,7 +7,8 @@
     POST /api/programme     (staff) a programme file as the body (CSV, JSON or iCalendar); ?replace=1 to replace
                             the stored one, ?name=day.csv (tells the format), ?format=csv|json|ics,
                             ?timezone=Europe/Paris for times written without a zone. All or nothing: a bad file
-                            is 400 ``bad_programme`` with ``problems`` [{line, field, message}]
+                            is 400 ``bad_programme`` with ``problems`` [{line, field, message}]; an imported one
+                            lists ``warnings`` of the same form (languages no installed package reaches)
 
 A cluster's web nodes refuse both (``unsupported``): the programme lives in one
 server's SQLite file, and a cluster's rooms are leased by workers that do not read it.
@@ -15,16 +16,18 @@ server's SQLite file, and a cluster's rooms are leased by workers that do not re
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from aiohttp import web
 
 from ..errors import ProtocolError
-from ..programme import FORMATS, Programme, ProgrammeError, Talk, parse, zone
+from ..programme import FORMATS, Problem, Programme, ProgrammeError, Talk, parse, zone
 from . import access
 from .boundary import json_body, json_error
-from .keys import CLOCK, SESSIONS, STORE, TALKS
+from .keys import CLOCK, SESSIONS, STORE, TALKS, TRANSLATOR
+from .staff import targets_of
 from .sessions import Sessions
 from .talks import TalkRooms
 
@@ -97,7 +100,30 @@ async def post_programme(request: web.Request) -> web.Response:
                           problems_total=len(exc.problems))
     request.app[STORE].programme.replace(programme, source=name, at_ms=request.app[CLOCK].now_ms(), replace=replace)
     request.app[TALKS].tick()  # the rooms follow the new programme now
-    return web.json_response({"rooms": len(programme.rooms), "talks": len(programme.talks)}, status=201)
+    warnings = await _unreachable(request, programme)
+    return web.json_response({"rooms": len(programme.rooms), "talks": len(programme.talks),
+                              "warnings": [w.as_json() for w in warnings[:MAX_PROBLEMS_SENT]]}, status=201)
+
+
+async def _unreachable(request: web.Request, programme: Programme) -> list[Problem]:
+    """Languages a talk always produces that no installed package reaches: imported, but said (their readers
+    would get the spoken original, marked)."""
+    translator = request.app.get(TRANSLATOR)
+    wanted = {t.language for t in programme.talks if t.languages}
+    if translator is None or not wanted:
+        return []
+    # The package registry may read its folder: off the event loop.
+    reach = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: {spoken: set(targets_of(translator, spoken)) for spoken in wanted})
+    out = []
+    for t in programme.talks:
+        missing = [code for code in t.languages if code not in reach[t.language]]
+        if missing:
+            out.append(Problem(t.line, "languages", f"no installed translation package reaches {', '.join(missing)} "
+                                                    f"from {t.language!r}: readers of {t.title!r} in "
+                                                    f"{'it' if len(missing) == 1 else 'them'} get the original "
+                                                    "(`assistant languages add` installs one)"))
+    return out
 
 
 async def get_room(request: web.Request) -> web.Response:

@@ -98,7 +98,13 @@ window.I18N.ready.then(function () {
         }
         return;
       }
-      setStatus("staff.programme_imported", { talks: body.talks, rooms: body.rooms });
+      var warnings = body.warnings || [];
+      if (warnings.length) {
+        setStatus("staff.programme_imported_warnings", { talks: body.talks, rooms: body.rooms, count: warnings.length });
+        showProblems(warnings);
+      } else {
+        setStatus("staff.programme_imported", { talks: body.talks, rooms: body.rooms });
+      }
       await load();
     } catch (e) {
       setStatus("staff.unreachable", { message: e.message });
