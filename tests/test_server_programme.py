@@ -59,6 +59,12 @@ async def test_staff_upload_and_everyone_reads_the_programme(aiohttp_client: Any
     body = await (await client.get("/api/programme")).json()
     assert [t["id"] for t in body["talks"]] == ["hall-z-0603-0900"] and body["rooms"][0]["now"] == "hall-z-0603-0900"
 
+    # A talk may not take the id of a session that is no talk (the config's "main" here).
+    clash = b"id,room,title,start,end\nmain,hall-z,Taken,2026-06-03T09:00Z,2026-06-03T10:00Z\n"
+    r = await client.post("/api/programme?name=x.csv&replace=1", data=clash, headers=bearer(STAFF))
+    assert r.status == 400
+    assert [(p["line"], p["field"]) for p in (await r.json())["error"]["problems"]] == [(2, "id")]
+    assert [t["id"] for t in (await (await client.get("/api/programme")).json())["talks"]] == ["hall-z-0603-0900"]
     for query, words in (("format=xml", "format must be one of"), ("timezone=Moon/Base", "unknown time zone")):
         r = await client.post(f"/api/programme?{query}", data=csv, headers=bearer(STAFF))
         assert r.status == 400 and words in (await r.json())["error"]["message"]

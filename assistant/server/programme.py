@@ -98,7 +98,12 @@ async def post_programme(request: web.Request) -> web.Response:
     except ProgrammeError as exc:
         return json_error(400, exc.code, str(exc), problems=[p.as_json() for p in exc.problems[:MAX_PROBLEMS_SENT]],
                           problems_total=len(exc.problems))
-    request.app[STORE].programme.replace(programme, source=name, at_ms=request.app[CLOCK].now_ms(), replace=replace)
+    try:
+        request.app[STORE].programme.replace(programme, source=name, at_ms=request.app[CLOCK].now_ms(),
+                                             replace=replace)
+    except ProgrammeError as exc:  # a talk's id is another session's
+        return json_error(400, exc.code, str(exc), problems=[p.as_json() for p in exc.problems[:MAX_PROBLEMS_SENT]],
+                          problems_total=len(exc.problems))
     request.app[TALKS].tick()  # the rooms follow the new programme now
     warnings = await _unreachable(request, programme)
     return web.json_response({"rooms": len(programme.rooms), "talks": len(programme.talks),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..captions import SpeakerTurn
 from ..errors import ProtocolError
-from ..programme import Programme, Room, Talk
+from ..programme import Problem, Programme, ProgrammeError, Room, Talk
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,9 @@ class ProgrammeRows:
                 raise ProgrammeExists(f"a programme of {held} talk(s) is stored already; import with --replace "
                                       "(on the staff page: tick \"Replace the programme\") to replace it whole",
                                       code="exists")
+            clashes = self._clashes(programme)
+            if clashes:
+                raise ProgrammeError(clashes)
             self._db.execute("DELETE FROM programme_talks")
             self._db.execute("DELETE FROM programme_rooms")
             self._db.executemany("INSERT INTO programme_rooms (id, name, position) VALUES (?,?,?)",
@@ -75,6 +78,20 @@ class ProgrammeRows:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def _clashes(self, programme: Programme) -> list[Problem]:
+        """Talks whose id is a session that is no talk (of the stored programme, or one that ran): a talk's
+        session must be its own, not a room made by hand or from the config."""
+        talks = {r[0] for r in self._db.execute("SELECT id FROM programme_talks UNION SELECT talk FROM talk_runs")}
+        ids = [t.id for t in programme.talks]
+        taken: set[str] = set()
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            taken |= {r[0] for r in self._db.execute(
+                f"SELECT id FROM sessions WHERE id IN ({','.join('?' * len(part))})", part)}
+        return [Problem(t.line, "id", f"{t.id!r} is the id of a session that is not a talk of the programme; "
+                                      "give the talk another id") for t in programme.talks
+                if t.id in taken and t.id not in talks]
 
     def load(self) -> Programme:
         """The stored programme (empty when none was imported)."""
