@@ -176,3 +176,10 @@ def test_import_errors_are_messages(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "cannot read" in capsys.readouterr().err
     assert run_cli(tmp_path, "import", "--timezone", "Moon/Base", str(DATA / "day.csv")) == 1
     assert "--timezone: unknown time zone" in capsys.readouterr().err
+
+
+def test_a_room_token_is_issued_for_a_programme_room(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(tmp_path, "import", str(DATA / "day.csv")) == 0
+    config = str(write_config(tmp_path))
+    assert main(["--config", config, "tokens", "issue", "chair", "--session", "hall-a"]) == 0
+    assert "a room of the programme: the token chairs every talk in it" in capsys.readouterr().err
