@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Iterable, Literal
+from typing import Iterable, Iterator, Literal
 
 CaptionOrigin = Literal["asr", "manual", "translation", "whisper-translate"]
 # Where a session stands: not started or between recordings, captioning, paused by the chair, over.
@@ -72,15 +72,16 @@ def join_texts(texts: Iterable[str]) -> str:
     return out
 
 
-def lines_of(captions: Iterable[Caption]) -> list[list[Caption]]:
-    """Group consecutive captions into lines: a caption that ``continues`` joins the line before it."""
-    lines: list[list[Caption]] = []
+def lines_of(captions: Iterable[Caption]) -> Iterator[list[Caption]]:
+    """Group consecutive captions into lines, lazily: a caption that ``continues`` joins the line before it."""
+    line: list[Caption] = []
     for cap in captions:
-        if cap.continues and lines:
-            lines[-1].append(cap)
-        else:
-            lines.append([cap])
-    return lines
+        if line and not cap.continues:
+            yield line
+            line = []
+        line.append(cap)
+    if line:
+        yield line
 
 
 @dataclass(frozen=True, slots=True)

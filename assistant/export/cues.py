@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from assistant.captions import Caption, join_texts
+from assistant.captions import Caption, join_texts, lines_of
 
 MIN_CUE_MS = 1000  # duration given to a caption whose end <= start, when the next one leaves room
 
@@ -48,14 +48,7 @@ def whole_lines(captions: Iterable[Caption]) -> Iterator[Caption]:
     A line keeps its first piece's id and seq and spans all its pieces; it is
     marked a fallback when any piece is (the mark must not be lost).
     """
-    line: list[Caption] = []
-    for caption in captions:
-        if line and not caption.continues:
-            yield _joined(line)
-            line = []
-        line.append(caption)
-    if line:
-        yield _joined(line)
+    return (_joined(line) for line in lines_of(captions))
 
 
 def _joined(pieces: list[Caption]) -> Caption:

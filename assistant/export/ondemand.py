@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from assistant.captions import Caption, Session, join_texts
+from assistant.captions import Caption, Session, join_texts, lines_of
 from assistant.errors import NotFoundError
 from assistant.export.progress import ExportProgress
 from assistant.export.storelike import StoreLike
@@ -148,18 +148,6 @@ def planned_counts(store: TranscriptStore, session: Session, plans: Sequence[Lan
     return captions, translations
 
 
-def spoken_lines(captions: Iterable[Caption]) -> Iterator[list[Caption]]:
-    """The spoken stream as lines: a caption that ``continues`` joins the line before it (lazy)."""
-    line: list[Caption] = []
-    for caption in captions:
-        if line and not caption.continues:
-            yield line
-            line = []
-        line.append(caption)
-    if line:
-        yield line
-
-
 def line_source(line: Sequence[Caption]) -> Caption:
     """A spoken line of pieces as one caption to translate: the first piece's id and seq, all the text,
     and a revision that grows with any piece's correction (the export cache is keyed by it)."""
@@ -225,7 +213,7 @@ def transcript_captions(store: TranscriptStore, session: Session, plan: Language
         return
     if translator is None:
         raise ValueError(f"a translated transcript in {plan.lang!r} needs a translator")
-    lines = spoken_lines(store.iter_captions(session.id, session.source_lang))
+    lines = lines_of(store.iter_captions(session.id, session.source_lang))
     while batch := list(itertools.islice(lines, read_batch)):
         found = store.captions_by_id(session.id, plan.lang, [c.id for line in batch for c in line])
         sources = [line_source(line) for line in batch]
