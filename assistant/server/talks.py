@@ -61,6 +61,7 @@ class TalkRooms:
                 self.audio(room.id).switch(self._open(talk, self._clock.now_ms()))
         self.tick()
         self._task = asyncio.create_task(self._follow_the_clock(), name="programme")
+        self._task.add_done_callback(_report_crash)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -174,6 +175,13 @@ class TalkRooms:
             return running
         return self._sessions.open(Session(id=talk.id, title=talk.title, source_lang=talk.language, created_at_ms=at_ms,
                                            languages=talk.languages, glossary=talk.glossary, public=True))
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    """The clock follower stopped other than by shutdown: the rooms no longer roll over by themselves."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("the programme stopped following the clock (talks roll over only by the chair's \"Next talk\" "
+                  "until the server restarts)", exc_info=exc)
 
 
 def _talk(talk: Talk, runs: dict[str, Any]) -> dict[str, Any]:
