@@ -69,6 +69,8 @@ class Reader:
         self.base, self.session = base, session
         self.addr = f"127.0.{index // 200}.{index % 200 + 2}"
         self.seqs: list[int] = []
+        self.states: list[tuple[float, str]] = []  # (when, state) of every status frame
+        self.started_at: int | None = None
         self.connects = 0
         self.task: asyncio.Task[None] | None = None
 
@@ -87,6 +89,9 @@ class Reader:
                         frame = json.loads(msg.data)
                         if frame["type"] == "caption":
                             self.seqs.append(frame["seq"])
+                        elif frame["type"] == "status":
+                            self.states.append((time.monotonic(), frame["state"]))
+                            self.started_at = frame["started_at"] or self.started_at
             except (aiohttp.ClientError, ConnectionError):
                 pass
             await asyncio.sleep(0.05)
@@ -236,6 +241,80 @@ async def test_a_killed_worker_s_room_continues_on_another(cluster: tuple[Cluste
     starts = [json.loads(f[b"c"])["start_ms"] for f in stream_fields(c.redis_url, RoomKeys("rec").captions("en"))]
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert max(gaps) < (TAKEOVER_S + 4.5) * 1000, starts
+
+
+async def test_a_room_paused_when_its_worker_dies_comes_back_paused_then_live(
+        cluster: tuple[Cluster, list[Node], Nginx]) -> None:
+    c, webs, nginx = cluster
+    c.start("worker", "--dry-run", "--session", "hush", "--source", str(LECTURE), "--language", "en")
+    reader = Reader(nginx.url, "hush")
+    async with aiohttp.ClientSession() as http:
+        reader.task = asyncio.create_task(reader.run(http))
+        async with asyncio.timeout(60):
+            while len(reader.seqs) < 2:
+                await asyncio.sleep(0.1)
+        paused_wall_ms = int(time.time() * 1000)
+        snapshot = await post(http, nginx.url, "/api/sessions/hush/control", {"action": "pause"})
+        assert snapshot["state"] == "paused", snapshot
+        async with asyncio.timeout(20):
+            while not reader.states or reader.states[-1][1] != "paused":
+                await asyncio.sleep(0.05)
+        owner = owner_of(c, "hush")
+        assert owner is not None
+        owner.kill()
+        killed = time.monotonic()
+        async with asyncio.timeout(30):
+            while (successor := owner_of(c, "hush", required=False)) is None:
+                await asyncio.sleep(0.2)
+        assert successor is not owner
+        async with asyncio.timeout(30):  # the new owner has published the room's state
+            while not [s for t, s in reader.states if t > killed]:
+                await asyncio.sleep(0.05)
+        assert reader.started_at is not None
+        async with asyncio.timeout(30):  # the recording goes on while paused: two scripted sentences' worth
+            while recording_ms(c.redis_url, "hush") < paused_wall_ms - reader.started_at + 8000:
+                await asyncio.sleep(0.1)
+        resumed_wall_ms, resumed = int(time.time() * 1000), time.monotonic()
+        snapshot = await post(http, nginx.url, "/api/sessions/hush/control", {"action": "resume"})
+        assert snapshot["state"] == "live", snapshot
+        seen = len(reader.seqs)
+        async with asyncio.timeout(60):
+            while len(reader.seqs) < seen + 2:
+                await asyncio.sleep(0.1)
+        reader.task.cancel()
+        await asyncio.gather(reader.task, return_exceptions=True)
+    shown = [s for t, s in reader.states if killed < t < resumed]
+    assert shown and set(shown) == {"paused"}, reader.states  # never live while paused, nor idle
+    assert [s for t, s in reader.states if t > resumed][:1] == ["live"], reader.states
+    assert reader.seqs == list(range(1, len(reader.seqs) + 1))
+    # Audio time is wall time since the recording started (it plays at real speed): nothing said during the
+    # pause, before or after the takeover, was captioned (a second of slack at each end).
+    pause = (paused_wall_ms - reader.started_at + 1000, resumed_wall_ms - reader.started_at - 1000)
+    assert pause[1] - pause[0] > 4000  # long enough to hold a scripted sentence
+    starts = [json.loads(f[b"c"])["start_ms"] for f in stream_fields(c.redis_url, RoomKeys("hush").captions("en"))]
+    assert not [s for s in starts if pause[0] <= s <= pause[1]], (pause, starts)
+    assert max(starts) > pause[1], (pause, starts)
+
+
+def recording_ms(url: str, room: str) -> int:
+    """How much of a room's recording has been written to its audio stream, in ms."""
+    r = redis.Redis.from_url(url)
+    try:
+        raw = cast(bytes | None, r.hget(RoomKeys(room).capture, "file"))
+    finally:
+        r.close()
+    return int(json.loads(raw)["out"]) * 1000 // 16000 if raw else 0
+
+
+def owner_of(c: Cluster, room: str, *, required: bool = True) -> Node | None:
+    """The live worker whose /healthz lists ``room``."""
+    for node in c.nodes:
+        if node.role == "worker" and node.proc is not None and node.proc.poll() is None:
+            with urllib.request.urlopen(f"{node.url}/healthz", timeout=5) as resp:
+                if room in json.loads(resp.read())["rooms"]:
+                    return node
+    assert not required, f"no worker serves room {room}"
+    return None
 
 
 @pytest.mark.model

@@ -7,7 +7,8 @@ over the room's command and audio streams (chair actions are applied and
 answered in stream order; audio goes to recognition), the reader counts of
 every web node summed into the session core each second, and the room's
 recording if its source is a file. The room's state, which web nodes show
-readers, is written whenever the runtime publishes a status or console frame.
+readers, is written whenever the runtime publishes a status or console frame;
+a room its last owner left paused starts paused (until the chair resumes it).
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ class RoomHost:
         """Load the room from the log and start serving it."""
         latest, end, recent = await RoomStore.load(log_, self.session)
         meta: Any = await self._redis.hgetall(self.keys.meta)
+        previous: Any = await self._redis.get(self.keys.state)  # what the last owner showed
         store = RoomStore(self.session, self.writer, latest=latest, audio_end_ms=end, recent=recent)
         self._bus.attach(self.session.id, self.writer)
         state_bus = _StateBus(self._bus, self.writer, self.keys)
@@ -144,6 +146,8 @@ class RoomHost:
                 language, glossary, task=task)
         self.runtime = runtime = SessionRuntime(self.session, store=store, bus=state_bus, clock=self._clock,
                                                 recognizer_factory=factory, translator=self._translator)
+        if previous is not None and json.loads(previous).get("state") == "paused":
+            runtime.restore_paused()  # the chair paused it: a takeover does not resume it
         self.audio = AudioIn(runtime, self.writer, self.keys, checkpoint)
         holder.append(self.audio)
         state_bus.runtime = runtime
