@@ -296,6 +296,76 @@ async def test_a_room_paused_when_its_worker_dies_comes_back_paused_then_live(
     assert max(starts) > pause[1], (pause, starts)
 
 
+async def test_what_a_web_node_does_not_do_is_refused_with_a_clear_message(
+        cluster: tuple[Cluster, list[Node], Nginx]) -> None:
+    c, webs, nginx = cluster
+    base = webs[1].url
+    device = {"X-Device-Id": "phone-1"}
+    refused = [  # (method, path, body, headers, status, code)
+        ("GET", "/api/sessions/main/questions", None, device, 400, "unsupported"),
+        ("GET", "/api/sessions/main/questions", None, {"Authorization": f"Bearer {CHAIR}"}, 400, "unsupported"),
+        ("POST", "/api/sessions/main/questions", {"text": "Why?", "lang": "en"}, device, 400, "unsupported"),
+        ("POST", "/api/sessions/main/questions/q1/vote", {}, device, 400, "unsupported"),
+        ("PATCH", "/api/sessions/main/questions/q1", {"action": "approve"}, {"Authorization": f"Bearer {CHAIR}"},
+         400, "unsupported"),
+        ("POST", "/api/sessions", {"id": "tok", "title": "T", "chair_token": True},
+         {"Authorization": f"Bearer {STAFF}"}, 400, "unsupported"),
+        ("GET", "/api/sessions/main/export.txt?lang=de", None, {"Authorization": f"Bearer {STAFF}"}, 404, "not_found"),
+        ("GET", "/api/sessions/main/transcript.txt?lang=de", None, {}, 404, "not_found"),
+        ("GET", "/api/exports/job-12345678", None, {"Authorization": f"Bearer {STAFF}"}, 404, "not_found"),
+    ]
+    async with aiohttp.ClientSession() as http:
+        for method, path, body, headers, status, code in refused:
+            async with http.request(method, base + path, json=body, headers=headers) as resp:
+                answer = await resp.json()
+            assert (resp.status, answer["error"]["code"]) == (status, code), (method, path, answer)
+            assert "cluster" in answer["error"]["message"] or "chair token of the server" in answer["error"]["message"]
+        async with http.ws_connect(ws_url(base, "/ws/chair/main"),
+                                   headers={"Authorization": f"Bearer {CHAIR}"}) as ws:
+            await ws.send_json({"type": "question", "id": "q1", "action": "approve"})
+            async with asyncio.timeout(20):
+                while (frame := json.loads((await ws.receive()).data))["type"] != "error":
+                    pass
+            assert frame["code"] == "unsupported" and "single-process" in frame["message"], frame
+
+
+async def test_a_worker_s_metrics_label_each_room_and_language(cluster: tuple[Cluster, list[Node], Nginx]) -> None:
+    c, webs, nginx = cluster
+    c.start("worker", "--dry-run", "--session", "gauge", "--source", str(JFK), "--language", "en")
+    for node in webs:
+        wait_serving(node.url, "gauge")
+    fr: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(ws_url(webs[0].url, "/ws/captions/gauge?lang=fr")) as ws:
+            async with asyncio.timeout(60):
+                while not fr:
+                    frame = json.loads((await ws.receive()).data)
+                    if frame["type"] == "caption":
+                        fr.append(frame)
+            owner = owner_of(c, "gauge")
+            assert owner is not None
+            async with asyncio.timeout(20):  # the owner sums the web nodes' reader counts once a second
+                while (worker := samples(await scrape(http, owner.url))).get(
+                        ("captions_room_readers", (("lang", "fr"), ("room", "gauge")))) != 1.0:
+                    await asyncio.sleep(0.2)
+            on_web = samples(await scrape(http, webs[0].url))
+    assert fr[0]["text"].startswith("[fr]")
+    assert on_web[("captions_readers", (("lang", "fr"), ("room", "gauge")))] == 1.0
+    assert on_web[("captions_redis_round_trip_seconds_count", ())] >= 1
+    assert ("captions_recognition_lag_seconds", (("room", "gauge"),)) in worker
+    assert ("captions_translation_queue", (("lang", "fr"), ("room", "gauge"))) in worker
+    assert worker[("captions_translation_delay_seconds", (("lang", "fr"), ("room", "gauge")))] >= 0
+    assert worker[("captions_recognition_pass_seconds_count", ())] >= 1
+    assert worker[("captions_redis_round_trip_seconds_count", ())] >= 1
+    assert ("captions_dropped_audio_seconds_total", ()) in worker
+
+
+async def scrape(http: aiohttp.ClientSession, base: str) -> str:
+    async with http.get(f"{base}/metrics") as resp:
+        assert resp.status == 200
+        return await resp.text()
+
+
 def recording_ms(url: str, room: str) -> int:
     """How much of a room's recording has been written to its audio stream, in ms."""
     r = redis.Redis.from_url(url)
