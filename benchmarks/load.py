@@ -21,7 +21,8 @@ Server, one of:
                        `make_app`, with the fake translator so en/fr/de/es exist); captions are
                        posted as the chair at --rate per second
   --source FILE...     `assistant serve --source FILE --model tiny.en` replays a recording (several
-                       files are joined); clients read whatever it recognises
+                       files are joined); clients read whatever it recognises (--asr-nice N: the
+                       model's compute threads yield to the fan-out)
   --url URL            attach to a running server (ws://host:port/ws/captions/SESSION); add
                        --chair-token to post captions and --server-pid for CPU/RSS
 
@@ -103,6 +104,9 @@ class Client:
     dropping: bool = False
     resuming: bool = False
     resumed_at: float | None = None
+    cut_at: float | None = None  # when the server cut this client off (not a planned drop), until it caught up
+    cuts: list[tuple[float, float]] = field(default_factory=list)  # (cut at, caught up at) of each such cut
+    partials: int = 0
     opened_at: float | None = None
     ws: Any = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
@@ -176,7 +180,8 @@ class Worker:
                     "clients": [{"lang": c.lang, "seqs": np.array(c.seqs, dtype=np.int32),
                                  "times": np.array(c.times, dtype=np.float64), "dupes": c.dupes, "gaps": c.gaps,
                                  "last": c.last, "reconnects": c.reconnects, "refused": c.refused,
-                                 "unexpected": c.unexpected} for c in self.clients],
+                                 "unexpected": c.unexpected, "cuts": c.cuts, "cut_open": c.cut_at is not None,
+                                 "partials": c.partials} for c in self.clients],
                 })
                 return
 
@@ -197,6 +202,8 @@ class Worker:
                         self.frame(c, raw, time.time())
                 if not c.dropping:
                     c.unexpected += 1
+                    c.cut_at = c.cut_at or time.time()
+                    c.hello_seq = -1
                 delay = 0.0 if c.dropping else RETRY_DELAY_S
             except InvalidHandshake:
                 c.refused += 1  # e.g. 429 too many connections from this address
@@ -204,6 +211,8 @@ class Worker:
             except (ConnectionClosed, OSError, TimeoutError):
                 if not c.dropping:
                     c.unexpected += 1
+                    c.cut_at = c.cut_at or time.time()
+                    c.hello_seq = -1
                 delay = 0.0 if c.dropping else RETRY_DELAY_S
             if not self.stopping:
                 c.reconnects += 1
@@ -227,8 +236,13 @@ class Worker:
                 self.ids[key] = msg["id"]
         elif kind == "hello":
             c.hello_seq = msg["seq"]
+        elif kind == "partial":
+            c.partials += 1
         if c.resuming and c.resumed_at is None and 0 <= c.hello_seq <= c.last:
             c.resumed_at = now
+        if c.cut_at is not None and 0 <= c.hello_seq <= c.last:
+            c.cuts.append((c.cut_at, now))
+            c.cut_at = None
 
 
 def worker_main(conn: Connection, url: str, clients: list[tuple[str, str]]) -> None:
@@ -339,8 +353,11 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], str
         wav = Path(data) / "recording.wav"
         seconds = join_recordings([Path(f) for f in args.source], wav)
         print(f"recording: {len(args.source)} file(s), {seconds:.0f} s, model {args.model}")
-        cmd = [sys.executable, "-m", "assistant", "serve", "--source", str(wav), "--session", "main",
-               "--language", "en", "--model", args.model, "--host", "127.0.0.1", "--port", str(port), "--no-qr"]
+        conf = Path(data) / "load.toml"
+        conf.write_text(f"[asr]\nnice = {args.asr_nice}\n")
+        cmd = [sys.executable, "-m", "assistant", "--config", str(conf), "serve", "--source", str(wav),
+               "--session", "main", "--language", "en", "--model", args.model, "--host", "127.0.0.1",
+               "--port", str(port), "--no-qr"]
     else:
         cmd = [sys.executable, __file__, "--serve-child", str(port), "--data", data, "--langs", ",".join(args.langs),
                "--backlog", str(args.backlog)]
@@ -563,8 +580,12 @@ def summarise(args: argparse.Namespace, reports: list[dict[str, Any]], targets: 
     for r in reports:
         ids.update(r["ids"])
     clients = [c for r in reports for c in r["clients"]]
-    # Every client must hold exactly seq 1..latest of its language, each once.
-    lost = sum(targets[c["lang"]] - len(c["seqs"]) for c in clients)
+    # Every client must hold exactly seq 1..latest of its language, each once (a recording may have made
+    # more captions after the latest seqs were read: the newest any client holds counts too).
+    latest = dict(targets)
+    for c in clients:
+        latest[c["lang"]] = max(latest.get(c["lang"], 0), int(c["seqs"].max()) if len(c["seqs"]) else 0)
+    lost = sum(latest[c["lang"]] - len(c["seqs"]) for c in clients)
     dupes = sum(c["dupes"] for c in clients)
     gaps = sum(c["gaps"] for c in clients)
     disorder = sum(int(np.any(np.diff(c["seqs"]) != 1)) or int(len(c["seqs"]) and c["seqs"][0] != 1)
@@ -606,6 +627,15 @@ def summarise(args: argparse.Namespace, reports: list[dict[str, Any]], targets: 
         print(f"captions posted: {chair.count} ({chair.failures} refused); latest seq per language {targets}")
     print(f"loss: {lost} captions missing, {gaps} gaps seen, {dupes} duplicates, {disorder} clients out of order; "
           f"{unexpected} unexpected disconnects")
+    cuts = [back - cut for c in clients for cut, back in c["cuts"]]
+    if unexpected:
+        never = sum(c["cut_open"] for c in clients)
+        print(f"cut off by the server: {len(cuts)} reconnects caught up in p50 {pct(cuts, 50):.2f} s, "
+              f"max {max(cuts, default=float('nan')):.2f} s after the cut; {never} still cut off at the end")
+    partials = [c["partials"] for c in clients]
+    if sum(partials):
+        print(f"partial frames per reader: p50 {pct(partials, 50):.0f}, min {min(partials)}, max {max(partials)} "
+              "(a reader behind gets only the newest)")
     if storm is not None:
         k, done, missing, refused = storm
         print(f"reconnect storm: {k} readers dropped at once; all resumed in "
@@ -630,6 +660,7 @@ def main() -> int:
     p.add_argument("--settle", type=float, default=3.0, help="seconds idle before measuring memory")
     p.add_argument("--source", nargs="+", help="recording(s) to replay through the real model instead")
     p.add_argument("--model", default="tiny.en")
+    p.add_argument("--asr-nice", type=int, default=0, help="with --source: the server's asr.nice (0-19)")
     p.add_argument("--url", help="attach: ws://host:port/ws/captions/SESSION")
     p.add_argument("--chair-token", help="with --url: post captions as the chair")
     p.add_argument("--server-pid", type=int, help="with --url: measure this process")
