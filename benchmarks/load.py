@@ -82,9 +82,10 @@ def raise_fd_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def source_address(index: int, per_ip: int) -> str:
-    """127.0.x.y for client ``index``: ``per_ip`` clients share one loopback address."""
-    slot = index // per_ip
+def source_address(index: int, per_ip: int, first: int = 0) -> str:
+    """127.0.x.y for client ``index``: ``per_ip`` clients share one loopback address; ``first`` addresses
+    are skipped (left to other load runs beside this one)."""
+    slot = first + index // per_ip
     return f"127.{1 + slot // 250 // 250}.{slot // 250 % 250}.{slot % 250 + 2}"
 
 
@@ -494,7 +495,8 @@ async def run(args: argparse.Namespace) -> int:
         langs = [lang for lang in args.langs if lang in offered] or [offered[0]]
         print(f"load: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; "
               f"{args.readers} readers over {langs} in {args.workers} client processes; server pid {pid}")
-        assignment = [(langs[i % len(langs)], source_address(i, args.per_ip)) for i in range(args.readers)]
+        assignment = [(langs[i % len(langs)], source_address(i, args.per_ip, args.first_address))
+                      for i in range(args.readers)]
         await asyncio.sleep(1.0)
         rss_before = meter.rss()
         workers = Workers(args.workers, ws_url, assignment)
@@ -657,6 +659,8 @@ def main() -> int:
     p.add_argument("--storm-talk", type=float, default=10.0, help="seconds of captions around the storm")
     p.add_argument("--workers", type=int, default=3, help="client processes")
     p.add_argument("--per-ip", type=int, default=25, help="clients per 127.0.0.x source address")
+    p.add_argument("--first-address", type=int, default=0,
+                   help="skip this many source addresses (load runs side by side must not share addresses)")
     p.add_argument("--settle", type=float, default=3.0, help="seconds idle before measuring memory")
     p.add_argument("--source", nargs="+", help="recording(s) to replay through the real model instead")
     p.add_argument("--model", default="tiny.en")
