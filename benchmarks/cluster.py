@@ -7,8 +7,8 @@ readers of room ``main`` plus ``--rooms`` other rooms with ``--room-readers`` ea
 posting ``--rate`` captions a second in every room. ``--kill-web S`` kills one web node with
 SIGKILL S seconds into the live phase (its readers reconnect through nginx and resume; each load
 run reports how soon its cut-off readers caught up). ``--kill-worker S`` adds room ``rec``, a
-recording (``--source``, default the 60 s lecture of tests/data) played at real speed by another
-dry-run worker (``--model`` for a real one), read by ``--rec-readers``, and kills the worker that
+recording (``--source``, default the 60 s lecture of tests/data) played at real speed (workers
+recognise with ``--model``, default the dry run's script), read by ``--rec-readers``, and kills the worker that
 owns it with SIGKILL S seconds into the run: it reports the takeover time (kill → the lease names
 another worker), the longest gap between consecutive captions of the recording (audio time), and
 any seq twice. Reports each load run's own summary (latency, loss, duplicates), then the CPU seconds
@@ -122,7 +122,7 @@ def main() -> int:
                    help="add room rec (a recording) and kill its worker this many seconds into the run")
     p.add_argument("--rec-readers", type=int, default=100)
     p.add_argument("--source", default=str(LECTURE), help="the recording of room rec (16 kHz mono WAV)")
-    p.add_argument("--model", help="room rec's worker recognises with this model (default: dry run)")
+    p.add_argument("--model", help="workers recognise with this model (default: dry run)")
     args = p.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
@@ -133,9 +133,9 @@ def main() -> int:
         loads: list[subprocess.Popen[bytes]] = []
         try:
             webs = [c.start("web") for _ in range(args.webs)]
-            workers = [c.start("worker", "--dry-run") for _ in range(args.workers)]
+            speech = ["--model", args.model] if args.model else ["--dry-run"]  # any worker may take room rec
+            workers = [c.start("worker", *speech) for _ in range(args.workers)]
             if args.kill_worker:
-                speech = ["--model", args.model] if args.model else ["--dry-run"]
                 workers.append(c.start("worker", *speech, "--session", "rec", "--source", args.source,
                                        "--language", "en"))
             for node in c.nodes:
@@ -194,7 +194,7 @@ def main() -> int:
             for room, _, _ in runs:
                 print(f"--- {room}")
                 lines = (folder / f"load-{room}.log").read_text().splitlines()
-                print("\n".join(x for x in lines if x.strip().startswith(("live", "loss", "RESULT", "connected"))
+                print("\n".join(x for x in lines if x.strip().startswith(("live", "loss", "RESULT", "connected", "cut off"))
                                 or "p99" in x))
             if args.kill_worker:
                 print(f"--- rec, the recording whose worker was killed: {recording_report(r, 'rec')}")

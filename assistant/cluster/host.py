@@ -4,7 +4,8 @@
 last owner stopped), builds a :class:`~assistant.server.runtime.SessionRuntime`
 over a :class:`~.roomstore.RoomStore`, and runs three loops: one ``XREAD``
 over the room's command and audio streams (chair actions are applied and
-answered in stream order; audio goes to recognition), the reader counts of
+answered in stream order; audio goes to recognition, a backlog of it at a
+few times real speed so that none is skipped), the reader counts of
 every web node summed into the session core each second, and the room's
 recording if its source is a file. The room's state, which web nodes show
 readers, is written whenever the runtime publishes a status or console frame;
@@ -28,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..captions import Session
 from ..clock import Clock
 from ..errors import AssistantError
+from ..pcm import SAMPLE_RATE
 from ..hub import Subscription, Topic
 from ..protocol import Frame
 from ..server.runtime import RecognizerFactory, SessionRuntime
@@ -44,7 +46,12 @@ from .writer import FencedWriter, OnRoundTrip
 log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 1000
-READ_COUNT = 200
+READ_COUNT = 50  # entries per stream and read: 5 s of audio, so a catch-up holds chair actions back < 2 s
+# Audio that arrived this long ago (a takeover's backlog, the recording played while nobody owned the room)
+# is fed to recognition at CATCH_UP_SPEED × real time, not all at once: a recogniser handed its whole
+# backlog in one go would skip most of it as audio it cannot keep up with.
+CATCH_UP_AFTER_MS = 1_500
+CATCH_UP_SPEED = 3.0
 READERS_EVERY_S = 1.0  # how often web nodes' reader counts are summed into the session
 STATE_FRAMES = ("status", "info", "readers")  # frames after which the room's state is written again
 
@@ -179,7 +186,10 @@ class RoomHost:
                         self._command(entry_id, fields)
                     else:
                         assert self.audio is not None
-                        self.audio.receive(parse_entry(entry_id, fields))
+                        entry = parse_entry(entry_id, fields)
+                        self.audio.receive(entry)
+                        if entry.samples and self._clock.now_ms() - entry.at_ms > CATCH_UP_AFTER_MS:
+                            await asyncio.sleep(entry.samples / SAMPLE_RATE / CATCH_UP_SPEED)
                     positions[name] = text(entry_id)
 
     def _command(self, entry_id: bytes, f: dict[bytes, bytes]) -> None:
