@@ -6,8 +6,9 @@ Times are milliseconds of *audio time*, counted from the session's audio start
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Iterable, Iterator, Literal
 
 CaptionOrigin = Literal["asr", "manual", "translation", "whisper-translate"]
 # Where a session stands: not started or between recordings, captioning, paused by the chair, over.
@@ -30,7 +31,9 @@ class Caption:
 
     ``id`` is shared by a source caption and all its translations; ``seq`` is
     the position in the (session, lang) stream. ``revision`` is 0 when first
-    made and grows by one with every correction.
+    made and grows by one with every correction. ``continues``: this caption is
+    a piece that continues the previous caption's line (the recogniser settles
+    words sooner than a phone line fills); readers and exports join it on.
     """
 
     session: str
@@ -48,6 +51,37 @@ class Caption:
     # (the translation looked degenerate, so the source text stands in).
     fallback: bool = False
     created_at_ms: int | None = None
+    continues: bool = False
+
+
+def _wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in "WF"
+
+
+def join_texts(texts: Iterable[str]) -> str:
+    """Join caption pieces into one line: a space between them, none between two Chinese,
+    Japanese or Korean characters (the same rule as the pages' ``joinPieces``)."""
+    out = ""
+    for text in texts:
+        text = text.strip()
+        if not text:
+            continue
+        if out and not (_wide(out[-1]) and _wide(text[0])):
+            out += " "
+        out += text
+    return out
+
+
+def lines_of(captions: Iterable[Caption]) -> Iterator[list[Caption]]:
+    """Group consecutive captions into lines, lazily: a caption that ``continues`` joins the line before it."""
+    line: list[Caption] = []
+    for cap in captions:
+        if line and not cap.continues:
+            yield line
+            line = []
+        line.append(cap)
+    if line:
+        yield line
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,8 @@ def caption_dict(c: Caption) -> dict[str, Any]:
         d["machine_translated"] = not c.fallback
     if c.fallback:
         d["fallback"] = True
+    if c.continues:
+        d["continues"] = True
     return d
 
 

@@ -155,14 +155,20 @@ async def one_run(args: argparse.Namespace, off: list[dict[str, Any]]) -> dict[s
                 while not any(f.get("type") == "status" and f.get("state") == "idle" and f.get("started_at")
                               and any(g.get("type") == "caption" for g in frames["en"]) for f in frames["en"]):
                     await asyncio.sleep(0.2)
-                sources = len([f for f in frames["en"] if f.get("type") == "caption"])
-                while any(len([f for f in frames[t] if f.get("type") == "caption"]) < sources for t in targets):
+                # the last spoken caption ends the last clause: its translation is stored under its id
+                last = [f["id"] for f in frames["en"] if f.get("type") == "caption"][-1]
+                while any(not any(f.get("type") == "caption" and f.get("id") == last for f in frames[t])
+                          for t in targets):
                     await asyncio.sleep(0.2)
         finally:
             done.set()
             await asyncio.gather(*readers, return_exceptions=True)
             server.send_signal(signal.SIGTERM)
             server.wait(30)
+    if args.dump is not None:
+        args.dump.mkdir(parents=True, exist_ok=True)
+        for lang, got in frames.items():
+            (args.dump / f"{lang}.json").write_text(json.dumps(got, ensure_ascii=False, indent=0))
     started = next(f["started_at"] for f in frames["en"] if f.get("started_at"))
     t0 = started / 1000
     result: dict[str, Any] = {}
@@ -188,6 +194,8 @@ def main() -> None:
     parser.add_argument("--targets", default="fr,de,es")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout-s", type=float, default=600)
+    parser.add_argument("--dump", type=Path, default=None, help="write each language's frames (with arrival "
+                        "times) as JSON files into this folder")
     args = parser.parse_args()
     off_path = Path(tempfile.gettempdir()) / f"offline-{args.audio.stem}-{args.model}.json"
     if not off_path.exists():

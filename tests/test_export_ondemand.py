@@ -199,3 +199,28 @@ async def test_loop_translator_waits_from_a_worker_thread_while_the_loop_serves(
     with pytest.raises(RuntimeError, match="worker thread"):
         bridge.translate(requests)  # on the loop itself it would wait for itself
     await service.close()
+
+
+def test_pieces_are_exported_as_lines_from_live_clauses_or_translated_as_whole_lines(store: Store) -> None:
+    pieces = [("We will now", False), ("begin,", True), ("and then", True), ("stop.", True), ("Thanks.", False)]
+    caps = [Caption("main", "en", i, f"p{i}", i * 1000, i * 1000 + 900, text, continues=cont)
+            for i, (text, cont) in enumerate(pieces, 1)]
+    for c in caps:
+        store.insert_caption(c)
+    # live, French got two clauses of the first line (under each clause's last piece, spanning it)
+    store.insert_caption(Caption("main", "fr", 1, "p2", 1000, 2900, "Nous allons commencer,", origin="translation",
+                                 source_lang="en", source_text="We will now begin,"))
+    store.insert_caption(Caption("main", "fr", 2, "p4", 3000, 4900, "puis arrêter.", origin="translation",
+                                 source_lang="en", source_text="and then stop.", continues=True))
+    translator = CountingTranslator({"en": ("fr", "ja")})
+    fr = list(transcript_captions(store, SESSION, plan_language(store, SESSION, "fr", translator), translator))
+    assert [(c.seq, c.text) for c in fr] == [(1, "Nous allons commencer, puis arrêter."), (5, "[fr] Thanks.")]
+    ja = list(transcript_captions(store, SESSION, plan_language(store, SESSION, "ja", translator), translator))
+    assert [c.text for c in ja] == ["[ja] We will now begin, and then stop.", "[ja] Thanks."]
+    assert translator.texts == ["Thanks.", "We will now begin, and then stop.", "Thanks."]
+    store.revise(dataclasses.replace(caps[2], text="and later", revision=1), before="and then", author="chair",
+                 at_ms=1)
+    again = list(transcript_captions(store, SESSION, LanguagePlan("ja", "translated"), translator))
+    assert again[0].text == "[ja] We will now begin, and later stop." and translator.texts[-1] == again[0].source_text
+    txt = b"".join(export_chunks("txt", SESSION, iter(list(store.iter_captions("main", "en"))), lang="en")).decode()
+    assert txt.endswith("[00:00:01] We will now begin, and later stop.\n[00:00:05] Thanks.\n")

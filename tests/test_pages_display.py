@@ -20,7 +20,7 @@ from aiohttp import web
 
 from assistant.config import Settings, load
 from assistant.errors import ConfigError
-from assistant.asr.types import PartialCaption
+from assistant.asr.types import ClauseEnd, FinalCaption, PartialCaption
 from assistant.server.app import make_app
 from tests.helpers.recognizers import go_live, silent_factory
 from assistant.server.keys import SESSIONS
@@ -161,6 +161,36 @@ async def test_two_languages_stack_and_lines_follow_the_query(
                              "document.querySelectorAll('.stream .line').length === 2")
         assert await other.evaluate(f"{VISIBLE_LINES}('.stream')") == ["[fr] Questions from the floor."]
         assert page.errors == [] and other.errors == []
+
+
+async def test_pieces_of_a_line_read_as_one_line_on_the_delegate_page_and_the_room_screen(
+        chromium: Chromium, settings: Settings) -> None:
+    async with running(settings) as (url, app), connect(chromium) as tools:
+        room = runtime(app)
+        go_live(room)
+        screen = await tools.new_page(SCREEN)
+        await screen.goto(f"{url}/s/main/display?lang=en,fr&lines=3")
+        phone = await tools.new_page((390, 844))
+        await phone.goto(f"{url}/s/main?lang=en")
+        await phone.wait_for("document.querySelector('#conn').dataset.state === 'live'")
+        await screen.wait_for("document.querySelectorAll('.stream').length === 2")
+        # the recogniser settles "We will now" first, then the rest of the line: two captions, one line
+        room.recognized(FinalCaption(0, 900, "We will now", (), "en", line_start=True, clause_end=False))
+        await phone.wait_for("document.querySelectorAll('.cap').length === 1")
+        room.recognized(FinalCaption(900, 2000, "begin the session.", (), "en", line_start=False, clause_end=True))
+        room.recognized(FinalCaption(2500, 3000, "Welcome", (), "en", line_start=True, clause_end=False))
+        room.recognized(ClauseEnd(3000))
+        await phone.wait_for("document.querySelectorAll('.cap').length === 3")
+        blocks = await phone.evaluate("Array.from(document.querySelectorAll('#captions .block'))"
+                                      ".map(b => b.textContent.replace(/\\s+/g, ' ').trim())")
+        assert blocks == ["We will now begin the session.", "Welcome"]
+        await screen.wait_for("document.querySelectorAll('.stream:nth-child(2) .line').length === 2")
+        assert await screen.evaluate(f"{VISIBLE_LINES}('.stream:nth-child(1)')") == \
+            ["We will now begin the session.", "Welcome"]
+        # French got the clause as one translation, on one line too
+        assert await screen.evaluate(f"{VISIBLE_LINES}('.stream:nth-child(2)')") == \
+            ["[fr] We will now begin the session.", "[fr] Welcome"]
+        assert phone.errors == [] and screen.errors == []
 
 
 async def test_obs_background_is_transparent(chromium: Chromium, settings: Settings, tmp_path: Path) -> None:

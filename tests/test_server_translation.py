@@ -284,3 +284,43 @@ async def test_test_only_packages_give_two_languages_text_in_progress_then_final
         assert cleared["text"] == ""
         await ws.close()
     await service.close()
+
+
+async def test_real_zh_en_pieces_text_in_progress_one_clause_final_and_a_piece_corrected(
+        aiohttp_client: Any, settings: Settings) -> None:
+    """Finals as pieces with the real zh→en package: the first piece is translated in progress, the clause
+    is translated once, whole; a correction of its first piece reaches the English reader."""
+    from pathlib import Path
+
+    from assistant.asr.types import FinalCaption
+    from assistant.server.engines import build_translator
+    from assistant.server.keys import SESSIONS
+    from tests.helpers.recognizers import silent_factory
+
+    zh = dataclasses.replace(settings, translation=dataclasses.replace(settings.translation,
+                                                                       packages_dir=Path("data/argos-packages")),
+                             sessions=(dataclasses.replace(settings.sessions[0], language="zh"),))
+    service = build_translator(zh)
+    client = await aiohttp_client(make_app(zh, translator=service, clock=ManualClock().clock,
+                                           recognizer_factory=silent_factory))
+    ws = await client.ws_connect("/ws/captions/main?lang=en")
+    spoken = await client.ws_connect("/ws/captions/main?lang=zh")
+    await frames_until(ws, "status")
+    runtime = client.server.app[SESSIONS].get("main")
+    runtime.recognized(FinalCaption(0, 1500, "我们今天讨论", (), "zh", line_start=True, clause_end=False))
+    progress = [f for f in await frames_until(ws, "partial", timeout=60) if f["type"] == "partial"][-1]
+    assert progress["source_text"] == "我们今天讨论" and progress["text"]
+    runtime.recognized(FinalCaption(1500, 3000, "气候变化。", (), "zh", line_start=False, clause_end=True))
+    pieces = [f for f in await frames_until(spoken, "caption", count=2) if f["type"] == "caption"]
+    assert [(p["text"], p.get("continues", False)) for p in pieces] == [("我们今天讨论", False), ("气候变化。", True)]
+    cap = [f for f in await frames_until(ws, "caption", timeout=60) if f["type"] == "caption"][0]
+    assert cap["source_text"] == "我们今天讨论气候变化。" and "climate" in cap["text"].lower()
+    assert cap["id"] == pieces[1]["id"] and cap["start_ms"] == 0 and "continues" not in cap
+    fix = await client.patch(f"/api/sessions/main/captions/{pieces[0]['id']}", json={"text": "我们今天讨论经济"},
+                             headers=bearer(CHAIR))
+    assert fix.status == 200
+    correction = [f for f in await frames_until(ws, "correction", timeout=60) if f["type"] == "correction"][0]
+    assert correction["id"] == cap["id"] and correction["source_text"] == "我们今天讨论经济气候变化。"
+    await ws.close()
+    await spoken.close()
+    await service.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from assistant import protocol
@@ -319,3 +321,104 @@ def test_each_language_is_told_its_own_lag_translation_included() -> None:
     assert "translation_ms" not in en and r.core.status("fr").lag_ms == 1800
     chair = [f for f in r.frames["*chair"] if f.get("lags")][-1]
     assert chair["lags"] == {"fr": 1800}
+
+
+# -- finals as pieces: shown at once, translated by whole clauses ----------------------------------------------------
+
+def test_pieces_are_shown_at_once_and_translated_as_one_clause() -> None:
+    r = Replay.of(languages=("fr",), available=("fr",))
+    r.audio(3)
+    r.piece("We will now", 0, 900, line_start=True)
+    assert r.texts("en") == ["We will now"] and [j for j in r.jobs if not j.partial] == []
+    r.piece("begin the session.", 900, 2000, clause_end=True)
+    (job,) = r.jobs
+    assert job.text == "We will now begin the session."
+    r.answer(job)
+    en, fr = r.captions["en"], r.captions["fr"]
+    assert (en[1].continues, en[2].continues) == (False, True)
+    (line,) = fr.values()
+    assert (line.id, line.start_ms, line.end_ms, line.source_text, line.continues) == (
+        en[2].id, 0, 2000, "We will now begin the session.", False)
+    assert json.loads(protocol.caption(en[2]).data)["continues"] is True
+    assert "continues" not in json.loads(protocol.caption(en[1]).data)
+
+
+def test_a_clause_that_continues_a_line_is_translated_as_continuing_it() -> None:
+    r = Replay.of(languages=("fr",), available=("fr",))
+    r.audio(4)
+    r.piece("When the data came in,", 0, 1500, line_start=True, clause_end=True)
+    r.piece("we were surprised", 1500, 2500)
+    r.clause_end(2600)  # a pause ended the clause without a new piece
+    r.answer_all()
+    assert r.texts("fr") == ["[fr] When the data came in,", "[fr] we were surprised"]
+    assert [c.continues for c in r.captions["fr"].values()] == [False, True]
+
+
+def test_translated_readers_see_the_open_clause_in_progress() -> None:
+    r = Replay.of(available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(3)
+    r.piece("We will now", 0, 900, line_start=True)
+    (job,) = partial_jobs(r)
+    assert job.text == "We will now"
+    r.answer(job)
+    assert r.frames["fr"][-1]["type"] == "partial" and r.frames["fr"][-1]["text"] == "[fr] We will now"
+    r.piece("begin the session.", 900, 2000, clause_end=True)
+    r.answer_all()
+    kinds = [f["type"] for f in r.frames["fr"] if f["type"] in ("partial", "caption")]
+    assert kinds == ["partial", "caption", "partial"] and r.frames["fr"][-1]["text"] == ""
+
+
+def test_correcting_a_piece_translates_its_whole_clause_again() -> None:
+    r = Replay.of(languages=("fr",), available=("fr",))
+    r.audio(3)
+    r.piece("The Nobel price", 0, 900, line_start=True)
+    r.piece("goes to chemistry.", 900, 2000, clause_end=True)
+    r.answer_all()
+    r.correct("c1", "The Nobel prize")
+    (job,) = r.jobs
+    assert (job.caption_id, job.text) == ("c2", "The Nobel prize goes to chemistry.")
+    r.answer(job)
+    (fr,) = r.captions["fr"].values()
+    assert (fr.text, fr.revision, fr.source_text) == ("[fr] The Nobel prize goes to chemistry.", 1,
+                                                      "The Nobel prize goes to chemistry.")
+    assert r.frames["fr"][-1]["type"] == "correction"
+
+
+def test_a_piece_corrected_before_its_clause_closes_is_translated_with_the_fix() -> None:
+    r = Replay.of(languages=("fr",), available=("fr",))
+    r.audio(3)
+    r.piece("The Nobel price", 0, 900, line_start=True)
+    r.correct("c1", "The Nobel prize")
+    assert r.jobs == []
+    r.piece("goes to chemistry.", 900, 2000, clause_end=True)
+    (job,) = r.jobs
+    assert job.text == "The Nobel prize goes to chemistry."
+
+
+def test_a_language_opened_late_gets_whole_clauses_and_waits_for_the_open_one() -> None:
+    r = Replay.of(languages=("fr",), available=("fr", "de"))
+    r.audio(5)
+    r.piece("One and", 0, 500, line_start=True)
+    r.piece("two.", 500, 900, clause_end=True)
+    r.piece("Three", 900, 1500, line_start=True)
+    r.answer_all()
+    r.core.reader_joined("de")
+    r.run()
+    assert [j.text for j in r.jobs] == ["One and two."]  # "Three" waits for its clause
+    r.piece("and four.", 1500, 2000, clause_end=True)
+    r.answer_all()
+    assert r.texts("de") == ["[de] One and two.", "[de] Three and four."]
+    assert r.texts("fr") == [t.replace("[de]", "[fr]") for t in r.texts("de")]
+
+
+def test_pieces_of_chinese_are_joined_without_spaces_and_typed_lines_close_the_open_clause() -> None:
+    r = Replay.of(source_lang="zh", languages=("en",), available=("en",))
+    r.audio(3)
+    r.piece("我们现在", 0, 900, line_start=True, language="zh")
+    r.core.receive_chair_action(protocol.CaptionText("欢迎", None), r.now_ms)
+    r.run()
+    assert [j.text for j in r.jobs] == ["我们现在", "欢迎"]
+    r.piece("开始", 3000, 3400, line_start=True, language="zh")
+    r.piece("会议。", 3400, 3900, clause_end=True, language="zh")
+    assert r.jobs[-1].text == "开始会议。"

@@ -47,6 +47,17 @@ def test_seq_counts_per_language_and_survives_reopen(store: Store) -> None:
         again.insert_caption(cap("fr", 1, "c9", "Neuf.", origin="translation"))
 
 
+def test_pieces_keep_their_line_and_a_clause_translation_covers_its_pieces(store: Store) -> None:
+    store.insert_caption(cap("en", 1, "c1", "We will now", 0))
+    store.insert_caption(cap("en", 2, "c2", "begin.", 900, continues=True))
+    store.insert_caption(cap("en", 3, "c3", "Welcome.", 1800))
+    # the clause c1+c2 was translated as one, under the id of its last piece, spanning both
+    store.insert_caption(Caption("main", "fr", 1, "c2", 0, 1800, "Nous commençons.", origin="translation",
+                                 source_lang="en", source_text="We will now begin."))
+    assert [c.continues for c in store.iter_captions("main", "en")] == [False, True, False]
+    assert [c.id for c in store.untranslated("main", "en", "fr", 10)] == ["c3"]
+
+
 def test_corrections_bump_revision_and_keep_an_audit_trail(store: Store) -> None:
     first = cap("en", 1, "c1", "Nobel price.")
     store.insert_caption(first)

@@ -10,7 +10,9 @@ and turning every write into commands on the room's :class:`~.writer.FencedWrite
 
 from __future__ import annotations
 
+
 import dataclasses
+import itertools
 from collections import OrderedDict
 
 from ..captions import Caption, Session
@@ -69,7 +71,17 @@ class RoomStore:
         return sorted(versions.values(), key=lambda c: (c.origin not in ("asr", "manual"), c.lang))
 
     def untranslated(self, session: str, source_lang: str, lang: str, limit: int) -> list[Caption]:
-        missing = [v[source_lang] for v in self._recent.values() if source_lang in v and lang not in v]
+        spoken = [v for v in self._recent.values() if source_lang in v]
+        missing = []
+        for i, versions in enumerate(spoken):
+            if lang in versions:
+                continue
+            piece = versions[source_lang]
+            # as the SQLite store: a later piece of the same line holds this one's clause translation
+            line = itertools.takewhile(lambda v: v[source_lang].continues, spoken[i + 1:])
+            if not any(lang in v and v[lang].origin == "translation" and v[lang].start_ms <= piece.start_ms
+                       for v in line):
+                missing.append(piece)
         return missing[-limit:] if limit > 0 else []
 
     def known(self, caption_id: str) -> bool:

@@ -14,11 +14,12 @@ So cues never overlap and never have zero length.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from assistant.captions import Caption
+from assistant.captions import Caption, join_texts, lines_of
 
 MIN_CUE_MS = 1000  # duration given to a caption whose end <= start, when the next one leaves room
 
@@ -39,6 +40,26 @@ class Cue:
     caption: Caption
     start_ms: int
     end_ms: int
+
+
+def whole_lines(captions: Iterable[Caption]) -> Iterator[Caption]:
+    """Join pieces (captions that ``continue`` the one before) into whole lines, lazily.
+
+    A line keeps its first piece's id and seq and spans all its pieces; it is
+    marked a fallback when any piece is (the mark must not be lost).
+    """
+    return (_joined(line) for line in lines_of(captions))
+
+
+def _joined(pieces: list[Caption]) -> Caption:
+    if len(pieces) == 1:
+        return pieces[0]
+    first = pieces[0]
+    source = [p.source_text for p in pieces if p.source_text is not None]
+    return dataclasses.replace(
+        first, end_ms=max(p.end_ms for p in pieces), text=join_texts(p.text for p in pieces),
+        revision=max(p.revision for p in pieces), fallback=any(p.fallback for p in pieces),
+        source_text=join_texts(source) if source else None, continues=False)
 
 
 def timed_cues(captions: Iterable[Caption]) -> Iterator[Cue]:

@@ -20,6 +20,7 @@ from assistant.errors import ProtocolError
 from assistant.export.docxstream import docx_chunks
 from assistant.export.jsonexport import json_chunks
 from assistant.export.plaintext import PARAGRAPH_PAUSE_MS, txt_chunks
+from assistant.export.cues import whole_lines
 from assistant.export.questions import QuestionEntry
 from assistant.export.subtitles import srt_chunks, vtt_chunks
 from assistant.export.zipwriter import ZipEntry, stream_zip, zip_date_time
@@ -97,6 +98,9 @@ def export_chunks(
     Raises ProtocolError(code="bad_format") for an unknown format.
     """
     _check_format(fmt, FORMATS)
+    if fmt == "json":  # machine-readable: every caption as stored, pieces marked ``continues``
+        return json_chunks(session, captions, lang, questions=questions)
+    captions = whole_lines(captions)  # for people: pieces joined into the lines readers saw
     if fmt == "srt":
         return srt_chunks(session, captions)
     if fmt == "vtt":
@@ -110,8 +114,6 @@ def export_chunks(
             paragraph_pause_ms=options.paragraph_pause_ms,
             questions=questions,
         )
-    if fmt == "json":
-        return json_chunks(session, captions, lang, questions=questions)
     return docx_chunks(session, captions, lang, paragraph_pause_ms=options.paragraph_pause_ms,
                        questions=questions)
 

@@ -53,6 +53,7 @@ def caption_record(caption: Caption) -> dict[str, Any]:
         "source_lang": caption.source_lang,
         "source_text": caption.source_text,
         "fallback": caption.fallback,
+        "continues": caption.continues,
         "machine_translated": is_machine_translated(caption),
     }
 

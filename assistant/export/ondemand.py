@@ -13,7 +13,9 @@
   revision, so an unchanged caption is never translated twice and a corrected
   one is translated again. Nothing is added to the live ``captions`` table,
   whose numbering belongs to the session core. Captions are numbered by their
-  place in the spoken stream (``seq`` of the spoken caption).
+  place in the spoken stream (``seq`` of the spoken caption). Spoken pieces
+  (captions that ``continue`` a line) are translated as whole lines: live,
+  translation waited for whole clauses, stored under a clause's last piece.
 
 :func:`transcript_captions` yields the captions lazily, a batch at a time, for
 the exporters; memory stays bounded however long the session. The pieces that
@@ -24,11 +26,12 @@ decide what to translate and how to assemble a caption (:func:`requests_for`,
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from assistant.captions import Caption, Session
+from assistant.captions import Caption, Session, join_texts, lines_of
 from assistant.errors import NotFoundError
 from assistant.export.progress import ExportProgress
 from assistant.export.storelike import StoreLike
@@ -145,6 +148,29 @@ def planned_counts(store: TranscriptStore, session: Session, plans: Sequence[Lan
     return captions, translations
 
 
+def line_source(line: Sequence[Caption]) -> Caption:
+    """A spoken line of pieces as one caption to translate: the first piece's id and seq, all the text,
+    and a revision that grows with any piece's correction (the export cache is keyed by it)."""
+    if len(line) == 1:
+        return line[0]
+    return dataclasses.replace(line[0], end_ms=line[-1].end_ms, text=join_texts(c.text for c in line),
+                               revision=sum(c.revision for c in line))
+
+
+def live_line(line: Sequence[Caption], found: Mapping[str, Caption]) -> Caption | None:
+    """The live translation of a spoken line, joined from its clauses' translations (stored under each
+    clause's last piece); None unless the line's last clause has one."""
+    if line[-1].id not in found:
+        return None
+    parts = [found[c.id] for c in line if c.id in found]
+    if len(parts) == 1:
+        return parts[0]
+    return dataclasses.replace(parts[0], end_ms=parts[-1].end_ms, text=join_texts(p.text for p in parts),
+                               source_text=join_texts(p.source_text or "" for p in parts),
+                               revision=max(p.revision for p in parts), fallback=any(p.fallback for p in parts),
+                               continues=False)
+
+
 def requests_for(sources: Sequence[Caption], session: Session, lang: str, live: Mapping[str, Caption],
                  cached: Mapping[tuple[str, int], object]) -> list[Caption]:
     """The spoken captions of a batch that still need translating into ``lang``.
@@ -187,10 +213,11 @@ def transcript_captions(store: TranscriptStore, session: Session, plan: Language
         return
     if translator is None:
         raise ValueError(f"a translated transcript in {plan.lang!r} needs a translator")
-    last = 0
-    while sources := store.captions_since(session.id, session.source_lang, last, read_batch):
-        last = sources[-1].seq
-        live = store.captions_by_id(session.id, plan.lang, [c.id for c in sources])
+    lines = lines_of(store.iter_captions(session.id, session.source_lang))
+    while batch := list(itertools.islice(lines, read_batch)):
+        found = store.captions_by_id(session.id, plan.lang, [c.id for line in batch for c in line])
+        sources = [line_source(line) for line in batch]
+        live = {src.id: joined for src, line in zip(sources, batch) if (joined := live_line(line, found)) is not None}
         cached = store.cached_translations(session.id, plan.lang,
                                            [(c.id, c.revision) for c in sources if c.id not in live])
         todo = requests_for(sources, session, plan.lang, live, cached)

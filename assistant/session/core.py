@@ -13,7 +13,8 @@ or touches a store, a socket or a model; ``assistant.server.runtime`` drives it:
 
 Captions: every final caption gets the next ``seq`` of its language (the core
 owns the counters, seeded from the store) and a ``revision`` that grows with
-each correction. A correction in the spoken language is translated again into
+each correction. Finals may be pieces of a line (``continues``); translation
+waits for the whole clause (see :mod:`.clauses`). A correction in the spoken language is translated again into
 every language that has the caption or is waiting for it; a translation that
 arrives for an older revision is dropped (see :mod:`.translations`). A failed
 translation never stops a language: that caption shows the original, marked.
@@ -29,10 +30,11 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from .. import protocol
-from ..asr.types import FinalCaption, LagReport, LanguageDetected, PartialCaption, RecognizerEvent
-from ..captions import Caption, CaptionOrigin, Partial, Session, SessionState, Status
+from ..asr.types import ClauseEnd, FinalCaption, LagReport, LanguageDetected, PartialCaption, RecognizerEvent
+from ..captions import Caption, CaptionOrigin, Partial, Session, SessionState, Status, join_texts
 from ..errors import LanguageError, NotFoundError, ProtocolError
 from ..pcm import samples_to_ms
+from .clauses import ClauseBook
 from .effects import (CHAIR_TOPIC, CaptionAdded, CaptionRevised, CloseAudio, Effect, FetchBacklog, Publish,
                       ReadersChanged, SessionChanged, StartEnglish, StopEnglish, Translate, Warn)
 from .partials import PartialTranslations
@@ -74,6 +76,7 @@ class SessionCore:
         self._asr = speech_recognition
         self._available: tuple[str, ...] = ()
         self._book = TranslationBook()
+        self._clauses = ClauseBook(RECENT_CAPTIONS)
         self._partials = PartialTranslations()
         self._epoch_of: dict[str, int] = {}  # spoken caption id → the partial epoch it closed
         self._partial_states: dict[str, str] = {}
@@ -158,8 +161,8 @@ class SessionCore:
         """Answer to :class:`FetchBacklog`: recent spoken captions that ``lang`` lacks, oldest first."""
         if lang not in self._targets():
             return
-        for cap in captions:
-            self._translate_new(cap, lang)
+        for clause in self._clauses.units(captions):
+            self._translate_new(clause, lang)
 
     # -- audio ---------------------------------------------------------------
     def audio_opened(self) -> None:
@@ -197,10 +200,12 @@ class SessionCore:
         self._audio_open = False
         if self._english:
             self._stop_english()
+        self._close_clause()
 
     def recognition_finished(self) -> None:
         """The recogniser of the current feed returned: nothing more is in progress."""
         self._publish(self.source_lang, protocol.partial(Partial(self.session.id, self.source_lang, 0, 0, "")))
+        self._close_clause()
         if self.state == "live":
             self._set_state("idle")
 
@@ -234,12 +239,20 @@ class SessionCore:
         offset = self._english_from_ms if english else self._offset_ms
         if isinstance(event, FinalCaption):
             start, end = event.start_ms + offset, event.end_ms + offset
-            if self._in_pause(start):
-                return
             if english:
-                self._add_english(event.text, start, end, now_ms)
+                if not self._in_pause(start):
+                    self._add_english(event.text, start, end, now_ms, continues=not event.line_start)
+                return
+            if not self._in_pause(start):
+                self._add_source(event.text, start, end, "asr", event.language or None, now_ms,
+                                 continues=not event.line_start)
+            if event.clause_end:
+                self._close_clause()
             else:
-                self._add_source(event.text, start, end, "asr", event.language or None, now_ms)
+                self._partials.clause(self._clauses.open_text, self._clauses.open_start_ms or start, end)
+                self._request_partials(now_ms)
+        elif isinstance(event, ClauseEnd) and not english:
+            self._close_clause()
         elif isinstance(event, PartialCaption):
             start, end = event.start_ms + offset, event.end_ms + offset
             if self._in_pause(start):
@@ -248,7 +261,9 @@ class SessionCore:
             stable = "" if english else event.stable_text
             self._publish(lang, protocol.partial(Partial(self.session.id, lang, start, end, event.text, stable)))
             if not english:
-                self._partials.clause(stable, start, end)
+                # What translated readers get in progress: the open clause's settled pieces and agreed words.
+                agreed = join_texts((self._clauses.open_text, stable))
+                self._partials.clause(agreed, self._clauses.open_start_ms or start, end)
                 self._request_partials(now_ms)
         elif isinstance(event, LagReport) and not english:
             if self.lag_ms is None or abs(event.lag_ms - self.lag_ms) >= LAG_REPORT_STEP_MS:
@@ -271,24 +286,34 @@ class SessionCore:
         return dataclasses.replace(cap, seq=seq)
 
     def _add_source(self, text: str, start_ms: int, end_ms: int, origin: CaptionOrigin, detected: str | None,
-                    now_ms: int) -> Caption:
+                    now_ms: int, *, continues: bool = False) -> Caption:
+        """A spoken final (a line or a piece of one): stored and shown now, translated with its clause."""
         stream = self.source_lang
         spoken = detected if stream == "auto" and detected else stream
         cap = self._next(Caption(self.session.id, stream, 0, self._new_id(), start_ms, end_ms, text, origin=origin,
-                                 source_lang=None if spoken == stream else spoken, created_at_ms=now_ms))
+                                 source_lang=None if spoken == stream else spoken, created_at_ms=now_ms,
+                                 continues=continues))
         self._audio_end_ms = max(self._audio_end_ms, end_ms)
         self._recent_source.append(cap)
-        self._epoch_of[cap.id] = self._partials.caption_closed()
-        while len(self._epoch_of) > RECENT_CAPTIONS:
-            del self._epoch_of[next(iter(self._epoch_of))]
+        self._clauses.add(cap)
         self._emit(CaptionAdded(cap))
-        for lang in sorted(self._targets()):
-            self._translate_new(cap, lang)
         return cap
 
-    def _add_english(self, text: str, start_ms: int, end_ms: int, now_ms: int) -> None:
+    def _close_clause(self) -> None:
+        """The open clause is complete: translate it as one caption into every target language."""
+        clause = self._clauses.close()
+        if clause is None:
+            return
+        self._epoch_of[clause.id] = self._partials.caption_closed()
+        while len(self._epoch_of) > RECENT_CAPTIONS:
+            del self._epoch_of[next(iter(self._epoch_of))]
+        for lang in sorted(self._targets()):
+            self._translate_new(clause, lang)
+
+    def _add_english(self, text: str, start_ms: int, end_ms: int, now_ms: int, *, continues: bool = False) -> None:
         cap = self._next(Caption(self.session.id, WHISPER_ENGLISH, 0, self._new_id(), start_ms, end_ms, text,
-                                 origin="whisper-translate", source_lang=self.source_lang, created_at_ms=now_ms))
+                                 origin="whisper-translate", source_lang=self.source_lang, created_at_ms=now_ms,
+                                 continues=continues))
         self._remember_english(cap)
         self._emit(CaptionAdded(cap))
 
@@ -331,7 +356,9 @@ class SessionCore:
         start = max(end - max(MIN_MANUAL_MS, MS_PER_CHAR * len(msg.text)), self._audio_end_ms)
         if self.state == "idle" and not self._audio_open:
             self._set_state("live")  # captions typed by a person: the session is live while they type
+        self._close_clause()  # a typed line is a line and a clause of its own
         cap = self._add_source(msg.text, min(start, end), end, "manual", msg.lang, now_ms)
+        self._close_clause()
         if self.whisper_english() and self.readers[WHISPER_ENGLISH]:
             # Whisper's English comes from the audio; a typed line has none, so it is translated
             # (or, with no package for that, shown as the original, marked): English never misses a line.
@@ -349,15 +376,24 @@ class SessionCore:
             self._remember_english(fixed)
         if fixed.lang != self.source_lang:
             self._book.cancel(fixed.id, fixed.lang)  # a person's fix is not overwritten by a machine
+            if fixed.origin == "translation":
+                self._clauses.translated(fixed)
             return fixed
         self._recent_source = deque((fixed if c.id == fixed.id else c for c in self._recent_source),
                                     maxlen=RECENT_CAPTIONS)
-        others = {v.lang: v for v in fix.versions if v.lang != fixed.lang}
-        for lang in sorted({*others, *self._targets()}):
-            job = self._book.request_revision(fixed, lang, others.get(lang), self._spoken(fixed), self.session.glossary)
+        self._correct_english(fixed)
+        clause = self._clauses.revise(fixed)
+        if clause is None:  # its clause is still open: translated with the fix when it closes
+            return fixed
+        if clause.id == fixed.id:
+            bases = {v.lang: v for v in fix.versions if v.lang != fixed.lang}
+        else:  # a piece of a longer clause: its translations are stored under the clause's last piece
+            bases = {lang: t for lang in self.languages() if (t := self._clauses.translation(clause.id, lang))}
+        for lang in sorted({*bases, *self._targets()}):
+            job = self._book.request_revision(clause, lang, bases.get(lang), self._spoken(clause),
+                                              self.session.glossary)
             if job is not None:
                 self._emit(Translate(job))
-        self._correct_english(fixed)
         return fixed
 
     def _correct_english(self, fixed: Caption) -> None:
@@ -371,7 +407,7 @@ class SessionCore:
             if english.end_ms <= fixed.start_ms or english.start_ms >= fixed.end_ms:
                 continue
             spoken = [c for c in self._recent_source if c.end_ms > english.start_ms and c.start_ms < english.end_ms]
-            source = dataclasses.replace(fixed, id=english.id, text=" ".join(c.text for c in spoken) or fixed.text)
+            source = dataclasses.replace(fixed, id=english.id, text=join_texts(c.text for c in spoken) or fixed.text)
             job = self._book.request_revision(source, WHISPER_ENGLISH, english, self._spoken(fixed),
                                               self.session.glossary)
             if job is not None:
@@ -386,6 +422,7 @@ class SessionCore:
                 self._paused[-1][1] = self.audio_position_ms
             self._set_state("live")
         elif action == "end":
+            self._close_clause()
             if self._audio_open:
                 self._audio_open = False
                 self._emit(CloseAudio())
@@ -439,7 +476,8 @@ class SessionCore:
                 src = r.source
                 cap = self._next(Caption(self.session.id, r.lang, 0, src.id, src.start_ms, src.end_ms, r.text,
                                          origin="translation", source_lang=self._spoken(src), source_text=src.text,
-                                         fallback=r.fallback, created_at_ms=now_ms))
+                                         fallback=r.fallback, created_at_ms=now_ms, continues=src.continues))
+                self._clauses.translated(cap)
                 self._emit(CaptionAdded(cap))
                 if src.created_at_ms is not None:
                     self._note_delay(r.lang, now_ms - src.created_at_ms)
@@ -451,6 +489,8 @@ class SessionCore:
                                           source_text=r.source.text, fallback=r.fallback)
                 if new.origin == "whisper-translate":
                     self._remember_english(new)
+                else:
+                    self._clauses.translated(new)
                 self._emit(CaptionRevised(new, r.base.text, "translation", now_ms))
 
     def _note_delay(self, lang: str, delay_ms: int) -> None:

@@ -124,4 +124,9 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session, question_id, device)
     );
     """,
+    # 7: finals may be pieces of a line (the recogniser settles words before a phone line fills):
+    #    ``continues`` marks a caption that joins the line of the one before it
+    """
+    ALTER TABLE captions ADD COLUMN continues INTEGER NOT NULL DEFAULT 0;
+    """,
 )

@@ -153,9 +153,9 @@ class Store:
         try:
             self._db.execute(
                 "INSERT INTO captions (session, lang, seq, id, start_ms, end_ms, text, revision, origin,"
-                " source_lang, source_text, fallback, created_at_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " source_lang, source_text, fallback, created_at_ms, continues) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (c.session, c.lang, c.seq, c.id, c.start_ms, c.end_ms, c.text, c.revision, c.origin, c.source_lang,
-                 c.source_text, int(c.fallback), c.created_at_ms),
+                 c.source_text, int(c.fallback), c.created_at_ms, int(c.continues)),
             )
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"caption {c.id!r} (seq {c.seq} of {c.session}/{c.lang}) is stored already: "
@@ -198,11 +198,22 @@ class Store:
         return [_caption(r) for r in rows]
 
     def untranslated(self, session: str, source_lang: str, lang: str, limit: int) -> list[Caption]:
-        """The latest ``limit`` captions of the spoken stream that have no ``lang`` version, oldest first."""
+        """The latest ``limit`` captions of the spoken stream that have no ``lang`` version, oldest first.
+
+        A piece of a clause translated as a whole has a version: the translation stored under a later
+        piece of its line (the clause's last) that starts at or before it.
+        """
         rows = self._db.execute(
-            "SELECT * FROM captions s WHERE s.session=? AND s.lang=? AND NOT EXISTS (SELECT 1 FROM captions t"
-            " WHERE t.session=s.session AND t.id=s.id AND t.lang=?) ORDER BY s.seq DESC LIMIT ?",
-            (session, source_lang, lang, limit)).fetchall()
+            "SELECT * FROM captions s WHERE s.session=:s AND s.lang=:src AND NOT EXISTS (SELECT 1 FROM captions t"
+            " WHERE t.session=s.session AND t.id=s.id AND t.lang=:lang)"
+            # a later piece of the same line has a translation that starts at or before this piece
+            " AND NOT EXISTS (SELECT 1 FROM captions u JOIN captions t ON t.session=u.session AND t.id=u.id"
+            " AND t.lang=:lang WHERE u.session=s.session AND u.lang=s.lang AND u.seq>s.seq AND u.seq<COALESCE("
+            "(SELECT x.seq FROM captions x WHERE x.session=s.session AND x.lang=s.lang AND x.seq>s.seq"
+            " AND x.continues=0 ORDER BY x.seq LIMIT 1), 9223372036854775807)"
+            " AND t.origin='translation' AND t.start_ms<=s.start_ms)"
+            " ORDER BY s.seq DESC LIMIT :n",
+            {"s": session, "src": source_lang, "lang": lang, "n": limit}).fetchall()
         return [_caption(r) for r in reversed(rows)]
 
     def get_caption(self, session: str, caption_id: str, lang: str) -> Caption:
@@ -328,7 +339,7 @@ class Store:
         s = self.get_session(session_id)
         spoken = "en" if s.source_lang == "auto" else s.source_lang
         (n,) = self._db.execute(
-            "SELECT COUNT(*) FROM captions s WHERE s.session=? AND s.lang=? AND trim(s.text)<>''"
+            "SELECT COUNT(*) FROM captions s WHERE s.session=? AND s.lang=? AND trim(s.text)<>'' AND s.continues=0"
             " AND COALESCE(s.source_lang, ?)<>? AND NOT EXISTS (SELECT 1 FROM captions t WHERE t.session=s.session AND t.id=s.id AND t.lang=?)"
             " AND NOT EXISTS (SELECT 1 FROM export_translations e WHERE e.session=s.session AND e.caption_id=s.id"
             " AND e.source_revision=s.revision AND e.lang=?)",
@@ -438,7 +449,7 @@ def _encodable(text: str) -> bool:
 
 def _caption(row: tuple[Any, ...]) -> Caption:
     (session, lang, seq, cid, start, end, text, revision, origin, source_lang, source_text, fallback,
-     created) = row
+     created, continues) = row
     return Caption(session=session, lang=lang, seq=seq, id=cid, start_ms=start, end_ms=end, text=text,
                    revision=revision, origin=origin, source_lang=source_lang, source_text=source_text,
-                   fallback=bool(fallback), created_at_ms=created)
+                   fallback=bool(fallback), created_at_ms=created, continues=bool(continues))

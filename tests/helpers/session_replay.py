@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.asr.types import FinalCaption, PartialCaption
+from assistant.asr.types import ClauseEnd, FinalCaption, PartialCaption
 from assistant.captions import Caption, Session
 from assistant.session import (CaptionAdded, CaptionRevised, CloseAudio, Effect, FetchBacklog, Publish,
                                ReadersChanged, SessionChanged, SessionCore, StartEnglish, StopEnglish, Translate,
@@ -69,8 +69,16 @@ class Replay:
             self.jobs.append(effect.job)
         elif isinstance(effect, FetchBacklog):
             source = self.captions.get(self.core.source_lang, {})
-            have = {c.id for c in self.captions.get(effect.lang, {}).values()}
-            self.core.receive_backlog(effect.lang, [c for c in source.values() if c.id not in have])
+            # As the stores answer: a piece whose clause was translated (under a later piece of its line,
+            # starting at or before it) is not missing.
+            have = {t.id: t for t in self.captions.get(effect.lang, {}).values()}
+            spoken = [source[seq] for seq in sorted(source)]
+            missing = []
+            for i, c in enumerate(spoken):
+                line = itertools.takewhile(lambda p: p.continues, spoken[i + 1:])
+                if c.id not in have and not any(p.id in have and have[p.id].start_ms <= c.start_ms for p in line):
+                    missing.append(c)
+            self.core.receive_backlog(effect.lang, missing)
         elif isinstance(effect, StartEnglish):
             self.english_running = True
         elif isinstance(effect, StopEnglish):
@@ -96,6 +104,17 @@ class Replay:
     def final(self, text: str, start_ms: int, end_ms: int, *, english: bool = False) -> None:
         self.core.receive_recognizer_event(FinalCaption(start_ms, end_ms, text, (), "en"), self.now_ms,
                                            english=english)
+        self.run()
+
+    def piece(self, text: str, start_ms: int, end_ms: int, *, line_start: bool = False, clause_end: bool = False,
+              language: str = "en") -> None:
+        """A final that is a piece of a line (the recogniser settles words before the line fills)."""
+        self.core.receive_recognizer_event(FinalCaption(start_ms, end_ms, text, (), language, line_start=line_start,
+                                                        clause_end=clause_end), self.now_ms)
+        self.run()
+
+    def clause_end(self, end_ms: int) -> None:
+        self.core.receive_recognizer_event(ClauseEnd(end_ms), self.now_ms)
         self.run()
 
     def partial(self, text: str, start_ms: int, end_ms: int) -> None:

@@ -6,7 +6,8 @@
   var STICKY_PX = 40;  // this close to the bottom, the transcript follows new lines
 
   function lineNode(line) {
-    var li = el("li", { class: "tline", dataset: { id: line.id }, tabindex: "0" });
+    // A piece that continues the line above (settled before the line filled): no time of its own, editable alone.
+    var li = el("li", { class: line.continues ? "tline cont" : "tline", dataset: { id: line.id }, tabindex: "0" });
     fillLine(li, line);
     return li;
   }

@@ -237,11 +237,30 @@
     return fallback;
   }
 
+  /* Captions as the lines readers see: a caption that `continues` is a piece of the line before it (the
+     recogniser settles words before a line fills). A space between pieces, none between two Chinese, Japanese
+     or Korean characters: the server's captions.join_texts. */
+  var WIDE = /[\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF\uA000-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6]/;
+  function joinText(a, b) {
+    a = String(a || "").trim(); b = String(b || "").trim();
+    if (!a || !b) return a || b;
+    return WIDE.test(a.slice(-1)) && WIDE.test(b.charAt(0)) ? a + b : a + " " + b;
+  }
+  function joinPieces(captions) {
+    var out = [];
+    captions.forEach(function (c) {
+      var last = out[out.length - 1];
+      if (c.continues && last) last.text = joinText(last.text, c.text);
+      else out.push({ id: c.id, text: String(c.text || "") });
+    });
+    return out;
+  }
+
   window.CC = {
     nativeName: I18N.nativeName, localName: I18N.languageName, languageLabel: I18N.languageLabel, isRtl: I18N.isRtl,
     t: I18N.t, el: el, $: $, store: store,
     sessionStore: sessionStore, takeTokenFromHash: takeTokenFromHash, wsUrl: wsUrl, formatClock: formatClock,
     apiError: apiError, fetchJson: fetchJson, CaptionLog: CaptionLog, ReconnectingSocket: ReconnectingSocket,
-    dispositionFilename: dispositionFilename, BACKOFF_MIN_MS: BACKOFF_MIN_MS, BACKOFF_MAX_MS: BACKOFF_MAX_MS
+    dispositionFilename: dispositionFilename, joinText: joinText, joinPieces: joinPieces, BACKOFF_MIN_MS: BACKOFF_MIN_MS, BACKOFF_MAX_MS: BACKOFF_MAX_MS
   };
 })();

@@ -155,6 +155,7 @@ window.I18N.ready.then(function () {
   /** Whether `line` goes on in the block that ends with `prev` (block: its <li>). */
   function joinsPrevious(prev, line, block) {
     if (!prev || !block || displayLang(prev) !== displayLang(line)) return false;
+    if (line.continues) return true;  // a piece of the same line, settled before the line filled
     var ended = endsSentence(prev);
     if (!state.paragraphs) return !ended && isFragment(line);
     var gap = line.start_ms - prev.end_ms;

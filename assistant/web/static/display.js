@@ -100,7 +100,7 @@ window.I18N.ready.then(function () {
     }
   };
   Stream.prototype.render = function () {
-    var nodes = this.log.lines.map(function (l) { return el("p", { class: "line", text: l.text }); });
+    var nodes = CC.joinPieces(this.log.lines).map(function (l) { return el("p", { class: "line", text: l.text }); });
     var p = this.partial;
     if (p) {
       var stable = p.stable_text && p.text.indexOf(p.stable_text) === 0 ? p.stable_text : "";
