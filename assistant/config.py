@@ -64,7 +64,6 @@ class AsrSettings:
     models_dir: Path = Path("models")
     compute_type: str = "int8"
     cpu_threads: int = 2
-    nice: int = 0  # the model's compute threads run this much nicer (0-19): readers' fan-out first
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,8 +289,6 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"server.port must be 1-65535, not {s.server.port}")
     if s.limits.client_queue < 8:
         raise ConfigError("limits.client_queue must be at least 8")
-    if not 0 <= s.asr.nice <= 19:
-        raise ConfigError(f"asr.nice must be 0-19, not {s.asr.nice}")
     if s.limits.max_message_bytes < 1024:
         raise ConfigError("limits.max_message_bytes must be at least 1024")
     if s.limits.max_connections_per_ip < 1:

@@ -21,8 +21,7 @@ Server, one of:
                        `make_app`, with the fake translator so en/fr/de/es exist); captions are
                        posted as the chair at --rate per second
   --source FILE...     `assistant serve --source FILE --model tiny.en` replays a recording (several
-                       files are joined); clients read whatever it recognises (--asr-nice N: the
-                       model's compute threads yield to the fan-out)
+                       files are joined); clients read whatever it recognises
   --url URL            attach to a running server (ws://host:port/ws/captions/SESSION); add
                        --chair-token to post captions and --server-pid for CPU/RSS
 
@@ -354,11 +353,8 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], str
         wav = Path(data) / "recording.wav"
         seconds = join_recordings([Path(f) for f in args.source], wav)
         print(f"recording: {len(args.source)} file(s), {seconds:.0f} s, model {args.model}")
-        conf = Path(data) / "load.toml"
-        conf.write_text(f"[asr]\nnice = {args.asr_nice}\n")
-        cmd = [sys.executable, "-m", "assistant", "--config", str(conf), "serve", "--source", str(wav),
-               "--session", "main", "--language", "en", "--model", args.model, "--host", "127.0.0.1",
-               "--port", str(port), "--no-qr"]
+        cmd = [sys.executable, "-m", "assistant", "serve", "--source", str(wav), "--session", "main",
+               "--language", "en", "--model", args.model, "--host", "127.0.0.1", "--port", str(port), "--no-qr"]
     else:
         cmd = [sys.executable, __file__, "--serve-child", str(port), "--data", data, "--langs", ",".join(args.langs),
                "--backlog", str(args.backlog)]
@@ -664,7 +660,6 @@ def main() -> int:
     p.add_argument("--settle", type=float, default=3.0, help="seconds idle before measuring memory")
     p.add_argument("--source", nargs="+", help="recording(s) to replay through the real model instead")
     p.add_argument("--model", default="tiny.en")
-    p.add_argument("--asr-nice", type=int, default=0, help="with --source: the server's asr.nice (0-19)")
     p.add_argument("--url", help="attach: ws://host:port/ws/captions/SESSION")
     p.add_argument("--chair-token", help="with --url: post captions as the chair")
     p.add_argument("--server-pid", type=int, help="with --url: measure this process")

@@ -21,7 +21,6 @@ from assistant.asr import (
     StreamingRecognizer,
 )
 from assistant.asr.replay import replay_virtual
-from assistant.asr.types import TranscriptionRequest
 from assistant.asr.runner import RecognizerRunner, load_shared_model
 from assistant.errors import LanguageError
 from assistant.models import install_models, resolve_model
@@ -143,25 +142,3 @@ async def test_runner_with_the_real_model_on_its_executor(models_dir: Path) -> N
     finally:
         shared.close()
     check_captions(events, JFK.with_suffix(".txt").read_text(), 0.35)
-
-
-def thread_nice() -> dict[int, int]:
-    """This process's threads (Linux native ids) and their niceness."""
-    import os
-
-    return {int(tid): os.getpriority(os.PRIO_PROCESS, int(tid)) for tid in os.listdir("/proc/self/task")}
-
-
-def test_a_nice_model_computes_on_nicer_threads_and_leaves_the_caller_as_it_was(models_dir: Path) -> None:
-    before = thread_nice()
-    shared = load_shared_model(resolve_model("tiny.en", models_dir), cpu_threads=2, nice=7)
-    try:
-        pass_ = shared.executor.submit(shared.transcriber.transcribe,
-                                       TranscriptionRequest(load(JFK), 0, language="en"))
-        said = "".join(w.text for seg in pass_.result(timeout=120).segments for w in seg.words)
-        assert "country" in said.lower(), said
-        after = thread_nice()  # its compute threads have run
-    finally:
-        shared.close()
-    assert all(after.get(tid, nice) == nice for tid, nice in before.items())  # nobody else was touched
-    assert [tid for tid, nice in after.items() if tid not in before and nice == 7 + before[min(before)]]

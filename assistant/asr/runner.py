@@ -16,8 +16,6 @@ Wiring (server/CLI)::
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -46,32 +44,12 @@ class SharedModel:
 
 
 def load_shared_model(
-    info: ModelInfo, *, compute_type: str = "int8", cpu_threads: int = 0, beam_size: int = 1, nice: int = 0
+    info: ModelInfo, *, compute_type: str = "int8", cpu_threads: int = 0, beam_size: int = 1
 ) -> SharedModel:
-    """Load ``info``'s model (blocking, seconds) and make its executor; call once per model.
-
-    ``nice`` > 0: the model is built on a thread of that niceness, so the compute threads it starts
-    (CTranslate2's, which inherit it) give way to the event loop's (Linux; elsewhere ignored).
-    """
-    built: list[FasterWhisperTranscriber] = []
-    errors: list[BaseException] = []
-
-    def build() -> None:
-        try:
-            if nice > 0 and hasattr(os, "setpriority"):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-            built.append(FasterWhisperTranscriber(
-                info.path, compute_type=compute_type, cpu_threads=cpu_threads, beam_size=beam_size
-            ))
-        except BaseException as exc:  # raised again on the caller's thread
-            errors.append(exc)
-
-    builder = threading.Thread(target=build, name=f"load-{info.name}")
-    builder.start()
-    builder.join()
-    if errors:
-        raise errors[0]
-    transcriber = built[0]
+    """Load ``info``'s model (blocking, seconds) and make its executor; call once per model."""
+    transcriber = FasterWhisperTranscriber(
+        info.path, compute_type=compute_type, cpu_threads=cpu_threads, beam_size=beam_size
+    )
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"whisper-{info.name}")
     return SharedModel(info, transcriber, executor)
 

@@ -55,8 +55,7 @@ def load_whisper(settings: Settings) -> SharedModel:
     info = resolve_model(settings.asr.model, settings.asr.models_dir)
     check_model_languages(settings, info)
     log.info("loading Whisper model %s from %s", info.name, info.path)
-    return load_shared_model(info, compute_type=settings.asr.compute_type, cpu_threads=settings.asr.cpu_threads,
-                             nice=settings.asr.nice)
+    return load_shared_model(info, compute_type=settings.asr.compute_type, cpu_threads=settings.asr.cpu_threads)
 
 
 def whisper_factory(shared: SharedModel, wrap: Callable[[Transcriber], Transcriber] | None = None
