@@ -141,3 +141,12 @@ class Session:
     languages: tuple[str, ...] = field(default_factory=tuple)  # translation targets offered
     glossary: tuple[str, ...] = field(default_factory=tuple)
     public: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerTurn:
+    """From ``audio_ms`` (audio time, like a caption's ``start_ms``) on, ``speaker`` is speaking."""
+
+    session: str
+    audio_ms: int
+    speaker: str

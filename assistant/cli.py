@@ -7,6 +7,7 @@
     assistant languages   list or add translation packages
     assistant export      write a session's transcript (srt, vtt, txt, json, docx, zip)
     assistant tokens      rotate the chair or staff token; issue, list, revoke chair tokens of one session
+    assistant programme   import the conference programme (CSV, JSON, iCalendar) or show it
 
 ``--config FILE`` and ``--verbose`` come before the command; ``--version`` prints
 the installed package's version.
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``assistant`` parser with every sub-command; each option carries its help text."""
     from .audio.microphone import configure_devices_parser
     from .capture import configure_capture_parser
+    from .cli_programme import configure_programme_parser
     from .export import configure_export_parser
     from .models import configure_models_parser
     from .translate.languages import configure_languages_parser
@@ -128,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("token_id", metavar="ID", nargs="?", help="the id `issue` and `list` show")
     a.add_argument("--session", help="revoke every token of this session")
     p.set_defaults(run=_tokens)
+
+    p = sub.add_parser("programme", help="import the conference programme (rooms, talks) or show it")
+    configure_programme_parser(p)
+    p.set_defaults(run=_programme)
     return parser
 
 
@@ -176,6 +182,12 @@ def _export(args: argparse.Namespace) -> int:
         store.close()
 
 
+def _programme(args: argparse.Namespace) -> int:
+    from .cli_programme import run_programme_command
+
+    return run_programme_command(args, settings_of(args).storage.database_path)
+
+
 def _tokens(args: argparse.Namespace) -> int:
     import time
 
@@ -193,7 +205,10 @@ def _tokens(args: argparse.Namespace) -> int:
             token_id, token = auth.issue_scoped(store, args.role, session, now_ms)
             print(f"New chair token for session {session!r} only (id {token_id}; shown once, stored hashed):\n"
                   f"{token}")
-            if not store.has_session(session):
+            if store.programme.load().room(session) is not None:
+                print(f"note: {session!r} is a room of the programme: the token chairs every talk in it",
+                      file=sys.stderr)
+            elif not store.has_session(session):
                 print(f"note: session {session!r} has not run on this server yet; the token works once it does",
                       file=sys.stderr)
         elif args.tokens_action == "list":

@@ -25,7 +25,7 @@ MAX_ID_CHARS = 100  # a caption id in a correction
 SESSION_KEY_RE = validate.SESSION_KEY_RE
 
 FrameKind = Literal["hello", "caption", "partial", "status", "correction", "error", "readers", "level",
-                    "info", "question", "questions", "moderation"]
+                    "info", "question", "questions", "moderation", "room", "speaker"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,13 @@ async def test_any_web_node_serves_any_room_and_its_exports(cluster: tuple[Clust
                             headers={"Authorization": f"Bearer {STAFF}"}) as resp:
             body = await resp.text()
         assert resp.status == 200 and "Line two." in body and "Line 3." in body, body
+        # The programme is one server's for now: a web node refuses it clearly (never a 500).
+        for method, path in (("GET", "/api/programme"), ("GET", "/api/rooms/hall-a"), ("GET", "/r/hall-a"),
+                             ("POST", "/api/sessions/annex/speaker")):
+            async with http.request(method, f"{webs[0].url}{path}", json={"speaker": "Ada"},
+                                    headers={"Authorization": f"Bearer {CHAIR}"}) as resp:
+                error = (await resp.json())["error"]
+            assert resp.status == 400 and error["code"] == "unsupported", (path, error)
 
 
 async def test_a_web_node_killed_under_readers_loses_and_repeats_nothing(

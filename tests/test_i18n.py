@@ -45,10 +45,11 @@ class Catalogue:
 
 CATALOGUES = (
     Catalogue("", ("index.html", "delegate.html", "display.html"),
-              ("landing.js", "delegate.js", "display.js", "questions.js")),
-    Catalogue("staff", ("staff.html",), ("staff.js",)),
+              ("landing.js", "delegate.js", "display.js", "questions.js", "room.js")),
+    Catalogue("staff", ("staff.html",), ("staff.js", "staff-programme.js")),
     Catalogue("chair", ("chair.html",), ("chair.js", "chair-state.js", "chair-captions.js", "chair-socket.js",
-                                          "chair-settings.js", "chair-join.js", "chair-audio.js", "chair-questions.js")),
+                                          "chair-settings.js", "chair-join.js", "chair-audio.js", "chair-questions.js",
+                                          "chair-talk.js")),
 )
 
 

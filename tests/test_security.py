@@ -102,7 +102,21 @@ TABLE: dict[tuple[str, str], Any] = {
     ("POST", "/api/sessions/{session}/questions"): {"main": (201,) * 5, "priv": (401, 401, 201, 201, 201)},
     ("POST", "/api/sessions/{session}/questions/{question}/vote"): PUBLIC_OR_KEY,
     ("PATCH", "/api/sessions/{session}/questions/{question}"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
+    ("GET", "/api/sessions/{session}/speaker"): PUBLIC_OR_KEY,
+    ("POST", "/api/sessions/{session}/speaker"): {"main": CHAIR_ONLY, "priv": CHAIR_ONLY},
+    ("GET", "/api/programme"): OPEN,
+    ("POST", "/api/programme"): (401, 401, 403, 409, 401),  # staff only; then 409: a programme is stored already
+    ("GET", "/api/rooms/{room}"): OPEN,
+    ("GET", "/api/rooms/{room}/qr.svg"): OPEN,
+    ("GET", "/r/{room}"): OPEN,
+    ("GET", "/r/{room}/display"): OPEN,
+    ("POST", "/api/rooms/{room}/hold"): CHAIR_ONLY,
+    ("POST", "/api/rooms/{room}/next"): CHAIR_ONLY,
+    ("GET", "/ws/rooms/{room}"): (101,) * 5,
+    ("GET", "/ws/rooms/{room}/audio"): (401, 401, 101, 403, 401),
 }
+# The fixture's programme: one room with a talk on now (ManualClock's default time).
+PROGRAMME = b"room,title,start,end\nhall,Keynote,2025-06-15T14:00Z,2025-06-15T17:00Z\n"
 BODIES = {
     ("POST", "/api/sessions"): {"id": "room-c", "title": "Room C"},
     ("PATCH", "/api/sessions/{session}"): {"title": "Renamed"},
@@ -111,6 +125,10 @@ BODIES = {
     ("POST", "/api/sessions/{session}/control"): {"action": "resume"},
     ("POST", "/api/sessions/{session}/questions"): {"text": "Is it on?", "lang": "en"},
     ("PATCH", "/api/sessions/{session}/questions/{question}"): {"action": "approve"},
+    ("POST", "/api/programme"): {"talks": [{"room": "hall", "title": "Later", "start": "2025-06-15T18:00Z",
+                                            "end": "2025-06-15T19:00Z"}]},
+    ("POST", "/api/rooms/{room}/hold"): {"hold": True},
+    ("POST", "/api/sessions/{session}/speaker"): {"speaker": "Ada Lovelace"},
 }
 
 
@@ -123,7 +141,7 @@ async def status_of(client: TestClient[web.Request, web.Application], method: st
     headers, query = presenting(who)
     headers = {**headers, "X-Device-Id": f"device-of-{who}-for-the-table"}  # delegates' question routes
     path = route.replace("{session}", session or "").replace("{caption}", caption).replace("{fmt}", "txt")
-    path = path.replace("{question}", question).replace("{job}", "no-such-job")
+    path = path.replace("{question}", question).replace("{job}", "no-such-job").replace("{room}", "hall")
     path = "/static/common.js" if route == "/static" else path
     if route.startswith("/ws/") and method == "GET":
         try:
@@ -142,6 +160,8 @@ async def status_of(client: TestClient[web.Request, web.Application], method: st
 async def test_every_route_gives_each_role_what_the_table_says(client: TestClient[web.Request, web.Application]) -> None:
     routes = route_table(client.app)
     assert {(m, r) for m, r in routes if m != "HEAD"} == set(TABLE), "a route is missing from the roles table"
+    resp = await client.post("/api/programme?name=day.csv", data=PROGRAMME, headers=bearer(STAFF))
+    assert resp.status == 201, await resp.text()
     caption = {s: (await (await client.post(f"/api/sessions/{s}/captions", json={"text": "Hello."},
                                             headers=bearer(CHAIR))).json())["id"] for s in ("main", "priv")}
     question = {}

@@ -35,7 +35,9 @@ def configure_capture_parser(p: argparse.ArgumentParser) -> None:
     """Set up ``assistant capture`` (stream a microphone or a recording to a server)."""
     p.description = "Stream audio from this machine to a caption server, resending anything lost in a network drop."
     p.add_argument("--server", required=True, help="server base URL, e.g. http://host:8080 or https://host")
-    p.add_argument("--session", required=True, help="session id to caption")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--session", help="session id to caption")
+    target.add_argument("--room", help="a room of the programme: its audio goes to the talk on now, all day")
     p.add_argument("--token", help=f"chair token of the session (default: ${TOKEN_ENV})")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--device", help="input device index or name substring (see 'assistant devices')")
@@ -66,7 +68,8 @@ def run_capture_command(args: argparse.Namespace, *, environ: Mapping[str, str] 
         context = make_ssl_context(insecure=args.insecure, cafile=args.cafile)
         source = open_source(args.source, args.device)
         return asyncio.run(_capture_until_signalled(
-            args.server, args.session, token, source, ssl=context, buffer=new_capture_buffer(args.max_buffer_s),
+            args.server, args.session or "", token, source, ssl=context, buffer=new_capture_buffer(args.max_buffer_s),
+            room=args.room,
         ))
     except KeyboardInterrupt:
         # No handler could be installed, or a third Ctrl-C cut a hanging shutdown short: audio is lost.
@@ -78,7 +81,7 @@ def run_capture_command(args: argparse.Namespace, *, environ: Mapping[str, str] 
 
 async def _capture_until_signalled(
     server: str, session: str, token: str, source: AudioSource, *,
-    ssl: ssl_module.SSLContext, buffer: CaptureBuffer,
+    ssl: ssl_module.SSLContext, buffer: CaptureBuffer, room: str | None = None,
 ) -> int:
     """:func:`stream_capture` with SIGINT/SIGTERM handlers: 0 when done, 128 + signal when quit."""
     loop = asyncio.get_running_loop()
@@ -105,7 +108,7 @@ async def _capture_until_signalled(
             continue
         installed.append(sig)
     capture = asyncio.create_task(
-        stream_capture(server, session, token, source, ssl=ssl, stop=stop, buffer=buffer)
+        stream_capture(server, session, token, source, ssl=ssl, stop=stop, buffer=buffer, room=room)
     )
     quitting = asyncio.ensure_future(quit_now.wait())
     quit_early = False

@@ -56,6 +56,7 @@ async def stream_capture(
     stop: asyncio.Event | None = None,
     buffer: CaptureBuffer | None = None,
     report: CaptureReport | None = None,
+    room: str | None = None,
 ) -> None:
     """Stream ``source`` to ``url`` (the server's base URL) until the source ends and the server has it all.
 
@@ -71,9 +72,10 @@ async def stream_capture(
     attempts fail (ConnectionError). Raises AuthError (bad token),
     NotFoundError (unknown session), ProtocolError (an ``error`` frame, the
     stream ended by the chair or replaced by another capture, or a confused
-    server), or the source's own AudioSourceError.
+    server), or the source's own AudioSourceError. With ``room`` the audio goes to that room of the
+    programme (``session`` is then unused): to the talk on now, from talk to talk.
     """
-    ws_url = audio_url(url, session)
+    ws_url = audio_url(url, session, room=room)
     core = CaptureStream(stream_id or new_stream_id(),
                          buffer if buffer is not None else new_capture_buffer(max_buffer_s, frame_ms))
     link = _Link(ws_url, token, ssl if ws_url.startswith("wss:") else None, core,

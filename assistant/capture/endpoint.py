@@ -17,8 +17,9 @@ TOKEN_ENV = "ASSISTANT_CHAIR_TOKEN"
 _SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
 
 
-def audio_url(server: str, session: str) -> str:
-    """The capture endpoint for ``session`` on ``server`` (http/https/ws/wss base URL).
+def audio_url(server: str, session: str, *, room: str | None = None) -> str:
+    """The capture endpoint for ``session`` on ``server`` (http/https/ws/wss base URL); with ``room``, the
+    room's endpoint instead, whose audio goes to the programme's talk on now in that room.
 
     Raises ConfigError for a URL without a usable scheme and host, or an empty session.
     """
@@ -28,6 +29,9 @@ def audio_url(server: str, session: str) -> str:
         raise ConfigError(
             f"server URL {server!r} is not usable: give it like http://host:8080 or https://host"
         )
+    if room:
+        path = f"{parts.path.rstrip('/')}/ws/rooms/{quote(room, safe='')}/audio"
+        return urlunsplit((scheme, parts.netloc, path, "", ""))
     if not session:
         raise ConfigError("session id is empty: pass --session with the session's id")
     path = f"{parts.path.rstrip('/')}/ws/audio/{quote(session, safe='')}"

@@ -33,7 +33,7 @@ from assistant.export.ondemand import (LanguagePlan, TranscriptStore, default_la
                                        plan_language, planned_counts, transcript_captions)
 from assistant.export.progress import ExportProgress, ProgressReport
 from assistant.export.questions import entries_for
-from assistant.export.storelike import HasQuestions
+from assistant.export.storelike import HasQuestions, HasSpeakers
 from assistant.export.translating import BlockingTranslator
 
 PROGRESS_MIN_CAPTIONS = 2000  # shorter exports that translate nothing finish before a bar would help
@@ -151,6 +151,7 @@ def _export(args: argparse.Namespace, store: TranscriptStore, translator: Blocki
     options = ExportOptions(timestamps=args.export_timestamps)
     quiet: bool = args.export_quiet
     questions = store.questions.load(session.id) if isinstance(store, HasQuestions) else []
+    speakers = store.speakers.load(session.id) if isinstance(store, HasSpeakers) else []
 
     if fmt == ZIP:
         by_lang = {plan.lang: plan for plan in plans}
@@ -161,7 +162,8 @@ def _export(args: argparse.Namespace, store: TranscriptStore, translator: Blocki
 
         _run(store, session, plans, ZIP, len(FORMATS), _destination(target, filename(session, None, ZIP)),
              lambda progress: zip_chunks(session, captions_for(progress), langs, options=options,
-                                         questions_for=lambda lang: entries_for(questions, lang)),
+                                         questions_for=lambda lang: entries_for(questions, lang),
+                                         speakers=speakers),
              out, err, quiet)
         return EXIT_OK
 
@@ -175,7 +177,7 @@ def _export(args: argparse.Namespace, store: TranscriptStore, translator: Blocki
         def chunks(progress: ExportProgress, plan: LanguagePlan = plan) -> Iterable[bytes]:
             captions = progress.counted(transcript_captions(store, session, plan, translator, progress), plan.lang)
             return export_chunks(fmt, session, captions, lang=plan.lang, options=options,
-                                 questions=entries_for(questions, plan.lang))
+                                 questions=entries_for(questions, plan.lang), speakers=speakers)
 
         _run(store, session, [plan], fmt, 1, _destination(target, filename(session, plan.lang, fmt)), chunks,
              out, err, quiet)

@@ -20,12 +20,13 @@ from xml.sax.saxutils import escape
 
 import docx
 
-from assistant.captions import Caption, Session
+from assistant.captions import Caption, Session, SpeakerTurn
 from assistant.export.chunks import batched, peek
 from assistant.export.cues import clock, one_line
 from assistant.export.marks import TranscriptInfo, line_mark, transcript_info
 from assistant.export.plaintext import PARAGRAPH_PAUSE_MS, header_lines
 from assistant.export.questions import SECTION_TITLE, QuestionEntry, question_line
+from assistant.export.speakers import Speakers
 from assistant.export.zipwriter import ZipEntry, stream_zip, zip_date_time
 
 DOCUMENT_PART = "word/document.xml"
@@ -56,9 +57,11 @@ def docx_chunks(
     *,
     paragraph_pause_ms: int = PARAGRAPH_PAUSE_MS,
     questions: Sequence[QuestionEntry] = (),
+    speakers: Sequence[SpeakerTurn] = (),
 ) -> Iterator[bytes]:
-    """Yield a .docx file for ``captions``: title, session metadata, one paragraph per caption,
-    then a "Questions" heading and one paragraph per question if there are any.
+    """Yield a .docx file for ``captions``: title, session metadata, one paragraph per caption (each
+    speaker's turn under the speaker's name, bold), then a "Questions" heading and one paragraph per
+    question if there are any.
 
     Nothing runs until the first ``next()``, so calling this on an event loop is cheap.
     """
@@ -69,7 +72,8 @@ def docx_chunks(
     )
     entries = [ZipEntry(name, [data], date_time) for name, data in _template_parts()]
     body = ZipEntry(
-        DOCUMENT_PART, batched(_document_pieces(info, captions, paragraph_pause_ms, questions)), date_time
+        DOCUMENT_PART, batched(_document_pieces(info, captions, paragraph_pause_ms, questions, Speakers(speakers))),
+        date_time
     )
     core = ZipEntry(CORE_PART, [_core_properties(info).encode("utf-8")], date_time)
     # [Content_Types].xml comes first: file-type sniffers look for it there.
@@ -107,7 +111,9 @@ def _document_pieces(
     captions: Iterable[Caption],
     paragraph_pause_ms: int,
     questions: Sequence[QuestionEntry] = (),
+    speakers: Speakers | None = None,
 ) -> Iterator[str]:
+    speakers = speakers if speakers is not None else Speakers()
     yield _DOCUMENT_HEAD
     title = one_line(info.title) or one_line(info.session_id)
     yield _paragraph(_run(title), '<w:pStyle w:val="Title"/>')
@@ -120,6 +126,12 @@ def _document_pieces(
         if not text:
             continue
         gap = previous_end_ms is not None and caption.start_ms - previous_end_ms >= paragraph_pause_ms
+        name, turn = speakers.of(caption)
+        if turn and name:
+            spacing = f'<w:spacing w:before="{PARAGRAPH_GAP_TWIPS}"/>' if previous_end_ms is not None else ""
+            yield _paragraph(_run(f"{one_line(name)}:", "<w:b/>" + ("<w:rtl/>" if rtl else "")),
+                             "<w:keepNext/>" + ("<w:bidi/>" if rtl else "") + spacing)
+            gap = False
         previous_end_ms = caption.end_ms
         mark = line_mark(caption, info)
         runs = _run(f"[{clock(caption.start_ms)}] ", '<w:b/><w:color w:val="808080"/>')

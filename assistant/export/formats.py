@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from assistant.captions import Caption, Session
+from assistant.captions import Caption, Session, SpeakerTurn
 from assistant.errors import ProtocolError
 from assistant.export.docxstream import docx_chunks
 from assistant.export.jsonexport import json_chunks
@@ -88,6 +88,7 @@ def export_chunks(
     lang: str | None = None,
     options: ExportOptions = ExportOptions(),
     questions: Sequence[QuestionEntry] = (),
+    speakers: Sequence[SpeakerTurn] = (),
 ) -> Iterator[bytes]:
     """Return a generator of the transcript of ``captions`` in ``fmt``.
 
@@ -95,16 +96,17 @@ def export_chunks(
     revision, corrections applied; they are read lazily, once. ``lang`` names
     that language for headers when ``captions`` may be empty. ``questions`` (the
     floor's, in that language) end txt, json and docx; subtitles leave them out.
+    ``speakers`` (who spoke from which audio time on) become speaker turns in every format.
     Raises ProtocolError(code="bad_format") for an unknown format.
     """
     _check_format(fmt, FORMATS)
     if fmt == "json":  # machine-readable: every caption as stored, pieces marked ``continues``
-        return json_chunks(session, captions, lang, questions=questions)
+        return json_chunks(session, captions, lang, questions=questions, speakers=speakers)
     captions = whole_lines(captions)  # for people: pieces joined into the lines readers saw
     if fmt == "srt":
-        return srt_chunks(session, captions)
+        return srt_chunks(session, captions, speakers=speakers)
     if fmt == "vtt":
-        return vtt_chunks(session, captions, lang)
+        return vtt_chunks(session, captions, lang, speakers=speakers)
     if fmt == "txt":
         return txt_chunks(
             session,
@@ -113,9 +115,10 @@ def export_chunks(
             timestamps=options.timestamps,
             paragraph_pause_ms=options.paragraph_pause_ms,
             questions=questions,
+            speakers=speakers,
         )
     return docx_chunks(session, captions, lang, paragraph_pause_ms=options.paragraph_pause_ms,
-                       questions=questions)
+                       questions=questions, speakers=speakers)
 
 
 def zip_chunks(
@@ -126,6 +129,7 @@ def zip_chunks(
     formats: Sequence[str] = FORMATS,
     options: ExportOptions = ExportOptions(),
     questions_for: Callable[[str], Sequence[QuestionEntry]] | None = None,
+    speakers: Sequence[SpeakerTurn] = (),
 ) -> Iterator[bytes]:
     """Return a generator of a zip holding every language in every format.
 
@@ -147,7 +151,7 @@ def zip_chunks(
                 # captions_for(lang) runs just before its entry is written.
                 questions = questions_for(lang) if questions_for is not None else ()
                 chunks = export_chunks(fmt, session, captions_for(lang), lang=lang, options=options,
-                                       questions=questions)
+                                       questions=questions, speakers=speakers)
                 compress = fmt not in _ALREADY_COMPRESSED
                 yield ZipEntry(filename(session, lang, fmt), chunks, date_time, compress)
 

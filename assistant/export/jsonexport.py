@@ -6,11 +6,13 @@ The document is one object::
      "session": {...}, "lang": "fr", "machine_translated": true, "note": "...",
      "captions": [{"id": ..., "seq": ..., ...}, ...],
      "caption_count": 123,
-     "questions": [{"number": 1, "text": ..., "state": ..., "votes": ...}, ...]}
+     "questions": [{"number": 1, "text": ..., "state": ..., "votes": ...}, ...],
+     "speakers": [{"audio_ms": 0, "speaker": "Ada Lovelace"}, ...]}
 
 Caption fields are the stored values, unchanged (times are not adjusted the
 way subtitle cues are); ``machine_translated`` is added per caption. ``questions``
-is the floor's questions in this language (:mod:`assistant.export.questions`), ``[]`` when none.
+is the floor's questions in this language (:mod:`assistant.export.questions`), ``[]`` when none;
+``speakers`` the speaker turns (``[]`` when none), and each caption then carries its ``speaker``.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from assistant.captions import Caption, Session
+from assistant.captions import Caption, Session, SpeakerTurn
 from assistant.export.chunks import batched, peek
 from assistant.export.marks import is_machine_translated, transcript_info
 from assistant.export.questions import QuestionEntry, question_record
+from assistant.export.speakers import Speakers
 
 FORMAT_NAME = "assistant-transcript"
 FORMAT_VERSION = 1
@@ -34,9 +37,10 @@ def json_chunks(
     lang: str | None = None,
     *,
     questions: Sequence[QuestionEntry] = (),
+    speakers: Sequence[SpeakerTurn] = (),
 ) -> Iterator[bytes]:
     """Yield a UTF-8 JSON transcript whose "captions" array is written element by element."""
-    return batched(_pieces(session, captions, lang, questions))
+    return batched(_pieces(session, captions, lang, questions, Speakers(speakers)))
 
 
 def caption_record(caption: Caption) -> dict[str, Any]:
@@ -76,8 +80,10 @@ def _dumps(value: Any) -> str:
 
 
 def _pieces(
-    session: Session, captions: Iterable[Caption], lang: str | None, questions: Sequence[QuestionEntry] = ()
+    session: Session, captions: Iterable[Caption], lang: str | None, questions: Sequence[QuestionEntry] = (),
+    speakers: Speakers | None = None,
 ) -> Iterator[str]:
+    speakers = speakers if speakers is not None else Speakers()
     first, captions = peek(captions)
     info = transcript_info(session, lang, first)
     yield (
@@ -89,6 +95,10 @@ def _pieces(
     )
     count = 0
     for caption in captions:
-        yield ("\n" if count == 0 else ",\n") + _dumps(caption_record(caption))
+        record = caption_record(caption)
+        if speakers:
+            record["speaker"] = speakers.of(caption)[0]
+        yield ("\n" if count == 0 else ",\n") + _dumps(record)
         count += 1
-    yield f'\n],"caption_count":{count},"questions":{_dumps([question_record(q) for q in questions])}}}\n'
+    yield (f'\n],"caption_count":{count},"questions":{_dumps([question_record(q) for q in questions])},'
+           f'"speakers":{_dumps(speakers.records())}}}\n')

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from assistant.captions import Caption, Session
+from assistant.captions import Caption, Session, SpeakerTurn
 from assistant.export.chunks import batched, peek
 from assistant.export.cues import clock, one_line
 from assistant.export.marks import TranscriptInfo, line_mark, transcript_info
 from assistant.export.questions import SECTION_TITLE, QuestionEntry, question_line
+from assistant.export.speakers import Speakers
 
 PARAGRAPH_PAUSE_MS = 4000  # a silence at least this long between captions starts a paragraph
 
@@ -25,9 +26,11 @@ def txt_chunks(
     timestamps: bool = True,
     paragraph_pause_ms: int = PARAGRAPH_PAUSE_MS,
     questions: Sequence[QuestionEntry] = (),
+    speakers: Sequence[SpeakerTurn] = (),
 ) -> Iterator[bytes]:
-    """Yield a UTF-8 plain-text transcript of ``captions``, then a "Questions" section if there are any."""
-    return batched(_pieces(session, captions, lang, timestamps, paragraph_pause_ms, questions))
+    """Yield a UTF-8 plain-text transcript of ``captions``, then a "Questions" section if there are any.
+    Each speaker's turn starts a paragraph with a "Name:" line."""
+    return batched(_pieces(session, captions, lang, timestamps, paragraph_pause_ms, questions, Speakers(speakers)))
 
 
 def header_lines(info: TranscriptInfo) -> list[str]:
@@ -49,7 +52,9 @@ def _pieces(
     timestamps: bool,
     paragraph_pause_ms: int,
     questions: Sequence[QuestionEntry] = (),
+    speakers: Speakers | None = None,
 ) -> Iterator[str]:
+    speakers = speakers if speakers is not None else Speakers()
     first, captions = peek(captions)
     info = transcript_info(session, lang, first)
     yield (one_line(info.title) or one_line(info.session_id)) + "\n"
@@ -59,7 +64,10 @@ def _pieces(
         text = one_line(caption.text)
         if not text:
             continue
-        if previous_end_ms is not None and caption.start_ms - previous_end_ms >= paragraph_pause_ms:
+        name, turn = speakers.of(caption)
+        if turn and name:
+            yield ("\n" if previous_end_ms is not None else "") + f"{one_line(name)}:\n"
+        elif previous_end_ms is not None and caption.start_ms - previous_end_ms >= paragraph_pause_ms:
             yield "\n"
         previous_end_ms = caption.end_ms
         mark = line_mark(caption, info)

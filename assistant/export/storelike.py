@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-from assistant.captions import Caption, Session
+from assistant.captions import Caption, Session, SpeakerTurn
 from assistant.session.questions import StoredQuestion
 
 
@@ -48,3 +48,17 @@ class HasQuestions(Protocol):
 
     @property
     def questions(self) -> QuestionRowsLike: ...
+
+
+class SpeakerRowsLike(Protocol):
+    def load(self, session: str) -> list[SpeakerTurn]:
+        """The session's speaker turns in audio order."""
+        ...
+
+
+@runtime_checkable
+class HasSpeakers(Protocol):
+    """A store that also keeps who spoke when (the SQLite store does; a captions-only fake need not)."""
+
+    @property
+    def speakers(self) -> SpeakerRowsLike: ...

@@ -12,6 +12,7 @@ session it acts on.
 from __future__ import annotations
 
 import re
+from typing import Sequence
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -19,7 +20,7 @@ from aiohttp import web
 from ..captions import Session
 from ..errors import AuthError, ForbiddenError, ProtocolError
 from . import auth
-from .keys import CLOCK, SETTINGS, STORE, THROTTLE
+from .keys import CLOCK, SETTINGS, STORE, TALKS, THROTTLE
 from .limits import client_address
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
@@ -48,17 +49,34 @@ def require_staff(request: web.Request) -> None:
 
 
 def require_chair(request: web.Request, session_id: str) -> None:
-    """Pass a request carrying the chair token, or a chair token scoped to ``session_id``."""
+    """Pass a request carrying the chair token, or a chair token scoped to ``session_id`` (or, for a talk
+    of the programme, to its room: a room's chair chairs every talk in it)."""
     found = grant(request)
-    if found is not None and found.covers("chair", session_id):
+    if found is not None and any(found.covers("chair", scope) for scope in _scopes(request, session_id)):
         return
     raise _refusal(request, found, f"the chair token of session {session_id!r}")
+
+
+def _scopes(request: web.Request, session_id: str) -> list[str]:
+    """What a scoped token may name to hold a role in ``session_id``: the session, and its room if a talk."""
+    talks = request.app.get(TALKS)
+    room = talks.room_of_talk(session_id) if talks is not None else None
+    return [session_id] if room is None else [session_id, room]
+
+
+def require_chair_of(request: web.Request, session_ids: Sequence[str], needed: str) -> None:
+    """Pass the chair token, or a chair token scoped to one of ``session_ids`` (a room and its talk on now)."""
+    found = grant(request)
+    if found is not None and any(found.covers("chair", sid) for sid in session_ids):
+        return
+    raise _refusal(request, found, needed)
 
 
 def require_chair_or_staff(request: web.Request, session_id: str) -> auth.Grant:
     """Pass the staff token, the chair token, or a chair token scoped to ``session_id``; return which."""
     found = grant(request)
-    if found is not None and (found.role == "staff" or found.covers("chair", session_id)):
+    if found is not None and (found.role == "staff"
+                              or any(found.covers("chair", scope) for scope in _scopes(request, session_id))):
         return found
     raise _refusal(request, found, f"the chair token of session {session_id!r}, or the staff token")
 

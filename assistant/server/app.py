@@ -26,11 +26,11 @@ from ..errors import ProtocolError
 from ..hub import CaptionBus, MemoryBus
 from ..store import Store
 from ..store.log import LocalLog
-from . import access, auth, chair, engines, floor, ingest, pages, readers, staff
+from . import access, auth, chair, engines, floor, ingest, pages, programme, readers, roomsocket, speakers, staff
 from .boundary import error_middleware
 from .jobs import ExportJobs
 from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, LOG, QUESTIONS, SESSIONS, SETTINGS, SOCKETS, \
-    STORE, THROTTLE, TRANSLATOR
+    SPEAKERS, STORE, TALKS, THROTTLE, TRANSLATOR
 from .limits import AuthThrottle, ConnectionLimiter
 from .metrics import METRICS, Metrics
 from .questions import QuestionDesks
@@ -38,6 +38,8 @@ from .runtime import RecognizerFactory
 from .sessions import Sessions
 from .sockets import going_away
 from .sources import feed
+from .speakers import SpeakerDesk
+from .talks import TalkRooms
 from .translation import Translating
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,9 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
         for stored in db.sessions_to_reopen():  # created through the API, not ended: as they were
             if stored.id not in sessions:
                 sessions.open(stored)
+        app[SPEAKERS] = desk = SpeakerDesk(db, app[BUS])
+        app[TALKS] = talks = TalkRooms(db, sessions, app[BUS], clock, on_start=speakers.first_speaker(desk))
+        talks.start()  # the programme's talks on now are opened, and the clock followed
         feeds = [asyncio.create_task(feed(sessions.get(sid), src)) for sid, src in (sources or {}).items()]
         if on_ready is not None:
             on_ready(app)
@@ -106,6 +111,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
         for task in feeds:
             task.cancel()
         await asyncio.gather(*feeds, return_exceptions=True)
+        await talks.close()
         await app[QUESTIONS].close()
         await sessions.close()
         await app[BUS].close()
@@ -164,6 +170,9 @@ def add_routes(app: web.Application, audio_ws: Handler) -> None:
     app.router.add_get(r"/api/sessions/{session}/transcript.{fmt:[a-z]+}", staff.transcript)
     app.router.add_get("/api/exports/{job}", staff.export_progress)
     floor.add_routes(app)
+    programme.add_routes(app)
+    roomsocket.add_routes(app)
+    speakers.add_routes(app)
     app.router.add_get("/ws/captions/{session}", guard_reader_socket(readers.captions_ws))
     app.router.add_get("/ws/audio/{session}", audio_ws)
     app.router.add_get("/ws/chair/{session}", chair.chair_ws)

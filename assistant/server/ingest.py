@@ -24,7 +24,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from aiohttp import WSMsgType, web
@@ -37,7 +37,7 @@ from .boundary import ws_close_with_error
 from .keys import CLOCK, SETTINGS
 from .limits import MessageBudget, admit
 from .sockets import chair_socket, open_socket
-from .runtime import AudioKind, AudioFeed, SessionRuntime
+from .runtime import AudioKind
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,22 @@ _SILENCE: AudioArray = np.zeros(GAP_CHUNK_SAMPLES, dtype=np.float32)
 _SILENCE.setflags(write=False)
 
 
+class AudioTarget(Protocol):
+    """Where a capture stream's audio goes: a session (:class:`SessionRuntime`), or a room that carries it
+    into the talk on now (:class:`~assistant.server.roomaudio.RoomAudio`)."""
+
+    ingest_streams: dict[str, object]
+
+    @property
+    def feed(self) -> object | None: ...
+
+    def open_audio(self, kind: AudioKind = "capture", name: str | None = None) -> object: ...
+
+    def push_audio(self, chunk: AudioArray, at_ms: int | None = None) -> None: ...
+
+    def close_audio(self) -> None: ...
+
+
 @dataclass
 class IngestStream:
     """A capture stream the session has heard: its decoder and position survive reconnects.
@@ -65,7 +81,7 @@ class IngestStream:
     id: str
     format: AudioFormat
     decoder: PcmDecoder
-    feed: AudioFeed
+    feed: object  # the target's feed this stream opened
     socket: web.WebSocketResponse | None = None
     gap_samples: int = 0
     stopped: bool = False
@@ -77,7 +93,7 @@ class IngestStream:
         """Samples of this stream the session holds: the ``received`` of ``ready`` and ``ack``."""
         return self.decoder.samples_received + self.gap_samples
 
-    def ended(self, current: AudioFeed | None) -> bool:
+    def ended(self, current: object | None) -> bool:
         """True once the client stopped, or the session's audio moved on (chair's end, another stream)."""
         return self.stopped or current is not self.feed
 
@@ -109,7 +125,8 @@ def parse_gap(obj: dict[str, object], fmt: AudioFormat) -> int:
     return samples
 
 
-async def _serve_capture(runtime: SessionRuntime, request: web.Request) -> web.WebSocketResponse:
+async def serve_capture(runtime: AudioTarget, request: web.Request) -> web.WebSocketResponse:
+    """Serve one capture connection into ``runtime`` (a session, or a room's talk on now)."""
     ws = await open_socket(request)
     stream: IngestStream | None = None
     try:
@@ -141,7 +158,7 @@ async def read_start(ws: web.WebSocketResponse) -> tuple[AudioFormat, str] | Non
     return parse_start_message(obj)
 
 
-async def _start(app: web.Application, runtime: SessionRuntime, ws: web.WebSocketResponse) -> IngestStream | None:
+async def _start(app: web.Application, runtime: AudioTarget, ws: web.WebSocketResponse) -> IngestStream | None:
     """Read ``start`` and answer ``ready``; None when the client left or its stream had ended."""
     start = await read_start(ws)
     if start is None:
@@ -168,7 +185,7 @@ async def _start(app: web.Application, runtime: SessionRuntime, ws: web.WebSocke
     return stream
 
 
-async def _receive(app: web.Application, runtime: SessionRuntime, ws: web.WebSocketResponse,
+async def _receive(app: web.Application, runtime: AudioTarget, ws: web.WebSocketResponse,
                    stream: IngestStream) -> None:
     budget = MessageBudget.of(app[SETTINGS].limits)
     ack_every = int(stream.format.sample_rate * ACK_EVERY_S)
@@ -211,7 +228,7 @@ async def _receive(app: web.Application, runtime: SessionRuntime, ws: web.WebSoc
             await ws.send_json({"type": "ack", "received": stream.received})
 
 
-async def _stop(runtime: SessionRuntime, ws: web.WebSocketResponse, stream: IngestStream) -> None:
+async def _stop(runtime: AudioTarget, ws: web.WebSocketResponse, stream: IngestStream) -> None:
     tail = stream.decoder.flush()
     if len(tail):
         runtime.push_audio(tail)
@@ -221,7 +238,7 @@ async def _stop(runtime: SessionRuntime, ws: web.WebSocketResponse, stream: Inge
     await ws.close()
 
 
-def _take_over(runtime: SessionRuntime, ws: web.WebSocketResponse) -> None:
+def _take_over(runtime: AudioTarget, ws: web.WebSocketResponse) -> None:
     """Make ``ws`` the session's only capture connection: every older one is told, then closed with 4409.
 
     Not awaited: an older connection whose peer vanished would hold the new
@@ -272,18 +289,18 @@ def _load(data: str) -> dict[str, object] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def _forget_old_streams(runtime: SessionRuntime) -> None:
+def _forget_old_streams(runtime: AudioTarget) -> None:
     streams = _streams(runtime)
     ended = [key for key, s in streams.items() if s.ended(runtime.feed)]
     for key in ended[: max(0, len(ended) - REMEMBERED_ENDED_STREAMS)]:
         del streams[key]
 
 
-def _streams(runtime: SessionRuntime) -> dict[str, IngestStream]:
+def _streams(runtime: AudioTarget) -> dict[str, IngestStream]:
     return runtime.ingest_streams  # type: ignore[return-value]
 
 
-audio_ws = chair_socket(_serve_capture)
+audio_ws = chair_socket(serve_capture)
 
 
 def _source_of(stream_id: str) -> tuple[AudioKind, str]:

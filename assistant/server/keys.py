@@ -7,6 +7,7 @@ them as ``request.app[STORE]`` and so on.
 from __future__ import annotations
 
 import weakref
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -21,6 +22,10 @@ from .jobs import ExportJobs
 from .limits import AuthThrottle, ConnectionLimiter
 from .questions import QuestionDesks
 from .rooms import RoomRegistry
+from .talks import TalkRooms
+
+if TYPE_CHECKING:
+    from .speakers import SpeakerDesk
 from .translation import Translating
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -38,5 +43,9 @@ ISSUED_TOKENS = web.AppKey("issued_tokens", list[IssuedToken])
 # The translation service the sessions use; exports translate languages nobody read live with it.
 TRANSLATOR: web.AppKey[Translating] = web.AppKey("translator")
 EXPORT_JOBS = web.AppKey("export_jobs", ExportJobs)
+# Who is speaking in each session (one server).
+SPEAKERS: web.AppKey["SpeakerDesk"] = web.AppKey("speakers")
+# The programme's rooms and the talk on in each (one server; a cluster's web node has none).
+TALKS = web.AppKey("talks", TalkRooms)
 # Open WebSockets, closed with GOING_AWAY on shutdown.
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])

@@ -109,9 +109,14 @@ async def qr_svg(request: web.Request) -> web.Response:
     session = request.app[STORE].get_session(request.match_info["session"])
     access.require_reader(request, session)
     key = None if session.public else auth.presented_key(request)
+    return qr_response(join_url(request, session.id, key))
+
+
+def qr_response(url: str) -> web.Response:
+    """``url`` as a QR code (SVG), the one the room cards and screens show."""
     buf = io.BytesIO()
-    segno.make(join_url(request, session.id, key), error="m").save(buf, kind="svg", scale=QR_SCALE, border=2,
-                                                                   xmldecl=False, svgns=True, title="Join the captions")
+    segno.make(url, error="m").save(buf, kind="svg", scale=QR_SCALE, border=2, xmldecl=False, svgns=True,
+                                    title="Join the captions")
     return web.Response(body=buf.getvalue(), content_type="image/svg+xml", headers={"Cache-Control": "no-cache"})
 
 

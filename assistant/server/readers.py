@@ -20,7 +20,7 @@ from ..errors import LanguageError, ProtocolError
 from ..hub import Subscription, Topic
 from ..store.log import CaptionLog
 from .boundary import ws_close_with_error, ws_send_error
-from .keys import BUS, CLOCK, LOG, QUESTIONS, SETTINGS
+from .keys import BUS, CLOCK, LOG, QUESTIONS, SETTINGS, SPEAKERS
 from .limits import MessageBudget, admit
 from .rooms import Room
 from .sockets import limited, open_socket
@@ -63,9 +63,12 @@ async def _serve_reader(app: web.Application, runtime: Room, ws: web.WebSocketRe
     runtime.reader_joined(lang)
     desks = app.get(QUESTIONS)
     desk = desks.get(runtime.session.id) if desks is not None else None
+    speakers = app.get(SPEAKERS)
+    sid = runtime.session.id
     writer = asyncio.create_task(stream_captions(
         runtime, ws, sub, lang, since, app[LOG],
-        questions=(lambda always: desk.snapshot_frame(lang, always=always)) if desk is not None else None))
+        questions=(lambda always: desk.snapshot_frame(lang, always=always)) if desk is not None else None,
+        speaker=(lambda: speakers.frame(sid)) if speakers is not None else None))
     writer.add_done_callback(lambda task: _writer_stopped(task, ws))
     budget = MessageBudget.of(app[SETTINGS].limits)
     try:
@@ -100,7 +103,8 @@ def _writer_stopped(task: asyncio.Task[None], ws: web.WebSocketResponse) -> None
 
 async def stream_captions(runtime: Room, ws: web.WebSocketResponse, sub: Subscription,
                           lang: str, since: int, store: CaptionLog, *,
-                          questions: Callable[[bool], protocol.Frame | None] | None = None) -> None:
+                          questions: Callable[[bool], protocol.Frame | None] | None = None,
+                          speaker: Callable[[], protocol.Frame | None] | None = None) -> None:
     """Write one reader's stream: hello, the captions after ``since``, then live frames from ``sub``.
 
     ``questions(always)`` gives the floor's ``questions`` snapshot: after hello when any
@@ -116,6 +120,8 @@ async def stream_captions(runtime: Room, ws: web.WebSocketResponse, sub: Subscri
                         WSMsgType.TEXT)
     if questions is not None and (snapshot := questions(False)) is not None:
         await ws.send_frame(snapshot.data, WSMsgType.TEXT)
+    if speaker is not None and (now_speaking := speaker()) is not None:
+        await ws.send_frame(now_speaking.data, WSMsgType.TEXT)
     last = await _replay(runtime, store, ws, lang, since)
     if since > 0:
         await _send_corrections(ws, await store.corrected_before(sid, lang, since, CORRECTION_WINDOW))
@@ -135,6 +141,8 @@ async def stream_captions(runtime: Room, ws: web.WebSocketResponse, sub: Subscri
             await _send_corrections(ws, await store.revised_since(sid, lang, shown, drained_at_ms))
             if questions is not None and (snapshot := questions(True)) is not None:
                 await ws.send_frame(snapshot.data, WSMsgType.TEXT)
+            if speaker is not None and (now_speaking := speaker()) is not None:
+                await ws.send_frame(now_speaking.data, WSMsgType.TEXT)  # a change may have been dropped
             await ws.send_frame(protocol.status(runtime.status(lang)).data, WSMsgType.TEXT)
             drained_at_ms = runtime.clock.now_ms()
             continue

@@ -155,7 +155,7 @@ def _produced(request: web.Request, body: dict[str, Any], spoken: str) -> tuple[
                             'like ["fr", "zh"]', code="unknown_language")
     languages = tuple(dict.fromkeys(code for code in wanted if code != spoken))
     translator = request.app.get(TRANSLATOR)  # a cluster's web node translates nothing
-    reachable = _targets_of(translator, spoken) if translator is not None else ()
+    reachable = targets_of(translator, spoken) if translator is not None else ()
     missing = [code for code in languages if code not in reachable]
     if missing:
         raise ProtocolError(f'no installed translation package reaches {", ".join(missing)} from {spoken!r}; '
@@ -165,7 +165,7 @@ def _produced(request: web.Request, body: dict[str, Any], spoken: str) -> tuple[
     return languages, glossary
 
 
-def _targets_of(translator: Translating, spoken: str) -> tuple[str, ...]:
+def targets_of(translator: Translating, spoken: str) -> tuple[str, ...]:
     """What captions spoken in ``spoken`` can be translated into; "auto" translates as English until detected."""
     source = "en" if spoken == "auto" else spoken
     return tuple(t for t in translator.available_targets(source) if t != source)
@@ -180,7 +180,7 @@ async def list_languages(request: web.Request) -> web.Response:
     if translator is not None:
         # The package registry may read its folder: off the event loop.
         found = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: {lang: _targets_of(translator, lang) for lang in ("auto", *SPOKEN_LANGUAGES)})
+            None, lambda: {lang: targets_of(translator, lang) for lang in ("auto", *SPOKEN_LANGUAGES)})
         targets = {lang: list(reach) for lang, reach in found.items() if reach}
     return web.json_response({"spoken": ["auto", *SPOKEN_LANGUAGES], "targets": targets})
 
@@ -353,15 +353,16 @@ def _chunks(lane: Lane, session: Session, fmt: str, plans: list[LanguagePlan],
     reader = lane.store()
     by_lang = {p.lang: p for p in plans}
     questions = reader.questions.load(session.id)  # the floor's questions, listed after the captions
+    speakers = reader.speakers.load(session.id)  # who spoke when: speaker turns in every format
 
     def captions_for(lang: str) -> Iterator[Caption]:
         return progress.counted(transcript_captions(reader, session, by_lang[lang], translator, progress), lang)
 
     if fmt == ZIP:
         return zip_chunks(session, captions_for, list(by_lang),
-                          questions_for=lambda lang: entries_for(questions, lang))
+                          questions_for=lambda lang: entries_for(questions, lang), speakers=speakers)
     return export_chunks(fmt, session, captions_for(plans[0].lang), lang=plans[0].lang,
-                         questions=entries_for(questions, plans[0].lang))
+                         questions=entries_for(questions, plans[0].lang), speakers=speakers)
 
 
 async def export_worker(app: web.Application) -> AsyncIterator[None]:

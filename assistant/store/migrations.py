@@ -129,4 +129,52 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE captions ADD COLUMN continues INTEGER NOT NULL DEFAULT 0;
     """,
+    # 8: the conference programme (rooms, talks: each talk is a session of the same id) and when each talk
+    #    really ran (rolled over by the clock or by the chair's "Next talk"); replaced whole by an import
+    """
+    CREATE TABLE programme_rooms (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        position INTEGER NOT NULL
+    );
+    CREATE TABLE programme_talks (
+        id TEXT PRIMARY KEY,
+        room TEXT NOT NULL REFERENCES programme_rooms(id),
+        title TEXT NOT NULL,
+        speakers TEXT NOT NULL DEFAULT '[]',
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        timezone TEXT NOT NULL,
+        language TEXT NOT NULL,
+        languages TEXT NOT NULL DEFAULT '[]',
+        glossary TEXT NOT NULL DEFAULT '[]',
+        line INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX programme_talks_by_room ON programme_talks(room, start_ms);
+    CREATE TABLE programme_imports (
+        at_ms INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        rooms INTEGER NOT NULL,
+        talks INTEGER NOT NULL
+    );
+    CREATE TABLE talk_runs (
+        talk TEXT PRIMARY KEY,
+        room TEXT NOT NULL,
+        started_at_ms INTEGER NOT NULL,
+        ended_at_ms INTEGER,
+        held INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX talk_runs_by_room ON talk_runs(room, started_at_ms);
+    """,
+    # 9: who is speaking, from which audio time on (the programme's speakers, switched by the chair):
+    #    the speaker turns of every export
+    """
+    CREATE TABLE speaker_turns (
+        session TEXT NOT NULL REFERENCES sessions(id),
+        audio_ms INTEGER NOT NULL,
+        speaker TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (session, audio_ms)
+    );
+    """,
 )

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Literal, Sequence
 from ..captions import Caption, Session
 from ..errors import NotFoundError, StoreError
 from .migrations import MIGRATIONS
+from .programme import ProgrammeRows, SpeakerRows
 from .questions import QuestionRows
 
 FETCH_BATCH = 500  # rows per round trip when streaming a long session
@@ -96,6 +97,16 @@ class Store:
     def questions(self) -> QuestionRows:
         """The floor's questions of every session (:mod:`.questions`)."""
         return QuestionRows(self._db)
+
+    @property
+    def speakers(self) -> SpeakerRows:
+        """Who spoke from which audio time on, per session (:mod:`.programme`)."""
+        return SpeakerRows(self._db)
+
+    @property
+    def programme(self) -> ProgrammeRows:
+        """The conference programme and when each talk ran (:mod:`.programme`)."""
+        return ProgrammeRows(self._db)
 
     # -- sessions -------------------------------------------------------
     def create_session(self, s: Session, *, via: CreatedVia = "config") -> Session:

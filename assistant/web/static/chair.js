@@ -145,8 +145,11 @@
   }
   function stationCommand(withToken) {
     var env = withToken ? "ASSISTANT_CHAIR_TOKEN='" + C.token + "' " : "";
-    return env + "assistant capture --server " + location.origin + " --session " + C.sessionId;
+    // A talk of the programme: the room's station, connected once for the whole day (chair-talk.js sets C.room).
+    var target = C.room ? " --room " + C.room : " --session " + C.sessionId;
+    return env + "assistant capture --server " + location.origin + target;
   }
+  C.renderSource = renderSource;
   document.querySelectorAll('input[name="source"]').forEach(function (r) {
     r.addEventListener("change", function () {
       state.source = r.value;

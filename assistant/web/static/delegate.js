@@ -34,7 +34,9 @@ window.I18N.ready.then(function () {
   var PARAGRAPH_SENTENCES = 4;     // …and so does a paragraph that holds this many sentences already
   var PARAGRAPH_BREAK_MS = 8000;   // a pause this long starts one even mid-sentence (text without punctuation)
 
-  var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
+  // A room's permanent address (/r/{room}) shows the talk on now: room.js tells followTalk() which one.
+  var roomMatch = /^\/r\/([^/]+)\/?$/.exec(location.pathname);
+  var sessionId = roomMatch ? "" : decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
   // A private session's join link carries its key (?key=...); pass it on to the socket and downloads.
   var sessionKey = new URLSearchParams(location.search).get("key") || "";
   var keyParam = sessionKey ? "&key=" + encodeURIComponent(sessionKey) : "";
@@ -69,7 +71,8 @@ window.I18N.ready.then(function () {
     autoScroll: true,
     mode: CC.store.get("cc.mode", "fast") === "stable" ? "stable" : "fast",
     announce: CC.store.get("cc.announce", "0") === "1",
-    paragraphs: CC.store.get("cc.paragraphs", "0") === "1"
+    paragraphs: CC.store.get("cc.paragraphs", "0") === "1",
+    speaker: null        // who is speaking, from speaker frames
   };
   var log = new CC.CaptionLog();
   var nodes = {};      // caption id -> its <span class="cap">
@@ -372,7 +375,8 @@ window.I18N.ready.then(function () {
   // -- header state ------------------------------------------------------------
   function renderConn() {
     var pill = ui.conn, label, s;
-    if (state.conn === "open" && state.live === false) {
+    if (roomMatch && !sessionId) { s = "paused"; label = t("room.between"); }  // a room page between talks
+    else if (state.conn === "open" && state.live === false) {
       s = state.session === "ended" ? "ended" : "paused";  // over for good: a colour of its own, not paused amber
       label = t(state.session === "paused" ? "state.paused" : state.session === "ended" ? "state.ended" : "conn.not_live");
     }
@@ -529,6 +533,8 @@ window.I18N.ready.then(function () {
     switch (f.type) {
       case "hello":
         state.replaying = true;
+        state.speaker = null;  // a speaker frame follows when someone is named
+        renderSpeaker();
         state.live = null;
         if (typeof f.seq === "number" && f.seq < log.maxSeq) clearCaptions();  // the server's log restarted
         state.sourceLang = f.source_lang;
@@ -558,6 +564,10 @@ window.I18N.ready.then(function () {
         break;
       case "partial":
         setPartial(f);
+        break;
+      case "speaker":
+        state.speaker = typeof f.speaker === "string" ? f.speaker : null;
+        renderSpeaker();
         break;
       case "status":
         state.replaying = false;
@@ -674,10 +684,17 @@ window.I18N.ready.then(function () {
   /* Every string this script wrote, again in the interface language just picked. */
   function relocalise() {
     renderTitle(); renderConn(); renderLag(); renderToggles(); renderBanner(); renderLanguages(); renderNotice();
+    renderSpeaker();
     state.shownCard = null;
     renderSession();
     log.lines.forEach(function (line) { if (nodes[line.id]) fillLine(nodes[line.id], line); });
     renderPartial();
+  }
+  /* Who is speaking (the programme's speaker, or the one the chair switched to). */
+  function renderSpeaker() {
+    var node = $("#speaker");
+    node.hidden = !state.speaker;
+    node.textContent = state.speaker ? t("speaker.now", { name: state.speaker }) : "";
   }
   function renderTitle() {
     ui.title.textContent = state.title || t("app.name");
@@ -692,15 +709,39 @@ window.I18N.ready.then(function () {
   renderSession();
   renderToggles();
   renderDownloads();
-  if (!sessionId) {
-    showNotice("delegate.no_session");
-    return;
-  }
-  socket.start();
 
   /* For tests and debugging: a read-only view of what is shown. */
   window.captionsDebug = {
     state: state, log: log, socket: socket,
     texts: function () { return log.lines.map(function (l) { return l.text; }); }
   };
+
+  /* The room page's talk changed (room.js): read the new talk's captions from its start, in the same
+     language; "" between talks (``title``: the room's name, shown instead). */
+  function followTalk(id, title) {
+    if (id === sessionId) {
+      if (!id && (title || "") !== state.title) { state.title = title || ""; renderTitle(); }
+      return;
+    }
+    sessionId = id || "";
+    clearCaptions();
+    state.title = sessionId ? "" : (title || "");
+    state.said = false; state.session = null; state.startedAt = null; state.live = null; state.speaker = null;
+    state.lagMs = null; state.translationMs = null; state.shownCard = null; state.autoScroll = true;
+    ui.jump.hidden = true;
+    renderTitle(); renderSession(); renderDownloads(); renderConn(); renderLag(); renderSpeaker();
+    document.body.classList.toggle("between", !sessionId);
+    if (sessionId) socket.restart(); else socket.stop();
+  }
+  window.CCDelegate = { followTalk: followTalk, room: roomMatch ? decodeURIComponent(roomMatch[1]) : "" };
+  if (roomMatch) {  // room.js starts the captions of the talk on now
+    document.body.classList.add("between");
+    return;
+  }
+  if (!sessionId) {
+    showNotice("delegate.no_session");
+    return;
+  }
+  socket.start();
+
 });

@@ -14,8 +14,10 @@ window.I18N.ready.then(function () {
   var SESSION_STATES = { idle: "state.idle", paused: "state.paused", ended: "session.ended" };
 
   var params = new URLSearchParams(location.search);
-  var path = location.pathname.replace(/\/+$/, "").split("/");  // /s/{session}/display
-  var sessionId = decodeURIComponent(path[path.length - 2] || "");
+  var path = location.pathname.replace(/\/+$/, "").split("/");  // /s/{session}/display or /r/{room}/display
+  // A room's screen (/r/{room}/display) shows the talk on now and follows the room from talk to talk.
+  var room = path[1] === "r" ? decodeURIComponent(path[path.length - 2] || "") : "";
+  var sessionId = room ? "" : decodeURIComponent(path[path.length - 2] || "");
   var sessionKey = params.get("key") || "";
   var keyParam = sessionKey ? "key=" + encodeURIComponent(sessionKey) : "";
   var lines = Math.min(MAX_LINES, Math.max(1, parseInt(params.get("lines"), 10) || DEFAULT_LINES));
@@ -30,6 +32,8 @@ window.I18N.ready.then(function () {
 
   var state = {
     title: "",
+    roomFrame: null, // a room's screen: the last room frame
+    speaker: "",     // who is speaking, from the first language's speaker frames
     session: null,   // "idle" | "live" | "paused" | "ended", from status frames
     fresh: false,    // a caption arrived live since the session state last changed
     joinUrl: ""
@@ -38,6 +42,7 @@ window.I18N.ready.then(function () {
 
   /* One language on screen: its socket, its captions and the block that shows the newest of them. */
   function Stream(lang) {
+    this.asked = lang;         // the language asked for ("": the spoken one), kept from talk to talk
     this.lang = lang;          // "" until the hello frame names the spoken language
     this.log = new CC.CaptionLog();
     this.partial = null;       // the latest partial frame, or null
@@ -86,6 +91,9 @@ window.I18N.ready.then(function () {
         this.partial = f.text ? f : null;
         this.render();
         break;
+      case "speaker":
+        if (this === streams[0]) { state.speaker = typeof f.speaker === "string" ? f.speaker : ""; renderSpeaker(); }
+        break;
       case "status":
         this.replaying = false;
         if (this === streams[0]) setSession(f.state || (f.live ? "live" : "idle"));
@@ -109,6 +117,12 @@ window.I18N.ready.then(function () {
     }
     fill(this.node, nodes);
   };
+
+  function renderSpeaker() {
+    var node = $("#speaker");
+    node.hidden = !state.speaker;
+    node.textContent = state.speaker ? t("speaker.now", { name: state.speaker }) : "";
+  }
 
   function fill(parent, children) {
     parent.textContent = "";
@@ -145,7 +159,10 @@ window.I18N.ready.then(function () {
     $("#streams").hidden = idle;
     $("#idle-title").textContent = state.title;
     document.title = state.title ? t("app.titled", { title: state.title }) : t("app.name");
-    $("#idle-state").textContent = SESSION_STATES[state.session] ? t(SESSION_STATES[state.session]) : "";
+    var between = room && !sessionId && state.roomFrame, next = between ? state.roomFrame.next : null;
+    $("#idle-state").textContent = between ? (next ? t("room.next", { title: next.title, time: next.start.slice(11, 16) })
+                                                   : t("room.no_more"))
+      : SESSION_STATES[state.session] ? t(SESSION_STATES[state.session]) : "";
     $("#idle-url").textContent = state.joinUrl.replace(/^https?:\/\//, "");
     $("#idle-url").hidden = !state.joinUrl;
   }
@@ -189,13 +206,43 @@ window.I18N.ready.then(function () {
     } catch (e) { /* the QR code is enough */ }
   }
 
-  $("#idle-qr").src = "/api/sessions/" + encodeURIComponent(sessionId) + "/qr.svg" + (keyParam ? "?" + keyParam : "");
-  I18N.onchange(function () { hintsFor = ""; renderIdle(); renderHints(); renderConn(); });
-  (wanted.length ? wanted : [""]).forEach(add);
+  /* A room's screen: the room moved on (or is between talks); every language follows to the new talk. */
+  function onRoom(f) {
+    if (f.type !== "room") return;
+    state.roomFrame = f;
+    var next = f.now ? f.now.id : "";
+    if (next !== sessionId) {
+      sessionId = next;
+      state.session = null;
+      state.fresh = false;
+      state.speaker = "";
+      renderSpeaker();
+      streams.forEach(function (s) {
+        s.log.reset(); s.partial = null; s.lang = s.asked; s.failed = false; s.render();
+        if (sessionId) s.socket.restart(); else s.socket.stop();
+      });
+    }
+    if (!sessionId) state.title = f.name;
+    renderIdle();
+  }
+
+  I18N.onchange(function () { hintsFor = ""; renderIdle(); renderHints(); renderConn(); renderSpeaker(); });
+  if (room) {
+    $("#idle-qr").src = "/api/rooms/" + encodeURIComponent(room) + "/qr.svg";
+    state.joinUrl = location.origin + "/r/" + encodeURIComponent(room);
+    (wanted.length ? wanted : [""]).forEach(function (lang) { var st = new Stream(lang); streams.push(st); $("#streams").appendChild(st.node); });
+    new CC.ReconnectingSocket({
+      url: function () { return CC.wsUrl("/ws/rooms/" + encodeURIComponent(room)); },
+      onframe: onRoom
+    }).start();
+  } else {
+    $("#idle-qr").src = "/api/sessions/" + encodeURIComponent(sessionId) + "/qr.svg" + (keyParam ? "?" + keyParam : "");
+    (wanted.length ? wanted : [""]).forEach(add);
+  }
   layout();
   renderIdle();
   renderConn();
-  if (!sessionKey) loadJoinUrl();
+  if (!sessionKey && !room) loadJoinUrl();
 
   /* For tests and debugging: a read-only view of what is shown. */
   window.displayDebug = { state: state, streams: function () { return streams; } };

@@ -1,10 +1,12 @@
-/* The landing page: the sessions open now, each with its join link and QR code. */
+/* The landing page: the programme's rooms (each with its permanent address, QR code and the talk on now),
+   then the other sessions open now, each with its join link and QR code. */
 window.I18N.ready.then(function () {
   "use strict";
   var CC = window.CC, el = CC.el, $ = CC.$, I18N = window.I18N, t = I18N.t;
   var REFRESH_MS = 10000;
   var STATES = { live: "state.live", paused: "state.paused", idle: "state.idle", ended: "state.ended" };
   var last = null;  // the latest list, redrawn when the interface language changes
+  var programme = null;  // GET /api/programme (rooms and talks), when the server runs one
 
   function card(s) {
     var readers = 0;
@@ -28,16 +30,43 @@ window.I18N.ready.then(function () {
     ]);
   }
 
+  function roomCard(room) {
+    var talks = {};
+    programme.talks.forEach(function (x) { talks[x.id] = x; });
+    var now = room.now && talks[room.now], next = room.next && talks[room.next];
+    var line = now ? t("landing.room_now", { title: now.title })
+      : next ? t("room.next", { title: next.title, time: next.start.slice(11, 16) }) : t("room.no_more");
+    return el("li", { class: "card panel", dataset: { room: room.id } }, [
+      el("div", {}, [el("h2", { text: room.name }), el("p", { class: "meta", text: line })]),
+      el("img", { class: "qr", src: "/api/rooms/" + encodeURIComponent(room.id) + "/qr.svg", width: "112", height: "112",
+                  alt: t("landing.qr_alt", { title: room.name }), loading: "lazy" }),
+      el("a", { class: "button primary open", href: "/r/" + encodeURIComponent(room.id), text: t("landing.open") })
+    ]);
+  }
+
   function render(list) {
-    var ul = $("#sessions");
+    var rooms = programme ? programme.rooms : [];
+    var talkIds = {};
+    if (programme) programme.talks.forEach(function (x) { talkIds[x.id] = true; });
+    var ul = $("#rooms");
+    ul.textContent = "";
+    rooms.forEach(function (room) { ul.appendChild(roomCard(room)); });
+    ul.hidden = $("#rooms-title").hidden = !rooms.length;
+    list = list.filter(function (s) { return !talkIds[s.id]; });  // a talk is read through its room
+    ul = $("#sessions");
     ul.textContent = "";
     list.forEach(function (s) { ul.appendChild(card(s)); });
-    $("#empty").hidden = list.length > 0;
+    $("#empty").hidden = list.length > 0 || rooms.length > 0;
   }
 
   async function refresh() {
     try {
       var data = await CC.fetchJson("/api/sessions");
+      try {
+        programme = await CC.fetchJson("/api/programme");
+      } catch (e) {
+        programme = null;  // a server without the programme (a cluster's web node)
+      }
       last = (data.sessions || []).filter(function (s) { return s.state !== "ended"; });
       render(last);
       $("#error").hidden = true;

@@ -266,6 +266,12 @@
   document.addEventListener("cc:frame", function (ev) {
     var f = ev.detail || {};
     if (f.type === "hello") {
+      if (f.session && f.session !== sessionId) {  // the room page moved on to the next talk
+        sessionId = f.session;
+        state.mine = [];
+        state.voted = {};
+        renderCount(); renderMine();
+      }
       state.lang = f.lang || state.lang;
       state.languages = Array.isArray(f.languages) ? f.languages : state.languages;
       state.questions = {};
