@@ -81,9 +81,10 @@ def raise_fd_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def source_address(index: int, per_ip: int) -> str:
-    """127.0.x.y for client ``index``: ``per_ip`` clients share one loopback address."""
-    slot = index // per_ip
+def source_address(index: int, per_ip: int, first: int = 0) -> str:
+    """127.0.x.y for client ``index``: ``per_ip`` clients share one loopback address; ``first`` addresses
+    are skipped (left to other load runs beside this one)."""
+    slot = first + index // per_ip
     return f"127.{1 + slot // 250 // 250}.{slot // 250 % 250}.{slot % 250 + 2}"
 
 
@@ -103,6 +104,9 @@ class Client:
     dropping: bool = False
     resuming: bool = False
     resumed_at: float | None = None
+    cut_at: float | None = None  # when the server cut this client off (not a planned drop), until it caught up
+    cuts: list[tuple[float, float]] = field(default_factory=list)  # (cut at, caught up at) of each such cut
+    partials: int = 0
     opened_at: float | None = None
     ws: Any = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
@@ -176,7 +180,8 @@ class Worker:
                     "clients": [{"lang": c.lang, "seqs": np.array(c.seqs, dtype=np.int32),
                                  "times": np.array(c.times, dtype=np.float64), "dupes": c.dupes, "gaps": c.gaps,
                                  "last": c.last, "reconnects": c.reconnects, "refused": c.refused,
-                                 "unexpected": c.unexpected} for c in self.clients],
+                                 "unexpected": c.unexpected, "cuts": c.cuts, "cut_open": c.cut_at is not None,
+                                 "partials": c.partials} for c in self.clients],
                 })
                 return
 
@@ -197,6 +202,8 @@ class Worker:
                         self.frame(c, raw, time.time())
                 if not c.dropping:
                     c.unexpected += 1
+                    c.cut_at = c.cut_at or time.time()
+                    c.hello_seq = -1
                 delay = 0.0 if c.dropping else RETRY_DELAY_S
             except InvalidHandshake:
                 c.refused += 1  # e.g. 429 too many connections from this address
@@ -204,6 +211,8 @@ class Worker:
             except (ConnectionClosed, OSError, TimeoutError):
                 if not c.dropping:
                     c.unexpected += 1
+                    c.cut_at = c.cut_at or time.time()
+                    c.hello_seq = -1
                 delay = 0.0 if c.dropping else RETRY_DELAY_S
             if not self.stopping:
                 c.reconnects += 1
@@ -227,8 +236,13 @@ class Worker:
                 self.ids[key] = msg["id"]
         elif kind == "hello":
             c.hello_seq = msg["seq"]
+        elif kind == "partial":
+            c.partials += 1
         if c.resuming and c.resumed_at is None and 0 <= c.hello_seq <= c.last:
             c.resumed_at = now
+        if c.cut_at is not None and 0 <= c.hello_seq <= c.last:
+            c.cuts.append((c.cut_at, now))
+            c.cut_at = None
 
 
 def worker_main(conn: Connection, url: str, clients: list[tuple[str, str]]) -> None:
@@ -477,7 +491,8 @@ async def run(args: argparse.Namespace) -> int:
         langs = [lang for lang in args.langs if lang in offered] or [offered[0]]
         print(f"load: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; "
               f"{args.readers} readers over {langs} in {args.workers} client processes; server pid {pid}")
-        assignment = [(langs[i % len(langs)], source_address(i, args.per_ip)) for i in range(args.readers)]
+        assignment = [(langs[i % len(langs)], source_address(i, args.per_ip, args.first_address))
+                      for i in range(args.readers)]
         await asyncio.sleep(1.0)
         rss_before = meter.rss()
         workers = Workers(args.workers, ws_url, assignment)
@@ -563,8 +578,12 @@ def summarise(args: argparse.Namespace, reports: list[dict[str, Any]], targets: 
     for r in reports:
         ids.update(r["ids"])
     clients = [c for r in reports for c in r["clients"]]
-    # Every client must hold exactly seq 1..latest of its language, each once.
-    lost = sum(targets[c["lang"]] - len(c["seqs"]) for c in clients)
+    # Every client must hold exactly seq 1..latest of its language, each once (a recording may have made
+    # more captions after the latest seqs were read: the newest any client holds counts too).
+    latest = dict(targets)
+    for c in clients:
+        latest[c["lang"]] = max(latest.get(c["lang"], 0), int(c["seqs"].max()) if len(c["seqs"]) else 0)
+    lost = sum(latest[c["lang"]] - len(c["seqs"]) for c in clients)
     dupes = sum(c["dupes"] for c in clients)
     gaps = sum(c["gaps"] for c in clients)
     disorder = sum(int(np.any(np.diff(c["seqs"]) != 1)) or int(len(c["seqs"]) and c["seqs"][0] != 1)
@@ -606,6 +625,15 @@ def summarise(args: argparse.Namespace, reports: list[dict[str, Any]], targets: 
         print(f"captions posted: {chair.count} ({chair.failures} refused); latest seq per language {targets}")
     print(f"loss: {lost} captions missing, {gaps} gaps seen, {dupes} duplicates, {disorder} clients out of order; "
           f"{unexpected} unexpected disconnects")
+    cuts = [back - cut for c in clients for cut, back in c["cuts"]]
+    if unexpected:
+        never = sum(c["cut_open"] for c in clients)
+        print(f"cut off by the server: {len(cuts)} reconnects caught up in p50 {pct(cuts, 50):.2f} s, "
+              f"max {max(cuts, default=float('nan')):.2f} s after the cut; {never} still cut off at the end")
+    partials = [c["partials"] for c in clients]
+    if sum(partials):
+        print(f"partial frames per reader: p50 {pct(partials, 50):.0f}, min {min(partials)}, max {max(partials)} "
+              "(a reader behind gets only the newest)")
     if storm is not None:
         k, done, missing, refused = storm
         print(f"reconnect storm: {k} readers dropped at once; all resumed in "
@@ -627,6 +655,8 @@ def main() -> int:
     p.add_argument("--storm-talk", type=float, default=10.0, help="seconds of captions around the storm")
     p.add_argument("--workers", type=int, default=3, help="client processes")
     p.add_argument("--per-ip", type=int, default=25, help="clients per 127.0.0.x source address")
+    p.add_argument("--first-address", type=int, default=0,
+                   help="skip this many source addresses (load runs side by side must not share addresses)")
     p.add_argument("--settle", type=float, default=3.0, help="seconds idle before measuring memory")
     p.add_argument("--source", nargs="+", help="recording(s) to replay through the real model instead")
     p.add_argument("--model", default="tiny.en")

@@ -69,6 +69,8 @@ class Reader:
         self.base, self.session = base, session
         self.addr = f"127.0.{index // 200}.{index % 200 + 2}"
         self.seqs: list[int] = []
+        self.states: list[tuple[float, str]] = []  # (when, state) of every status frame
+        self.started_at: int | None = None
         self.connects = 0
         self.task: asyncio.Task[None] | None = None
 
@@ -87,6 +89,9 @@ class Reader:
                         frame = json.loads(msg.data)
                         if frame["type"] == "caption":
                             self.seqs.append(frame["seq"])
+                        elif frame["type"] == "status":
+                            self.states.append((time.monotonic(), frame["state"]))
+                            self.started_at = frame["started_at"] or self.started_at
             except (aiohttp.ClientError, ConnectionError):
                 pass
             await asyncio.sleep(0.05)
@@ -243,6 +248,150 @@ async def test_a_killed_worker_s_room_continues_on_another(cluster: tuple[Cluste
     starts = [json.loads(f[b"c"])["start_ms"] for f in stream_fields(c.redis_url, RoomKeys("rec").captions("en"))]
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert max(gaps) < (TAKEOVER_S + 4.5) * 1000, starts
+
+
+async def test_a_room_paused_when_its_worker_dies_comes_back_paused_then_live(
+        cluster: tuple[Cluster, list[Node], Nginx]) -> None:
+    c, webs, nginx = cluster
+    c.start("worker", "--dry-run", "--session", "hush", "--source", str(LECTURE), "--language", "en")
+    reader = Reader(nginx.url, "hush")
+    async with aiohttp.ClientSession() as http:
+        reader.task = asyncio.create_task(reader.run(http))
+        async with asyncio.timeout(60):
+            while len(reader.seqs) < 2:
+                await asyncio.sleep(0.1)
+        paused_wall_ms = int(time.time() * 1000)
+        snapshot = await post(http, nginx.url, "/api/sessions/hush/control", {"action": "pause"})
+        assert snapshot["state"] == "paused", snapshot
+        async with asyncio.timeout(20):
+            while not reader.states or reader.states[-1][1] != "paused":
+                await asyncio.sleep(0.05)
+        owner = owner_of(c, "hush")
+        assert owner is not None
+        owner.kill()
+        killed = time.monotonic()
+        async with asyncio.timeout(30):
+            while (successor := owner_of(c, "hush", required=False)) is None:
+                await asyncio.sleep(0.2)
+        assert successor is not owner
+        async with asyncio.timeout(30):  # the new owner has published the room's state
+            while not [s for t, s in reader.states if t > killed]:
+                await asyncio.sleep(0.05)
+        assert reader.started_at is not None
+        async with asyncio.timeout(30):  # the recording goes on while paused: two scripted sentences' worth
+            while recording_ms(c.redis_url, "hush") < paused_wall_ms - reader.started_at + 8000:
+                await asyncio.sleep(0.1)
+        resumed_wall_ms, resumed = int(time.time() * 1000), time.monotonic()
+        snapshot = await post(http, nginx.url, "/api/sessions/hush/control", {"action": "resume"})
+        assert snapshot["state"] == "live", snapshot
+        seen = len(reader.seqs)
+        async with asyncio.timeout(60):
+            while len(reader.seqs) < seen + 2:
+                await asyncio.sleep(0.1)
+        reader.task.cancel()
+        await asyncio.gather(reader.task, return_exceptions=True)
+    shown = [s for t, s in reader.states if killed < t < resumed]
+    assert shown and set(shown) == {"paused"}, reader.states  # never live while paused, nor idle
+    assert [s for t, s in reader.states if t > resumed][:1] == ["live"], reader.states
+    assert reader.seqs == list(range(1, len(reader.seqs) + 1))
+    # Audio time is wall time since the recording started (it plays at real speed): nothing said during the
+    # pause, before or after the takeover, was captioned (a second of slack at each end).
+    pause = (paused_wall_ms - reader.started_at + 1000, resumed_wall_ms - reader.started_at - 1000)
+    assert pause[1] - pause[0] > 4000  # long enough to hold a scripted sentence
+    starts = [json.loads(f[b"c"])["start_ms"] for f in stream_fields(c.redis_url, RoomKeys("hush").captions("en"))]
+    assert not [s for s in starts if pause[0] <= s <= pause[1]], (pause, starts)
+    assert max(starts) > pause[1], (pause, starts)
+
+
+async def test_what_a_web_node_does_not_do_is_refused_with_a_clear_message(
+        cluster: tuple[Cluster, list[Node], Nginx]) -> None:
+    c, webs, nginx = cluster
+    base = webs[1].url
+    device = {"X-Device-Id": "phone-1"}
+    refused = [  # (method, path, body, headers, status, code)
+        ("GET", "/api/sessions/main/questions", None, device, 400, "unsupported"),
+        ("GET", "/api/sessions/main/questions", None, {"Authorization": f"Bearer {CHAIR}"}, 400, "unsupported"),
+        ("POST", "/api/sessions/main/questions", {"text": "Why?", "lang": "en"}, device, 400, "unsupported"),
+        ("POST", "/api/sessions/main/questions/q1/vote", {}, device, 400, "unsupported"),
+        ("PATCH", "/api/sessions/main/questions/q1", {"action": "approve"}, {"Authorization": f"Bearer {CHAIR}"},
+         400, "unsupported"),
+        ("POST", "/api/sessions", {"id": "tok", "title": "T", "chair_token": True},
+         {"Authorization": f"Bearer {STAFF}"}, 400, "unsupported"),
+        ("GET", "/api/sessions/main/export.txt?lang=de", None, {"Authorization": f"Bearer {STAFF}"}, 404, "not_found"),
+        ("GET", "/api/sessions/main/transcript.txt?lang=de", None, {}, 404, "not_found"),
+        ("GET", "/api/exports/job-12345678", None, {"Authorization": f"Bearer {STAFF}"}, 404, "not_found"),
+    ]
+    async with aiohttp.ClientSession() as http:
+        for method, path, body, headers, status, code in refused:
+            async with http.request(method, base + path, json=body, headers=headers) as resp:
+                answer = await resp.json()
+            assert (resp.status, answer["error"]["code"]) == (status, code), (method, path, answer)
+            assert "cluster" in answer["error"]["message"] or "chair token of the server" in answer["error"]["message"]
+        async with http.ws_connect(ws_url(base, "/ws/chair/main"),
+                                   headers={"Authorization": f"Bearer {CHAIR}"}) as ws:
+            await ws.send_json({"type": "question", "id": "q1", "action": "approve"})
+            async with asyncio.timeout(20):
+                while (frame := json.loads((await ws.receive()).data))["type"] != "error":
+                    pass
+            assert frame["code"] == "unsupported" and "single-process" in frame["message"], frame
+
+
+async def test_a_worker_s_metrics_label_each_room_and_language(cluster: tuple[Cluster, list[Node], Nginx]) -> None:
+    c, webs, nginx = cluster
+    c.start("worker", "--dry-run", "--session", "gauge", "--source", str(JFK), "--language", "en")
+    for node in webs:
+        wait_serving(node.url, "gauge")
+    fr: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(ws_url(webs[0].url, "/ws/captions/gauge?lang=fr")) as ws:
+            async with asyncio.timeout(60):
+                while not fr:
+                    frame = json.loads((await ws.receive()).data)
+                    if frame["type"] == "caption":
+                        fr.append(frame)
+            owner = owner_of(c, "gauge")
+            assert owner is not None
+            async with asyncio.timeout(20):  # the owner sums the web nodes' reader counts once a second
+                while (worker := samples(await scrape(http, owner.url))).get(
+                        ("captions_room_readers", (("lang", "fr"), ("room", "gauge")))) != 1.0:
+                    await asyncio.sleep(0.2)
+            on_web = samples(await scrape(http, webs[0].url))
+    assert fr[0]["text"].startswith("[fr]")
+    assert on_web[("captions_readers", (("lang", "fr"), ("room", "gauge")))] == 1.0
+    assert on_web[("captions_redis_round_trip_seconds_count", ())] >= 1
+    assert ("captions_recognition_lag_seconds", (("room", "gauge"),)) in worker
+    assert ("captions_translation_queue", (("lang", "fr"), ("room", "gauge"))) in worker
+    assert worker[("captions_translation_delay_seconds", (("lang", "fr"), ("room", "gauge")))] >= 0
+    assert worker[("captions_recognition_pass_seconds_count", ())] >= 1
+    assert worker[("captions_redis_round_trip_seconds_count", ())] >= 1
+    assert ("captions_dropped_audio_seconds_total", ()) in worker
+
+
+async def scrape(http: aiohttp.ClientSession, base: str) -> str:
+    async with http.get(f"{base}/metrics") as resp:
+        assert resp.status == 200
+        return await resp.text()
+
+
+def recording_ms(url: str, room: str) -> int:
+    """How much of a room's recording has been written to its audio stream, in ms."""
+    r = redis.Redis.from_url(url)
+    try:
+        raw = cast(bytes | None, r.hget(RoomKeys(room).capture, "file"))
+    finally:
+        r.close()
+    return int(json.loads(raw)["out"]) * 1000 // 16000 if raw else 0
+
+
+def owner_of(c: Cluster, room: str, *, required: bool = True) -> Node | None:
+    """The live worker whose /healthz lists ``room``."""
+    for node in c.nodes:
+        if node.role == "worker" and node.proc is not None and node.proc.poll() is None:
+            with urllib.request.urlopen(f"{node.url}/healthz", timeout=5) as resp:
+                if room in json.loads(resp.read())["rooms"]:
+                    return node
+    assert not required, f"no worker serves room {room}"
+    return None
 
 
 @pytest.mark.model

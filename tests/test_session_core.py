@@ -9,7 +9,8 @@ import pytest
 from assistant import protocol
 from assistant.asr.types import PartialCaption
 from assistant.errors import LanguageError, NotFoundError
-from assistant.session import TranslationJob
+from assistant.captions import Session
+from assistant.session import SessionCore, TranslationJob
 from tests.helpers.session_replay import Replay
 
 
@@ -151,6 +152,30 @@ def test_pause_drops_what_is_said_while_paused_but_keeps_what_was_said_before() 
     r.final("After.", 5100, 5800)
     assert r.texts("en") == ["Said before the pause.", "After."]
     assert not [f for f in r.frames["en"] if f["type"] == "partial" and f["text"] == "still paused"]
+
+
+def test_a_room_taken_over_while_paused_stays_paused_until_the_chair_resumes() -> None:
+    # A new owner whose predecessor finished captions up to 3 s of audio, and left the room paused 5 s in.
+    core = SessionCore(Session("s", "S", "en", 0, started_at_ms=Replay.now_ms - 5_000), latest_seqs={},
+                       audio_end_ms=3000, new_id=lambda: "c1", speech_recognition=True)
+    r = Replay(core)
+    r.run()
+    r.core.restore_paused()
+    r.run()
+    assert r.core.state == "paused" and r.core.paused_audio
+    r.audio(2)  # the audio that arrived meanwhile: the room does not turn live
+    assert r.core.state == "paused"
+    r.final("Said during the pause.", 3200, 4500)
+    r.final("Said while the owner changed.", 5200, 6500)
+    r.core.restore_paused()  # twice is once
+    r.run()
+    r.core.receive_chair_action(protocol.Control("resume"), r.now_ms)
+    r.run()
+    r.audio(2)
+    position = r.core.audio_position_ms
+    r.final("After the resume.", position - 1500, position - 200)
+    assert r.texts("en") == ["After the resume."]
+    assert [f["state"] for f in r.frames["en"] if f["type"] == "status"][-2:] == ["paused", "live"]
 
 
 def test_end_closes_the_audio_and_typed_captions_are_timed_after_the_last_line() -> None:

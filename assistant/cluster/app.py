@@ -48,6 +48,10 @@ from .worker import Worker
 log = logging.getLogger(__name__)
 
 OnReady = Callable[[web.Application], None]
+# A node's Redis connections: enough for every room's blocking reads; past that, a command waits for a free one
+# (a reconnect storm of 2,000 readers queues its replays here instead of failing with "Too many connections").
+REDIS_CONNECTIONS = 256
+REDIS_WAIT_S = 20.0
 WORKER = web.AppKey("worker", Worker)
 NO_LOCAL_AUDIO = ("remote", "none")
 
@@ -65,7 +69,8 @@ def make_cluster_app(settings: Settings, *, transcriber: Transcriber | None = No
     app = new_app(settings, clock)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(url)
+        client = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S))
         try:
             await client.ping()
         except (RedisConnectionError, OSError) as exc:

@@ -4,10 +4,12 @@
 last owner stopped), builds a :class:`~assistant.server.runtime.SessionRuntime`
 over a :class:`~.roomstore.RoomStore`, and runs three loops: one ``XREAD``
 over the room's command and audio streams (chair actions are applied and
-answered in stream order; audio goes to recognition), the reader counts of
+answered in stream order; audio goes to recognition, a backlog of it at a
+few times real speed so that none is skipped), the reader counts of
 every web node summed into the session core each second, and the room's
 recording if its source is a file. The room's state, which web nodes show
-readers, is written whenever the runtime publishes a status or console frame.
+readers, is written whenever the runtime publishes a status or console frame;
+a room its last owner left paused starts paused (until the chair resumes it).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..captions import Session
 from ..clock import Clock
 from ..errors import AssistantError
+from ..pcm import SAMPLE_RATE
 from ..hub import Subscription, Topic
 from ..protocol import Frame
 from ..server.runtime import RecognizerFactory, SessionRuntime
@@ -43,7 +46,12 @@ from .writer import FencedWriter, OnRoundTrip
 log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 1000
-READ_COUNT = 200
+READ_COUNT = 50  # entries per stream and read: 5 s of audio, so a catch-up holds chair actions back < 2 s
+# Audio that arrived this long ago (a takeover's backlog, the recording played while nobody owned the room)
+# is fed to recognition at CATCH_UP_SPEED × real time, not all at once: a recogniser handed its whole
+# backlog in one go would skip most of it as audio it cannot keep up with.
+CATCH_UP_AFTER_MS = 1_500
+CATCH_UP_SPEED = 3.0
 READERS_EVERY_S = 1.0  # how often web nodes' reader counts are summed into the session
 STATE_FRAMES = ("status", "info", "readers")  # frames after which the room's state is written again
 
@@ -132,6 +140,7 @@ class RoomHost:
         """Load the room from the log and start serving it."""
         latest, end, recent = await RoomStore.load(log_, self.session)
         meta: Any = await self._redis.hgetall(self.keys.meta)
+        previous: Any = await self._redis.get(self.keys.state)  # what the last owner showed
         store = RoomStore(self.session, self.writer, latest=latest, audio_end_ms=end, recent=recent)
         self._bus.attach(self.session.id, self.writer)
         state_bus = _StateBus(self._bus, self.writer, self.keys)
@@ -144,6 +153,8 @@ class RoomHost:
                 language, glossary, task=task)
         self.runtime = runtime = SessionRuntime(self.session, store=store, bus=state_bus, clock=self._clock,
                                                 recognizer_factory=factory, translator=self._translator)
+        if previous is not None and json.loads(previous).get("state") == "paused":
+            runtime.restore_paused()  # the chair paused it: a takeover does not resume it
         self.audio = AudioIn(runtime, self.writer, self.keys, checkpoint)
         holder.append(self.audio)
         state_bus.runtime = runtime
@@ -175,7 +186,10 @@ class RoomHost:
                         self._command(entry_id, fields)
                     else:
                         assert self.audio is not None
-                        self.audio.receive(parse_entry(entry_id, fields))
+                        entry = parse_entry(entry_id, fields)
+                        self.audio.receive(entry)
+                        if entry.samples and self._clock.now_ms() - entry.at_ms > CATCH_UP_AFTER_MS:
+                            await asyncio.sleep(entry.samples / SAMPLE_RATE / CATCH_UP_SPEED)
                     positions[name] = text(entry_id)
 
     def _command(self, entry_id: bytes, f: dict[bytes, bytes]) -> None:

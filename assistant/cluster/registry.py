@@ -138,6 +138,8 @@ class RemoteRooms:
             raise UnavailableError(f"no recognition worker answered for room {session_id!r} in "
                                    f"{COMMAND_TIMEOUT_S:.0f} s (is one running? a takeover takes up to 10 s); "
                                    "try again") from None
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise UnavailableError(f"this web node cannot reach Redis now ({exc}); try again") from None
         finally:
             self._pending.pop(rid, None)
 

@@ -37,8 +37,15 @@ def add_routes(app: web.Application) -> None:
     app.router.add_patch("/api/sessions/{session}/questions/{question}", moderate)
 
 
+ON_CLUSTER = ("questions from the floor are taken by the single-process server only, not by a cluster's "
+              "web node (docs/scaling.md)")
+
+
 def _desk(request: web.Request) -> QuestionDesk:
-    return request.app[QUESTIONS].get(request.match_info["session"])
+    desks = request.app.get(QUESTIONS)
+    if desks is None:  # a cluster's web node: the desks live in one process's database
+        raise ProtocolError(ON_CLUSTER, code="unsupported")
+    return desks.get(request.match_info["session"])
 
 
 def _reader_desk(request: web.Request) -> QuestionDesk:

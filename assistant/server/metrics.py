@@ -111,8 +111,9 @@ class _Live(Collector):
                     (room if self.room_readers else readers).add_metric([sid, lang], n)
             if runtime.core.lag_ms is not None:
                 lag.add_metric([sid], runtime.core.lag_ms / 1000)
-            for lang, n in sorted(runtime.translation_queues().items()):
-                queue.add_metric([sid, lang], n)
+            queues = runtime.translation_queues()  # languages read in translation are shown at 0 too
+            for lang in sorted(set(queues) | {lang for lang in counts if lang != runtime.source_lang}):
+                queue.add_metric([sid, lang], queues.get(lang, 0))
             for lang in sorted(counts):
                 ms = runtime.status(lang).translation_ms
                 if ms is not None:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from .. import protocol
 from ..captions import Caption, Correction
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 REPLAY_BATCH = 500  # captions read from the store per round trip while replaying
 CORRECTION_WINDOW = 200  # recent captions whose corrections are re-sent on resume
 MAX_SINCE = 2**53  # the largest seq a JavaScript client can hold exactly
+_closing: set[asyncio.Future[bool]] = set()  # sockets being closed after their writer failed
 
 
 async def _captions_ws(runtime: Room, request: web.Request) -> web.StreamResponse:
@@ -68,6 +69,7 @@ async def _serve_reader(app: web.Application, runtime: Room, ws: web.WebSocketRe
         runtime, ws, sub, lang, since, app[LOG],
         questions=(lambda always: desk.snapshot_frame(lang, always=always)) if desk is not None else None,
         speaker=(lambda: speakers.frame(sid)) if speakers is not None else None))
+    writer.add_done_callback(lambda task: _writer_stopped(task, ws))
     budget = MessageBudget.of(app[SETTINGS].limits)
     try:
         async for msg in ws:
@@ -85,6 +87,18 @@ async def _serve_reader(app: web.Application, runtime: Room, ws: web.WebSocketRe
         await asyncio.gather(writer, return_exceptions=True)
         bus.unsubscribe(sub)
         runtime.reader_left(lang)
+
+
+def _writer_stopped(task: asyncio.Task[None], ws: web.WebSocketResponse) -> None:
+    """A writer that failed (its store unreachable, say) closes the socket: the reader then reconnects and
+    resumes with ``since``, here or on another node, instead of waiting on a socket nothing writes to."""
+    if task.cancelled() or (exc := task.exception()) is None or ws.closed:
+        return
+    if not isinstance(exc, ConnectionError):  # not just the reader gone
+        log.warning("reader stream stopped (%r); closing the socket so that the reader resumes", exc)
+    closing = asyncio.ensure_future(ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"try again"))
+    _closing.add(closing)
+    closing.add_done_callback(_closing.discard)
 
 
 async def stream_captions(runtime: Room, ws: web.WebSocketResponse, sub: Subscription,

@@ -153,6 +153,11 @@ class SessionRuntime:
         self._run_effects()
 
     # -- chair -------------------------------------------------------------
+    def restore_paused(self) -> None:
+        """Continue a room its previous owner left paused (see :meth:`SessionCore.restore_paused`)."""
+        self.core.restore_paused()
+        self._run_effects()
+
     def act(self, action: ChairAction) -> Caption | None:
         """Apply a chair's action (typed caption, control, settings); returns a caption made."""
         try:

@@ -200,6 +200,9 @@ async def export_progress(request: web.Request) -> web.Response:
     """How far the export started with ``job=ID`` has come (see :class:`~assistant.export.progress.ProgressReport`)."""
     access.require_staff(request)
     job = request.match_info["job"]
+    if not isinstance(request.app[LOG], LocalLog):
+        raise NotFoundError(f"no export job {job!r}: a cluster's web node streams stored captions at once and "
+                            "reports no progress")
     return web.json_response({"job": job, **request.app[EXPORT_JOBS].get(job).report().as_json()})
 
 
@@ -294,7 +297,8 @@ async def _stream_stored_export(request: web.Request, fmt: str, allowed: tuple[s
     stored = await store.languages(session.id)
     if fmt != ZIP and lang not in stored and lang != session.source_lang:
         raise NotFoundError(f"session {session.id!r} has no captions in {lang!r}; it has "
-                            f"{', '.join(stored) or 'none yet'}")
+                            f"{', '.join(stored) or 'none yet'} (a cluster's web node exports the languages "
+                            "made live only: it translates nothing on demand)")
     # One thread owns the export's database connection for its whole life: every step of the
     # generator and the final close run there, in order, even when the client goes away mid-way.
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="export")

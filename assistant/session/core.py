@@ -209,6 +209,14 @@ class SessionCore:
         if self.state == "live":
             self._set_state("idle")
 
+    def restore_paused(self) -> None:
+        """The room was paused when its previous owner stopped (a cluster's takeover): stay paused, so that
+        nothing from the end of the last caption on is captioned, until the chair resumes."""
+        if self.state == "paused":
+            return
+        self._paused.append([self._audio_end_ms, None])
+        self._set_state("paused")
+
     @property
     def paused_audio(self) -> bool:
         """Whether audio arriving now is to be replaced by silence."""
