@@ -774,3 +774,46 @@ def test_a_word_inside_a_pause_is_not_speech() -> None:
     rec = StreamingRecognizer(PIECES, language="ru")
     events = replay_virtual(rec, synth(script, 5_000), transcriber, EnergyVoiceDetector())
     assert " ".join(p.text for p in pieces(events)) == "сквозь балки лесов. Далее."
+
+
+class EndsWithAFiller(ScriptedTranscriber):
+    """Whisper ending a pass with a word of its own squeezed onto the last word ("Ciao." in 40 ms)."""
+
+    def __init__(self, script: list[ScriptedUtterance], probability: float, span: tuple[int, int]) -> None:
+        super().__init__(script)
+        self.probability, self.span = probability, span
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if not result.segments:
+            return result
+        last = result.segments[-1]
+        end = last.words[-1].end_ms
+        filler = Word(" Ciao.", end + self.span[0], end + self.span[1], self.probability)
+        return dataclasses.replace(result, segments=(*result.segments[:-1], dataclasses.replace(last, words=(*last.words, filler))))
+
+
+@pytest.mark.parametrize("probability,span,kept", [
+    (0.1, (-40, 0), False),  # squeezed into 40 ms on the last word
+    (0.1, (0, 350), False),  # after the last word, running on into the pause
+    (0.9, (-40, 0), True),  # Whisper was sure
+    (0.9, (0, 350), True),
+])
+def test_an_unsure_word_hardly_said_after_the_last_one_is_a_filler(
+    probability: float, span: tuple[int, int], kept: bool
+) -> None:
+    script = [utterance("Grazie per la sua pazienza.", 300), utterance("Per chiamare questo numero.", 3_500)]
+    transcriber = EndsWithAFiller(script, probability, span)
+    rec = StreamingRecognizer(PIECES, language="it")
+    events = replay_virtual(rec, synth(script, 6_000), transcriber, EnergyVoiceDetector())
+    text = " ".join(p.text for p in pieces(events))
+    assert ("Ciao." in text) == kept
+    assert text.replace(" Ciao.", "") == "Grazie per la sua pazienza. Per chiamare questo numero."
+
+
+def test_an_unsure_word_said_at_length_is_kept() -> None:
+    words = tuple(Word(t, 300 + i * 300, 600 + i * 300, 0.2 if t == "Skylsa" else 1.0)
+                  for i, t in enumerate("On the question of Skylsa, the worker nodded.".split()))
+    script = [ScriptedUtterance(words)]
+    events, _ = run(script, 4_500, PIECES)
+    assert final_text(events) == "On the question of Skylsa, the worker nodded."

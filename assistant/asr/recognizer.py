@@ -91,6 +91,10 @@ SPEECH_SLACK_MS: Final = 120
 # A closing pass that leaves this much speech without words stopped short (see _with_words_it_missed).
 MISSED_SPEECH_MS: Final = 200
 MISSED_WORD_SPEECH_SHARE: Final = 0.5
+# An unsure word said faster than this (letters per second), or mostly outside VAD
+# speech and ending in a pause, is a filler (RecognizerSettings.filler_max_probability).
+FILLER_MAX_CHARS_PER_S: Final = 40
+FILLER_MIN_SPEECH_SHARE: Final = 0.5
 # Known stock phrases survive only with clear speech evidence.
 HALLUCINATION_MAX_NO_SPEECH: Final = 0.2
 HALLUCINATION_MIN_LOGPROB: Final = -0.6
@@ -347,6 +351,19 @@ class StreamingRecognizer:
         inside = ms_to_samples(PAUSE_WORD_MARGIN_MS)
         return not any(g0 + inside <= start and end <= g1 for g0, g1 in self._gaps())
 
+    def _filler(self, w: Word) -> bool:
+        """Whether ``w`` is a word Whisper was unsure of and that was hardly said (see ``filler_max_probability``)."""
+        if w.probability >= self._s.filler_max_probability:
+            return False
+        letters = len(normalize(w.text).replace(" ", ""))
+        if letters * 1_000 > FILLER_MAX_CHARS_PER_S * max(1, w.end_ms - w.start_ms):
+            return True
+        # Mostly outside speech and running on into the silence after it (a word cut at
+        # the speech onset, where VAD starts late, ends in speech and is kept).
+        start, end = ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)
+        trailing = end <= self._vad_until and not self._has_speech(end - ms_to_samples(SPEECH_SLACK_MS), end)
+        return trailing and self._speech_share(start, end) < FILLER_MIN_SPEECH_SHARE
+
     def _fit_to_speech(self, w: Word) -> Word:
         """Trim a word the aligner stretched over a pause to the speech inside it.
 
@@ -378,7 +395,7 @@ class StreamingRecognizer:
                         words.append(Word(w.text, start, end, w.probability))
         # Crammed copies first: loop removal keeps a loop's last (crammed) copy.
         words = drop_stacked(collapse_repeats(drop_crammed_copies(words)))
-        words = [self._fit_to_speech(w) for w in words if self._word_has_speech(w)]
+        words = [self._fit_to_speech(w) for w in words if self._word_has_speech(w) and not self._filler(w)]
         heard = words
         words = self._after_committed_tail(words)
         words = [w for w in words if (w.start_ms + w.end_ms) // 2 >= self._committed_end_ms - RECOMMIT_TOLERANCE_MS]

@@ -230,6 +230,10 @@ class RecognizerSettings:
     no_speech_threshold: float = 0.6
     logprob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
+    # Fillers: a word decoded below this probability that was hardly said (squeezed
+    # into a few ms at a window's end, "Ciao." in 40 ms, or mostly outside VAD speech,
+    # "e" after the utterance's last word) is Whisper's guess, not speech (0: off).
+    filler_max_probability: float = 0.4
     # Auto language: settle once a pass is this sure (or after language_max_passes).
     language_lock_probability: float = 0.5
     language_max_passes: int = 3
