@@ -1,0 +1,152 @@
+"""The caption-language picker in the delegate's top bar, in headless Chromium, in many interface languages.
+
+Language names run long in some interfaces ("Французский (Français)", "Ukrainisch (Українська)"). On a
+360 px phone the picker takes a row of its own above the buttons; on a desktop it grows with its names.
+Either way its widest name must show uncut, nothing may overlap it, and nothing may stick out of the screen.
+
+"Uncut" is measured against a copy of the picker with no width set: a select's own size is that of its
+widest option, arrow and padding included (a select's scrollWidth never exceeds its width, so it cannot
+tell). Regional variants (pt-BR, zh-Hans) are left out: their labels ("Бразильский португальский
+(Português (Brasil))") are wider than a phone in some interfaces, whatever the layout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from assistant.config import Settings
+from assistant.server.app import make_app
+from assistant.server.keys import TALKS
+from tests.browser import DESKTOP, Chromium, DevTools, Page, chromium, connect, screenshot_dir, serve
+from tests.conftest import STAFF, ManualClock, bearer
+from tests.helpers.recognizers import silent_factory
+from tests.test_pages_delegate import PrefixTranslator
+from tests.test_server_talks import DATA, at
+
+__all__ = ["chromium"]
+
+pytestmark = pytest.mark.browser
+
+PHONE = (360, 740)
+UIS = ("ru", "de", "pt", "ar", "zh", "fr", "es", "uk")
+# Besides the spoken English: what a conference typically offers.
+TARGETS = ("de", "es", "fr", "it", "pt", "ru", "uk", "ar", "tr", "zh", "ja", "ko")
+
+# Problems with the bar's layout, as sentences; empty when all is well.
+LAYOUT = r"""
+(function (phone) {
+  var out = [], vw = document.documentElement.clientWidth;
+  var sel = document.querySelector("#lang"), box = sel.getBoundingClientRect();
+  function visible(e) { var r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; }
+  function name(e) { return e.tagName.toLowerCase() + (e.id ? "#" + e.id : ""); }
+  function px(v) { return Math.round(v * 10) / 10; }
+
+  var probe = sel.cloneNode(true);
+  probe.removeAttribute("id");
+  probe.style.cssText = "position:absolute;visibility:hidden;width:auto;min-width:0;max-width:none;flex:none";
+  sel.parentNode.appendChild(probe);
+  var need = probe.getBoundingClientRect().width;
+  probe.remove();
+  if (box.width + 0.5 < need) out.push("the picker is " + px(box.width) + " px wide, its names need " + px(need));
+  if (box.height < 44) out.push("the picker is " + px(box.height) + " px high");
+
+  var buttons = Array.from(document.querySelectorAll(".bar-controls button")).filter(visible);
+  if (buttons.length < 3) out.push("only " + buttons.length + " buttons in the bar");
+  buttons.forEach(function (b) {
+    var r = b.getBoundingClientRect();
+    if (r.height < 44) out.push(name(b) + " is " + px(r.height) + " px high");
+    if (r.left < box.right - 0.5 && box.left < r.right - 0.5 && r.top < box.bottom - 0.5 && box.top < r.bottom - 0.5) {
+      out.push(name(b) + " overlaps the picker");
+    }
+    if (phone && r.top < box.bottom) out.push(name(b) + " is not on a row below the picker");
+  });
+  if (phone) {
+    var row = document.querySelector(".bar-controls").getBoundingClientRect();
+    if (box.width < row.width - 1) out.push("the picker is " + px(box.width) + " px of a " + px(row.width) + " px row");
+  } else {
+    var rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
+    if (box.width < 15 * rem - 0.5 || box.width > 22 * rem + 0.5) out.push("the picker is " + px(box.width) + " px wide");
+  }
+  document.querySelectorAll(".bar-main, .bar-main *").forEach(function (e) {
+    if (!visible(e) || e.closest(".visually-hidden")) return;
+    var r = e.getBoundingClientRect();
+    if (r.left < -0.5 || r.right > vw + 0.5) out.push(name(e) + " spans " + px(r.left) + " to " + px(r.right));
+  });
+  if (document.documentElement.scrollWidth > vw) {
+    out.push("the page is " + document.documentElement.scrollWidth + " px wide in a " + vw + " px screen");
+  }
+  return out;
+})
+"""
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, clock: ManualClock) -> AsyncIterator[tuple[str, web.Application]]:
+    app = make_app(settings, clock=clock.clock, recognizer_factory=silent_factory,
+                   translator=PrefixTranslator(TARGETS))
+    async with serve(app) as url:
+        yield url, app
+
+
+async def open_reader(tools: DevTools, url: str, ui: str, size: tuple[int, int]) -> Page:
+    """``url`` in a tab of ``size`` with the interface in ``ui``, once its picker lists every language."""
+    page = await tools.new_page(size, mobile=size == PHONE)
+    await page.goto(f"{url}{'&' if '?' in url else '?'}ui={ui}")
+    await page.wait_for(f"document.documentElement.lang === {ui!r} && "
+                        "!document.documentElement.classList.contains('i18n-pending') && "
+                        f"document.querySelector('#lang').options.length === {len(TARGETS) + 1}")
+    return page
+
+
+async def problems(page: Page, phone: bool) -> list[str]:
+    found = await page.evaluate(f"{LAYOUT}({json.dumps(phone)})")
+    return list(found)
+
+
+async def check_all(tools: DevTools, url: str, shots: Path, kind: str) -> None:
+    """Every interface language on a phone, then two on a desktop: no problem with any."""
+    found: dict[str, list[str]] = {}
+    for ui in UIS:
+        page = await open_reader(tools, url, ui, PHONE)
+        found[ui] = await problems(page, phone=True)
+        await page.screenshot(shots / f"lang-picker-{kind}-{ui}-360x740.png")
+        assert page.errors == []
+    for ui in ("ru", "ar"):
+        page = await open_reader(tools, url, ui, DESKTOP)
+        found[f"{ui} desktop"] = await problems(page, phone=False)
+        await page.screenshot(shots / f"lang-picker-{kind}-{ui}-1280x800.png")
+        assert page.errors == []
+    found = {k: v for k, v in found.items() if v}
+    assert found == {}, json.dumps(found, ensure_ascii=False, indent=1)
+
+
+async def test_the_session_page_shows_whole_language_names_on_a_phone_and_a_desktop(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    async with running(settings, ManualClock()) as (url, app), connect(chromium) as tools:
+        # A long name picked, for the closed picker to show it.
+        page = await open_reader(tools, f"{url}/s/main?lang=uk", "ru", PHONE)
+        assert await page.evaluate("document.querySelector('#lang').selectedOptions[0].textContent") == \
+            "Украинский (Українська)"
+        await check_all(tools, f"{url}/s/main", screenshot_dir(tmp_path), "session")
+
+
+async def test_the_room_page_shows_whole_language_names_on_a_phone_and_a_desktop(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    programme = json.loads((DATA / "day.json").read_text())
+    for talk in programme["talks"]:
+        if talk.get("id") == "opening":
+            talk["languages"] = list(TARGETS)
+    clock = ManualClock(at("opening", 5))
+    async with running(settings, clock) as (url, app), connect(chromium) as tools:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/api/programme?name=day.json", json=programme, headers=bearer(STAFF)) as r:
+                assert r.status == 201, await r.text()
+        app[TALKS].tick()
+        await check_all(tools, f"{url}/r/hall-a", screenshot_dir(tmp_path), "room")
