@@ -180,10 +180,10 @@ def test_a_machine_too_slow_falls_behind_but_loses_no_word() -> None:
     for r in transcriber.requests:
         assert r.end_ms - max(seen, r.start_ms) <= settings.max_backlog_ms + settings.min_step_ms
         seen = max(seen, r.end_ms)
-    # behind, every pass is greedy; only the last, once caught up, closes with the beam
+    # behind, every pass is greedy; the last one heard the last word
     *behind, last = transcriber.requests
     assert len(behind) >= 5 and all(r.beam_size == settings.beam_size for r in behind)
-    assert last.final and last.end_ms == 62_000
+    assert last.end_ms >= script[0].words[-1].end_ms
 
 
 def test_a_burst_of_load_is_caught_up_without_losing_words() -> None:
@@ -306,7 +306,7 @@ def test_wrong_audio_is_rejected_with_a_clear_error() -> None:
 
 def test_result_for_another_request_is_refused() -> None:
     rec = StreamingRecognizer(RecognizerSettings(final_pieces=False, use_vad=False))
-    rec.receive_audio(np.zeros(16_000, dtype=np.float32))
+    rec.receive_audio(np.zeros(32_000, dtype=np.float32))
     assert rec.transcription_due() is not None
     with pytest.raises(ValueError, match="not in flight"):
         rec.receive_transcription(Transcription(0, 5, (), "en"))

@@ -255,14 +255,14 @@ class StreamingRecognizer:
         lag = self._received - req.end_sample
         self._lag = lag
         self._events.append(LagReport(samples_to_ms(lag)))
-        words = self._clean(result, req)
+        words, decoded = self._clean(result, req)
         if words:
             self._settle_language(result)
         gap = self._endpoint_within(req)
         if gap is None and self._ended and req.final and req.end_sample == self._received:
             gap = (req.end_sample, req.end_sample)
         if gap is not None:
-            self._finalise_at(gap, self._with_words_it_missed(words, gap[0]), req.end_sample)
+            self._finalise_at(gap, self._with_words_it_missed(words, decoded, gap[0]), req.end_sample)
         elif samples_to_ms(lag) > self._s.degrade_lag_ms:
             limit = req.end_ms - self._s.unstable_tail_ms
             n = next((i for i, w in enumerate(words) if w.end_ms > limit), len(words))
@@ -384,7 +384,8 @@ class StreamingRecognizer:
             return w
         return Word(w.text, samples_to_ms(start), samples_to_ms(max(start, end)), w.probability)
 
-    def _clean(self, result: Transcription, req: TranscriptionRequest) -> list[Word]:
+    def _clean(self, result: Transcription, req: TranscriptionRequest) -> tuple[list[Word], list[Word]]:
+        """The pass's new words, and all it decoded before repeats were collapsed (see _with_words_it_missed)."""
         words: list[Word] = []
         for seg in result.segments:
             if self._plausible(seg):
@@ -394,7 +395,8 @@ class StreamingRecognizer:
                     if w.text.strip():
                         words.append(Word(w.text, start, end, w.probability))
         # Crammed copies first: loop removal keeps a loop's last (crammed) copy.
-        words = drop_stacked(collapse_repeats(drop_crammed_copies(words)))
+        decoded = drop_crammed_copies(words)
+        words = drop_stacked(collapse_repeats(decoded))
         words = [self._fit_to_speech(w) for w in words if self._word_has_speech(w) and not self._filler(w)]
         heard = words
         words = self._after_committed_tail(words)
@@ -411,7 +413,7 @@ class StreamingRecognizer:
                     if not said_twice:
                         words = words[n:]
                     break
-        return words
+        return words, decoded
 
     def _after_committed_tail(self, words: list[Word]) -> list[Word]:
         """Drop a re-decoding of the committed tail and everything before it.
@@ -554,30 +556,31 @@ class StreamingRecognizer:
             prompt = prompt[-limit:].split(" ", 1)[-1] if limit else ""
         return prompt
 
-    def _with_words_it_missed(self, words: list[Word], speech_end: int) -> list[Word]:
+    def _with_words_it_missed(self, words: list[Word], decoded: list[Word], speech_end: int) -> list[Word]:
         """The closing pass's words, plus the previous hypothesis's words where it left speech without words.
 
         Whisper sometimes ends a decode early ("followed by the pound key." out of
         a 10 s window with a sentence more), or loops inside a word that the
         guards then drop: where the closing pass leaves over ``MISSED_SPEECH_MS``
         of speech without words before the pause, and the previous pass had words
-        there (over speech), those are kept instead of lost.
+        there (over speech), those are kept instead of lost. ``decoded``: all the
+        pass decoded, before repeats were collapsed (a collapsed phrase loop is not
+        speech it missed: refilled, its copies would come back).
         """
-        out: list[Word] = []
+        fills: list[Word] = []
         prev_end = self._committed_end_ms
-        for nxt in [*words, None]:
+        for nxt in [*decoded, None]:
             hole_end = ms_to_samples(nxt.start_ms) if nxt is not None else speech_end
             a = ms_to_samples(prev_end)
             if hole_end - a > 0 and self._speech_share(a, hole_end) * (hole_end - a) >= ms_to_samples(MISSED_SPEECH_MS):
-                out.extend(
+                fills.extend(
                     w for w in self._hyp
                     if prev_end <= (w.start_ms + w.end_ms) // 2 < samples_to_ms(hole_end)
                     and self._speech_share(ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)) >= MISSED_WORD_SPEECH_SHARE
                 )
             if nxt is not None:
-                out.append(nxt)
                 prev_end = max(prev_end, nxt.end_ms)
-        return out
+        return sorted([*words, *fills], key=lambda w: w.start_ms) if fills else words
 
     def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
         """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""
