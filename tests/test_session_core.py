@@ -267,6 +267,25 @@ def test_partials_slow_down_when_translation_is_slow_and_finals_go_first() -> No
     assert partial_jobs(r) == []
 
 
+def test_words_held_back_by_the_interval_are_asked_for_as_soon_as_it_passes() -> None:
+    # The next piece arrives 200 ms after the last request, too soon; no recogniser event
+    # follows, yet the language gets it once its interval has passed, on the audio clock.
+    r = Replay.of(available=("fr",))
+    r.core.reader_joined("fr")
+    r.audio(2)
+    r.piece("We will", 0, 800, line_start=True)
+    (job,) = partial_jobs(r)
+    r.now_ms += 100
+    r.answer(job)
+    r.now_ms += 100
+    r.piece("now begin", 800, 1600)
+    assert partial_jobs(r) == []  # held back
+    for _ in range(10):
+        r.audio(0.1)
+    (job,) = partial_jobs(r)
+    assert job.text == "We will now begin"
+
+
 def test_with_many_languages_the_most_read_get_partials() -> None:
     langs = ("ar", "de", "es", "fr", "ja", "ru", "zh", "pt")
     r = Replay.of(available=langs)

@@ -177,6 +177,10 @@ class SessionCore:
         if self._received == 0 and samples:
             self._audio_started(now_ms, samples_to_ms(samples))
         self._received += samples
+        if self._partials.waiting:
+            # A language its interval held back gets the open clause as soon as it may
+            # (the audio clock ticks per chunk; recogniser events may be a pass away).
+            self._request_partials(now_ms)
 
     def _audio_started(self, now_ms: int, received_ms: int) -> None:
         started = self.session.started_at_ms

@@ -57,6 +57,11 @@ class PartialTranslations:
         return self._epoch
 
     @property
+    def waiting(self) -> bool:
+        """Whether a caption is open with agreed words to translate."""
+        return self._clause is not None
+
+    @property
     def span(self) -> tuple[int, int]:
         return (self._clause[1], self._clause[2]) if self._clause else (0, 0)
 
