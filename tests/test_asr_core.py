@@ -358,6 +358,18 @@ def test_crammed_copy_is_dropped_but_spoken_repetition_is_kept() -> None:
     assert drop_crammed_copies(percent) == percent
 
 
+def test_a_misspelt_crammed_copy_is_dropped_but_a_spoken_near_repeat_is_kept() -> None:
+    said = [Word(" запад", 0, 400), Word(" от", 400, 600), Word(" Африке", 600, 1_000), Word(" в", 1_000, 1_500)]
+    crammed = [Word(" атфрике", 1_500, 1_600), Word(" в", 1_600, 1_600)]
+    rest = [Word(" атлантическом", 1_600, 2_300)]
+    assert [w.text for w in drop_crammed_copies([*said, *crammed, *rest])] == [w.text for w in [*said, *rest]]
+    # Said in full, a similar phrase is speech ("в Африке, в Африке" said twice); so are unlike words.
+    spoken = [*said, Word(" Африки", 1_500, 1_900), Word(" в", 1_900, 2_300)]
+    assert drop_crammed_copies(spoken) == spoken
+    unlike = [*said, Word(" Азии", 1_500, 1_600), Word(" в", 1_600, 1_600)]
+    assert drop_crammed_copies(unlike) == unlike
+
+
 def test_window_keeps_the_utterance_start_across_captions() -> None:
     # Short sentences without pauses: captions close, the window keeps its start (context).
     text = "One two three. Four five six. Seven eight nine. Ten eleven twelve. Thirteen fourteen."

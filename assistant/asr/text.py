@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from difflib import SequenceMatcher
 from collections.abc import Sequence
 from typing import Final
 
@@ -32,7 +33,9 @@ SINGLE_WORD_LOOP_SURE_REPEATS: Final = 10
 LOOP_MAX_NGRAM: Final = 8
 # A back-to-back copy of a phrase squeezed into less than this share of the
 # original's duration is the aligner stacking a loop at a window edge, not speech.
+# The copy may be misspelt ("Африке в атфрике в"): its words need only be this alike.
 CRAMMED_COPY_RATIO: Final = 0.5
+CRAMMED_COPY_LIKENESS: Final = 0.75
 # A word repeating the last letters (3 or more, not the whole) of the word right before it,
 # within this gap, is an echo of a word cut by the window edge ("миров ров").
 TAIL_ECHO_MAX_GAP_MS: Final = 300
@@ -92,6 +95,18 @@ def similar_word(a: str, b: str) -> bool:
     if a == b:
         return True
     return min(len(a), len(b)) >= SIMILAR_MIN_CHARS and (a.startswith(b) or b.startswith(a))
+
+
+def alike_words(a: Sequence[Word], b: Sequence[Word]) -> bool:
+    """Whether two word runs are the same words, some possibly misspelt (see ``CRAMMED_COPY_LIKENESS``)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        nx, ny = normalize(x.text), normalize(y.text)
+        if nx != ny and (min(len(nx), len(ny)) < SIMILAR_MIN_CHARS
+                         or SequenceMatcher(None, nx, ny).ratio() < CRAMMED_COPY_LIKENESS):
+            return False
+    return True
 
 
 def common_prefix_length(a: Sequence[Word], b: Sequence[Word]) -> int:
@@ -213,8 +228,9 @@ def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
     """Drop a phrase's immediate copy when it is squeezed into a fraction of the original's time.
 
     Whisper repeats the last phrase into trailing silence ("fellow Americans.
-    Americans."), and the aligner crams the copy into a few milliseconds, or
-    gives one of its words no time at all; a spoken repetition ("very very",
+    Americans."), sometimes misspelt ("Африке в атфрике в"), and the aligner
+    crams the copy into a few milliseconds, or gives one of its words no time
+    at all; a spoken repetition ("very very",
     "no, no") takes about as long as the first, every word of it audible.
     Stray marks (a lone "." or "-") and words looping on one letter are dropped too.
     """
@@ -225,7 +241,7 @@ def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
     while i < len(out):
         for n in range(min(i, len(out) - i, LOOP_MAX_NGRAM), 0, -1):
             first, copy = out[i - n : i], out[i : i + n]
-            if same_words(first, copy):
+            if alike_words(first, copy):
                 span = max(1, first[-1].end_ms - first[0].start_ms)
                 unplaced = any(w.end_ms <= w.start_ms for w in copy)
                 if unplaced or copy[-1].end_ms - copy[0].start_ms < CRAMMED_COPY_RATIO * span:
