@@ -22,7 +22,7 @@ from assistant.asr import (
     utterance,
 )
 from assistant.asr.replay import TimedEvent, replay_virtual
-from assistant.asr.text import collapse_repeats, drop_crammed_copies, normalize, text_width
+from assistant.asr.text import collapse_repeats, drop_crammed_copies, normalize, similar_word, text_width
 from assistant.asr.types import TranscribedSegment, Transcription, TranscriptionRequest, VoiceActivity
 from assistant.pcm import SAMPLE_RATE
 from assistant.captions import Word
@@ -368,6 +368,13 @@ def test_a_misspelt_crammed_copy_is_dropped_but_a_spoken_near_repeat_is_kept() -
     assert drop_crammed_copies(spoken) == spoken
     unlike = [*said, Word(" Азии", 1_500, 1_600), Word(" в", 1_600, 1_600)]
     assert drop_crammed_copies(unlike) == unlike
+
+
+def test_a_misspelt_re_decoding_is_the_same_word() -> None:
+    assert similar_word("bussum", "busom") and similar_word("африке", "атфрике")
+    assert similar_word("america", "americans")  # an ending
+    assert not similar_word("азии", "африке") and not similar_word("в", "во")
+    assert not similar_word("mensaje", "marque") and not similar_word("sept", "sent")
 
 
 def test_window_keeps_the_utterance_start_across_captions() -> None:
@@ -808,6 +815,7 @@ class EndsWithAFiller(ScriptedTranscriber):
 @pytest.mark.parametrize("probability,span,kept", [
     (0.1, (-40, 0), False),  # squeezed into 40 ms on the last word
     (0.1, (0, 350), False),  # after the last word, running on into the pause
+    (0.1, (-40, 120), False),  # mostly in the pause, ending 120 ms into it ("monos No,")
     (0.9, (-40, 0), True),  # Whisper was sure
     (0.9, (0, 350), True),
 ])

@@ -95,6 +95,9 @@ MISSED_WORD_SPEECH_SHARE: Final = 0.5
 # speech and ending in a pause, is a filler (RecognizerSettings.filler_max_probability).
 FILLER_MAX_CHARS_PER_S: Final = 40
 FILLER_MIN_SPEECH_SHARE: Final = 0.5
+# "Ending in a pause": this much silence before the word's end ("monos No," where the
+# aligner gave "No," 160 ms, 44 of them speech).
+FILLER_END_SILENCE_MS: Final = 60
 # Known stock phrases survive only with clear speech evidence.
 HALLUCINATION_MAX_NO_SPEECH: Final = 0.2
 HALLUCINATION_MIN_LOGPROB: Final = -0.6
@@ -361,7 +364,7 @@ class StreamingRecognizer:
         # Mostly outside speech and running on into the silence after it (a word cut at
         # the speech onset, where VAD starts late, ends in speech and is kept).
         start, end = ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)
-        trailing = end <= self._vad_until and not self._has_speech(end - ms_to_samples(SPEECH_SLACK_MS), end)
+        trailing = end <= self._vad_until and not self._has_speech(end - ms_to_samples(FILLER_END_SILENCE_MS), end)
         return trailing and self._speech_share(start, end) < FILLER_MIN_SPEECH_SHARE
 
     def _fit_to_speech(self, w: Word) -> Word:

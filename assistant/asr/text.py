@@ -33,14 +33,16 @@ SINGLE_WORD_LOOP_SURE_REPEATS: Final = 10
 LOOP_MAX_NGRAM: Final = 8
 # A back-to-back copy of a phrase squeezed into less than this share of the
 # original's duration is the aligner stacking a loop at a window edge, not speech.
-# The copy may be misspelt ("Африке в атфрике в"): its words need only be this alike.
+# The copy may be misspelt ("Африке в атфрике в", see similar_word).
 CRAMMED_COPY_RATIO: Final = 0.5
-CRAMMED_COPY_LIKENESS: Final = 0.75
 # A word repeating the last letters (3 or more, not the whole) of the word right before it,
 # within this gap, is an echo of a word cut by the window edge ("миров ров").
 TAIL_ECHO_MAX_GAP_MS: Final = 300
-# Words this long that differ only in their ending are the same word re-decoded.
+# Words this long that differ only in their ending, or are this alike (difflib's ratio),
+# are the same word re-decoded.
 SIMILAR_MIN_CHARS: Final = 4
+SIMILAR_MIN_CHARS_MISSPELT: Final = 5
+SIMILAR_LIKENESS: Final = 0.7
 
 # Stock phrases Whisper produces on silence, music and noise (learned from subtitle
 # credits in its training data). Lower-case, punctuation-free, prefix match.
@@ -91,22 +93,21 @@ def same_words(a: Sequence[Word], b: Sequence[Word]) -> bool:
 
 
 def similar_word(a: str, b: str) -> bool:
-    """Whether two normalised words are the same word, up to an ending ("america"/"americans")."""
+    """Whether two normalised words are the same word, up to an ending ("america"/"americans")
+    or a misspelling of a re-decoding ("bussum"/"busom", "африке"/"атфрике"; ``SIMILAR_LIKENESS``)."""
     if a == b:
         return True
-    return min(len(a), len(b)) >= SIMILAR_MIN_CHARS and (a.startswith(b) or b.startswith(a))
+    shorter = min(len(a), len(b))
+    if shorter < SIMILAR_MIN_CHARS:
+        return False
+    if a.startswith(b) or b.startswith(a):
+        return True
+    return shorter >= SIMILAR_MIN_CHARS_MISSPELT and SequenceMatcher(None, a, b).ratio() >= SIMILAR_LIKENESS
 
 
 def alike_words(a: Sequence[Word], b: Sequence[Word]) -> bool:
-    """Whether two word runs are the same words, some possibly misspelt (see ``CRAMMED_COPY_LIKENESS``)."""
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        nx, ny = normalize(x.text), normalize(y.text)
-        if nx != ny and (min(len(nx), len(ny)) < SIMILAR_MIN_CHARS
-                         or SequenceMatcher(None, nx, ny).ratio() < CRAMMED_COPY_LIKENESS):
-            return False
-    return True
+    """Whether two word runs are the same words, some possibly misspelt (see :func:`similar_word`)."""
+    return len(a) == len(b) and all(similar_word(normalize(x.text), normalize(y.text)) for x, y in zip(a, b))
 
 
 def common_prefix_length(a: Sequence[Word], b: Sequence[Word]) -> int:
