@@ -11,7 +11,7 @@ Cost control, in this order:
 - one partial request in flight per language, and a newer clause replaces an
   older one that has not started;
 - the interval between requests follows the measured translation time
-  (twice the recent latency, 0.5 to 4 s): a busy CPU gets fewer updates;
+  (twice the recent latency, 0.3 to 4 s): a busy CPU gets fewer updates;
 - at most :data:`MAX_PARTIAL_LANGUAGES` languages get partials at once, those
   with the most readers (each costs a model call per update; eight targets on
   two cores would starve the finals); the others get finals only.
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_PARTIAL_LANGUAGES = 4
-MIN_INTERVAL_MS = 500
+MIN_INTERVAL_MS = 300
 MAX_INTERVAL_MS = 4_000
 START_INTERVAL_MS = 700
 FINALS_FIRST = 2  # queued final translations of a language above which it gets no partials
