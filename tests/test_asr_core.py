@@ -22,7 +22,14 @@ from assistant.asr import (
     utterance,
 )
 from assistant.asr.replay import TimedEvent, replay_virtual
-from assistant.asr.text import collapse_repeats, drop_crammed_copies, normalize, similar_word, text_width
+from assistant.asr.text import (
+    collapse_repeats,
+    drop_crammed_copies,
+    is_sound_annotation,
+    normalize,
+    similar_word,
+    text_width,
+)
 from assistant.asr.types import TranscribedSegment, Transcription, TranscriptionRequest, VoiceActivity
 from assistant.pcm import SAMPLE_RATE
 from assistant.captions import Word
@@ -224,6 +231,17 @@ def test_hallucinated_credit_on_noise_is_dropped() -> None:
     speech = utterance("the real talk starts now.", 500)
     events, _ = run([speech, noise], 8_000)
     assert final_text(events) == "the real talk starts now."
+
+
+def test_a_sound_annotation_is_not_speech() -> None:
+    # Whisper writes a subtitle's "[calm music]" into the pause after a sentence, just
+    # under its own no-speech thresholds (seen on Russian reading: 0.58 and -0.99).
+    speech = utterance("поверхность сферического тела.", 500)
+    music = utterance("СПОКОЙНАЯ МУЗЫКА", 2_600, no_speech_prob=0.58, avg_logprob=-0.99)
+    events, _ = run([speech, music], 6_000, language="ru")
+    assert final_text(events) == "поверхность сферического тела."
+    assert is_sound_annotation("[Music]") and is_sound_annotation("(аплодисменты)") and is_sound_annotation("APPLAUSE")
+    assert not any(map(is_sound_annotation, ["NASA", "the UN said", "ВВП", "你好", "Учился на медные деньги."]))
 
 
 def test_low_confidence_no_speech_segment_is_dropped() -> None:

@@ -45,6 +45,7 @@ from assistant.asr.text import (
     ends_clause,
     ends_sentence,
     is_known_hallucination,
+    is_sound_annotation,
     join_words,
     normalize,
     similar_word,
@@ -334,7 +335,7 @@ class StreamingRecognizer:
             return False
         if seg.compression_ratio > s.compression_ratio_threshold and seg.avg_logprob < s.logprob_threshold:
             return False  # an unsure decoding loop; a confident one is collapsed instead
-        if is_known_hallucination(seg.text):
+        if is_known_hallucination(seg.text) or is_sound_annotation(seg.text):
             share = self._speech_share(ms_to_samples(seg.start_ms), ms_to_samples(seg.end_ms))
             return (
                 seg.no_speech_prob <= HALLUCINATION_MAX_NO_SPEECH

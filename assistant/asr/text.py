@@ -72,6 +72,9 @@ KNOWN_HALLUCINATIONS: Final = (
     "gracias por ver",
 )
 
+# A single word in capitals this long is a sound annotation ("APPLAUSE"), not an acronym.
+ANNOTATION_MIN_CHARS: Final = 8
+
 # Words whose full stop is not a sentence end (normalised form).
 ABBREVIATIONS: Final = frozenset(
     "mr mrs ms dr prof st jr sr vs etc e g i e no vol fig approx dept inc ltd co "
@@ -251,6 +254,22 @@ def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
         else:
             i += 1
     return out
+
+
+def is_sound_annotation(text: str) -> bool:
+    """Whether ``text`` is a subtitle's description of sound, not speech: in brackets
+    ("[Music]", "(аплодисменты)", "*laughs*") or in capitals ("СПОКОЙНАЯ МУЗЫКА",
+    "GENTLE MUSIC"). Whisper learned these from subtitles and writes them into pauses.
+    An acronym ("NASA", "the UN") is short, and said with other words.
+    """
+    stripped = text.strip().strip(".,!?…:;-–— ")
+    if len(stripped) >= 3 and stripped[0] in "[(*" and stripped[-1] in "])*":
+        return True
+    cased = [c for c in stripped if c.upper() != c.lower()]  # none in Chinese or Arabic
+    if not cased or any(c.islower() for c in cased):
+        return False
+    words = [w for w in normalize(stripped).split() if len(w) >= 3]
+    return len(words) >= 2 or any(len(w) >= ANNOTATION_MIN_CHARS for w in words)
 
 
 def is_known_hallucination(text: str) -> bool:
