@@ -244,6 +244,15 @@ def test_a_sound_annotation_is_not_speech() -> None:
     assert not any(map(is_sound_annotation, ["NASA", "the UN said", "ВВП", "你好", "Учился на медные деньги."]))
 
 
+@pytest.mark.parametrize("word_probability,kept", [(0.02, False), (0.9, True)])
+def test_a_segment_unsure_of_every_word_is_a_guess(word_probability: float, kept: bool) -> None:
+    # Under Whisper's no-speech threshold (0.5), but unsure as a whole (-1.5) and of each word.
+    speech = utterance("где теперь льды.", 500)
+    guess = ScriptedUtterance((Word("и.", 1_400, 1_440, word_probability),), no_speech_prob=0.5, avg_logprob=-1.5)
+    events, _ = run([speech, guess], 5_000, language="ru")
+    assert final_text(events) == ("где теперь льды. и." if kept else "где теперь льды.")
+
+
 def test_low_confidence_no_speech_segment_is_dropped() -> None:
     junk = utterance("la la la something", 3_000, no_speech_prob=0.9, avg_logprob=-1.5)
     events, _ = run([junk], 6_000)

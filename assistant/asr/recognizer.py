@@ -335,6 +335,8 @@ class StreamingRecognizer:
             return False
         if seg.compression_ratio > s.compression_ratio_threshold and seg.avg_logprob < s.logprob_threshold:
             return False  # an unsure decoding loop; a confident one is collapsed instead
+        if seg.avg_logprob < s.logprob_threshold and all(w.probability < s.filler_max_probability for w in seg.words):
+            return False  # unsure as a whole and of every word: a guess ("и." "И." after the last word)
         if is_known_hallucination(seg.text) or is_sound_annotation(seg.text):
             share = self._speech_share(ms_to_samples(seg.start_ms), ms_to_samples(seg.end_ms))
             return (
