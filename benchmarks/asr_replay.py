@@ -215,12 +215,20 @@ class Counting:
 
     def __init__(self, inner: FasterWhisperTranscriber) -> None:
         self.inner, self.compute_ms, self.passes = inner, 0, 0
+        self.beam = 1  # of the last pass
 
     def transcribe(self, request: TranscriptionRequest) -> Transcription:
         result = self.inner.transcribe(request)
         self.compute_ms += result.compute_ms
         self.passes += 1
+        self.beam = request.beam_size or 1
         return result
+
+    def modelled_cost(self, result: Transcription) -> int:
+        """--fixed-cost: what a pass of this length and beam took on the 2-core box, every time
+        (so two settings can be compared without the run-to-run swing of the pass schedule)."""
+        window_s = (result.end_sample - result.start_sample) / SAMPLE_RATE
+        return round(400 + 60 * window_s) if self.beam > 1 else round(150 + 40 * window_s)
 
 
 async def run_real(runner: RecognizerRunner, audio: np.ndarray) -> list[tuple[float, RecognizerEvent]]:
@@ -300,6 +308,9 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--gap-ms", type=int, default=700, help="silence between joined clips")
     ap.add_argument("--virtual", action="store_true", help="virtual time (compute counted) instead of real speed")
+    ap.add_argument("--fixed-cost", action="store_true",
+                    help="with --virtual: each pass takes a modelled time (by window length and beam), not its "
+                         "measured one: the same schedule every run, for comparing settings")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-replay-offline"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="RecognizerSettings override")
@@ -340,7 +351,8 @@ def run(args: argparse.Namespace) -> int:
             started = time.monotonic()
             if args.virtual:
                 rec = StreamingRecognizer(settings, language=lang)
-                timed = replay_virtual(rec, audio, counting, SileroVoiceDetector())
+                timed = replay_virtual(rec, audio, counting, SileroVoiceDetector(),
+                                       cost=counting.modelled_cost if args.fixed_cost else None)
                 events = [(t.at_ms / 1000, t.event) for t in timed]
             else:
                 runner = RecognizerRunner(counting, SileroVoiceDetector(), settings, executor=shared.executor, language=lang)
