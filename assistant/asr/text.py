@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from difflib import SequenceMatcher
 from collections.abc import Sequence
+from difflib import SequenceMatcher
 from typing import Final
 
 from assistant.captions import Word
@@ -234,8 +234,8 @@ def drop_crammed_copies(words: Sequence[Word]) -> list[Word]:
     Whisper repeats the last phrase into trailing silence ("fellow Americans.
     Americans."), sometimes misspelt ("Африке в атфрике в"), and the aligner
     crams the copy into a few milliseconds, or gives one of its words no time
-    at all; a spoken repetition ("very very",
-    "no, no") takes about as long as the first, every word of it audible.
+    at all; a spoken repetition ("very very", "no, no") takes about as long as
+    the first, every word of it audible.
     Stray marks (a lone "." or "-") and words looping on one letter are dropped too.
     """
     out = [w for w in words if not is_stray_mark(w.text) and not is_char_loop(w.text)]
