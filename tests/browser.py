@@ -237,6 +237,9 @@ class Page:
         return str(value)
 
     async def screenshot(self, path: Path) -> Path:
+        # A page behind others gets no new frames, and capturing it can wait for one forever
+        # (a CI run timed out on the second of three pages): show it first.
+        await self.call("Page.bringToFront")
         shot = await self.call("Page.captureScreenshot", {"format": "png"})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(shot["data"]))
