@@ -197,6 +197,10 @@ class Page:
         if reply.get("errorText"):
             raise BrowserError(f"navigating to {url}: {reply['errorText']}")
         await self.wait_for("document.readyState === 'complete'", timeout=timeout)
+        # The pages wire their controls once their interface language is loaded (I18N.ready; the
+        # page stays hidden until then): a test acting before that would act on a page no person sees.
+        await self.evaluate("window.I18N && window.I18N.ready"
+                            " ? window.I18N.ready.then(() => true, () => true) : true", timeout=timeout)
 
     async def evaluate(self, expression: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
         """Evaluate ``expression`` (awaiting a promise) as if from a user gesture; return its JSON value."""
