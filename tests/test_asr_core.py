@@ -791,6 +791,53 @@ def test_words_lost_to_a_loop_inside_the_closing_pass_are_kept_from_the_pass_bef
     assert " ".join(p.text for p in pieces(events)) == text + " Далее."
 
 
+class LoopsEveryOtherPass(ScriptedTranscriber):
+    """Every other moving pass falls into a loop: a stock sentence forty times over the speech
+    it had read right the pass before, its copies stacked at the window's end (compression ratio 5.5)."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if request.final or len(self.requests) % 2:
+            return result
+        end = request.end_ms
+        stock = [Word(" " + t, end, end) for t in "I'm going to start with the first item.".split()] * 40
+        looped = TranscribedSegment(words=(Word(" I'm", end - 1_400, end), *stock), start_ms=end - 1_400, end_ms=end,
+                                    no_speech_prob=0.7, avg_logprob=-0.4, compression_ratio=5.5)
+        return dataclasses.replace(result, segments=(looped,))
+
+
+def test_a_pass_that_loops_over_speech_read_before_leaves_the_hypothesis_and_closes_nothing() -> None:
+    text = " ".join(f"press {n} for the department number {n}," for n in "one two three four five six seven eight".split())
+    script = [utterance(text, 300, word_ms=280), utterance("Goodbye.", 20_000)]
+    transcriber = LoopsEveryOtherPass(script)
+    events = replay_virtual(StreamingRecognizer(language="en"), synth(script, 22_000), transcriber, EnergyVoiceDetector())
+    assert sum(1 for r in transcriber.requests if not r.final) >= 10  # half of them looped
+    assert " ".join(p.text for p in pieces(events)) == text + " Goodbye."
+
+
+class LoopsAtTheEnd(ScriptedTranscriber):
+    """Every moving pass reads the speech, then repeats its last words ten times, stacked at the
+    window's end (compression ratio 3.5): Whisper's usual loop where the audio stops."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if request.final or not result.segments:
+            return result
+        seg = result.segments[-1]
+        copies = [Word(w.text, request.end_ms, request.end_ms) for w in seg.words[-3:]] * 10
+        looped = dataclasses.replace(seg, words=(*seg.words, *copies), compression_ratio=3.5)
+        return dataclasses.replace(result, segments=(*result.segments[:-1], looped))
+
+
+def test_a_pass_that_loops_after_reading_the_speech_still_agrees() -> None:
+    text = "the session on quantum sensing starts at ten in hall three and the panel on climate models follows it at noon"
+    script = [utterance(text, 300), utterance("Thank you.", 9_500)]
+    events = replay_virtual(StreamingRecognizer(language="en"), synth(script, 11_500), LoopsAtTheEnd(script), EnergyVoiceDetector())
+    assert " ".join(p.text for p in pieces(events)) == text + " Thank you."
+    speech_end = script[0].words[-1].end_ms
+    assert min(e.at_ms for e in events if isinstance(e.event, FinalCaption)) < speech_end - 2_000  # finals while it is said
+
+
 def test_the_tail_of_a_word_said_again_right_after_it_is_an_echo() -> None:
     words = [Word(" миров", 0, 500), Word(" ров", 500, 650), Word(" между", 900, 1_200)]
     assert [w.text for w in drop_crammed_copies(words)] == [" миров", " между"]

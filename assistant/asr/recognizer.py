@@ -23,7 +23,9 @@ pause is held open for the next words instead); the window keeps the utterance's
 is trimmed only past ``trim_window_ms``, at a caption end at least
 ``trim_min_age_ms`` old, and is capped at ``max_window_ms``. The prompt is the
 captioned text before the window.
-Silence is never decoded; hallucinations and loops are filtered; when passes
+Silence is never decoded; hallucinations and loops are filtered (a pass that
+fell into a loop over speech the pass before had read leaves that hypothesis
+in place, and a looped pass never closes an utterance); when passes
 fall behind, commits need one hypothesis only, every pass decodes with beam 1,
 and passes catch up in steps of at most ``max_backlog_ms`` of new audio (the
 lag is reported, no audio is dropped). Moving passes are greedy; the pass that
@@ -265,23 +267,30 @@ class StreamingRecognizer:
         gap = self._endpoint_within(req)
         if gap is None and self._ended and req.final and req.end_sample == self._received:
             gap = (req.end_sample, req.end_sample)
+        looped = self._looped(result)
         if gap is not None:
             self._finalise_at(gap, self._with_words_it_missed(words, decoded, gap[0]), req.end_sample)
-        elif samples_to_ms(lag) > self._s.degrade_lag_ms:
-            limit = req.end_ms - self._s.unstable_tail_ms
-            n = next((i for i, w in enumerate(words) if w.end_ms > limit), len(words))
-            self._commit(words[:n])
-            self._hyp, self._hyp_window_end = words[n:], req.end_sample
+        elif looped and self._lost_to_a_loop(words):
+            # A pass that fell into a loop over speech the pass before had read ("I'm going
+            # to start with the first item." forty times) does not replace that hypothesis:
+            # the next pass agrees with the last one that heard the speech.
+            pass
         else:
-            # The newest hypothesis's last word is never committed by agreement: its
-            # punctuation is Whisper's guess at a window edge (pauses finalise it instead).
-            n = min(common_prefix_length(self._hyp, words), len(words) - 1)
-            # ... nor words ending this close to its window's end (the audio cuts them short).
-            edge = req.end_ms - self._s.agreement_tail_ms
-            while n > 0 and words[n - 1].end_ms > edge:
-                n -= 1
+            if samples_to_ms(lag) > self._s.degrade_lag_ms:
+                limit = req.end_ms - self._s.unstable_tail_ms
+                n = next((i for i, w in enumerate(words) if w.end_ms > limit), len(words))
+            else:
+                # The newest hypothesis's last word is never committed by agreement: its
+                # punctuation is Whisper's guess at a window edge (pauses finalise it instead).
+                n = min(common_prefix_length(self._hyp, words), len(words) - 1)
+                # ... nor words ending this close to its window's end (the audio cuts them short).
+                edge = req.end_ms - self._s.agreement_tail_ms
+                while n > 0 and words[n - 1].end_ms > edge:
+                    n -= 1
             self._commit(words[:n])
-            self._hyp, self._hyp_window_end = words[n:], req.end_sample
+            # A looped hypothesis never closes an utterance ("I'm" stretched over the speech a
+            # loop replaced): its window is not taken as covered, a closing pass decodes it again.
+            self._hyp, self._hyp_window_end = words[n:], 0 if looped else req.end_sample
         self._settle_after_caption()
         self._update_partial()
 
@@ -345,6 +354,20 @@ class StreamingRecognizer:
                 and share >= HALLUCINATION_MIN_SPEECH_SHARE
             )
         return True
+
+    def _looped(self, result: Transcription) -> bool:
+        """Whether a segment of the pass repeats itself beyond ``compression_ratio_threshold``
+        (Whisper's own failure test, where it would decode again, warmer)."""
+        return any(seg.compression_ratio > self._s.compression_ratio_threshold for seg in result.segments)
+
+    def _lost_to_a_loop(self, words: list[Word]) -> bool:
+        """Whether a looped pass kept under half of the words the last hypothesis heard in its
+        span (a loop at the window's end, past the speech, leaves a usable hypothesis)."""
+        if not self._hyp:
+            return False
+        a, b = self._hyp[0].start_ms, self._hyp[-1].end_ms
+        kept = sum(1 for w in words if a <= (w.start_ms + w.end_ms) // 2 <= b)
+        return 2 * kept < len(self._hyp)
 
     def _word_has_speech(self, w: Word) -> bool:
         margin = ms_to_samples(WORD_SPEECH_MARGIN_MS)
