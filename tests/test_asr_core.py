@@ -24,6 +24,7 @@ from assistant.asr import (
 from assistant.asr.replay import TimedEvent, replay_virtual
 from assistant.asr.text import (
     collapse_repeats,
+    common_prefix_length,
     drop_crammed_copies,
     is_sound_annotation,
     normalize,
@@ -836,6 +837,15 @@ def test_a_pass_that_loops_after_reading_the_speech_still_agrees() -> None:
     assert " ".join(p.text for p in pieces(events)) == text + " Thank you."
     speech_end = script[0].words[-1].end_ms
     assert min(e.at_ms for e in events if isinstance(e.event, FinalCaption)) < speech_end - 2_000  # finals while it is said
+
+
+def test_two_splits_of_the_same_letters_agree() -> None:
+    def words(text: str) -> list[Word]:
+        return [Word(" " + t, 0, 0) for t in text.split()]
+
+    assert common_prefix_length(words("учился на медные деньги"), words("учился намедные деньги. с")) == 3
+    assert common_prefix_length(words("сквозьбалки лесов"), words("сквозь балки лесов блестели")) == 3
+    assert common_prefix_length(words("for accounting and other"), words("for accounting another")) == 2  # not the same letters
 
 
 def test_the_tail_of_a_word_said_again_right_after_it_is_an_echo() -> None:

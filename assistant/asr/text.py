@@ -84,6 +84,10 @@ ABBREVIATIONS: Final = frozenset(
 _SPACE = re.compile(r"\s+")
 
 
+# Two passes' different splits of the same letters agree over at most this many words a side.
+RESPLIT_MAX_WORDS: Final = 3
+
+
 def normalize(text: str) -> str:
     """Lower-case ``text`` without punctuation or extra spaces, for comparing words."""
     kept = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text.lower())
@@ -114,13 +118,30 @@ def alike_words(a: Sequence[Word], b: Sequence[Word]) -> bool:
 
 
 def common_prefix_length(a: Sequence[Word], b: Sequence[Word]) -> int:
-    """Number of leading words two hypotheses agree on (LocalAgreement)."""
-    n = 0
-    for x, y in zip(a, b):
-        if normalize(x.text) != normalize(y.text):
+    """Number of leading words of ``b`` that ``a`` agrees with (LocalAgreement).
+
+    Two passes may split the same letters into words differently ("and other" /
+    "another", "на медные" / "намедные"): up to ``RESPLIT_MAX_WORDS`` words on either
+    side that spell the same count as agreed (in ``b``'s words).
+    """
+    i = j = 0
+    while i < len(a) and j < len(b):
+        if normalize(a[i].text) == normalize(b[j].text):
+            i, j = i + 1, j + 1
+            continue
+        split = next(
+            ((da, db) for da in range(1, RESPLIT_MAX_WORDS + 1) for db in range(1, RESPLIT_MAX_WORDS + 1)
+             if da + db > 2 and i + da <= len(a) and j + db <= len(b) and _letters(a[i : i + da]) == _letters(b[j : j + db])),
+            None,
+        )
+        if split is None:
             break
-        n += 1
-    return n
+        i, j = i + split[0], j + split[1]
+    return j
+
+
+def _letters(words: Sequence[Word]) -> str:
+    return "".join(normalize(w.text).replace(" ", "") for w in words)
 
 
 def join_words(words: Sequence[Word]) -> str:
