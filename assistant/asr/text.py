@@ -120,8 +120,8 @@ def alike_words(a: Sequence[Word], b: Sequence[Word]) -> bool:
 def common_prefix_length(a: Sequence[Word], b: Sequence[Word]) -> int:
     """Number of leading words of ``b`` that ``a`` agrees with (LocalAgreement).
 
-    Two passes may split the same letters into words differently ("and other" /
-    "another", "на медные" / "намедные"): up to ``RESPLIT_MAX_WORDS`` words on either
+    Two passes may split the same letters into words differently ("сквозь балки" /
+    "сквозьбалки", "на медные" / "намедные"): up to ``RESPLIT_MAX_WORDS`` words on either
     side that spell the same count as agreed (in ``b``'s words).
     """
     i = j = 0
