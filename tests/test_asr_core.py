@@ -921,3 +921,17 @@ def test_an_unsure_word_said_at_length_is_kept() -> None:
     script = [ScriptedUtterance(words)]
     events, _ = run(script, 4_500, PIECES)
     assert final_text(events) == "On the question of Skylsa, the worker nodded."
+
+
+@pytest.mark.parametrize("context_ms", [1_000, 1_700, 2_000, 2_300])
+def test_the_context_kept_before_the_next_utterance_starts_between_words(context_ms: int) -> None:
+    # A window that starts inside a word decodes its tail as noise ("en elante de número"
+    # for "la tecla de número"), and Whisper may then give nothing for the new speech.
+    script = [utterance("one two three four five six seven.", 200), utterance("eight nine ten eleven.", 3_500)]
+    events, transcriber = run(script, 6_000, dataclasses.replace(LINES, context_ms=context_ms))
+    words = [w for utt in script for w in utt.words]
+    after_pause = [r for r in transcriber.requests if r.end_ms > 3_500]
+    assert after_pause and all(r.start_ms > 200 for r in after_pause)
+    for r in after_pause:
+        assert not any(w.start_ms < r.start_ms < w.end_ms for w in words), r.start_ms
+    assert normalize(final_text(events)) == normalize("one two three four five six seven eight nine ten eleven")

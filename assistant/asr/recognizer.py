@@ -21,7 +21,8 @@ pass). Committed words form captions closed at sentence ends, clauses, pauses
 or phone-size limits (a fragment shorter than ``caption_min_chars`` before a
 pause is held open for the next words instead); the window keeps the utterance's start for context and
 is trimmed only past ``trim_window_ms``, at a caption end at least
-``trim_min_age_ms`` old, and is capped at ``max_window_ms``. The prompt is the
+``trim_min_age_ms`` old, and is capped at ``max_window_ms``; its ``context_ms``
+of context starts between two words, never inside one. The prompt is the
 captioned text before the window.
 Silence is never decoded; hallucinations and loops are filtered (a pass that
 fell into a loop over speech the pass before had read leaves that hypothesis
@@ -105,8 +106,10 @@ FILLER_END_SILENCE_MS: Final = 60
 HALLUCINATION_MAX_NO_SPEECH: Final = 0.2
 HALLUCINATION_MIN_LOGPROB: Final = -0.6
 HALLUCINATION_MIN_SPEECH_SHARE: Final = 0.5
-# Closed captions remembered for building the prompt.
+# Closed captions remembered for building the prompt; committed words remembered
+# (de-duplication, where the window's context may start).
 PROMPT_CAPTIONS: Final = 16
+COMMITTED_WORDS: Final = 64
 
 
 class StreamingRecognizer:
@@ -153,7 +156,7 @@ class StreamingRecognizer:
         # Where the caption's time limit counts from: its first word, or the first after a hold.
         self._caption_clock_ms = 0
         self._committed_end_ms = 0
-        self._recent: deque[Word] = deque(maxlen=DEDUP_MAX_NGRAM)
+        self._committed: deque[Word] = deque(maxlen=COMMITTED_WORDS)
         self._last_final_end_ms = 0
         # Closed captions (end sample, text): the prompt is those before the window.
         self._closed: deque[tuple[int, str]] = deque(maxlen=PROMPT_CAPTIONS)
@@ -432,7 +435,7 @@ class StreamingRecognizer:
         words = [w for w in words if (w.start_ms + w.end_ms) // 2 >= self._committed_end_ms - RECOMMIT_TOLERANCE_MS]
         head_end = max(self._committed_end_ms + DEDUP_WINDOW_MS, req.start_ms + WINDOW_HEAD_MS)
         if words and words[0].start_ms < head_end:
-            recent = [normalize(w.text) for w in self._recent]
+            recent = self._committed_tail()
             # Where the new words start in what this pass heard: a speaker's own repetition
             # ("words words | words words") has the committed copy right before it there too.
             at = next(i for i, w in enumerate(heard) if w is words[0])
@@ -452,7 +455,7 @@ class StreamingRecognizer:
         five committed words again, starting before the committed end, and keep
         only what follows them.
         """
-        tail = [normalize(w.text) for w in self._recent]
+        tail = self._committed_tail()
         for n in range(len(tail), 1, -1):
             for k, first in enumerate(words[: len(words) - n + 1]):
                 if first.start_ms >= self._committed_end_ms:
@@ -492,7 +495,7 @@ class StreamingRecognizer:
             if not self._caption:
                 self._caption_clock_ms = w.start_ms
             self._caption.append(w)
-            self._recent.append(w)
+            self._committed.append(w)
             self._committed_end_ms = max(self._committed_end_ms, w.end_ms)
             chars = text_width(join_words(self._caption))
             if before_pause and i == len(words) - 1:
@@ -576,8 +579,17 @@ class StreamingRecognizer:
         self._piece_from = 0
         self._held_since = None
 
+    def _committed_tail(self) -> list[str]:
+        """The last ``DEDUP_MAX_NGRAM`` committed words, normalised."""
+        return [normalize(w.text) for w in list(self._committed)[-DEDUP_MAX_NGRAM:]]
+
     def _prompt(self) -> str:
-        """Captioned text before the window (text inside it is in the audio already)."""
+        """Captioned text before the window (text inside it is in the audio already).
+
+        Whole closed captions only: a prompt running on to the window's first word
+        (tried) carries the recogniser's own recent misspellings into the next
+        passes ("veillez" for "veuillez" five times in held-out French).
+        """
         limit = self._s.prompt_max_chars
         cutoff = self._buf_start + ms_to_samples(RECOMMIT_TOLERANCE_MS)
         prompt = " ".join(t for end, t in self._closed if end <= cutoff)
@@ -698,7 +710,7 @@ class StreamingRecognizer:
         """Settle everything before ``sample``; keep ``context_ms`` before it when asked."""
         sample = min(sample, self._received)
         self._settled = max(self._settled, sample)
-        start = sample - ms_to_samples(self._s.context_ms) if context else sample
+        start = self._word_boundary_before(sample - ms_to_samples(self._s.context_ms)) if context else sample
         start = max(start, self._settled - ms_to_samples(self._s.max_window_ms // 2))
         self._boundaries = [b for b in self._boundaries if b > start]
         if start <= self._buf_start:
@@ -707,6 +719,20 @@ class StreamingRecognizer:
         self._buf_start = start
         horizon = start - ms_to_samples(self._s.max_window_ms)
         self._speech = [(s, e) for s, e in self._speech if e > horizon]
+
+    def _word_boundary_before(self, sample: int) -> int:
+        """``sample``, or, when it falls inside a committed word, the boundary before that word
+        (half way from the word before it). A window that starts inside a word decodes its
+        tail as noise ("en elante de número" for "la tecla de número"), and then Whisper may
+        give nothing at all for the new speech after it, for passes on end."""
+        at = samples_to_ms(sample)
+        prev_end: int | None = None
+        for w in self._committed:
+            if w.start_ms < at < w.end_ms:
+                edge = w.start_ms if prev_end is None else min(w.start_ms, (prev_end + w.start_ms) // 2)
+                return ms_to_samples(edge)
+            prev_end = w.end_ms
+        return sample
 
     def _drop_silence(self) -> None:
         """No decoding on silence: without speech or pending words, keep only the pre-roll."""
