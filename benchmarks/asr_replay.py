@@ -311,6 +311,9 @@ def main() -> int:
     ap.add_argument("--fixed-cost", action="store_true",
                     help="with --virtual: each pass takes a modelled time (by window length and beam), not its "
                          "measured one: the same schedule every run, for comparing settings")
+    ap.add_argument("--cost-scale", type=float, default=1.0,
+                    help="with --fixed-cost: scale every modelled pass (another schedule of the same audio, "
+                         "to tell a setting's effect from the chance of one schedule)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-replay-offline"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="RecognizerSettings override")
@@ -352,7 +355,8 @@ def run(args: argparse.Namespace) -> int:
             if args.virtual:
                 rec = StreamingRecognizer(settings, language=lang)
                 timed = replay_virtual(rec, audio, counting, SileroVoiceDetector(),
-                                       cost=counting.modelled_cost if args.fixed_cost else None)
+                                       cost=(lambda r: round(counting.modelled_cost(r) * args.cost_scale))
+                                       if args.fixed_cost else None)
                 events = [(t.at_ms / 1000, t.event) for t in timed]
             else:
                 runner = RecognizerRunner(counting, SileroVoiceDetector(), settings, executor=shared.executor, language=lang)
