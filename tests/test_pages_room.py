@@ -112,6 +112,8 @@ async def test_the_chair_switches_speakers_and_talks_and_every_screen_follows(
         pressed = ("Array.from(document.querySelectorAll('#speaker-buttons button'),"
                    " b => [b.textContent, b.getAttribute('aria-pressed')])")
         assert await chair.evaluate(pressed) == [["Charles Babbage", "true"], ["Ada Lovelace", "false"]]
+        # the talk comes with the room socket's first frame, after the speakers (fetched)
+        await chair.wait_for("document.querySelector('#talk-now').textContent !== '—'")
         assert await chair.text("#talk-now") == "Engines, analytical · 09:30–10:30"
         assert await chair.text("#talk-next") == "Panel: the future · 11:00–12:00"
         assert await chair.evaluate("document.querySelector('#station-cmd').textContent") == \
