@@ -80,7 +80,8 @@ async def test_the_room_page_follows_the_room_from_talk_to_talk(chromium: Chromi
         for _ in range(2):
             async with http.post(f"{url}/api/rooms/hall-a/next", headers=bearer(CHAIR)) as r:
                 assert r.status == 200
-        await page.wait_for("!document.querySelector('#room-next').hidden")
+        await page.wait_for("!document.querySelector('#room-next').hidden && "
+                            "document.querySelector('#room-next').textContent.includes('No more talks')")
         assert await page.text("#room-next") == "Between talks\nNo more talks in this room today."
         assert await page.evaluate("document.querySelectorAll('#room-past-list li').length") == 3
 
