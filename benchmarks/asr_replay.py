@@ -113,6 +113,34 @@ SMALL: dict[str, list[str]] = {
 }
 
 
+_RU_ONES = SMALL["ru"][:20]
+_RU_TENS = "_ _ двадцать тридцать сорок пятьдесят шестьдесят семьдесят восемьдесят девяносто".split()
+_RU_HUNDREDS = "_ сто двести триста четыреста пятьсот шестьсот семьсот восемьсот девятьсот".split()
+
+
+def russian_number(n: int) -> list[str]:
+    """A cardinal in the nominative, as a reader says a number written in digits ("200" -> "двести")."""
+    if n < 20:
+        return [_RU_ONES[n]]
+    if n < 100:
+        return [_RU_TENS[n // 10]] + ([_RU_ONES[n % 10]] if n % 10 else [])
+    if n < 1000:
+        return [_RU_HUNDREDS[n // 100]] + (russian_number(n % 100) if n % 100 else [])
+    if n < 1_000_000:
+        k, rest = divmod(n, 1000)
+        words = [] if k == 1 else russian_number(k)
+        if k % 10 == 1 and k % 100 != 11:
+            words = words[:-1] + ["одна"] if words else []
+            thousand = "тысяча"
+        elif k % 10 in (2, 3, 4) and k % 100 not in (12, 13, 14):
+            words = words[:-1] + ["две" if k % 10 == 2 else words[-1]]
+            thousand = "тысячи"
+        else:
+            thousand = "тысяч"
+        return words + [thousand] + (russian_number(rest) if rest else [])
+    return [str(n)]
+
+
 def english_number(n: int) -> list[str]:
     if n < 20:
         return [_EN_ONES[n]]
@@ -130,8 +158,8 @@ def spell_numbers(words: list[str], lang: str) -> list[str]:
     for w in words:
         if w.isdigit():
             n = int(w)
-            if lang == "en":
-                out.extend(english_number(n))
+            if lang in ("en", "ru"):
+                out.extend(english_number(n) if lang == "en" else russian_number(n))
                 continue
             small = SMALL.get(lang, [])
             if n < len(small):
