@@ -128,15 +128,12 @@ def russian_number(n: int) -> list[str]:
         return [_RU_HUNDREDS[n // 100]] + (russian_number(n % 100) if n % 100 else [])
     if n < 1_000_000:
         k, rest = divmod(n, 1000)
-        words = [] if k == 1 else russian_number(k)
-        if k % 10 == 1 and k % 100 != 11:
-            words = words[:-1] + ["одна"] if words else []
-            thousand = "тысяча"
-        elif k % 10 in (2, 3, 4) and k % 100 not in (12, 13, 14):
-            words = words[:-1] + ["две" if k % 10 == 2 else words[-1]]
-            thousand = "тысячи"
-        else:
-            thousand = "тысяч"
+        words = russian_number(k)
+        last = 0 if 11 <= k % 100 <= 14 else k % 10  # "одиннадцать тысяч", "двадцать одна тысяча"
+        if last in (1, 2):
+            words[-1] = "одна" if last == 1 else "две"
+        thousand = "тысяча" if last == 1 else "тысячи" if last in (2, 3, 4) else "тысяч"
+        words = [] if k == 1 else words
         return words + [thousand] + (russian_number(rest) if rest else [])
     return [str(n)]
 
@@ -153,13 +150,17 @@ def english_number(n: int) -> list[str]:
     return [str(n)]
 
 
+# Languages whose numbers are spelled in full (the others: 0-20 only, SMALL).
+FULL: dict[str, Callable[[int], list[str]]] = {"en": english_number, "ru": russian_number}
+
+
 def spell_numbers(words: list[str], lang: str) -> list[str]:
     out: list[str] = []
     for w in words:
         if w.isdigit():
             n = int(w)
-            if lang in ("en", "ru"):
-                out.extend(english_number(n) if lang == "en" else russian_number(n))
+            if lang in FULL:
+                out.extend(FULL[lang](n))
                 continue
             small = SMALL.get(lang, [])
             if n < len(small):
