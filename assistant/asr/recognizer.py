@@ -700,7 +700,7 @@ class StreamingRecognizer:
             hotwords=self._hotwords,
             task=self._task,
             final=final,
-            beam_size=s.final_beam_size if final and not behind else s.beam_size,
+            beam_size=1 if behind else s.final_beam_size if final else s.beam_size,
         )
         self._in_flight = req
         self._last_pass_end = end
