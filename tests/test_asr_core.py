@@ -938,3 +938,22 @@ def test_the_context_kept_before_the_next_utterance_starts_between_words(context
     for r in after_pause:
         assert not any(w.start_ms < r.start_ms < w.end_ms for w in words), r.start_ms
     assert normalize(final_text(events)) == normalize("one two three four five six seven eight nine ten eleven")
+
+
+def test_prefix_passes_offer_the_committed_words_of_the_window() -> None:
+    text = "One two three. Four five six. Seven eight nine. Ten eleven twelve. Thirteen fourteen."
+    script = [utterance(text, 300)]
+    settings = dataclasses.replace(LINES, prefix_passes=True)
+    events, transcriber = run(script, 300 + 15 * 300 + 1_500, settings)
+    assert normalize(final_text(events)) == normalize(text)
+    assert transcriber.requests[0].prefix == ()
+    offered = [r for r in transcriber.requests if r.prefix]
+    assert offered
+    for r in offered:
+        # the window's audio starts with the prefix: the script's first words, in order, as committed
+        assert r.start_ms <= r.prefix[0].start_ms == 300
+        assert text.startswith(" ".join(w.text.strip() for w in r.prefix))
+    assert [len(r.prefix) for r in offered] == sorted(len(r.prefix) for r in offered)
+    plain_events, plain = run(script, 300 + 15 * 300 + 1_500, LINES)
+    assert all(not r.prefix for r in plain.requests)
+    assert final_text(plain_events) == final_text(events)

@@ -21,6 +21,7 @@ from assistant.asr import (
     StreamingRecognizer,
 )
 from assistant.asr.replay import replay_virtual
+from assistant.asr.types import TranscriptionRequest
 from assistant.asr.runner import RecognizerRunner, load_shared_model
 from assistant.errors import LanguageError
 from assistant.models import install_models, resolve_model
@@ -90,6 +91,27 @@ def test_base_streams_english_clips(base: FasterWhisperTranscriber, clip: Path) 
 
 def test_tiny_en_streams_jfk(tiny_en: FasterWhisperTranscriber) -> None:
     check_captions(stream(tiny_en, load(JFK), "en"), JFK.with_suffix(".txt").read_text(), 0.3)
+
+
+@pytest.mark.parametrize("beam", [1, 5])
+def test_a_pass_reads_on_after_a_forced_prefix(base: FasterWhisperTranscriber, beam: int) -> None:
+    audio = load(JFK)
+    start = 3 * 16_000  # absolute times: the window starts 3 s into the stream
+    plain = base.transcribe(TranscriptionRequest(audio=audio, start_sample=start, language="en"))
+    words = [w for seg in plain.segments for w in seg.words]
+    head = [w for w in words if w.end_ms <= 3_000 + 7_000]
+    assert 5 <= len(head) < len(words)
+    request = TranscriptionRequest(
+        audio=audio, start_sample=start, language="en", beam_size=beam, prefix=tuple(head)
+    )
+    got = [w for seg in base.transcribe(request).segments for w in seg.words]
+    # the prefix comes back first, word for word, re-aligned where the plain pass had it
+    assert [w.text for w in got[: len(head)]] == [w.text for w in head]
+    assert all(abs(a.end_ms - b.end_ms) <= 300 for a, b in zip(got, head))
+    # and the decoder reads on to the end of the speech (a beam does not stop at the prefix)
+    tail = got[len(head) :]
+    assert norm(" ".join(w.text for w in tail)) == norm(" ".join(w.text for w in words[len(head) :]))
+    assert all(head[-1].end_ms - 100 <= w.start_ms <= w.end_ms <= start // 16 + 11_100 for w in tail)
 
 
 def test_base_detects_russian_and_translates_it(base: FasterWhisperTranscriber) -> None:

@@ -701,10 +701,27 @@ class StreamingRecognizer:
             task=self._task,
             final=final,
             beam_size=1 if behind else s.final_beam_size if final else s.beam_size,
+            prefix=self._prefix() if self._stuck(end) else (),
         )
         self._in_flight = req
         self._last_pass_end = end
         return req
+
+    def _stuck(self, end: int) -> bool:
+        """Whether the oldest word still moving ended ``prefix_stuck_ms`` before ``end`` (see
+        ``RecognizerSettings.prefix_passes``)."""
+        if not self._s.prefix_passes:
+            return False
+        return not self._hyp or self._hyp[0].end_ms <= samples_to_ms(end) - self._s.prefix_stuck_ms if self._s.prefix_stuck_ms else True
+
+    def _prefix(self) -> tuple[Word, ...]:
+        """The committed words the window starts with (see ``RecognizerSettings.prefix_passes``);
+        empty when the window does not start at a committed word (words forgotten, or none)."""
+        start_ms = samples_to_ms(self._buf_start)
+        words = [w for w in self._committed if (w.start_ms + w.end_ms) // 2 >= start_ms]
+        if len(words) == len(self._committed) == COMMITTED_WORDS:
+            return ()
+        return tuple(words)
 
     def _trim_to(self, sample: int, *, context: bool = False) -> None:
         """Settle everything before ``sample``; keep ``context_ms`` before it when asked."""

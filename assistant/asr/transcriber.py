@@ -12,7 +12,8 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from assistant.asr.heap import HeapKeeper
 from assistant.asr.types import TranscribedSegment, Transcription, TranscriptionRequest
@@ -138,52 +139,159 @@ class FasterWhisperTranscriber:
             else:
                 self._model.frames = None
             beam = request.beam_size or self._beam_size
-            segments, info = self._model.transcribe(
-                request.audio,
-                language=request.language,
-                task=request.task,
-                beam_size=beam,
-                best_of=1,
-                temperature=0.0,
-                condition_on_previous_text=False,
-                initial_prompt=request.prompt or None,
-                hotwords=" ".join(request.hotwords) or None,
-                word_timestamps=True,
-                without_timestamps=self._without_timestamps,
-                vad_filter=False,
-                max_new_tokens=min(
-                    MAX_NEW_TOKENS, MIN_NEW_TOKENS + len(request.audio) * MAX_TOKENS_PER_S // SAMPLE_RATE
-                ),
-            )
-            decoded = list(segments)
+            max_new = min(MAX_NEW_TOKENS, MIN_NEW_TOKENS + len(request.audio) * MAX_TOKENS_PER_S // SAMPLE_RATE)
+            if request.prefix and not self._without_timestamps and (request.language or not self.multilingual):
+                decoded, language, language_probability = self._decode_after_prefix(request, beam, max_new)
+            else:
+                segments, info = self._model.transcribe(
+                    request.audio,
+                    language=request.language,
+                    task=request.task,
+                    beam_size=beam,
+                    best_of=1,
+                    temperature=0.0,
+                    condition_on_previous_text=False,
+                    initial_prompt=request.prompt or None,
+                    hotwords=" ".join(request.hotwords) or None,
+                    word_timestamps=True,
+                    without_timestamps=self._without_timestamps,
+                    vad_filter=False,
+                    max_new_tokens=max_new,
+                )
+                decoded = [_Decoded.of(seg) for seg in segments]
+                language, language_probability = str(info.language), float(info.language_probability)
             if self._allocator is not None:
                 self._allocator.after_pass()
-        out = []
-        for seg in decoded:
-            words = tuple(
-                Word(
-                    w.word,
-                    int(round(offset_ms + w.start * 1000)),
-                    int(round(offset_ms + w.end * 1000)),
-                    float(w.probability),
-                )
-                for w in (seg.words or [])
+        out = [
+            TranscribedSegment(
+                words=tuple(
+                    Word(text, int(round(offset_ms + a * 1000)), int(round(offset_ms + b * 1000)), float(p))
+                    for text, a, b, p in seg.words
+                ),
+                start_ms=int(round(offset_ms + seg.start * 1000)),
+                end_ms=int(round(offset_ms + seg.end * 1000)),
+                no_speech_prob=seg.no_speech_prob,
+                avg_logprob=seg.avg_logprob,
+                compression_ratio=seg.compression_ratio,
             )
-            out.append(
-                TranscribedSegment(
-                    words=words,
-                    start_ms=int(round(offset_ms + seg.start * 1000)),
-                    end_ms=int(round(offset_ms + seg.end * 1000)),
-                    no_speech_prob=float(seg.no_speech_prob),
-                    avg_logprob=float(seg.avg_logprob),
-                    compression_ratio=float(seg.compression_ratio),
-                )
-            )
+            for seg in decoded
+        ]
         return Transcription(
             start_sample=request.start_sample,
             end_sample=request.end_sample,
             segments=tuple(out),
-            language=str(info.language),
-            language_probability=float(info.language_probability),
+            language=language,
+            language_probability=language_probability,
             compute_ms=int((time.perf_counter() - started) * 1000),
         )
+
+    def _decode_after_prefix(
+        self, request: TranscriptionRequest, beam: int, max_new: int
+    ) -> tuple[list[_Decoded], str, float]:
+        """Decode the window with the decoder forced through ``request.prefix``.
+
+        Only what follows the prefix is searched (with ``beam``); the words it
+        reads are not read again, differently, or in a loop. CTranslate2 steps
+        through a forced prefix token by token, at about half the cost of a
+        decoded token, so such a pass costs about what a full one does. Prefix
+        and tail are aligned together over the window, as faster-whisper aligns
+        one decoded window.
+        """
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+        fw = self._model
+        language = request.language or "en"
+        tokenizer = Tokenizer(fw.hf_tokenizer, self.multilingual, task=request.task, language=language)
+        features = fw.feature_extractor(request.audio)
+        frames = features.shape[-1] - 1
+        encoder_output = fw.encode(pad_or_trim(features[:, :frames]))
+        previous = [
+            t for text in (" ".join(request.hotwords), request.prompt) if text.strip() for t in tokenizer.encode(" " + text.strip())
+        ]
+        # <|0.00|> and the prefix, left open: closed by a timestamp at its last word's end,
+        # greedy passes mostly end there (measured: en-prompts WER 4.2% -> 19.3%).
+        duration = frames * fw.feature_extractor.time_per_frame
+        forced = [tokenizer.timestamp_begin, *tokenizer.encode(" " + "".join(w.text for w in request.prefix).strip())]
+        prompt = [*fw.get_prompt(tokenizer, previous), *forced]
+        result = fw.model.generate(
+            encoder_output,
+            [prompt],
+            beam_size=beam,
+            num_hypotheses=beam,
+            max_length=min(fw.max_length, len(prompt) + max_new + len(forced)),
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=False,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        )[0]
+        # Each hypothesis is the prefix, then what was decoded after it. The beam's best is
+        # often the prefix closed by a timestamp (its sure tokens make the short ending
+        # score well); take the best that reads on, unless none does.
+        best = next(
+            (i for i, ids in enumerate(result.sequences_ids) if any(t < tokenizer.eot for t in ids[len(forced) :])), 0
+        )
+        tokens = list(result.sequences_ids[best])
+        avg_logprob = result.scores[best] * len(tokens) / (len(tokens) + 1)
+        text = tokenizer.decode([t for t in tokens if t < tokenizer.eot]).strip()
+        compression_ratio = get_compression_ratio(text) if text else 1.0
+        pieces = _split_at_timestamps(tokens, tokenizer.timestamp_begin, fw.time_precision, duration)
+        fw.add_word_timestamps(
+            [pieces], tokenizer, encoder_output, frames, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、", last_speech_timestamp=0.0
+        )
+        decoded = [
+            _Decoded(
+                words=[(w["word"], w["start"], w["end"], w["probability"]) for w in piece.get("words", [])],
+                start=piece["start"],
+                end=piece["end"],
+                no_speech_prob=float(result.no_speech_prob),
+                avg_logprob=float(avg_logprob),
+                compression_ratio=float(compression_ratio),
+            )
+            for piece in pieces
+        ]
+        return decoded, language, 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    """One decoded segment, times in seconds from the window's start."""
+
+    words: list[tuple[str, float, float, float]]
+    start: float
+    end: float
+    no_speech_prob: float
+    avg_logprob: float
+    compression_ratio: float
+
+    @classmethod
+    def of(cls, seg: Any) -> _Decoded:
+        """From a faster-whisper ``Segment``."""
+        return cls(
+            words=[(w.word, w.start, w.end, w.probability) for w in (seg.words or [])],
+            start=seg.start,
+            end=seg.end,
+            no_speech_prob=float(seg.no_speech_prob),
+            avg_logprob=float(seg.avg_logprob),
+            compression_ratio=float(seg.compression_ratio),
+        )
+
+
+def _split_at_timestamps(tokens: list[int], timestamp_begin: int, precision: float, duration: float) -> list[dict[str, Any]]:
+    """Runs of text tokens between timestamp tokens, as faster-whisper's segment dicts
+    (``seek``, ``start``, ``end``, ``tokens``); a run without a closing timestamp ends
+    at ``duration``."""
+    pieces: list[dict[str, Any]] = []
+    start, run = 0.0, []
+    for t in [*tokens, None]:
+        if t is not None and t < timestamp_begin:
+            run.append(t)
+            continue
+        at = duration if t is None else min(duration, (t - timestamp_begin) * precision)
+        if run:
+            pieces.append({"seek": 0, "start": start, "end": max(start, at), "tokens": run})
+            run = []
+        start = at
+    return pieces
+

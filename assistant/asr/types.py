@@ -27,8 +27,11 @@ class TranscriptionRequest:
     is the session glossary. ``final`` marks the last pass of an utterance (VAD
     endpoint or end of stream): the core will commit all of its words.
     ``beam_size`` is the beam this pass should decode with (None: the
-    transcriber's default); ``audio`` is a read-only view, valid until the
-    result has been handed back to the recogniser.
+    transcriber's default). ``prefix`` is the committed text the window's audio
+    starts with: the decoder is forced through it and decodes only what follows
+    (with the beam), and the result's words include it, re-aligned. ``audio``
+    is a read-only view, valid until the result has been handed back to the
+    recogniser.
     """
 
     audio: AudioArray = field(compare=False, repr=False)
@@ -39,6 +42,7 @@ class TranscriptionRequest:
     task: Task = "transcribe"
     final: bool = False
     beam_size: int | None = None
+    prefix: tuple[Word, ...] = ()
 
     @property
     def end_sample(self) -> int:
@@ -224,6 +228,13 @@ class RecognizerSettings:
     beam_size: int = 1
     final_beam_size: int = 5
     refine_at_pause: bool = False
+    # Passes force the decoder through the committed words in the window and decode
+    # only what follows them; with prefix_stuck_ms, only once the oldest moving word
+    # ended that long before the window's end (0: every pass). Off: on the development
+    # corpus it helped en and es (WER and maximum latency) and cost Russian reading
+    # 1.7 points (benchmarks/README.md, stop 23).
+    prefix_passes: bool = False
+    prefix_stuck_ms: int = 0
     # Words in the last stretch of a window are never committed from one hypothesis.
     unstable_tail_ms: int = 1_000
     # Nor by agreement when they end this close to the newer window's end.
