@@ -940,20 +940,26 @@ def test_the_context_kept_before_the_next_utterance_starts_between_words(context
     assert normalize(final_text(events)) == normalize("one two three four five six seven eight nine ten eleven")
 
 
-def test_prefix_passes_offer_the_committed_words_of_the_window() -> None:
+def test_after_a_looped_pass_the_window_s_committed_words_are_its_prefix() -> None:
+    # Every pass of the second utterance comes back looped (a confident loop: collapsed, kept).
+    first = "Plain words come first."
+    second_at = 300 + 4 * 300 + 1_000
     text = "One two three. Four five six. Seven eight nine. Ten eleven twelve. Thirteen fourteen."
-    script = [utterance(text, 300)]
-    settings = dataclasses.replace(LINES, prefix_passes=True)
-    events, transcriber = run(script, 300 + 15 * 300 + 1_500, settings)
-    assert normalize(final_text(events)) == normalize(text)
-    assert transcriber.requests[0].prefix == ()
+    script = [utterance(first, 300), utterance(text, second_at, compression_ratio=3.0)]
+    total = second_at + 15 * 300 + 1_500
+    events, transcriber = run(script, total)
+    assert normalize(final_text(events)) == normalize(f"{first} {text}")
+    first_loop = next(i for i, r in enumerate(transcriber.requests) if r.end_ms > second_at + 300)
+    assert not any(r.prefix for r in transcriber.requests[: first_loop + 1])
     offered = [r for r in transcriber.requests if r.prefix]
     assert offered
     for r in offered:
-        # the window's audio starts with the prefix: the script's first words, in order, as committed
-        assert r.start_ms <= r.prefix[0].start_ms == 300
-        assert text.startswith(" ".join(w.text.strip() for w in r.prefix))
-    assert [len(r.prefix) for r in offered] == sorted(len(r.prefix) for r in offered)
-    plain_events, plain = run(script, 300 + 15 * 300 + 1_500, LINES)
-    assert all(not r.prefix for r in plain.requests)
+        # the window's audio starts with the prefix: committed words, in order, from the window's start
+        words = f"{first} {text}".split()
+        said = [w.text.strip() for w in r.prefix]
+        at = words.index(said[0])
+        assert said == words[at : at + len(said)]
+        assert r.start_ms <= r.prefix[0].start_ms
+    plain_events, plain = run(script, total, dataclasses.replace(LINES, prefix_after_loop=False))
+    assert not any(r.prefix for r in plain.requests)
     assert final_text(plain_events) == final_text(events)

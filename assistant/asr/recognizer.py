@@ -26,7 +26,8 @@ of context starts between two words, never inside one. The prompt is the
 captioned text before the window.
 Silence is never decoded; hallucinations and loops are filtered (a pass that
 fell into a loop over speech the pass before had read leaves that hypothesis
-in place, and a looped pass never closes an utterance); when passes
+in place, a looped pass never closes an utterance, and the utterance's later
+passes decode after their window's committed words, forced as a prefix); when passes
 fall behind, commits need one hypothesis only, every pass decodes with beam 1,
 and passes catch up in steps of at most ``max_backlog_ms`` of new audio (the
 lag is reported, no audio is dropped). Moving passes are greedy; the pass that
@@ -163,6 +164,8 @@ class StreamingRecognizer:
         # Samples between closed captions inside the window where it may be trimmed.
         self._boundaries: list[int] = []
         self._partial: tuple[str, str] = ("", "")
+        # A pass of the open utterance fell into a loop (settings.prefix_after_loop).
+        self._looping = False
         self._ended = False
         self._done = False
         self._events: list[RecognizerEvent] = []
@@ -271,6 +274,7 @@ class StreamingRecognizer:
         if gap is None and self._ended and req.final and req.end_sample == self._received:
             gap = (req.end_sample, req.end_sample)
         looped = self._looped(result)
+        self._looping = self._looping or looped
         if gap is not None:
             self._finalise_at(gap, self._with_words_it_missed(words, decoded, gap[0]), req.end_sample)
         elif looped and self._lost_to_a_loop(words):
@@ -625,6 +629,7 @@ class StreamingRecognizer:
 
     def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
         """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""
+        self._looping = False
         self._commit(words, before_pause=True)
         if self._is_fragment() and not self._ended:
             self._held_since = gap[0]
@@ -701,22 +706,15 @@ class StreamingRecognizer:
             task=self._task,
             final=final,
             beam_size=1 if behind else s.final_beam_size if final else s.beam_size,
-            prefix=self._prefix() if self._stuck(end) else (),
+            prefix=self._prefix() if self._s.prefix_after_loop and self._looping else (),
         )
         self._in_flight = req
         self._last_pass_end = end
         return req
 
-    def _stuck(self, end: int) -> bool:
-        """Whether the oldest word still moving ended ``prefix_stuck_ms`` before ``end`` (see
-        ``RecognizerSettings.prefix_passes``)."""
-        if not self._s.prefix_passes:
-            return False
-        return not self._hyp or self._hyp[0].end_ms <= samples_to_ms(end) - self._s.prefix_stuck_ms if self._s.prefix_stuck_ms else True
-
     def _prefix(self) -> tuple[Word, ...]:
-        """The committed words the window starts with (see ``RecognizerSettings.prefix_passes``);
-        empty when the window does not start at a committed word (words forgotten, or none)."""
+        """The committed words the window starts with (see ``RecognizerSettings.prefix_after_loop``);
+        empty when none, or when some of them were forgotten."""
         start_ms = samples_to_ms(self._buf_start)
         words = [w for w in self._committed if (w.start_ms + w.end_ms) // 2 >= start_ms]
         if len(words) == len(self._committed) == COMMITTED_WORDS:

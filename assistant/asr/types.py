@@ -228,13 +228,13 @@ class RecognizerSettings:
     beam_size: int = 1
     final_beam_size: int = 5
     refine_at_pause: bool = False
-    # Passes force the decoder through the committed words in the window and decode
-    # only what follows them; with prefix_stuck_ms, only once the oldest moving word
-    # ended that long before the window's end (0: every pass). Off: on the development
-    # corpus it helped en and es (WER and maximum latency) and cost Russian reading
-    # 1.7 points (benchmarks/README.md, stop 23).
-    prefix_passes: bool = False
-    prefix_stuck_ms: int = 0
+    # Once a pass of an utterance fell into a loop, its later passes force the decoder
+    # through the committed words their window starts with and decode only what
+    # follows: the committed part is not read again, in a loop or differently, and the
+    # words after it agree sooner (TranscriptionRequest.prefix; benchmarks/README.md,
+    # stop 23: Spanish maximum 7.89 -> 4.97 s, WER 3 of 4 kinds lower). Not on every
+    # pass: read on from greedy mistakes, Russian lost 1.7-2.7 points.
+    prefix_after_loop: bool = True
     # Words in the last stretch of a window are never committed from one hypothesis.
     unstable_tail_ms: int = 1_000
     # Nor by agreement when they end this close to the newer window's end.
