@@ -27,7 +27,7 @@ class TranscriptionRequest:
     is the session glossary. ``final`` marks the last pass of an utterance (VAD
     endpoint or end of stream): the core will commit all of its words.
     ``beam_size`` is the beam this pass should decode with (None: the
-    transcriber's default). ``prefix`` is the committed text the window's audio
+    transcriber's default). ``prefix`` is the committed words the window's audio
     starts with: the decoder is forced through it and decodes only what follows
     (with the beam), and the result's words include it, re-aligned. ``audio``
     is a read-only view, valid until the result has been handed back to the
