@@ -232,7 +232,7 @@ class RecognizerSettings:
     # through the committed words their window starts with and decode only what
     # follows: the committed part is not read again, in a loop or differently, and the
     # words after it agree sooner (TranscriptionRequest.prefix; benchmarks/README.md,
-    # stop 23: Spanish maximum 7.89 -> 4.97 s, WER 3 of 4 kinds lower). Not on every
+    # stop 23: Spanish maximum 7.89 -> 4.97 s, WER lower on 4 of 6 kinds). Not on every
     # pass: read on from greedy mistakes, Russian lost 1.7-2.7 points.
     prefix_after_loop: bool = True
     # Words in the last stretch of a window are never committed from one hypothesis.
