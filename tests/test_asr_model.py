@@ -22,6 +22,7 @@ from assistant.asr import (
 )
 from assistant.asr.replay import replay_virtual
 from assistant.asr.types import TranscriptionRequest
+from assistant.captions import Word
 from assistant.asr.runner import RecognizerRunner, load_shared_model
 from assistant.errors import LanguageError
 from assistant.models import install_models, resolve_model
@@ -112,6 +113,16 @@ def test_a_pass_reads_on_after_a_forced_prefix(base: FasterWhisperTranscriber, b
     tail = got[len(head) :]
     assert norm(" ".join(w.text for w in tail)) == norm(" ".join(w.text for w in words[len(head) :]))
     assert all(head[-1].end_ms - 100 <= w.start_ms <= w.end_ms <= start // 16 + 11_100 for w in tail)
+
+
+def test_a_prefix_too_long_to_decode_after_gives_a_full_pass(base: FasterWhisperTranscriber) -> None:
+    audio = load(JFK)
+    plain = base.transcribe(TranscriptionRequest(audio=audio, start_sample=0, language="en"))
+    crowded = TranscriptionRequest(
+        audio=audio, start_sample=0, language="en", prefix=tuple(Word(" so", i * 30, i * 30 + 30) for i in range(300))
+    )
+    got = base.transcribe(crowded)
+    assert [w.text for s in got.segments for w in s.words] == [w.text for s in plain.segments for w in s.words]
 
 
 def test_base_detects_russian_and_translates_it(base: FasterWhisperTranscriber) -> None:

@@ -140,8 +140,11 @@ class FasterWhisperTranscriber:
                 self._model.frames = None
             beam = request.beam_size or self._beam_size
             max_new = min(MAX_NEW_TOKENS, MIN_NEW_TOKENS + len(request.audio) * MAX_TOKENS_PER_S // SAMPLE_RATE)
+            after_prefix = None
             if request.prefix and not self._without_timestamps and (request.language or not self.multilingual):
-                decoded, language, language_probability = self._decode_after_prefix(request, beam, max_new)
+                after_prefix = self._decode_after_prefix(request, beam, max_new)
+            if after_prefix is not None:
+                decoded, language, language_probability = after_prefix
             else:
                 segments, info = self._model.transcribe(
                     request.audio,
@@ -187,8 +190,8 @@ class FasterWhisperTranscriber:
 
     def _decode_after_prefix(
         self, request: TranscriptionRequest, beam: int, max_new: int
-    ) -> tuple[list[_Decoded], str, float]:
-        """Decode the window with the decoder forced through ``request.prefix``.
+    ) -> tuple[list[_Decoded], str, float] | None:
+        """Decode the window with the decoder forced through ``request.prefix`` (None: too long).
 
         Only what follows the prefix is searched (with ``beam``); the words it
         reads are not read again, differently, or in a loop. CTranslate2 steps
@@ -214,6 +217,8 @@ class FasterWhisperTranscriber:
         # greedy passes mostly end there (measured: en-prompts WER 4.2% -> 19.3%).
         duration = frames * fw.feature_extractor.time_per_frame
         forced = [tokenizer.timestamp_begin, *tokenizer.encode(" " + "".join(w.text for w in request.prefix).strip())]
+        if len(forced) >= fw.max_length // 2:
+            return None  # no room left to decode after it: a full pass instead
         prompt = [*fw.get_prompt(tokenizer, previous), *forced]
         result = fw.model.generate(
             encoder_output,
@@ -242,7 +247,7 @@ class FasterWhisperTranscriber:
         )
         decoded = [
             _Decoded(
-                words=[(w["word"], w["start"], w["end"], w["probability"]) for w in piece.get("words", [])],
+                words=tuple((w["word"], w["start"], w["end"], w["probability"]) for w in piece.get("words", [])),
                 start=piece["start"],
                 end=piece["end"],
                 no_speech_prob=float(result.no_speech_prob),
@@ -258,7 +263,7 @@ class FasterWhisperTranscriber:
 class _Decoded:
     """One decoded segment, times in seconds from the window's start."""
 
-    words: list[tuple[str, float, float, float]]
+    words: tuple[tuple[str, float, float, float], ...]
     start: float
     end: float
     no_speech_prob: float
@@ -269,7 +274,7 @@ class _Decoded:
     def of(cls, seg: Any) -> _Decoded:
         """From a faster-whisper ``Segment``."""
         return cls(
-            words=[(w.word, w.start, w.end, w.probability) for w in (seg.words or [])],
+            words=tuple((w.word, w.start, w.end, w.probability) for w in (seg.words or [])),
             start=seg.start,
             end=seg.end,
             no_speech_prob=float(seg.no_speech_prob),
