@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from assistant.asr.heap import HeapKeeper
@@ -142,7 +142,7 @@ class FasterWhisperTranscriber:
             max_new = min(MAX_NEW_TOKENS, MIN_NEW_TOKENS + len(request.audio) * MAX_TOKENS_PER_S // SAMPLE_RATE)
             after_prefix = None
             if request.prefix and not self._without_timestamps and (request.language or not self.multilingual):
-                after_prefix = self._decode_after_prefix(request, beam, max_new)
+                after_prefix = self._decode_after_prefix(request, beam, max_new, offset_ms)
             if after_prefix is not None:
                 decoded, language, language_probability = after_prefix
             else:
@@ -161,36 +161,33 @@ class FasterWhisperTranscriber:
                     vad_filter=False,
                     max_new_tokens=max_new,
                 )
-                decoded = [_Decoded.of(seg) for seg in segments]
+                decoded = [
+                    _segment(
+                        offset_ms,
+                        ((w.word, w.start, w.end, w.probability) for w in (seg.words or [])),
+                        seg.start,
+                        seg.end,
+                        seg.no_speech_prob,
+                        seg.avg_logprob,
+                        seg.compression_ratio,
+                    )
+                    for seg in segments
+                ]
                 language, language_probability = str(info.language), float(info.language_probability)
             if self._allocator is not None:
                 self._allocator.after_pass()
-        out = [
-            TranscribedSegment(
-                words=tuple(
-                    Word(text, int(round(offset_ms + a * 1000)), int(round(offset_ms + b * 1000)), float(p))
-                    for text, a, b, p in seg.words
-                ),
-                start_ms=int(round(offset_ms + seg.start * 1000)),
-                end_ms=int(round(offset_ms + seg.end * 1000)),
-                no_speech_prob=seg.no_speech_prob,
-                avg_logprob=seg.avg_logprob,
-                compression_ratio=seg.compression_ratio,
-            )
-            for seg in decoded
-        ]
         return Transcription(
             start_sample=request.start_sample,
             end_sample=request.end_sample,
-            segments=tuple(out),
+            segments=tuple(decoded),
             language=language,
             language_probability=language_probability,
             compute_ms=int((time.perf_counter() - started) * 1000),
         )
 
     def _decode_after_prefix(
-        self, request: TranscriptionRequest, beam: int, max_new: int
-    ) -> tuple[list[_Decoded], str, float] | None:
+        self, request: TranscriptionRequest, beam: int, max_new: int, offset_ms: float
+    ) -> tuple[list[TranscribedSegment], str, float] | None:
         """Decode the window with the decoder forced through ``request.prefix`` (None: too long).
 
         Only what follows the prefix is searched (with ``beam``); the words it
@@ -246,41 +243,42 @@ class FasterWhisperTranscriber:
             [pieces], tokenizer, encoder_output, frames, "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、", last_speech_timestamp=0.0
         )
         decoded = [
-            _Decoded(
-                words=tuple((w["word"], w["start"], w["end"], w["probability"]) for w in piece.get("words", [])),
-                start=piece["start"],
-                end=piece["end"],
-                no_speech_prob=float(result.no_speech_prob),
-                avg_logprob=float(avg_logprob),
-                compression_ratio=float(compression_ratio),
+            _segment(
+                offset_ms,
+                ((w["word"], w["start"], w["end"], w["probability"]) for w in piece.get("words", [])),
+                piece["start"],
+                piece["end"],
+                result.no_speech_prob,
+                avg_logprob,
+                compression_ratio,
             )
             for piece in pieces
         ]
         return decoded, language, 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class _Decoded:
-    """One decoded segment, times in seconds from the window's start."""
-
-    words: tuple[tuple[str, float, float, float], ...]
-    start: float
-    end: float
-    no_speech_prob: float
-    avg_logprob: float
-    compression_ratio: float
-
-    @classmethod
-    def of(cls, seg: Any) -> _Decoded:
-        """From a faster-whisper ``Segment``."""
-        return cls(
-            words=tuple((w.word, w.start, w.end, w.probability) for w in (seg.words or [])),
-            start=seg.start,
-            end=seg.end,
-            no_speech_prob=float(seg.no_speech_prob),
-            avg_logprob=float(seg.avg_logprob),
-            compression_ratio=float(seg.compression_ratio),
-        )
+def _segment(
+    offset_ms: float,
+    words: Iterable[tuple[str, float, float, float]],
+    start: float,
+    end: float,
+    no_speech_prob: float,
+    avg_logprob: float,
+    compression_ratio: float,
+) -> TranscribedSegment:
+    """A decoded segment (words as text, start and end seconds from the window's start,
+    probability) in absolute milliseconds."""
+    return TranscribedSegment(
+        words=tuple(
+            Word(text, int(round(offset_ms + a * 1000)), int(round(offset_ms + b * 1000)), float(p))
+            for text, a, b, p in words
+        ),
+        start_ms=int(round(offset_ms + start * 1000)),
+        end_ms=int(round(offset_ms + end * 1000)),
+        no_speech_prob=float(no_speech_prob),
+        avg_logprob=float(avg_logprob),
+        compression_ratio=float(compression_ratio),
+    )
 
 
 def _split_at_timestamps(tokens: list[int], timestamp_begin: int, precision: float, duration: float) -> list[dict[str, Any]]:
