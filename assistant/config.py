@@ -63,7 +63,11 @@ class AsrSettings:
     model: str = "base"
     models_dir: Path = Path("models")
     compute_type: str = "int8"
-    cpu_threads: int = 2
+    # Threads of one recognition pass. One: a pass decodes one window token by token, which a
+    # second thread barely speeds up (greedy passes took the same time on the 2-core box; beam
+    # passes and passes beside a busy core were faster with one), and the other core is left to
+    # translation, voice detection and the readers (benchmarks/README.md, stop 24).
+    cpu_threads: int = 1
 
 
 @dataclass(frozen=True, slots=True)
