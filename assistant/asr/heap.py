@@ -9,6 +9,13 @@ and freed memory is not given back: RSS grew by ~250 MB in 30 minutes.
 Fixing the threshold (``M_MMAP_THRESHOLD``) keeps large buffers on mmap,
 ``M_ARENA_MAX`` bounds the per-thread arenas, and ``malloc_trim(0)`` between
 passes hands freed heap pages back. Measured with benchmarks/asr_memory.py.
+
+The low threshold has a price: buffers that the model runtime allocates and
+frees many times a pass are mapped and unmapped each time, and the kernel
+zeroes their fresh pages (5 million page faults in 60 passes; a pass takes
+about 25% longer than at 4 MB). A 4 MB threshold removed that cost but let RSS
+grow by 130 MB in 30 minutes, so it stays at 256 KB until a threshold or a
+buffer pool is found that is both fast and flat (benchmarks/README.md, stop 24).
 """
 
 from __future__ import annotations
