@@ -78,7 +78,7 @@ def main() -> int:
     ap.add_argument("--models-dir", type=Path, default=ROOT / "models")
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--block", type=float, default=5.0, help="audio-minutes per printed row")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--gap-ms", type=int, default=700)
     ap.add_argument("--no-keep-heap", action="store_true", help="glibc allocator defaults, no malloc_trim")
     args = ap.parse_args()

@@ -45,7 +45,7 @@ import types
 import wave
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -242,22 +242,40 @@ def offline_words(kind: str, audio: np.ndarray, model_dir: Path, cache: Path) ->
 class Counting:
     """Transcriber wrapper that sums compute time and counts passes."""
 
-    def __init__(self, inner: FasterWhisperTranscriber) -> None:
+    def __init__(self, inner: FasterWhisperTranscriber, log: TextIO | None = None) -> None:
         self.inner, self.compute_ms, self.passes = inner, 0, 0
         self.beam = 1  # of the last pass
+        self.log = log
+        self.old_cost = False
 
     def transcribe(self, request: TranscriptionRequest) -> Transcription:
         result = self.inner.transcribe(request)
         self.compute_ms += result.compute_ms
         self.passes += 1
         self.beam = request.beam_size or 1
+        if self.log is not None:  # --pass-log: what each pass cost, to fit --fixed-cost's model
+            text = "".join(w.text for w in result.words)
+            print(json.dumps({"window_s": (request.end_sample - request.start_sample) / SAMPLE_RATE,
+                              "beam": self.beam, "words": len(result.words), "chars": len(text),
+                              "prefix_words": len(request.prefix), "prompt_chars": len(request.prompt),
+                              "compute_ms": result.compute_ms}), file=self.log, flush=True)
         return result
 
     def modelled_cost(self, result: Transcription) -> int:
-        """--fixed-cost: what a pass of this length and beam took on the 2-core box, every time
-        (so two settings can be compared without the run-to-run swing of the pass schedule)."""
+        """--fixed-cost: what a pass of this window, beam and number of words took on the 2-core box,
+        every time (so two settings can be compared without the run-to-run swing of the pass schedule).
+
+        Least squares over 873 passes of measured replays at stop 24 (1 thread, 4 MB mmap threshold):
+        greedy 249 ms + 34 ms per second of window + 18 ms per decoded word; beam 5 -250 + 127 ms/s
+        + 28 ms/word, never below greedy. Before stop 24 (``--old-cost``): 150 + 40 ms/s greedy,
+        400 + 60 ms/s beam, window only, which measured passes exceeded by 1.6x (greedy).
+        """
         window_s = (result.end_sample - result.start_sample) / SAMPLE_RATE
-        return round(400 + 60 * window_s) if self.beam > 1 else round(150 + 40 * window_s)
+        if self.old_cost:
+            return round(400 + 60 * window_s) if self.beam > 1 else round(150 + 40 * window_s)
+        words = len(result.words)
+        greedy = 249 + 34 * window_s + 18 * words
+        return round(max(greedy, -250 + 127 * window_s + 28 * words) if self.beam > 1 else greedy)
 
 
 async def run_real(runner: RecognizerRunner, audio: np.ndarray) -> list[tuple[float, RecognizerEvent]]:
@@ -338,15 +356,18 @@ def main() -> int:
     ap.add_argument("--gap-ms", type=int, default=700, help="silence between joined clips")
     ap.add_argument("--virtual", action="store_true", help="virtual time (compute counted) instead of real speed")
     ap.add_argument("--fixed-cost", action="store_true",
-                    help="with --virtual: each pass takes a modelled time (by window length and beam), not its "
+                    help="with --virtual: each pass takes a modelled time (by window, beam and words), not its "
                          "measured one: the same schedule every run, for comparing settings")
+    ap.add_argument("--old-cost", action="store_true",
+                    help="with --fixed-cost: the window-only cost model of stops 18-23 (to compare with their figures)")
     ap.add_argument("--cost-scale", type=float, default=1.0,
                     help="with --fixed-cost: scale every modelled pass (another schedule of the same audio, "
                          "to tell a setting's effect from the chance of one schedule)")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-replay-offline"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="RecognizerSettings override")
     ap.add_argument("--diff", action="store_true", help="print the normalised reference and streamed words")
+    ap.add_argument("--pass-log", type=Path, help="append one JSON line per pass (window, beam, words, compute)")
     ap.add_argument("--busy-loops", type=int, default=0, help="busy-loop processes running beside the recogniser")
     args = ap.parse_args()
     busy = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(args.busy_loops)]
@@ -361,7 +382,6 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-
     settings = parse_settings(args.set)
     info = resolve_model(args.model, args.models_dir)
     shared = load_shared_model(info, cpu_threads=args.threads)
@@ -369,6 +389,7 @@ def run(args: argparse.Namespace) -> int:
           f"busy_loops={args.busy_loops} load={load()}")
     print(f"settings={settings}")
     summary: list[str] = []
+    pass_log = args.pass_log.open("a", encoding="utf-8") if args.pass_log else None
     for kind in args.kinds:
         lang = language_of(kind)
         files = clips(kind) if kind in KINDS else dev_clips(kind, args.dev_corpus, args.dev_seconds)
@@ -378,7 +399,8 @@ def run(args: argparse.Namespace) -> int:
         offline_wer = wordlat.wer(ref, [t for w in off for t in spell_numbers([w["w"]], lang)])
         rows: list[dict[str, Any]] = []
         for i in range(args.runs):
-            counting = Counting(shared.transcriber)
+            counting = Counting(shared.transcriber, pass_log)
+            counting.old_cost = args.old_cost
             before = load()
             started = time.monotonic()
             if args.virtual:
