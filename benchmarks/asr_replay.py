@@ -242,11 +242,10 @@ def offline_words(kind: str, audio: np.ndarray, model_dir: Path, cache: Path) ->
 class Counting:
     """Transcriber wrapper that sums compute time and counts passes."""
 
-    def __init__(self, inner: FasterWhisperTranscriber, log: TextIO | None = None) -> None:
+    def __init__(self, inner: FasterWhisperTranscriber, log: TextIO | None = None, *, old_cost: bool = False) -> None:
         self.inner, self.compute_ms, self.passes = inner, 0, 0
         self.beam = 1  # of the last pass
-        self.log = log
-        self.old_cost = False
+        self.log, self.old_cost = log, old_cost
 
     def transcribe(self, request: TranscriptionRequest) -> Transcription:
         result = self.inner.transcribe(request)
@@ -399,8 +398,7 @@ def run(args: argparse.Namespace) -> int:
         offline_wer = wordlat.wer(ref, [t for w in off for t in spell_numbers([w["w"]], lang)])
         rows: list[dict[str, Any]] = []
         for i in range(args.runs):
-            counting = Counting(shared.transcriber, pass_log)
-            counting.old_cost = args.old_cost
+            counting = Counting(shared.transcriber, pass_log, old_cost=args.old_cost)
             before = load()
             started = time.monotonic()
             if args.virtual:
