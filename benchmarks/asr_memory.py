@@ -40,6 +40,7 @@ from assistant.asr import (  # noqa: E402
     StreamingRecognizer,
     Transcription,
 )
+from assistant.asr import heap  # noqa: E402
 from assistant.models import resolve_model  # noqa: E402
 
 SAMPLE_RATE = 16_000
@@ -81,7 +82,10 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--gap-ms", type=int, default=700)
     ap.add_argument("--no-keep-heap", action="store_true", help="glibc allocator defaults, no malloc_trim")
+    ap.add_argument("--mmap-threshold", type=int, help="bytes (default: assistant/asr/heap.py's)")
     args = ap.parse_args()
+    if args.mmap_threshold:
+        heap.MMAP_THRESHOLD_BYTES = args.mmap_threshold  # type: ignore[misc]
 
     info = resolve_model(args.model, args.models_dir)
     transcriber = FasterWhisperTranscriber(info.path, cpu_threads=args.threads, keep_heap=not args.no_keep_heap)
@@ -89,7 +93,8 @@ def main() -> int:
     rec = StreamingRecognizer(language="en")
     total = int(args.minutes * 60_000)
     block_ms = int(args.block * 60_000)
-    print(f"model={info.name} minutes={args.minutes} keep_heap={not args.no_keep_heap} rss_start={rss_mb():.0f} MB")
+    print(f"model={info.name} minutes={args.minutes} keep_heap={not args.no_keep_heap} "
+          f"mmap_threshold={heap.MMAP_THRESHOLD_BYTES} rss_start={rss_mb():.0f} MB")
     print("| audio min | RSS MB | Δ since min 10 | passes | compute ÷ audio | lag max s | final p50 / p95 s | load |")
     print("|---|---|---|---|---|---|---|---|")
 

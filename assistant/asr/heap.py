@@ -14,8 +14,11 @@ The low threshold has a price: buffers that the model runtime allocates and
 frees many times a pass are mapped and unmapped each time, and the kernel
 zeroes their fresh pages (5 million page faults in 60 passes; a pass takes
 about 25% longer than at 4 MB). A 4 MB threshold removed that cost but let RSS
-grow by 130 MB in 30 minutes, so it stays at 256 KB until a threshold or a
-buffer pool is found that is both fast and flat (benchmarks/README.md, stop 24).
+grow by 130 MB in 30 minutes, and 3 MB (just above the largest buffer allocated
+at every decoding step, 2.6 MB) by 104 MB, swinging between 469 and 578 MB: the
+buffers that change size with every window fragment the heap once they leave
+mmap. So it stays at 256 KB until a buffer pool is found that is both fast and
+flat (benchmarks/README.md, stops 24 and 25).
 """
 
 from __future__ import annotations
