@@ -795,6 +795,68 @@ def test_words_lost_to_a_loop_inside_the_closing_pass_are_kept_from_the_pass_bef
     assert " ".join(p.text for p in pieces(events)) == text + " Далее."
 
 
+class RetimesAWordWhenClosing(ScriptedTranscriber):
+    """The closing pass starts one word 250 ms late, leaving that much speech without words
+    before it ("упал, | разбил" where the pass before had "разбил" from "упал"'s end)."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if not request.final or not result.segments:
+            return result
+        segments = tuple(
+            dataclasses.replace(seg, words=tuple(
+                Word(w.text, w.start_ms + 250, w.end_ms, w.probability) if w.text == " разбил" else w for w in seg.words))
+            for seg in result.segments
+        )
+        return dataclasses.replace(result, segments=segments)
+
+
+def test_a_word_the_closing_pass_timed_later_is_not_filled_in_again() -> None:
+    text = "мы втянули его и он упал разбил земную кору и отклонил полюсы"
+    script = [utterance(text, 300, word_ms=400), utterance("Далее.", 7_500)]
+    transcriber = RetimesAWordWhenClosing(script)
+    rec = StreamingRecognizer(dataclasses.replace(REFINE, agreement_tail_ms=6_000), language="ru")
+    events = replay_virtual(rec, synth(script, 9_500), transcriber, EnergyVoiceDetector())
+    assert any(r.final for r in transcriber.requests)
+    assert " ".join(p.text for p in pieces(events)) == text + " Далее."
+
+
+class SpellsTheNumberOutLater(ScriptedTranscriber):
+    """Passes after the first two read "3" as "tres", timed a little later: Whisper re-decoding
+    the last committed word in another spelling."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if len(self.requests) <= 2:
+            return result
+        segments = tuple(
+            dataclasses.replace(seg, words=tuple(
+                Word(" tres", w.start_ms + 60, w.end_ms + 40, w.probability) if w.text == " 3" else w for w in seg.words))
+            for seg in result.segments
+        )
+        return dataclasses.replace(result, segments=segments)
+
+
+def test_the_last_committed_word_decoded_again_in_another_spelling_is_not_a_new_word() -> None:
+    text = "pulse 3 para activar o desactivar el modo silencio"
+    script = [utterance(text, 300), utterance("Adiós.", 5_000)]
+    transcriber = SpellsTheNumberOutLater(script)
+    events = replay_virtual(StreamingRecognizer(language="es"), synth(script, 7_000), transcriber, EnergyVoiceDetector())
+    got = [p.text for p in pieces(events)]
+    assert got[0] == "pulse 3"  # committed by agreement before the respelling
+    assert " ".join(got) == text + " Adiós."
+
+
+def test_a_loop_of_a_whole_long_prompt_is_collapsed() -> None:
+    phrase = "для справки нажмите ноль, буквы из имени вашего абонента,".split()
+    said = [Word(" " + t, 400 * i, 400 * i + 380) for i, t in enumerate(phrase)]
+    end = said[-1].end_ms
+    crammed = [Word(" " + t, end + 5 * i, end + 5 * i + 5) for i, t in enumerate(phrase)]
+    assert [w.text for w in drop_crammed_copies([*said, *crammed])] == [w.text for w in said]
+    squeezed = [Word(" " + t, 10 * i, 10 * i + 10) for i, t in enumerate(phrase * 4)]
+    assert [w.text.strip() for w in collapse_repeats(squeezed)] == phrase
+
+
 class LoopsEveryOtherPass(ScriptedTranscriber):
     """Every other moving pass falls into a loop: a stock sentence forty times over the speech
     it had read right the pass before, its copies stacked at the window's end (compression ratio 5.5)."""

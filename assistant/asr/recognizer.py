@@ -79,6 +79,10 @@ from assistant.pcm import AudioArray, ms_to_samples, samples_to_ms
 # this. The midpoint, not the start: after a pause Whisper's aligner often starts the
 # first new word right after the last old one, stretched over the silence.
 RECOMMIT_TOLERANCE_MS: Final = 100
+# A new word sharing this much of its time with the last committed word (intersection over
+# union) is that word decoded again, whatever its spelling ("3" at 20.02-20.24 s, then
+# "tres" at 20.04-20.28 s); the next word rarely shares half its time with the last.
+REDECODED_MIN_OVERLAP: Final = 0.6
 # Hypothesis words starting within this of the committed end, or of the window's
 # start (where Whisper echoes the prompt's tail), are checked against the committed
 # tail for repeats (whisper_streaming's n-gram de-duplication).
@@ -437,6 +441,8 @@ class StreamingRecognizer:
         heard = words
         words = self._after_committed_tail(words)
         words = [w for w in words if (w.start_ms + w.end_ms) // 2 >= self._committed_end_ms - RECOMMIT_TOLERANCE_MS]
+        if words and self._committed and _time_overlap(words[0], self._committed[-1]) >= REDECODED_MIN_OVERLAP:
+            words = words[1:]  # the last committed word again, spelt otherwise ("3" then "tres")
         head_end = max(self._committed_end_ms + DEDUP_WINDOW_MS, req.start_ms + WINDOW_HEAD_MS)
         if words and words[0].start_ms < head_end:
             recent = self._committed_tail()
@@ -614,17 +620,23 @@ class StreamingRecognizer:
         """
         fills: list[Word] = []
         prev_end = self._committed_end_ms
+        prev: Word | None = self._committed[-1] if self._committed else None
         for nxt in [*decoded, None]:
             hole_end = ms_to_samples(nxt.start_ms) if nxt is not None else speech_end
             a = ms_to_samples(prev_end)
             if hole_end - a > 0 and self._speech_share(a, hole_end) * (hole_end - a) >= ms_to_samples(MISSED_SPEECH_MS):
+                # A word the closing pass has at the hole's edge, timed differently, is not
+                # missed ("упал, | разбил" where the previous pass had "разбил" from "упал"'s end).
+                edges = [normalize(x.text) for x in (prev, nxt) if x is not None]
                 fills.extend(
                     w for w in self._hyp
                     if prev_end <= (w.start_ms + w.end_ms) // 2 < samples_to_ms(hole_end)
                     and self._speech_share(ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)) >= MISSED_WORD_SPEECH_SHARE
+                    and not any(similar_word(normalize(w.text), e) for e in edges)
                 )
             if nxt is not None:
                 prev_end = max(prev_end, nxt.end_ms)
+                prev = nxt
         return sorted([*words, *fills], key=lambda w: w.start_ms) if fills else words
 
     def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
@@ -785,3 +797,10 @@ class StreamingRecognizer:
     def _decoded_until(self) -> int:
         """The end of the audio the passes have seen (the window's end when they keep up)."""
         return min(self._received, max(self._last_pass_end, self._buf_start))
+
+
+def _time_overlap(a: Word, b: Word) -> float:
+    """Intersection over union of two words' times (0 when either has no duration)."""
+    inter = min(a.end_ms, b.end_ms) - max(a.start_ms, b.start_ms)
+    union = max(a.end_ms, b.end_ms) - min(a.start_ms, b.start_ms)
+    return inter / union if inter > 0 and union > 0 else 0.0

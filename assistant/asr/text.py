@@ -30,7 +30,9 @@ SINGLE_WORD_LOOP_MIN_REPEATS: Final = 4
 LOOP_MAX_WORD_MS: Final = 120
 LOOP_SURE_REPEATS: Final = 6
 SINGLE_WORD_LOOP_SURE_REPEATS: Final = 10
-LOOP_MAX_NGRAM: Final = 8
+# Longest phrase checked for loops and crammed copies: a whole sentence or menu prompt
+# ("для справки нажмите ноль, буквы из имени вашего абонента," is nine words).
+LOOP_MAX_NGRAM: Final = 16
 # A back-to-back copy of a phrase squeezed into less than this share of the
 # original's duration is the aligner stacking a loop at a window edge, not speech.
 # The copy may be misspelt ("Африке в атфрике в", see similar_word).
