@@ -6,19 +6,19 @@ serves sizes above its mmap threshold with mmap, but raises that threshold
 every time such a block is freed (up to 32 MB), so after a while the buffers
 come from the heap arenas instead, where blocks of changing sizes fragment
 and freed memory is not given back: RSS grew by ~250 MB in 30 minutes.
-Fixing the threshold (``M_MMAP_THRESHOLD``) keeps large buffers on mmap,
-``M_ARENA_MAX`` bounds the per-thread arenas, and ``malloc_trim(0)`` between
-passes hands freed heap pages back. Measured with benchmarks/asr_memory.py.
+Fixing the threshold (``M_MMAP_THRESHOLD``) keeps the largest buffers on mmap,
+``M_ARENA_MAX`` bounds the per-thread arenas, and ``malloc_trim(0)`` after
+every pass hands the pass's freed heap pages back. Measured with
+benchmarks/asr_memory.py and benchmarks/asr_pass_cost.py.
 
-The low threshold has a price: buffers that the model runtime allocates and
-frees many times a pass are mapped and unmapped each time, and the kernel
-zeroes their fresh pages (5 million page faults in 60 passes; a pass takes
-about 25% longer than at 4 MB). A 4 MB threshold removed that cost but let RSS
-grow by 130 MB in 30 minutes, and 3 MB (just above the largest buffer allocated
-at every decoding step, 2.6 MB) by 104 MB, swinging between 469 and 578 MB: the
-buffers that change size with every window fragment the heap once they leave
-mmap. So it stays at 256 KB until a buffer pool is found that is both fast and
-flat (benchmarks/README.md, stops 24 and 25).
+The threshold sits just above the largest buffer the model runtime allocates
+and frees at every decoding step (2.6 MB; others of 407 and 537 KB once per
+decoder layer): below it (256 KB until stop 25) those were mapped and unmapped
+at every step and the kernel zeroed their fresh pages, 5 million page faults in
+60 passes, a quarter of each pass. Above it they are reused from the heap, and
+trimming after every pass, not every 10 s, is what keeps RSS flat: with a 10 s
+trim, the freed buffers of the passes in between stayed resident and RSS swung
+between 469 and 578 MB (benchmarks/README.md, stops 24 and 25).
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from typing import Final
 M_TRIM_THRESHOLD: Final = -1
 M_MMAP_THRESHOLD: Final = -3
 M_ARENA_MAX: Final = -8
-MMAP_THRESHOLD_BYTES: Final = 256 * 1024
+MMAP_THRESHOLD_BYTES: Final = 3 * 1024 * 1024
 TRIM_THRESHOLD_BYTES: Final = 4 * 1024 * 1024
 ARENA_MAX: Final = 4
-TRIM_EVERY_S: Final = 10.0
+TRIM_EVERY_S: Final = 0.0
 
 _configured = False
 _configure_lock = threading.Lock()
@@ -68,7 +68,7 @@ def configure_heap() -> bool:
 
 
 class HeapKeeper:
-    """Configures the heap on creation; :meth:`after_pass` trims it at most every ``trim_every_s``."""
+    """Configures the heap on creation; :meth:`after_pass` trims it (at most every ``trim_every_s``; 0: after every pass)."""
 
     def __init__(self, trim_every_s: float = TRIM_EVERY_S) -> None:
         self._libc = _libc() if configure_heap() else None
