@@ -14,8 +14,8 @@ replay) drives it::
 Policy, in short: passes run over the current utterance's audio (from its
 VAD onset) whenever >= ``min_step_ms`` of new speech arrived and no pass is
 running. LocalAgreement-2 commits words two consecutive hypotheses agree on;
-words re-decoded from audio already committed are skipped (by time, then by
-matching the committed tail). A VAD pause of ``endpoint_silence_ms`` closes
+words re-decoded from audio already committed are skipped (by time, by
+matching the committed tail, or as the last word over the same time, spelt otherwise). A VAD pause of ``endpoint_silence_ms`` closes
 the utterance at once from the pass that already covered its end (or one last
 pass). Committed words form captions closed at sentence ends, clauses, pauses
 or phone-size limits (a fragment shorter than ``caption_min_chars`` before a
@@ -800,7 +800,7 @@ class StreamingRecognizer:
 
 
 def _time_overlap(a: Word, b: Word) -> float:
-    """Intersection over union of two words' times (0 when either has no duration)."""
+    """Intersection over union of two words' times (0 when they do not overlap)."""
     inter = min(a.end_ms, b.end_ms) - max(a.start_ms, b.start_ms)
     union = max(a.end_ms, b.end_ms) - min(a.start_ms, b.start_ms)
     return inter / union if inter > 0 and union > 0 else 0.0
