@@ -501,6 +501,9 @@ async def test_console_shows_where_the_audio_comes_from_and_each_languages_delay
         assert await chair.evaluate(f"{FR_LAG}.textContent") == "2.3 s"
         assert await chair.text("#readers [data-lang=fr] bdi") == "French (Français)"
         assert await chair.evaluate("document.querySelector('#readers [data-lang=fr] .partials')") is None  # live
+        # A refused request: in English the server's own sentence, which says what it refused.
+        await chair.evaluate("Chair.socket.send({type: 'correct', id: 'c-987654', text: 'Fixed'})")
+        await chair.wait_for("document.querySelector('#notice').textContent === \"no caption 'c-987654' in session 'main'\"")
 
         # The server slows (or stops) a language's text in progress: the list says so.
         await chair.evaluate("Chair.state.translation = {fr: {partials: 'slowed', interval_ms: 1400}}; Chair.renderState()")
@@ -535,6 +538,9 @@ async def test_console_in_chinese_shows_no_english(chromium: Chromium, settings:
         await chair.evaluate("document.querySelector('#manual-text').value = 'Welcome'")
         await chair.evaluate("document.querySelector('#manual-form').requestSubmit()")
         await chair.wait_for("document.querySelectorAll('#transcript .tline .tag').length === 1")
+        # The server refuses a correction (of a caption it does not have): its error is shown in Chinese too.
+        await chair.evaluate("Chair.socket.send({type: 'correct', id: 'c-987654', text: '改正'})")
+        await chair.wait_for("document.querySelector('#notice').textContent === '未找到：可能已被删除，或服务器已重启。'")
         await chair.click("#btn-end")  # armed: the button asks again
         await chair.click("input[name=access][value=private]")
         await chair.screenshot(shots / "chair-zh-live-1280x800.png")

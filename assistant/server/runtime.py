@@ -168,6 +168,8 @@ class SessionRuntime:
     def correct(self, caption_id: str, text: str, *, lang: str | None, author: str) -> Caption:
         """Fix one caption; a fix in the spoken language is translated again into every language."""
         versions = tuple(self.store.translations_of(self.session.id, caption_id))
+        if not versions:
+            raise NotFoundError(f"no caption {caption_id!r} in session {self.session.id!r}")
         fixed = self.act(Correct(versions, lang or self.source_lang, text, author))
         assert fixed is not None
         return fixed

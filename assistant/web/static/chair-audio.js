@@ -135,7 +135,7 @@
     } else if (f.type === "ack") {
       mic.buffer.ack(f.received);
     } else if (f.type === "error") {
-      mic.lastError = f.message || f.code;
+      mic.lastError = C.serverError(f.code, f.message);
       micStatus(mic.lastError);
     }
   }

@@ -162,7 +162,7 @@
       render();
       if (action !== "merge") load();  // another question may have changed with it (the previous one on screen)
     }).catch(function (err) {
-      state.error = t("chair.questions.failed", { message: err.message });
+      state.error = t("chair.questions.failed", { message: window.Chair.serverError(err.code, err.message) });
       render();
     });
   }

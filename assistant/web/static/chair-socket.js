@@ -44,8 +44,8 @@
       case "level": if (typeof f.level_db === "number") C.audio.serverLevel(f.level_db); break;
       case "readers": state.readers = f.readers || {}; C.renderState(); break;
       case "error":
-        if (state.accessPending) C.settings.accessFailed(f.message || f.code);
-        else C.showNotice(f.message || f.code, true);
+        if (state.accessPending) C.settings.accessFailed(C.serverError(f.code, f.message));
+        else C.showNotice(C.serverError(f.code, f.message), true);
         break;
       default: break;
     }

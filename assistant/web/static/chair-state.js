@@ -35,6 +35,25 @@
     C.ui.notice.hidden = !text;
   };
 
+  /** The server's error codes (docs/protocol.md) a chair meets, with the catalogue's text for each. */
+  var ERROR_KEYS = {
+    replaced: "chair.error.replaced", stream_ended: "chair.error.stream_ended", busy: "chair.error.busy",
+    rate_limited: "chair.error.rate_limited", too_many_connections: "chair.error.too_many_connections",
+    unsupported: "chair.error.unsupported", not_found: "chair.error.not_found", bad_state: "chair.error.bad_state",
+    too_long: "chair.error.too_long", empty: "chair.error.empty", ended: "chair.error.ended",
+    unauthorized: "chair.error.unauthorized", forbidden: "chair.error.forbidden",
+    model_unavailable: "chair.error.model_unavailable", unknown_language: "chair.error.unknown_language",
+    bad_audio: "chair.error.bad_audio", internal: "chair.error.internal"
+  };
+
+  /** What to show for an error the server sent ({code, message}): in English the server's own sentence (it
+      names the caption, the question, the limit); in another language the catalogue's text for its code, or
+      the server's sentence for a code the console does not know. */
+  C.serverError = function (code, message) {
+    var key = ERROR_KEYS[code];
+    return key && window.I18N.locale !== "en" ? t(key) : message || code;
+  };
+
   /** Copy to the clipboard where the page may (https), else show it to copy by hand; the button says so. */
   C.copy = function (text, button) {
     var done = function () { var old = button.textContent; button.textContent = t("chair.copied"); setTimeout(function () { button.textContent = old; }, 1500); };

@@ -53,7 +53,7 @@
       speaking = (await resp.json()).speaker;
       renderSpeakers();
     } catch (e) {
-      C.showNotice(t("chair.speaker_failed", { message: e.message }), true);
+      C.showNotice(t("chair.speaker_failed", { message: C.serverError(e.code, e.message) }), true);
     }
   }
 
@@ -90,14 +90,14 @@
       onRoom(Object.assign({ type: "room" }, await post("/next")));
     } catch (e) {
       pressedNext = false;
-      C.showNotice(t("chair.talk_failed", { message: e.message }), true);
+      C.showNotice(t("chair.talk_failed", { message: C.serverError(e.code, e.message) }), true);
     }
   });
   $("#talk-hold").addEventListener("change", async function (ev) {
     try {
       onRoom(Object.assign({ type: "room" }, await post("/hold", { hold: ev.currentTarget.checked })));
     } catch (e) {
-      C.showNotice(t("chair.talk_failed", { message: e.message }), true);
+      C.showNotice(t("chair.talk_failed", { message: C.serverError(e.code, e.message) }), true);
       render();
     }
   });
