@@ -222,7 +222,8 @@ class FasterWhisperTranscriber:
             [prompt],
             beam_size=beam,
             num_hypotheses=beam,
-            max_length=min(fw.max_length, len(prompt) + max_new + len(forced)),
+            # ``prompt`` ends with the forced prefix: at most ``max_new`` tokens after it.
+            max_length=min(fw.max_length, len(prompt) + max_new),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=False,
