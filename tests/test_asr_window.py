@@ -47,7 +47,7 @@ def test_a_long_backlog_grows_the_window_and_it_shrinks_again() -> None:
 
 def test_heap_keeper_configures_glibc_and_trims_after_passes() -> None:
     assert configure_heap()
-    keeper = HeapKeeper(trim_every_s=0.0)
+    keeper = HeapKeeper()
     keeper.after_pass()
     keeper.after_pass()
     assert keeper.trims == 2

@@ -27,7 +27,6 @@ import ctypes
 import ctypes.util
 import sys
 import threading
-import time
 from typing import Final
 
 M_TRIM_THRESHOLD: Final = -1
@@ -36,7 +35,6 @@ M_ARENA_MAX: Final = -8
 MMAP_THRESHOLD_BYTES: Final = 3 * 1024 * 1024
 TRIM_THRESHOLD_BYTES: Final = 4 * 1024 * 1024
 ARENA_MAX: Final = 4
-TRIM_EVERY_S: Final = 0.0
 
 _configured = False
 _configure_lock = threading.Lock()
@@ -68,20 +66,15 @@ def configure_heap() -> bool:
 
 
 class HeapKeeper:
-    """Configures the heap on creation; :meth:`after_pass` trims it (at most every ``trim_every_s``; 0: after every pass)."""
+    """Configures the heap on creation; :meth:`after_pass` trims it."""
 
-    def __init__(self, trim_every_s: float = TRIM_EVERY_S) -> None:
+    def __init__(self) -> None:
         self._libc = _libc() if configure_heap() else None
-        self._every = trim_every_s
-        self._last = time.monotonic()
         self.trims = 0
 
     def after_pass(self) -> None:
         """Call on the model thread after a pass: gives freed heap memory back to the system."""
         if self._libc is None:
             return
-        now = time.monotonic()
-        if now - self._last >= self._every:
-            self._last = now
-            self._libc.malloc_trim(0)
-            self.trims += 1
+        self._libc.malloc_trim(0)
+        self.trims += 1
