@@ -127,6 +127,11 @@ async def test_any_web_node_serves_any_room_and_its_exports(cluster: tuple[Clust
         fixed = await http.patch(f"{webs[1].url}/api/sessions/annex/captions/{made[1]['id']}",
                                  json={"text": "Line two."}, headers={"Authorization": f"Bearer {CHAIR}"})
         assert fixed.status == 200, await fixed.text()
+        unknown = await http.patch(f"{webs[1].url}/api/sessions/annex/captions/c-987654",
+                                   json={"text": "Nothing."}, headers={"Authorization": f"Bearer {CHAIR}"})
+        error = (await unknown.json())["error"]
+        assert (unknown.status, error["code"]) == (404, "not_found"), error
+        assert error["message"] == "no caption 'c-987654' in session 'annex'", error
         async with http.ws_connect(ws_url(webs[0].url, "/ws/captions/annex?since=3")) as ws:
             frames: list[dict[str, Any]] = []
             async with asyncio.timeout(20):

@@ -17,7 +17,7 @@ from typing import Any, Awaitable, Callable, cast
 from .. import protocol
 from ..captions import Caption, Session, SessionState, Status
 from ..clock import Clock
-from ..errors import LanguageError
+from ..errors import LanguageError, NotFoundError
 from ..session.core import ChairAction, Correct
 from .commands import raise_if_error, reply_caption
 from .keys import dumps, session_from, session_json
@@ -109,6 +109,8 @@ class RemoteRoom:
 
     async def fix(self, caption_id: str, text: str, *, lang: str | None, author: str) -> Caption:
         versions = tuple(await self._versions(self._session.id, caption_id))
+        if not versions:
+            raise NotFoundError(f"no caption {caption_id!r} in session {self._session.id!r}")
         fixed = await self.perform(Correct(versions, lang or self.source_lang, text, author))
         assert fixed is not None
         return fixed
