@@ -183,3 +183,43 @@ def test_a_room_token_is_issued_for_a_programme_room(tmp_path: Path, capsys: pyt
     config = str(write_config(tmp_path))
     assert main(["--config", config, "tokens", "issue", "chair", "--session", "hall-a"]) == 0
     assert "a room of the programme: the token chairs every talk in it" in capsys.readouterr().err
+
+
+def test_a_repeating_event_is_one_talk_a_day_with_its_exceptions() -> None:
+    """A daily keynote over four days, one day cancelled (EXDATE), one moved and retitled (RECURRENCE-ID);
+    lightning talks at a floating time until a UTC date."""
+    p = load("repeating.ics")
+    paris = datetime.timezone(datetime.timedelta(hours=2))
+    got = [(t.id, t.title, t.local(t.start_ms).isoformat(), (t.end_ms - t.start_ms) // MIN, t.line) for t in p.talks]
+    assert got == [
+        ("keynote-0603", "Morning keynote", "2026-06-03T09:00:00+02:00", 60, 5),
+        ("keynote-0604", "Morning keynote (moved)", "2026-06-04T09:30:00+02:00", 60, 16),
+        ("keynote-0606", "Morning keynote", "2026-06-06T09:00:00+02:00", 60, 5),
+        ("room-2-0603-1300", "Lightning talks", "2026-06-03T13:00:00+02:00", 30, 26),
+        ("room-2-0604-1300", "Lightning talks", "2026-06-04T13:00:00+02:00", 30, 26),
+    ]
+    assert p.talks[0].start_ms == int(datetime.datetime(2026, 6, 3, 9, tzinfo=paris).timestamp() * 1000)
+
+
+def test_a_weekly_event_keeps_its_local_time_across_a_clock_change() -> None:
+    ics = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:w@x\r\nSUMMARY:Seminar\r\n"
+           b"DTSTART;TZID=Europe/Paris:20260326T090000\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;COUNT=2\r\n"
+           b"X-ROOM:hall-a\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    first, second = parse(ics, name="x.ics").talks
+    assert [t.local(t.start_ms).strftime("%H:%M %z") for t in (first, second)] == ["09:00 +0100", "09:00 +0200"]
+    assert second.start_ms - first.start_ms == (7 * 24 - 1) * 60 * MIN
+    assert (first.id, second.id) == ("hall-a-0326-0900", "hall-a-0402-0900")
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ("FREQ=DAILY", "repeats without end: give COUNT or UNTIL"),
+    ("FREQ=SOMETIMES;COUNT=2", "cannot be read"),
+])
+def test_a_repeating_event_that_cannot_be_listed_is_refused(rule: str, message: str) -> None:
+    ics = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:w@x\r\nSUMMARY:Talk\r\n"
+           "DTSTART:20260603T090000Z\r\nDURATION:PT1H\r\nRRULE:" + rule + "\r\nX-ROOM:hall-a\r\nEND:VEVENT\r\n"
+           "END:VCALENDAR\r\n").encode()
+    with pytest.raises(ProgrammeError) as raised:
+        parse(ics, name="x.ics")
+    assert [(p.line, p.field) for p in raised.value.problems if p.field == "RRULE"] == [(4, "RRULE")]
+    assert message in str(raised.value)

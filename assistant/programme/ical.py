@@ -18,19 +18,28 @@ One ``VEVENT`` per talk::
 
 Floating times (no TZID, no Z) are in the calendar's ``X-WR-TIMEZONE``. A problem
 names the line of the event's ``BEGIN:VEVENT`` and the property.
+
+A repeating event (``RRULE`` with ``COUNT`` or ``UNTIL``, ``RDATE``, ``EXDATE``; the
+daily keynote of a three-day conference) is one talk per occurrence, at the same
+wall-clock time in its zone; an event with the same ``UID`` and a ``RECURRENCE-ID``
+replaces that occurrence (a moved or retitled talk). An occurrence's id is its
+``X-TALK-ID`` and its date (``keynote-0604``; with the time too where one day has
+two), or made from room and time as for any talk.
 """
 
 from __future__ import annotations
 
 import datetime
+import itertools
 import re
 import unicodedata
 from typing import Any
 
 import icalendar
+from dateutil import rrule
 
 from .model import Problem
-from .rows import MAX_ROOM_ID_CHARS, Row
+from .rows import MAX_ROOM_ID_CHARS, MAX_TALKS, Row
 
 PROPERTIES = {"start": "DTSTART", "end": "DTEND", "room_name": "LOCATION", "room": "X-ROOM (or LOCATION)",
               "speakers": "ATTENDEE", "language": "X-LANGUAGE", "languages": "X-LANGUAGES",
@@ -45,14 +54,80 @@ def parse_ical(text: str) -> tuple[list[Row], str | None, list[Problem]]:
         return [], None, [Problem(1, "(file)", f"is not an iCalendar file: {exc}")]
     begins = [i + 1 for i, line in enumerate(text.splitlines()) if line.strip().upper() == "BEGIN:VEVENT"]
     tz = cal.get("X-WR-TIMEZONE")
+    events = [(begins[n] if n < len(begins) else 1, event) for n, event in enumerate(cal.walk("VEVENT"))]
+    overrides = {(str(e.get("UID")), _when(e.get("RECURRENCE-ID"))): (line, e)
+                 for line, e in events if e.get("UID") is not None and e.get("RECURRENCE-ID") is not None}
     rows: list[Row] = []
     problems: list[Problem] = []
-    for n, event in enumerate(cal.walk("VEVENT")):
-        line = begins[n] if n < len(begins) else 1
+    used: set[int] = set()  # the lines of overrides that replaced an occurrence
+    for line, event in events:
         for prop, message in getattr(event, "errors", ()):
             problems.append(Problem(line, str(prop), f"cannot be read: {message}"))
-        rows.append(Row(line, _values(event), PROPERTIES))
+        if event.get("RECURRENCE-ID") is not None:
+            continue  # read with the event it changes (or alone, below, when there is none)
+        values = _values(event)
+        starts, problem = _occurrences(event, values.get("start"))
+        if problem is not None:
+            problems.append(Problem(line, *problem))
+        if starts is None:
+            rows.append(Row(line, values, PROPERTIES))
+            continue
+        dates = [s.date() for s in starts]
+        suffix = "%m%d" if len(set(dates)) == len(dates) else "%m%d-%H%M"
+        for start in starts:
+            at, one = line, _shifted(values, start)
+            if (found := overrides.get((str(event.get("UID")), start))) is not None:
+                at, changed = found
+                used.add(at)
+                one = _values(changed)
+            if "id" in values:
+                one["id"] = f"{values['id']}-{start:{suffix}}"
+            rows.append(Row(at, one, PROPERTIES))
+    rows += [Row(line, _values(e), PROPERTIES) for line, e in overrides.values() if line not in used]
+    rows.sort(key=lambda r: r.line)
     return rows, str(tz) if tz is not None else None, problems
+
+
+def _occurrences(event: Any, start: object) -> tuple[list[datetime.datetime] | None, tuple[str, str] | None]:
+    """The starts of a repeating event (None: it does not repeat, or has no time to repeat from), and a problem."""
+    rules, dates = _all(event, "RRULE"), _all(event, "RDATE")
+    if not (rules or dates) or not isinstance(start, datetime.datetime):
+        return None, None
+    found = rrule.rruleset()
+    found.rdate(start)
+    for rule in rules:
+        if not isinstance(rule, icalendar.vRecur):
+            return None, None  # icalendar could not read it: reported with the event's errors
+        if "COUNT" not in rule and "UNTIL" not in rule:
+            return None, ("RRULE", "repeats without end: give COUNT or UNTIL (a programme lists each talk)")
+        try:
+            # A floating start repeats in local time: an UNTIL in UTC is read as local too.
+            found.rrule(rrule.rrulestr(_ical(rule), dtstart=start, ignoretz=start.tzinfo is None))
+        except (ValueError, TypeError) as exc:
+            return None, ("RRULE", f"cannot be read: {exc}")
+    try:
+        for prop, add in (("RDATE", found.rdate), ("EXDATE", found.exdate)):
+            for value in _all(event, prop):
+                for d in getattr(value, "dts", ()):
+                    if isinstance(d.dt, datetime.datetime):
+                        add(d.dt)
+        starts = list(itertools.islice(found, MAX_TALKS + 1))
+    except TypeError:  # a zoned time beside a floating one
+        return None, ("RDATE / EXDATE", "mixes times with and without a zone")
+    return starts, None
+
+
+def _ical(value: Any) -> str:
+    return str(value.to_ical().decode())
+
+
+def _shifted(values: dict[str, object], start: datetime.datetime) -> dict[str, object]:
+    """The event's values for the occurrence starting at ``start``: as long as the first one."""
+    first, end = values["start"], values.get("end")
+    one = {**values, "start": start}
+    if isinstance(first, datetime.datetime) and isinstance(end, datetime.datetime):
+        one["end"] = start + (end - first)
+    return one
 
 
 def _values(event: Any) -> dict[str, object]:
