@@ -134,6 +134,8 @@ async def test_the_session_page_shows_whole_language_names_on_a_phone_and_a_desk
         page = await open_reader(tools, f"{url}/s/main?lang=uk", "ru", PHONE)
         assert await page.evaluate("document.querySelector('#lang').selectedOptions[0].textContent") == \
             "Украинский (Українська)"
+        labels = await page.evaluate("['pt-BR', 'zh-Hans'].map(I18N.languageLabel)")
+        assert labels == ["Бразильский португальский · Português (Brasil)", "Китайский, упрощенное письмо · 中文（简体）"]
         await check_all(tools, f"{url}/s/main", screenshot_dir(tmp_path), "session")
 
 

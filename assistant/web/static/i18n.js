@@ -334,10 +334,12 @@
   /** The language's name in the interface language, capitalised to stand alone in a list. */
   function standaloneName(code) { return capitalise(languageName(code), I18N.locale); }
 
-  /** A language for a picker: its name in the interface language, then its own name when that differs. */
+  /** A language for a picker: its name in the interface language, then its own name when that differs
+      ("Бразильский португальский · Português (Brasil)": a regional name has brackets of its own). */
   function languageLabel(code) {
     var local = standaloneName(code), own = nativeName(code);
-    return local === own ? own : local + " (" + own + ")";
+    if (local === own) return own;
+    return /[(（]/.test(own) ? local + " · " + own : local + " (" + own + ")";
   }
 
   var start = requested();
