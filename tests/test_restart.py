@@ -61,3 +61,32 @@ async def test_a_second_post_of_an_id_changes_nothing_and_says_so(aiohttp_client
     listed = {s["id"]: s for s in (await (await client.get("/api/sessions", headers=bearer(STAFF))).json())["sessions"]}
     assert listed["board"]["title"] == "Board" and listed["main"]["title"] == "Main hall"
     assert listed["ended"]["state"] == "ended"
+
+
+async def test_a_session_that_ended_before_a_restart_is_still_read_and_corrected(aiohttp_client: Any,
+                                                                                 settings: Settings) -> None:
+    """A delegate's page of a past talk, and the chair's corrections after the event, outlive a restart."""
+    first = await aiohttp_client(make_app(settings, clock=ManualClock().clock))
+    await first.post("/api/sessions", json={"id": "done", "title": "Over"}, headers=bearer(STAFF))
+    made = await (await first.post("/api/sessions/done/captions", json={"text": "The last line."},
+                                   headers=bearer(CHAIR))).json()
+    await first.post("/api/sessions/done/control", json={"action": "end"}, headers=bearer(CHAIR))
+    await first.close()
+
+    again = await aiohttp_client(make_app(settings, clock=ManualClock(1_760_000_000_000).clock))
+    ws = await again.ws_connect("/ws/captions/done")
+    frames = [await ws.receive_json() for _ in range(3)]
+    assert [f["type"] for f in frames] == ["hello", "caption", "status"], frames
+    assert frames[1]["text"] == "The last line." and frames[2]["state"] == "ended" and not frames[2]["live"]
+    fixed = await again.patch(f"/api/sessions/done/captions/{made['id']}", json={"text": "The very last line."},
+                              headers=bearer(CHAIR))
+    assert fixed.status == 200, await fixed.text()
+    correction = await ws.receive_json()
+    assert (correction["type"], correction["id"], correction["text"]) == ("correction", made["id"],
+                                                                          "The very last line.")
+    await ws.close()
+    body = await (await again.get("/api/sessions/done/transcript.txt")).text()
+    assert "The very last line." in body and "The last line." not in body
+    listed = {s["id"]: s for s in (await (await again.get("/api/sessions", headers=bearer(STAFF))).json())["sessions"]}
+    assert listed["done"]["state"] == "ended"
+    assert (await again.get("/ws/captions/never")).status == 404

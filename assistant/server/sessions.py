@@ -42,10 +42,23 @@ class Sessions:
         return self.open(session)
 
     def get(self, session_id: str) -> SessionRuntime:
-        """The running session ``session_id``; NotFoundError when there is none."""
-        runtime = self._runtimes.get(session_id)
+        """The session ``session_id``: a running one, or one that ended (before a restart too: its page
+        and the chair's corrections still work); NotFoundError when there is none."""
+        runtime = self._runtimes.get(session_id) or self._ended(session_id)
         if runtime is None:
             raise NotFoundError(f"no session {session_id!r}; the landing page lists the live sessions")
+        return runtime
+
+    def _ended(self, session_id: str) -> SessionRuntime | None:
+        """A session that ended in an earlier run, opened ended: readers read it, chairs correct it."""
+        if not self._store.has_session(session_id):
+            return None
+        stored = self._store.get_session(session_id)
+        if stored.ended_at_ms is None:
+            return None  # not ended, and not reopened by this run (a config session no longer configured)
+        runtime = SessionRuntime(stored, store=self._store, bus=self._bus, clock=self._clock,
+                                 recognizer_factory=self._recognizer_factory, translator=self._translator)
+        self._runtimes[stored.id] = runtime
         return runtime
 
     @property

@@ -66,7 +66,7 @@ class SessionCore:
     def __init__(self, session: Session, *, latest_seqs: Mapping[str, int], audio_end_ms: int,
                  new_id: Callable[[], str], speech_recognition: bool) -> None:
         self.session = session
-        self.state: SessionState = "idle"
+        self.state: SessionState = "ended" if session.ended_at_ms is not None else "idle"
         self.lag_ms: int | None = None
         self.detected_language: str | None = None
         self.readers: Counter[str] = Counter()
