@@ -63,7 +63,7 @@ def parse_ical(text: str) -> tuple[list[Row], str | None, list[Problem]]:
     for line, event in events:
         for prop, message in getattr(event, "errors", ()):
             problems.append(Problem(line, str(prop), f"cannot be read: {message}"))
-        if event.get("RECURRENCE-ID") is not None:
+        if event.get("RECURRENCE-ID") is not None and event.get("UID") is not None:
             continue  # read with the event it changes (or alone, below, when there is none)
         values = _values(event)
         starts, problem = _occurrences(event, values.get("start"))
