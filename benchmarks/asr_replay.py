@@ -257,7 +257,11 @@ class Counting:
             print(json.dumps({"window_s": (request.end_sample - request.start_sample) / SAMPLE_RATE,
                               "beam": self.beam, "words": len(result.words), "chars": len(text),
                               "prefix_words": len(request.prefix), "prompt_chars": len(request.prompt),
-                              "compute_ms": result.compute_ms}), file=self.log, flush=True)
+                              "compute_ms": result.compute_ms, "text": text,
+                              # per segment: compression ratio, log prob, no-speech (loops: ratio > 2.4)
+                              "segments": [(round(s.compression_ratio, 2), round(s.avg_logprob, 2),
+                                            round(s.no_speech_prob, 2)) for s in result.segments]},
+                             ensure_ascii=False), file=self.log, flush=True)
         return result
 
     def modelled_cost(self, result: Transcription) -> int:
@@ -366,7 +370,8 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-replay-offline"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="RecognizerSettings override")
     ap.add_argument("--diff", action="store_true", help="print the normalised reference and streamed words")
-    ap.add_argument("--pass-log", type=Path, help="append one JSON line per pass (window, beam, words, compute)")
+    ap.add_argument("--pass-log", type=Path, 
+                    help="append one JSON line per pass (window, beam, words, compute, text, segment scores)")
     ap.add_argument("--busy-loops", type=int, default=0, help="busy-loop processes running beside the recogniser")
     args = ap.parse_args()
     busy = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(args.busy_loops)]
