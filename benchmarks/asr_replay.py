@@ -370,7 +370,7 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-replay-offline"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="RecognizerSettings override")
     ap.add_argument("--diff", action="store_true", help="print the normalised reference and streamed words")
-    ap.add_argument("--pass-log", type=Path, 
+    ap.add_argument("--pass-log", type=Path,
                     help="append one JSON line per pass (window, beam, words, compute, text, segment scores)")
     ap.add_argument("--busy-loops", type=int, default=0, help="busy-loop processes running beside the recogniser")
     args = ap.parse_args()
