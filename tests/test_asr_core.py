@@ -1025,3 +1025,36 @@ def test_after_a_looped_pass_the_window_s_committed_words_are_its_prefix() -> No
     plain_events, plain = run(script, total, dataclasses.replace(LINES, prefix_after_loop=False))
     assert not any(r.prefix for r in plain.requests)
     assert final_text(plain_events) == final_text(events)
+
+
+class ReadsANameTwoWays(ScriptedTranscriber):
+    """Every other moving pass spells one name otherwise ("Kowalczyk" / "Kovalchik"): two passes in a row
+    never agree on it, so agreement alone would settle nothing from it on until the speaker pauses."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if request.final or len(self.requests) % 2:
+            return result
+        respelt = [dataclasses.replace(seg, words=tuple(Word(" Kovalchik", w.start_ms, w.end_ms, w.probability)
+                                                        if w.text == " Kowalczyk" else w for w in seg.words))
+                   for seg in result.segments]
+        return dataclasses.replace(result, segments=tuple(respelt))
+
+
+@pytest.mark.parametrize("settle_after_ms", [0, 4_000])
+def test_a_word_passes_keep_reading_differently_settles_once_heard_long_before_the_window_s_end(
+        settle_after_ms: int) -> None:
+    text = ("our next speaker professor Kowalczyk has spent twenty years measuring how glaciers in the high "
+            "mountains of central asia respond to warming winters and drier summers and she will show")
+    script = [utterance(text, 300, word_ms=300), utterance("Thank you.", 15_000)]
+    settings = RecognizerSettings(settle_after_ms=settle_after_ms)
+    events = replay_virtual(StreamingRecognizer(settings, language="en"), synth(script, 17_000),
+                            ReadsANameTwoWays(script), EnergyVoiceDetector())
+    settled = [(word, e.at_ms) for e in events if isinstance(e.event, FinalCaption) for word in e.event.text.split()]
+    assert [w for w, _ in settled][4] in ("Kowalczyk", "Kovalchik")
+    assert " ".join(w for i, (w, _) in enumerate(settled) if i != 4) == text.replace(" Kowalczyk", "") + " Thank you."
+    late = [at - said.end_ms for (_, at), said in zip(settled, script[0].words)]
+    if settle_after_ms:  # each word within the rule's time, a step and a pass after it was said
+        assert max(late) <= settle_after_ms + 2 * RecognizerSettings().min_step_ms, late
+    else:  # from the name on, every word waited for the pause after "show" (or the window's cap)
+        assert min(late[4:]) > 0 and settled[4][1] > script[0].words[-1].end_ms, late

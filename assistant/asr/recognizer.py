@@ -298,6 +298,11 @@ class StreamingRecognizer:
                 edge = req.end_ms - self._s.agreement_tail_ms
                 while n > 0 and words[n - 1].end_ms > edge:
                     n -= 1
+                if self._s.settle_after_ms and not looped:
+                    # ... but words this pass heard long before its window's end settle unagreed.
+                    heard = req.end_ms - self._s.settle_after_ms
+                    while n < len(words) - 1 and words[n].end_ms <= heard:
+                        n += 1
             self._commit(words[:n])
             # A looped hypothesis never closes an utterance ("I'm" stretched over the speech a
             # loop replaced): its window is not taken as covered, a closing pass decodes it again.

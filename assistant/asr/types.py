@@ -239,6 +239,12 @@ class RecognizerSettings:
     unstable_tail_ms: int = 1_000
     # Nor by agreement when they end this close to the newer window's end.
     agreement_tail_ms: int = 0
+    # A word the newest pass read with at least this much audio after it is committed
+    # from that pass, agreed or not: passes that keep reading one word differently (a
+    # name, a loop that moves) would hold it, and every word after it, until the pause
+    # or the window's cap (finals 8-11 s late in held-out Spanish; benchmarks/README.md,
+    # stop 27). Never from a pass that looped. 0: off.
+    settle_after_ms: int = 4_000
     prompt_max_chars: int = 200
     # Hallucination guards (Whisper's own thresholds).
     no_speech_threshold: float = 0.6
