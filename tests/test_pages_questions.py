@@ -169,7 +169,8 @@ async def test_the_chair_reviews_in_english_with_the_original_beside_and_decides
         await chair.click("button[data-action=merge-confirm]")
         await chair.wait_for(f"document.querySelector(\"#questions-groups .cq-item[data-id='{second}']\")"
                              ".dataset.state === 'merged'")
-        assert await chair.text(f"{item} .cq-votes") == "▲ 1 vote"
+        # The kept question's new count is the next frame after the merge's.
+        await chair.wait_for(f"document.querySelector(\"{item} .cq-votes\").textContent === '▲ 1 vote'")
 
         await chair.click(f"{item} button[data-action=answering]")
         await chair.wait_for(f"document.querySelector('#questions-groups [data-group=answering] .cq-item')"
