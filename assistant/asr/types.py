@@ -243,8 +243,8 @@ class RecognizerSettings:
     # from that pass, agreed or not: passes that keep reading one word differently (a
     # name, a loop that moves) would hold it, and every word after it, until the pause
     # or the window's cap (finals 8-11 s late in held-out Spanish; benchmarks/README.md,
-    # stop 27: at 2 s Russian reading lost 1.3 points, at 3 s no kind lost). Never from
-    # a pass that looped. 0: off.
+    # stop 27: at 2 s Russian reading lost 1.3 points; at 3 s each kind moved a few words
+    # either way). Never from a pass that looped. 0: off.
     settle_after_ms: int = 3_000
     prompt_max_chars: int = 200
     # Hallucination guards (Whisper's own thresholds).

@@ -32,6 +32,9 @@ class Sessions:
         stored = self._store.create_session(session)
         if stored.ended_at_ms is not None:
             stored = self._store.update_session(stored.id, ended_at_ms=None)
+        return self._run(stored)
+
+    def _run(self, stored: Session) -> SessionRuntime:
         runtime = SessionRuntime(stored, store=self._store, bus=self._bus, clock=self._clock,
                                  recognizer_factory=self._recognizer_factory, translator=self._translator)
         self._runtimes[stored.id] = runtime
@@ -56,10 +59,7 @@ class Sessions:
         stored = self._store.get_session(session_id)
         if stored.ended_at_ms is None:
             return None  # not ended, and not reopened by this run (a config session no longer configured)
-        runtime = SessionRuntime(stored, store=self._store, bus=self._bus, clock=self._clock,
-                                 recognizer_factory=self._recognizer_factory, translator=self._translator)
-        self._runtimes[stored.id] = runtime
-        return runtime
+        return self._run(stored)
 
     @property
     def translator(self) -> Translating | None:
