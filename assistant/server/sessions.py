@@ -54,9 +54,10 @@ class Sessions:
 
     def _ended(self, session_id: str) -> SessionRuntime | None:
         """A session that ended in an earlier run, opened ended: readers read it, chairs correct it."""
-        if not self._store.has_session(session_id):
+        try:
+            stored = self._store.get_session(session_id)
+        except NotFoundError:
             return None
-        stored = self._store.get_session(session_id)
         if stored.ended_at_ms is None:
             return None  # not ended, and not reopened by this run (a config session no longer configured)
         return self._run(stored)
