@@ -69,6 +69,8 @@ class Reader:
         self.base, self.session = base, session
         self.addr = f"127.0.{index // 200}.{index % 200 + 2}"
         self.seqs: list[int] = []
+        self.ids: list[str] = []  # of the captions, as seqs
+        self.corrections: list[tuple[str, str]] = []  # (id, text)
         self.states: list[tuple[float, str]] = []  # (when, state) of every status frame
         self.started_at: int | None = None
         self.connects = 0
@@ -89,6 +91,9 @@ class Reader:
                         frame = json.loads(msg.data)
                         if frame["type"] == "caption":
                             self.seqs.append(frame["seq"])
+                            self.ids.append(frame["id"])
+                        elif frame["type"] == "correction":
+                            self.corrections.append((frame["id"], frame["text"]))
                         elif frame["type"] == "status":
                             self.states.append((time.monotonic(), frame["state"]))
                             self.started_at = frame["started_at"] or self.started_at
@@ -306,6 +311,52 @@ async def test_a_room_paused_when_its_worker_dies_comes_back_paused_then_live(
     starts = [json.loads(f[b"c"])["start_ms"] for f in stream_fields(c.redis_url, RoomKeys("hush").captions("en"))]
     assert not [s for s in starts if pause[0] <= s <= pause[1]], (pause, starts)
     assert max(starts) > pause[1], (pause, starts)
+
+
+async def test_a_room_ended_before_its_worker_dies_comes_back_ended(
+        cluster: tuple[Cluster, list[Node], Nginx]) -> None:
+    c, webs, nginx = cluster
+    c.start("worker", "--dry-run", "--session", "over", "--source", str(LECTURE), "--language", "en")
+    reader = Reader(nginx.url, "over")
+    async with aiohttp.ClientSession() as http:
+        reader.task = asyncio.create_task(reader.run(http))
+        async with asyncio.timeout(60):
+            while len(reader.seqs) < 2:
+                await asyncio.sleep(0.1)
+        ended_wall_ms = int(time.time() * 1000)
+        snapshot = await post(http, nginx.url, "/api/sessions/over/control", {"action": "end"})
+        assert snapshot["state"] == "ended", snapshot
+        async with asyncio.timeout(20):
+            while not reader.states or reader.states[-1][1] != "ended":
+                await asyncio.sleep(0.05)
+        owner = owner_of(c, "over")
+        assert owner is not None
+        owner.kill()
+        killed = time.monotonic()
+        async with asyncio.timeout(30):
+            while (successor := owner_of(c, "over", required=False)) is None:
+                await asyncio.sleep(0.2)
+        assert successor is not owner
+        assert reader.started_at is not None
+        async with asyncio.timeout(30):  # the recording plays on: two scripted sentences' worth after the end
+            while recording_ms(c.redis_url, "over") < ended_wall_ms - reader.started_at + 8000:
+                await asyncio.sleep(0.1)
+        # The chair can still correct it (through the new owner), and the reader gets that.
+        fixed = reader.ids[0]
+        async with http.patch(f"{nginx.url}/api/sessions/over/captions/{fixed}", json={"text": "Corrected after."},
+                              headers={"Authorization": f"Bearer {CHAIR}"}) as resp:
+            assert resp.status == 200, await resp.text()
+        async with asyncio.timeout(20):
+            while (fixed, "Corrected after.") not in reader.corrections:
+                await asyncio.sleep(0.05)
+        reader.task.cancel()
+        await asyncio.gather(reader.task, return_exceptions=True)
+    assert reader.states[-1][1] == "ended", reader.states
+    assert {s for t, s in reader.states if t > killed} <= {"ended"}, reader.states  # never idle, nor live again
+    assert reader.seqs == list(range(1, len(reader.seqs) + 1))
+    # Nothing said after the end was captioned, before or after the takeover (a second of slack).
+    starts = [json.loads(f[b"c"])["start_ms"] for f in stream_fields(c.redis_url, RoomKeys("over").captions("en"))]
+    assert not [s for s in starts if s > ended_wall_ms - reader.started_at + 1000], (ended_wall_ms, starts)
 
 
 async def test_what_a_web_node_does_not_do_is_refused_with_a_clear_message(

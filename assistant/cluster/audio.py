@@ -90,11 +90,15 @@ class AudioIn:
     """The owner's side of a room's audio stream: feeds the runtime, checkpoints finished captions."""
 
     def __init__(self, runtime: SessionRuntime, writer: FencedWriter, keys: RoomKeys,
-                 checkpoint: dict[str, Any] | None) -> None:
+                 checkpoint: dict[str, Any] | None, *, ended_at_ms: int | None = None) -> None:
         self._runtime = runtime
         self._writer = writer
         self._keys = keys
         self._checkpoint = checkpoint
+        # A room taken over after its chair ended it: the streams the end closed stay closed, as
+        # one server refuses them; a stream that starts after the end opens a feed (the session goes on).
+        self._ended_at_ms = ended_at_ms
+        self._closed: set[str] = {checkpoint["stream"]} if checkpoint and ended_at_ms is not None else set()
         self._feed: _Feed | None = None
         self._consumed: deque[tuple[bytes, str, int, int]] = deque(maxlen=CONSUMED_KEPT)
         self.dropped = 0  # samples a room without speech recognition could not take
@@ -104,6 +108,9 @@ class AudioIn:
         return before(self._checkpoint["id"].encode()) if self._checkpoint else "0-0"
 
     def receive(self, e: AudioEntry) -> None:
+        if self._ended_at_ms is not None and (e.stream in self._closed or e.at_ms <= self._ended_at_ms):
+            self._closed.add(e.stream)
+            return
         skip = 0
         cp = self._checkpoint
         if cp is not None:

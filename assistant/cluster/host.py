@@ -155,7 +155,7 @@ class RoomHost:
                                                 recognizer_factory=factory, translator=self._translator)
         if previous is not None and json.loads(previous).get("state") == "paused":
             runtime.restore_paused()  # the chair paused it: a takeover does not resume it
-        self.audio = AudioIn(runtime, self.writer, self.keys, checkpoint)
+        self.audio = AudioIn(runtime, self.writer, self.keys, checkpoint, ended_at_ms=self.session.ended_at_ms)
         holder.append(self.audio)
         state_bus.runtime = runtime
         state_bus.write_state()

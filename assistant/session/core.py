@@ -190,6 +190,8 @@ class SessionCore:
         else:
             # A resumed session: audio time continues as wall time since the original start.
             self._offset_ms = max(now_ms - received_ms - started, self._audio_end_ms)
+            if self.session.ended_at_ms is not None:  # a new recording after the end: it goes on
+                self._set_session(ended_at_ms=None)
         if self.state != "paused":  # a capture station restarted during a pause stays paused until resumed
             self.state = "live"
         self._publish_status()  # readers learn started_at and that a new recording began
