@@ -188,7 +188,7 @@ def test_end_closes_the_audio_and_typed_captions_are_timed_after_the_last_line()
     r.run()
     assert r.core.state == "ended" and not r.audio_open and r.core.session.ended_at_ms == r.now_ms
     r.audio(1)  # a new recording (a capture station started again): the session goes on, no longer ended
-    assert r.core.state == "live" and r.core.session.ended_at_ms is None
+    assert r.core.status("en").state == "live" and r.core.session.ended_at_ms is None
     assert r.sessions_saved[-1].ended_at_ms is None
 
 
