@@ -16,7 +16,7 @@ import pytest
 from assistant.captions import Caption, Session
 from assistant.errors import NotFoundError
 from assistant.export import export_chunks
-from assistant.export.ondemand import (LanguagePlan, default_languages, export_languages, plan_language,
+from assistant.export.ondemand import (LanguagePlan, default_languages, export_languages, made_by, plan_language,
                                        planned_counts, reachable_languages, transcript_captions)
 from assistant.export.progress import ExportProgress
 from assistant.export.translating import LoopTranslator, TranslatedText, TranslationRequest
@@ -32,10 +32,14 @@ class CountingTranslator:
 
     def __init__(self, pairs: dict[str, tuple[str, ...]]) -> None:
         self.pairs = pairs
+        self.version = "1"  # of every pair's package: another version translates again
         self.calls: list[list[TranslationRequest]] = []
 
     def targets(self, source: str) -> tuple[str, ...]:
         return self.pairs.get(source, ())
+
+    def edition(self, source: str, target: str) -> str:
+        return f"{source}-{target} {self.version}"
 
     def translate(self, requests: Sequence[TranslationRequest]) -> list[TranslatedText]:
         self.calls.append(list(requests))
@@ -73,7 +77,7 @@ def test_migration_adds_the_export_translations_table(store: Store) -> None:
     conn = sqlite3.connect(store.path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     columns = [r[1] for r in conn.execute("PRAGMA table_info(export_translations)")]
-    assert columns == ["session", "caption_id", "source_revision", "lang", "text", "fallback"]
+    assert columns == ["session", "caption_id", "source_revision", "lang", "text", "fallback", "engine"]
 
 
 def test_cache_is_keyed_by_revision_and_keeps_the_latest(store: Store) -> None:
@@ -158,6 +162,33 @@ def test_a_correction_is_translated_again_alone(store: Store) -> None:
     got = list(transcript_captions(store, SESSION, plan, translator))
     assert translator.texts == ["Line eight, corrected."]
     assert got[7].text == "[ja] Line eight, corrected." and got[7].revision == 1
+
+
+def test_a_new_package_version_or_glossary_term_translates_again(store: Store) -> None:
+    spoken(store, 3)
+    translator = CountingTranslator({"en": ("ja",)})
+    plan = LanguagePlan("ja", "translated")
+    list(transcript_captions(store, SESSION, plan, translator))
+    kept = store.cached_translations("main", "ja", [("c1", 0)])[("c1", 0)]
+    assert kept.engine == made_by("en-ja 1", ("CRISPR",)) != made_by("en-ja 1", ())
+    list(transcript_captions(store, SESSION, plan, translator))
+    assert len(translator.texts) == 3  # the same package and glossary: kept
+    translator.version = "2"  # the en→ja package was updated
+    list(transcript_captions(store, SESSION, plan, translator))
+    assert len(translator.texts) == 6
+    more = dataclasses.replace(SESSION, glossary=("CRISPR", "Cas9"))  # the chair added a term
+    list(transcript_captions(store, more, plan, translator))
+    assert len(translator.texts) == 9 and translator.calls[-1][0].glossary == ("CRISPR", "Cas9")
+    list(transcript_captions(store, more, plan, translator))
+    assert len(translator.texts) == 9
+
+
+def test_export_translations_of_an_older_store_are_made_again(store: Store) -> None:
+    spoken(store, 2)
+    store.save_cached_translations([CachedTranslation("main", "c1", 0, "ja", "[ja] made before", False)])  # engine ""
+    translator = CountingTranslator({"en": ("ja",)})
+    got = list(transcript_captions(store, SESSION, LanguagePlan("ja", "translated"), translator))
+    assert [c.text for c in got] == ["[ja] Line 1.", "[ja] Line 2."] and len(translator.texts) == 2
 
 
 def test_the_transcript_streams_batch_by_batch(store: Store) -> None:

@@ -48,6 +48,9 @@ class PrefixTranslator:
     def available_targets(self, source_lang: str) -> tuple[str, ...]:
         return self.targets
 
+    def edition(self, source: str, target: str) -> str:
+        return f"{source}-{target} 1"
+
 
 class DroppingProxy:
     """A TCP relay in front of the app whose ``drop()`` cuts every open connection, like a network drop."""

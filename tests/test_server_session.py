@@ -36,6 +36,9 @@ class GatedTranslator:
     def available_targets(self, source_lang: str) -> tuple[str, ...]:
         return ("fr",)
 
+    def edition(self, source: str, target: str) -> str:
+        return f"{source}-{target} 1"
+
 
 async def test_any_translation_error_shows_the_original_marked_and_the_next_caption_is_translated(
         aiohttp_client: Any, settings: Settings) -> None:

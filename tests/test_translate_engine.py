@@ -170,6 +170,11 @@ def test_pivot_runs_both_hops(
     with pytest.raises(LanguageError) as caught:
         pivot.translate_batch([text], "zh", "de")
     assert caught.value.available == ()
+    version = {(p.source, p.target): p.version for p in registry.installed()}
+    assert pivot.edition("fr", "de") == f"fr-en {version['fr', 'en']} > en-de {version['en', 'de']}"
+    assert CachedTranslator(engine).edition("fr", "en") == pivot.edition("fr", "en") == f"fr-en {version['fr', 'en']}"
+    with pytest.raises(LanguageError):
+        pivot.edition("zh", "de")
 
 
 def test_cache_serves_repeats_and_only_sends_misses() -> None:

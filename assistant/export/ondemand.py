@@ -10,8 +10,10 @@
   translation delegates saw where one is stored (a correction of the spoken
   caption revised it live), otherwise a translation made now from the corrected
   caption, kept in the store's ``export_translations`` keyed by the caption's
-  revision, so an unchanged caption is never translated twice and a corrected
-  one is translated again. Nothing is added to the live ``captions`` table,
+  revision and marked with what made it (the packages, their versions and the
+  glossary), so an unchanged caption is never translated twice, and a corrected
+  one, or one made before a package was updated or a glossary term added, is
+  translated again. Nothing is added to the live ``captions`` table,
   whose numbering belongs to the session core. Captions are numbered by their
   place in the spoken stream (``seq`` of the spoken caption). Spoken pieces
   (captions that ``continue`` a line) are translated as whole lines: live,
@@ -26,6 +28,7 @@ decide what to translate and how to assemble a caption (:func:`requests_for`,
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -213,19 +216,29 @@ def transcript_captions(store: TranscriptStore, session: Session, plan: Language
         return
     if translator is None:
         raise ValueError(f"a translated transcript in {plan.lang!r} needs a translator")
+    engines: dict[str, str] = {}
+
+    def engine(c: Caption) -> str:
+        spoken = spoken_language(c, session)
+        if spoken not in engines:
+            engines[spoken] = made_by(translator.edition(spoken, plan.lang), session.glossary)
+        return engines[spoken]
+
     lines = lines_of(store.iter_captions(session.id, session.source_lang))
     while batch := list(itertools.islice(lines, read_batch)):
         found = store.captions_by_id(session.id, plan.lang, [c.id for line in batch for c in line])
         sources = [line_source(line) for line in batch]
         live = {src.id: joined for src, line in zip(sources, batch) if (joined := live_line(line, found)) is not None}
-        cached = store.cached_translations(session.id, plan.lang,
-                                           [(c.id, c.revision) for c in sources if c.id not in live])
+        wanted = [c for c in sources if c.id not in live]
+        kept = store.cached_translations(session.id, plan.lang, [(c.id, c.revision) for c in wanted])
+        cached = {(c.id, c.revision): t for c in wanted
+                  if (t := kept.get((c.id, c.revision))) is not None and t.engine == engine(c)}
         todo = requests_for(sources, session, plan.lang, live, cached)
         for start in range(0, len(todo), translate_batch):
             part = todo[start:start + translate_batch]
             made = translator.translate([TranslationRequest(c.text, spoken_language(c, session), plan.lang,
                                                             session.glossary) for c in part])
-            fresh = [_cached(c, plan.lang, t) for c, t in zip(part, made, strict=True)]
+            fresh = [_cached(c, plan.lang, t, engine(c)) for c, t in zip(part, made, strict=True)]
             store.save_cached_translations(fresh)
             cached.update(((t.caption_id, t.source_revision), t) for t in fresh)
             if progress is not None:
@@ -234,5 +247,13 @@ def transcript_captions(store: TranscriptStore, session: Session, plan: Language
             yield assemble(source, session, plan.lang, live.get(source.id), cached.get((source.id, source.revision)))
 
 
-def _cached(source: Caption, lang: str, made: TranslatedText) -> CachedTranslation:
-    return CachedTranslation(source.session, source.id, source.revision, lang, made.text, made.fallback)
+def made_by(edition: str, glossary: Sequence[str]) -> str:
+    """An export translation's ``engine``: the translator's edition of the pair and (a digest of) the
+    glossary terms it kept verbatim; a translation made by another is made again."""
+    if not glossary:
+        return edition
+    return f"{edition} | glossary {hashlib.sha256(chr(10).join(glossary).encode()).hexdigest()[:16]}"
+
+
+def _cached(source: Caption, lang: str, made: TranslatedText, engine: str) -> CachedTranslation:
+    return CachedTranslation(source.session, source.id, source.revision, lang, made.text, made.fallback, engine)

@@ -51,6 +51,11 @@ class BlockingTranslator(Protocol):
         """Languages reachable from ``source`` now (installed packages, pivots included)."""
         ...
 
+    def edition(self, source: str, target: str) -> str:
+        """What would translate ``source`` into ``target`` now (the packages and their versions): an export
+        translation made by another is made again. Raises LanguageError when the pair cannot be served."""
+        ...
+
     def translate(self, requests: Sequence[TranslationRequest]) -> list[TranslatedText]:
         """Translate every request (one batch); raises LanguageError when a pair cannot be served."""
         ...
@@ -71,6 +76,8 @@ class AsyncTranslation(Protocol):
 
     def available_targets(self, source_lang: str) -> tuple[str, ...]: ...
 
+    def edition(self, source: str, target: str) -> str: ...
+
 
 class ClosableTranslation(AsyncTranslation, Protocol):
     async def close(self) -> None: ...
@@ -85,6 +92,9 @@ class LoopTranslator:
 
     def targets(self, source: str) -> tuple[str, ...]:
         return self._service.available_targets(source)
+
+    def edition(self, source: str, target: str) -> str:
+        return self._service.edition(source, target)
 
     def translate(self, requests: Sequence[TranslationRequest]) -> list[TranslatedText]:
         if not requests:
@@ -127,6 +137,9 @@ class ThreadedTranslator:
 
     def targets(self, source: str) -> tuple[str, ...]:
         return self._built().available_targets(source)
+
+    def edition(self, source: str, target: str) -> str:
+        return self._built().edition(source, target)
 
     def translate(self, requests: Sequence[TranslationRequest]) -> list[TranslatedText]:
         service = self._built()

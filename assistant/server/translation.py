@@ -35,6 +35,8 @@ class Translating(Protocol):
 
     def available_targets(self, source_lang: str) -> tuple[str, ...]: ...
 
+    def edition(self, source: str, target: str) -> str: ...
+
 
 OnResult = Callable[[TranslationJob, str, bool], None]
 OnFailure = Callable[[TranslationJob, str], None]

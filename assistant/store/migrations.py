@@ -177,4 +177,8 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (session, audio_ms)
     );
     """,
+    # 10: what made each export translation (packages, versions, glossary): another is made again
+    """
+    ALTER TABLE export_translations ADD COLUMN engine TEXT NOT NULL DEFAULT '';
+    """,
 )

@@ -53,6 +53,7 @@ class CachedTranslation:
     lang: str
     text: str
     fallback: bool  # the translation looked degenerate: ``text`` is the original
+    engine: str = ""  # what made it: the packages and their versions, and the glossary (see export.ondemand)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,10 +326,10 @@ class Store:
         found: dict[tuple[str, int], CachedTranslation] = {}
         for part in _parts(list(dict.fromkeys(cid for cid, _ in keys))):
             rows = self._db.execute(
-                f"SELECT session, caption_id, source_revision, lang, text, fallback FROM export_translations"
+                f"SELECT session, caption_id, source_revision, lang, text, fallback, engine FROM export_translations"
                 f" WHERE session=? AND lang=? AND caption_id IN ({_marks(part)})", (session_id, lang, *part)).fetchall()
             for row in rows:
-                t = CachedTranslation(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
+                t = CachedTranslation(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
                 if (t.caption_id, t.source_revision) in wanted:
                     found[(t.caption_id, t.source_revision)] = t
         return found
@@ -341,8 +342,8 @@ class Store:
                                  " AND source_revision<?", (t.session, t.caption_id, t.lang, t.source_revision))
                 self._db.execute(
                     "INSERT OR REPLACE INTO export_translations (session, caption_id, source_revision, lang, text,"
-                    " fallback) VALUES (?,?,?,?,?,?)",
-                    (t.session, t.caption_id, t.source_revision, t.lang, t.text, int(t.fallback)))
+                    " fallback, engine) VALUES (?,?,?,?,?,?,?)",
+                    (t.session, t.caption_id, t.source_revision, t.lang, t.text, int(t.fallback), t.engine))
 
     def count_to_translate(self, session_id: str, lang: str) -> int:
         """Spoken captions (with text) that have neither a ``lang`` version nor an export translation of their

@@ -41,6 +41,11 @@ class Translator(Protocol):
         """Languages this translator can produce from source (sorted, source excluded)."""
         ...
 
+    def edition(self, source: str, target: str) -> str:
+        """What would translate source→target now ("zh-en 1.9"); it changes when a package is
+        reinstalled in another version. Raises LanguageError when the pair cannot be served."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:
@@ -135,6 +140,10 @@ class CTranslate2ArgosTranslator:
         return tuple(
             sorted({p.target for p in self.registry.installed() if p.source == source} - {source})
         )
+
+    def edition(self, source: str, target: str) -> str:
+        pair = self.registry.find(source, target)
+        return f"{pair.source}-{pair.target} {pair.version}"
 
     def loaded_pairs(self) -> tuple[tuple[str, str], ...]:
         """The pairs whose model is in memory now."""

@@ -22,8 +22,10 @@ class FakeTranslator:
         *,
         script: Mapping[tuple[str, str, str], str] | None = None,
         delay_s: float = 0.0,
+        version: str = "1",
     ) -> None:
         self.pairs = frozenset(pairs)
+        self.version = version  # of every pair's "package" (see edition); change it to "reinstall" them
         self.script = dict(script or {})
         self.delay_s = delay_s  # simulated model time per batch, slept on the worker thread
         self.batches: list[tuple[str, str, tuple[str, ...]]] = []
@@ -32,15 +34,22 @@ class FakeTranslator:
     def targets(self, source: str) -> tuple[str, ...]:
         return tuple(sorted(t for s, t in self.pairs if s == source and t != source))
 
+    def edition(self, source: str, target: str) -> str:
+        self._check(source, target)
+        return f"{source}-{target} {self.version}"
+
     def translate_batch(self, texts: Sequence[str], source: str, target: str) -> list[str]:
+        self._check(source, target)
+        with self._lock:
+            self.batches.append((source, target, tuple(texts)))
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return [self.script.get((source, target, text), f"[{target}] {text}") for text in texts]
+
+    def _check(self, source: str, target: str) -> None:
         if (source, target) not in self.pairs:
             raise LanguageError(
                 f"The fake translator has no pair '{source}'→'{target}'; "
                 f"give it in FakeTranslator(pairs=...).",
                 available=self.targets(source),
             )
-        with self._lock:
-            self.batches.append((source, target, tuple(texts)))
-        if self.delay_s:
-            time.sleep(self.delay_s)
-        return [self.script.get((source, target, text), f"[{target}] {text}") for text in texts]

@@ -71,6 +71,10 @@ class TranslationService:
         """Languages captions in source can be translated into (sorted)."""
         return self.translator.targets(source)
 
+    def edition(self, source: str, target: str) -> str:
+        """What translates source→target now (see :meth:`Translator.edition`)."""
+        return self.translator.edition(source, target)
+
     def check_pair(self, source: str, target: str) -> None:
         """Raise LanguageError (with ``available``) unless source→target can be served."""
         if source == target:

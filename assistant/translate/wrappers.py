@@ -34,16 +34,24 @@ class PivotTranslator:
             direct |= set(self.inner.targets(self.pivot))
         return tuple(sorted(direct - {source}))
 
+    def edition(self, source: str, target: str) -> str:
+        """The direct pair's, or both hops' ("zh-en 1.9 > en-de 1.0")."""
+        return " > ".join(self.inner.edition(a, b) for a, b in self._hops(source, target))
+
     def translate_batch(self, texts: Sequence[str], source: str, target: str) -> list[str]:
         """Translate directly when possible, otherwise source→pivot→target."""
         if source == target:
             return list(texts)
+        for a, b in self._hops(source, target):
+            texts = self.inner.translate_batch(texts, a, b)
+        return list(texts)
+
+    def _hops(self, source: str, target: str) -> tuple[tuple[str, str], ...]:
         direct = self.inner.targets(source)
         if target in direct:
-            return self.inner.translate_batch(texts, source, target)
+            return ((source, target),)
         if self.pivot in direct and target in self.inner.targets(self.pivot):
-            middle = self.inner.translate_batch(texts, source, self.pivot)
-            return self.inner.translate_batch(middle, self.pivot, target)
+            return ((source, self.pivot), (self.pivot, target))
         available = self.targets(source)
         raise LanguageError(
             f"Cannot translate from '{source}' to '{target}', directly or through "
@@ -91,6 +99,9 @@ class CachedTranslator:
 
     def targets(self, source: str) -> tuple[str, ...]:
         return self.inner.targets(source)
+
+    def edition(self, source: str, target: str) -> str:
+        return self.inner.edition(source, target)
 
     def stats(self) -> CacheStats:
         with self._lock:
