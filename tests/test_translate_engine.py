@@ -190,6 +190,15 @@ def test_cache_serves_repeats_and_only_sends_misses() -> None:
     assert (stats.hits, stats.misses) == (1, 4)
 
 
+def test_cache_does_not_answer_from_an_older_package_version() -> None:
+    fake = FakeTranslator({("en", "fr")}, script={("en", "fr", "a"): "old a"})
+    cached = CachedTranslator(fake)
+    assert cached.translate_batch(["a"], "en", "fr") == ["old a"]
+    fake.version, fake.script = "2", {}  # the en→fr package reinstalled in another version
+    assert cached.translate_batch(["a"], "en", "fr") == ["[fr] a"]
+    assert cached.translate_batch(["a"], "en", "fr") == ["[fr] a"] and len(fake.batches) == 2
+
+
 def test_cache_translates_a_sentence_once_for_concurrent_threads() -> None:
     fake = FakeTranslator({("zh", "en")}, delay_s=0.2)
     cached = CachedTranslator(fake)

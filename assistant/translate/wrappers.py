@@ -80,10 +80,11 @@ class _InFlight:
 
 
 class CachedTranslator:
-    """LRU cache of (source, target, text) → translation in front of another Translator.
+    """LRU cache of (source, target, edition, text) → translation in front of another Translator.
 
     Thread-safe. Identical sentences requested at the same time from several
-    threads are translated once.
+    threads are translated once. A package reinstalled in another version (its
+    ``edition``) is not answered from what the old one translated.
     """
 
     def __init__(self, inner: Translator, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
@@ -91,8 +92,8 @@ class CachedTranslator:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
         self.inner = inner
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, str, str], str] = OrderedDict()
-        self._in_flight: dict[tuple[str, str, str], _InFlight] = {}
+        self._entries: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
+        self._in_flight: dict[tuple[str, str, str, str], _InFlight] = {}
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
@@ -112,9 +113,12 @@ class CachedTranslator:
         found: dict[str, str] = {}
         mine: dict[str, _InFlight] = {}
         theirs: dict[str, _InFlight] = {}
+        if source == target:
+            return list(texts)
+        edition = self.inner.edition(source, target)
         with self._lock:
             for text in dict.fromkeys(texts):
-                key = (source, target, text)
+                key = (source, target, edition, text)
                 if key in self._entries:
                     self._entries.move_to_end(key)
                     found[text] = self._entries[key]
@@ -126,7 +130,7 @@ class CachedTranslator:
                     mine[text] = self._in_flight[key] = _InFlight()
                     self._misses += 1
         if mine:
-            self._compute(list(mine), source, target, mine, found)
+            self._compute(list(mine), source, target, edition, mine, found)
         for text, pending in theirs.items():
             pending.done.wait()
             if pending.error is not None:
@@ -140,6 +144,7 @@ class CachedTranslator:
         texts: list[str],
         source: str,
         target: str,
+        edition: str,
         pending: dict[str, _InFlight],
         found: dict[str, str],
     ) -> None:
@@ -148,14 +153,14 @@ class CachedTranslator:
         except BaseException as exc:
             with self._lock:
                 for text in texts:
-                    self._in_flight.pop((source, target, text), None)
+                    self._in_flight.pop((source, target, edition, text), None)
             for text in texts:
                 pending[text].error = exc
                 pending[text].done.set()
             raise
         with self._lock:
             for text, output in zip(texts, outputs):
-                key = (source, target, text)
+                key = (source, target, edition, text)
                 self._entries[key] = output
                 self._entries.move_to_end(key)
                 self._in_flight.pop(key, None)
