@@ -75,8 +75,8 @@ async def list_sessions(request: web.Request) -> web.Response:
     out: list[dict[str, Any]] = []
     for s in await store.list_sessions():
         runtime = sessions.find(s.id)
-        if not staff and (runtime is None or not s.public):
-            continue
+        if not staff and (runtime is None or not s.public or runtime.state == "ended"):
+            continue  # the public list: open sessions (an ended one is not listed, before a restart or after)
         item: dict[str, Any] = runtime.snapshot() if runtime is not None else {
             "id": s.id, "title": s.title, "source_lang": s.source_lang, "state": "ended", "readers": {},
             "languages": [s.source_lang], "started_at": s.started_at_ms, "public": s.public}
