@@ -11,10 +11,12 @@ import redis.asyncio as aioredis
 
 from assistant import protocol
 from assistant.captions import Caption, Partial, Session
+from assistant.clock import SYSTEM_CLOCK
 from assistant.cluster.bus import RedisBus
-from assistant.cluster.keys import ROOMS, RoomKeys, session_json
+from assistant.cluster.keys import OPEN, ROOMS, RoomKeys, session_json
 from assistant.cluster.redislog import RedisLog
 from assistant.cluster.roomstore import RoomStore
+from assistant.cluster.worker import Worker
 from assistant.cluster.writer import FencedWriter
 from assistant.errors import NotFoundError
 from assistant.hub import Topic
@@ -138,3 +140,36 @@ async def test_frames_reach_subscribers_after_their_caption_is_logged(client: ai
     await web.close()
     await web_client.aclose()
     await store.writer.close()
+
+
+async def test_a_worker_s_ended_rooms_do_not_count_when_rooms_are_spread(client: aioredis.Redis, redis_url: str) -> None:
+    log, bus = RedisLog(client, redis_url), RedisBus(client)
+
+    async def room(sid: str) -> None:
+        await client.hset(ROOMS, sid, session_json(Session(sid, sid.title(), "en", created_at_ms=1)))
+        await client.sadd(OPEN, sid)
+
+    def worker(name: str) -> Worker:
+        return Worker(client, log, bus, SYSTEM_CLOCK, recognizer_factory=None, translator=None, name=name)
+
+    first, second = worker("first"), worker("second")
+    try:
+        await room("morning-1")
+        await room("morning-2")
+        await first.tick()  # alone: it takes both
+        await second.tick()  # nothing left: it serves none
+        assert sorted(first.hosts) == ["morning-1", "morning-2"] and first.load == 2 and second.load == 0
+        for host in first.hosts.values():
+            assert host.runtime is not None
+            host.runtime.act(protocol.Control("end"))  # the morning is over; its chairs may still correct
+        assert first.load == 0 and sorted(first.hosts) == ["morning-1", "morning-2"]
+        await room("afternoon")
+        await first.tick()  # two ended rooms do not make it busier than the other: its turn
+        assert "afternoon" in first.hosts and first.load == 1
+        await room("evening")
+        await first.tick()  # now it serves more open rooms than the other: not its turn
+        await second.tick()
+        assert "evening" in second.hosts and "evening" not in first.hosts
+    finally:
+        await first.close()
+        await second.close()

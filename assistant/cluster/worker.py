@@ -3,7 +3,8 @@
 Every second it renews the leases of its rooms (``PEXPIRE`` if the lease still
 holds its token) and looks for open rooms nobody holds: it takes one (``SET NX
 PX``) when it serves no more rooms than the least loaded live worker, so rooms
-spread over the workers. A lease lasts :data:`LEASE_MS`; a worker that dies
+spread over the workers. Rooms whose session ended are kept (their chair may
+still correct them) but not counted: they recognise nothing. A lease lasts :data:`LEASE_MS`; a worker that dies
 stops renewing and another takes its rooms once the leases expire, continuing
 their seq numbering from the log and their audio from the last final caption.
 A worker that fails to renew in time (cut off from Redis) stops its room at
@@ -87,7 +88,7 @@ class Worker:
                 log.warning("room %s: lease lost; stopping it here", sid)
                 await self._drop(sid)
         now = self._clock.now_ms()
-        await self._redis.hset(WORKERS, self.name, dumps({"expires": now + WORKER_TTL_MS, "rooms": len(self.hosts)}))
+        await self._redis.hset(WORKERS, self.name, dumps({"expires": now + WORKER_TTL_MS, "rooms": self.load}))
         open_ids = sorted(text(i) for i in await self._redis.smembers(OPEN))
         free = [sid for sid in open_ids if sid not in self.hosts and not await self._redis.exists(RoomKeys(sid).lease)]
         for sid in free:  # alone, a worker takes every free room at once; beside others, its share
@@ -95,12 +96,17 @@ class Worker:
                 break
             await self._take(sid)
 
+    @property
+    def load(self) -> int:
+        """The rooms this worker serves whose session has not ended."""
+        return sum(1 for h in self.hosts.values() if h.runtime is None or h.runtime.state != "ended")
+
     async def _my_turn(self, now: int) -> bool:
-        """Whether this worker serves no more rooms than any other live worker."""
+        """Whether this worker serves no more open rooms than any other live worker."""
         others: Any = await self._redis.hgetall(WORKERS)
         loads = [json.loads(v)["rooms"] for k, v in others.items()
                  if text(k) != self.name and json.loads(v)["expires"] > now]
-        return not loads or len(self.hosts) <= min(loads)
+        return not loads or self.load <= min(loads)
 
     async def _take(self, sid: str) -> None:
         if not await self._redis.set(RoomKeys(sid).lease, self.name, nx=True, px=LEASE_MS):
