@@ -87,7 +87,9 @@ def test_cache_is_keyed_by_revision_and_keeps_the_latest(store: Store) -> None:
     found = store.cached_translations("main", "ja", [("c1", 0), ("c2", 0), ("c1", 1)])
     assert {k: (t.text, t.fallback) for k, t in found.items()} == {("c1", 0): ("[ja] one", False),
                                                                    ("c2", 0): ("[ja] two", True)}
-    assert store.count_to_translate("main", "ja") == 0 and store.count_to_translate("main", "fr") == 2
+    made = {"en": ""}  # what made them (the default: made before translations were marked)
+    assert store.count_to_translate("main", "ja", made) == 0 and store.count_to_translate("main", "fr", made) == 2
+    assert store.count_to_translate("main", "ja", {"en": "en-ja 2"}) == 2  # another package: all again
     store.save_cached_translations([CachedTranslation("main", "c1", 1, "ja", "[ja] one, fixed", False)])
     assert store.cached_translations("main", "ja", [("c1", 0)]) == {}  # the older revision's is gone
     assert store.cached_translations("main", "ja", [("c1", 1)])[("c1", 1)].text == "[ja] one, fixed"
@@ -112,7 +114,8 @@ def test_plan_says_where_each_language_comes_from(store: Store) -> None:
     assert default_languages(store, SESSION, translator) == ["en", "de", "fr"]
     offers_ja = dataclasses.replace(SESSION, languages=("ja", "ko"))  # ko is offered but unreachable
     assert default_languages(store, offers_ja, translator) == ["en", "de", "fr", "ja"]
-    assert planned_counts(store, SESSION, [LanguagePlan("de", "stored"), LanguagePlan("fr", "translated")]) == (6, 2)
+    assert planned_counts(store, SESSION, [LanguagePlan("de", "stored"), LanguagePlan("fr", "translated")],
+                          translator) == (6, 2)
 
 
 def test_whisper_english_is_exported_as_it_was_heard(tmp_path: Path) -> None:
@@ -134,7 +137,7 @@ def test_translated_transcript_merges_live_lines_and_translates_the_rest_once(st
     fr_live = live(store, caps[30], "fr", 1)
     translator = CountingTranslator({"en": ("fr",)})
     plan = LanguagePlan("fr", "translated")
-    progress = ExportProgress("srt", ["fr"], translations_total=store.count_to_translate("main", "fr"))
+    progress = ExportProgress("srt", ["fr"], translations_total=planned_counts(store, SESSION, [plan], translator)[1])
     got = list(progress.counted(transcript_captions(store, SESSION, plan, translator, progress), "fr"))
     assert [c.seq for c in got] == list(range(1, 41))  # numbered by the spoken stream
     assert got[30].text == fr_live.text and got[30].origin == "translation"  # what the French readers saw
@@ -173,7 +176,9 @@ def test_a_new_package_version_or_glossary_term_translates_again(store: Store) -
     assert kept.engine == made_by("en-ja 1", ("CRISPR",)) != made_by("en-ja 1", ())
     list(transcript_captions(store, SESSION, plan, translator))
     assert len(translator.texts) == 3  # the same package and glossary: kept
+    assert planned_counts(store, SESSION, [plan], translator) == (3, 0)
     translator.version = "2"  # the en→ja package was updated
+    assert planned_counts(store, SESSION, [plan], translator) == (3, 3)
     list(transcript_captions(store, SESSION, plan, translator))
     assert len(translator.texts) == 6
     more = dataclasses.replace(SESSION, glossary=("CRISPR", "Cas9"))  # the chair added a term
@@ -214,7 +219,7 @@ def test_auto_session_lines_said_in_the_target_language_are_kept_as_said(tmp_pat
     got = list(transcript_captions(store, auto, plan_language(store, auto, "fr", translator), translator))
     assert [(c.text, c.origin) for c in got] == [("Bonjour à tous.", "asr"), ("[fr] Hello all.", "translation")]
     assert [(r.source, r.target) for call in translator.calls for r in call] == [("en", "fr")]
-    assert store.count_to_translate("multi", "de") == 2
+    assert planned_counts(store, auto, [plan_language(store, auto, "de", translator)], translator) == (2, 2)
 
 
 async def test_loop_translator_waits_from_a_worker_thread_while_the_loop_serves() -> None:

@@ -160,7 +160,7 @@ def _export(args: argparse.Namespace, store: TranscriptStore, translator: Blocki
             return lambda lang: progress.counted(
                 transcript_captions(store, session, by_lang[lang], translator, progress), lang)
 
-        _run(store, session, plans, ZIP, len(FORMATS), _destination(target, filename(session, None, ZIP)),
+        _run(store, session, plans, translator, ZIP, len(FORMATS), _destination(target, filename(session, None, ZIP)),
              lambda progress: zip_chunks(session, captions_for(progress), langs, options=options,
                                          questions_for=lambda lang: entries_for(questions, lang),
                                          speakers=speakers),
@@ -179,7 +179,7 @@ def _export(args: argparse.Namespace, store: TranscriptStore, translator: Blocki
             return export_chunks(fmt, session, captions, lang=plan.lang, options=options,
                                  questions=entries_for(questions, plan.lang), speakers=speakers)
 
-        _run(store, session, [plan], fmt, 1, _destination(target, filename(session, plan.lang, fmt)), chunks,
+        _run(store, session, [plan], translator, fmt, 1, _destination(target, filename(session, plan.lang, fmt)), chunks,
              out, err, quiet)
     return EXIT_OK
 
@@ -187,11 +187,11 @@ def _export(args: argparse.Namespace, store: TranscriptStore, translator: Blocki
 _CaptionsFor = Callable[[str], Iterable[Caption]]
 
 
-def _run(store: TranscriptStore, session: Session, plans: list[LanguagePlan], fmt: str, passes: int,
-         path: Path | None, make_chunks: Callable[[ExportProgress], Iterable[bytes]], out: TextIO, err: TextIO,
-         quiet: bool) -> None:
+def _run(store: TranscriptStore, session: Session, plans: list[LanguagePlan], translator: BlockingTranslator | None,
+         fmt: str, passes: int, path: Path | None, make_chunks: Callable[[ExportProgress], Iterable[bytes]],
+         out: TextIO, err: TextIO, quiet: bool) -> None:
     """Write one file (or stdout), with a progress bar when it is long or translates."""
-    captions, translations = planned_counts(store, session, plans)
+    captions, translations = planned_counts(store, session, plans, translator)
     label = path.name if path is not None else "stdout"
     show = not quiet and (captions * passes >= PROGRESS_MIN_CAPTIONS or translations > 0)
     bar = _Bar(err, label, captions * passes, show)

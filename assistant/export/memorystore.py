@@ -6,7 +6,7 @@ latest revision of each (session, lang, seq), as the real store does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from assistant.captions import Caption, CaptionOrigin, Session
@@ -136,13 +136,14 @@ class MemoryStore:
         for t in translations:
             self._translations[(t.session, t.caption_id, t.lang)] = t
 
-    def count_to_translate(self, session_id: str, lang: str) -> int:
+    def count_to_translate(self, session_id: str, lang: str, engines: Mapping[str, str]) -> int:
         session = self.get_session(session_id)
         default = "en" if session.source_lang == "auto" else session.source_lang
         have = {c.id for c in self.iter_captions(session_id, lang)}
         return sum(1 for c in self.iter_captions(session_id, session.source_lang)
                    if c.text.strip() and (c.source_lang or default) != lang and c.id not in have
-                   and not self.cached_translations(session_id, lang, [(c.id, c.revision)]))
+                   and not any(t.engine == engines.get(c.source_lang or default)
+                               for t in self.cached_translations(session_id, lang, [(c.id, c.revision)]).values()))
 
 
 if TYPE_CHECKING:

@@ -27,15 +27,16 @@ decide what to translate and how to assemble a caption (:func:`requests_for`,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from assistant.captions import Caption, Session, join_texts, lines_of
-from assistant.errors import NotFoundError
+from assistant.errors import LanguageError, NotFoundError
 from assistant.export.progress import ExportProgress
 from assistant.export.storelike import StoreLike
 from assistant.export.translating import BlockingTranslator, TranslatedText, TranslationRequest
@@ -68,7 +69,7 @@ class TranscriptStore(StoreLike, Protocol):
 
     def save_cached_translations(self, translations: Sequence[CachedTranslation]) -> None: ...
 
-    def count_to_translate(self, session_id: str, lang: str) -> int: ...
+    def count_to_translate(self, session_id: str, lang: str, engines: Mapping[str, str]) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +140,20 @@ def plan_language(store: TranscriptStore, session: Session, lang: str,
         f"Install a package with `assistant languages add` to add {lang!r}")
 
 
-def planned_counts(store: TranscriptStore, session: Session, plans: Sequence[LanguagePlan]) -> tuple[int, int]:
+def planned_counts(store: TranscriptStore, session: Session, plans: Sequence[LanguagePlan],
+                   translator: BlockingTranslator | None) -> tuple[int, int]:
     """(captions each pass over ``plans`` writes, captions still to translate) for a progress report."""
     captions = translations = 0
     for plan in plans:
-        if plan.source == "stored":
+        if plan.source == "stored" or translator is None:
             captions += store.count_captions(session.id, plan.lang)
-        else:
-            captions += store.count_captions(session.id, session.source_lang)
-            translations += store.count_to_translate(session.id, plan.lang)
+            continue
+        captions += store.count_captions(session.id, session.source_lang)
+        engine_of, made = engines(translator, session, plan.lang), {}
+        for spoken in store.spoken_languages(session.id):
+            with contextlib.suppress(LanguageError):  # not reachable: nothing made by it, all counted
+                made[spoken] = engine_of(spoken)
+        translations += store.count_to_translate(session.id, plan.lang, made)
     return captions, translations
 
 
@@ -216,13 +222,10 @@ def transcript_captions(store: TranscriptStore, session: Session, plan: Language
         return
     if translator is None:
         raise ValueError(f"a translated transcript in {plan.lang!r} needs a translator")
-    engines: dict[str, str] = {}
+    engine_of = engines(translator, session, plan.lang)
 
     def engine(c: Caption) -> str:
-        spoken = spoken_language(c, session)
-        if spoken not in engines:
-            engines[spoken] = made_by(translator.edition(spoken, plan.lang), session.glossary)
-        return engines[spoken]
+        return engine_of(spoken_language(c, session))
 
     lines = lines_of(store.iter_captions(session.id, session.source_lang))
     while batch := list(itertools.islice(lines, read_batch)):
@@ -245,6 +248,19 @@ def transcript_captions(store: TranscriptStore, session: Session, plan: Language
                 progress.translated(len(fresh))
         for source in sources:
             yield assemble(source, session, plan.lang, live.get(source.id), cached.get((source.id, source.revision)))
+
+
+def engines(translator: BlockingTranslator, session: Session, lang: str) -> Callable[[str], str]:
+    """What makes ``lang`` from a spoken language (:func:`made_by`), asked of the translator once per
+    spoken language; LanguageError where it cannot."""
+    known: dict[str, str] = {}
+
+    def engine_of(spoken: str) -> str:
+        if spoken not in known:
+            known[spoken] = made_by(translator.edition(spoken, lang), session.glossary)
+        return known[spoken]
+
+    return engine_of
 
 
 def made_by(edition: str, glossary: Sequence[str]) -> str:

@@ -344,7 +344,7 @@ def _plan(reader: Store, session: Session, asked: list[str] | str | None, transl
     else:
         langs = list(asked)
     plans = [plan_language(reader, session, lang, translator) for lang in langs]
-    return _Plan(plans, *planned_counts(reader, session, plans))
+    return _Plan(plans, *planned_counts(reader, session, plans, translator))
 
 
 def _chunks(lane: Lane, session: Session, fmt: str, plans: list[LanguagePlan],

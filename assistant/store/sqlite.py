@@ -12,7 +12,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Iterator, Literal, Mapping, Sequence
 
 from ..captions import Caption, Session
 from ..errors import NotFoundError, StoreError
@@ -345,17 +345,20 @@ class Store:
                     " fallback, engine) VALUES (?,?,?,?,?,?,?)",
                     (t.session, t.caption_id, t.source_revision, t.lang, t.text, int(t.fallback), t.engine))
 
-    def count_to_translate(self, session_id: str, lang: str) -> int:
+    def count_to_translate(self, session_id: str, lang: str, engines: Mapping[str, str]) -> int:
         """Spoken captions (with text) that have neither a ``lang`` version nor an export translation of their
-        current revision: what an export into ``lang`` still has to translate."""
+        current revision made by ``engines[their spoken language]``: what an export into ``lang`` still has
+        to translate."""
         s = self.get_session(session_id)
         spoken = "en" if s.source_lang == "auto" else s.source_lang
+        made_by = "(CASE COALESCE(s.source_lang, ?) " + "WHEN ? THEN ? " * len(engines) + "END)" if engines else "?"
         (n,) = self._db.execute(
             "SELECT COUNT(*) FROM captions s WHERE s.session=? AND s.lang=? AND trim(s.text)<>'' AND s.continues=0"
             " AND COALESCE(s.source_lang, ?)<>? AND NOT EXISTS (SELECT 1 FROM captions t WHERE t.session=s.session AND t.id=s.id AND t.lang=?)"
             " AND NOT EXISTS (SELECT 1 FROM export_translations e WHERE e.session=s.session AND e.caption_id=s.id"
-            " AND e.source_revision=s.revision AND e.lang=?)",
-            (session_id, s.source_lang, spoken, lang, lang, lang)).fetchone()
+            f" AND e.source_revision=s.revision AND e.lang=? AND e.engine={made_by})",
+            (session_id, s.source_lang, spoken, lang, lang, lang, spoken,
+             *(x for pair in engines.items() for x in pair))).fetchone()
         return int(n)
 
     # -- tokens ---------------------------------------------------------
