@@ -3,8 +3,8 @@
 Every second it renews the leases of its rooms (``PEXPIRE`` if the lease still
 holds its token) and looks for open rooms nobody holds: it takes one (``SET NX
 PX``) when it serves no more rooms than the least loaded live worker, so rooms
-spread over the workers. Rooms whose session ended are kept (their chair may
-still correct them) but not counted: they recognise nothing. A lease lasts :data:`LEASE_MS`; a worker that dies
+spread over the workers (a room whose session ended is kept, for its chair's
+corrections, but not counted). A lease lasts :data:`LEASE_MS`; a worker that dies
 stops renewing and another takes its rooms once the leases expire, continuing
 their seq numbering from the log and their audio from the last final caption.
 A worker that fails to renew in time (cut off from Redis) stops its room at
