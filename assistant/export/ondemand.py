@@ -145,14 +145,16 @@ def planned_counts(store: TranscriptStore, session: Session, plans: Sequence[Lan
     """(captions each pass over ``plans`` writes, captions still to translate) for a progress report."""
     captions = translations = 0
     for plan in plans:
-        if plan.source == "stored" or translator is None:
+        if plan.source == "stored":
             captions += store.count_captions(session.id, plan.lang)
             continue
         captions += store.count_captions(session.id, session.source_lang)
-        engine_of, made = engines(translator, session, plan.lang), {}
-        for spoken in store.spoken_languages(session.id):
-            with contextlib.suppress(LanguageError):  # not reachable: nothing made by it, all counted
-                made[spoken] = engine_of(spoken)
+        made: dict[str, str] = {}  # by spoken language, what would translate it now
+        if translator is not None:
+            engine_of = engines(translator, session, plan.lang)
+            for spoken in store.spoken_languages(session.id):
+                with contextlib.suppress(LanguageError):  # not reachable: nothing made by it, all counted
+                    made[spoken] = engine_of(spoken)
         translations += store.count_to_translate(session.id, plan.lang, made)
     return captions, translations
 
