@@ -196,6 +196,7 @@ UPGRADE = (b"Upgrade: websocket", b"Connection: Upgrade", b"Sec-WebSocket-Versio
     ("/healthz", (b"Authorization: Bearer \xc3\x28\xa0\xa1",), "bad_header"),
     ("/api/sessions/main/export.txt", (b"Authorization: Bearer staff-\xed\xa0\xbd",), "bad_header"),
     ("/api/sessions", (b"Host: \xff\xfe",), "bad_header"),
+    ("/api/sessions/main/qr.svg", (b"Host: " + b"9" * 8000,), "bad_header"),  # no host; would not fit a QR code
     ("/ws/captions/main?since=" + "9" * 5000, UPGRADE, "bad_since"),
     ("/ws/captions/main?since=" + "0" * 5000 + "1" + "0" * 20, UPGRADE, "bad_since"),
     ("/ws/chair/main", (*UPGRADE, b"Sec-WebSocket-Protocol: bearer.\xff\xfe"), "bad_header"),

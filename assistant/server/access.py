@@ -24,6 +24,7 @@ from .keys import CLOCK, SETTINGS, STORE, TALKS, THROTTLE
 from .limits import client_address
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+MAX_HOST_CHARS = 253 + 6  # a DNS name and ":65535"; longer is no host (and would not fit a join QR code)
 
 
 def grant(request: web.Request) -> auth.Grant | None:
@@ -169,7 +170,7 @@ def public_url(request: web.Request) -> str:
     configured = request.app[SETTINGS].server.public_url
     if configured:
         return configured.rstrip("/")
-    if not _HOST_RE.match(request.host or ""):
+    if not valid_host(request.host):
         raise ProtocolError("the Host header must be a host name or address, like captions.example.org:8080",
                             code="bad_header")
     return f"{request.scheme}://{request.host}"
@@ -177,4 +178,4 @@ def public_url(request: web.Request) -> str:
 
 def valid_host(host: str | None) -> bool:
     """True when ``host`` (a Host header) is a plain host name or address, optionally with a port."""
-    return bool(_HOST_RE.match(host or ""))
+    return host is not None and len(host) <= MAX_HOST_CHARS and bool(_HOST_RE.match(host))
