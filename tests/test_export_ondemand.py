@@ -90,6 +90,7 @@ def test_cache_is_keyed_by_revision_and_keeps_the_latest(store: Store) -> None:
     made = {"en": ""}  # what made them (the default: made before translations were marked)
     assert store.count_to_translate("main", "ja", made) == 0 and store.count_to_translate("main", "fr", made) == 2
     assert store.count_to_translate("main", "ja", {"en": "en-ja 2"}) == 2  # another package: all again
+    assert store.count_to_translate("main", "ja", {}) == 2  # none known: all
     store.save_cached_translations([CachedTranslation("main", "c1", 1, "ja", "[ja] one, fixed", False)])
     assert store.cached_translations("main", "ja", [("c1", 0)]) == {}  # the older revision's is gone
     assert store.cached_translations("main", "ja", [("c1", 1)])[("c1", 1)].text == "[ja] one, fixed"

@@ -160,7 +160,8 @@ def _export(args: argparse.Namespace, store: TranscriptStore, translator: Blocki
             return lambda lang: progress.counted(
                 transcript_captions(store, session, by_lang[lang], translator, progress), lang)
 
-        _run(store, session, plans, translator, ZIP, len(FORMATS), _destination(target, filename(session, None, ZIP)),
+        _run(store, session, plans, translator, ZIP, len(FORMATS),
+             _destination(target, filename(session, None, ZIP)),
              lambda progress: zip_chunks(session, captions_for(progress), langs, options=options,
                                          questions_for=lambda lang: entries_for(questions, lang),
                                          speakers=speakers),
@@ -179,8 +180,8 @@ def _export(args: argparse.Namespace, store: TranscriptStore, translator: Blocki
             return export_chunks(fmt, session, captions, lang=plan.lang, options=options,
                                  questions=entries_for(questions, plan.lang), speakers=speakers)
 
-        _run(store, session, [plan], translator, fmt, 1, _destination(target, filename(session, plan.lang, fmt)), chunks,
-             out, err, quiet)
+        _run(store, session, [plan], translator, fmt, 1, _destination(target, filename(session, plan.lang, fmt)),
+             chunks, out, err, quiet)
     return EXIT_OK
 
 

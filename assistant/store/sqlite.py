@@ -351,14 +351,17 @@ class Store:
         to translate."""
         s = self.get_session(session_id)
         spoken = "en" if s.source_lang == "auto" else s.source_lang
-        made_by = "(CASE COALESCE(s.source_lang, ?) " + "WHEN ? THEN ? " * len(engines) + "END)" if engines else "?"
+        made_by = "NULL"  # no engine: nothing kept counts (e.engine = NULL is never true)
+        made_args: tuple[str, ...] = ()
+        if engines:
+            made_by = "(CASE COALESCE(s.source_lang, ?) " + "WHEN ? THEN ? " * len(engines) + "END)"
+            made_args = (spoken, *(x for pair in engines.items() for x in pair))
         (n,) = self._db.execute(
             "SELECT COUNT(*) FROM captions s WHERE s.session=? AND s.lang=? AND trim(s.text)<>'' AND s.continues=0"
             " AND COALESCE(s.source_lang, ?)<>? AND NOT EXISTS (SELECT 1 FROM captions t WHERE t.session=s.session AND t.id=s.id AND t.lang=?)"
             " AND NOT EXISTS (SELECT 1 FROM export_translations e WHERE e.session=s.session AND e.caption_id=s.id"
             f" AND e.source_revision=s.revision AND e.lang=? AND e.engine={made_by})",
-            (session_id, s.source_lang, spoken, lang, lang, lang, spoken,
-             *(x for pair in engines.items() for x in pair))).fetchone()
+            (session_id, s.source_lang, spoken, lang, lang, lang, *made_args)).fetchone()
         return int(n)
 
     # -- tokens ---------------------------------------------------------
