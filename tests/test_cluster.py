@@ -267,23 +267,7 @@ async def test_a_room_paused_when_its_worker_dies_comes_back_paused_then_live(
     reader = Reader(nginx.url, "hush")
     async with aiohttp.ClientSession() as http:
         reader.task = asyncio.create_task(reader.run(http))
-        async with asyncio.timeout(60):
-            while len(reader.seqs) < 2:
-                await asyncio.sleep(0.1)
-        paused_wall_ms = int(time.time() * 1000)
-        snapshot = await post(http, nginx.url, "/api/sessions/hush/control", {"action": "pause"})
-        assert snapshot["state"] == "paused", snapshot
-        async with asyncio.timeout(20):
-            while not reader.states or reader.states[-1][1] != "paused":
-                await asyncio.sleep(0.05)
-        owner = owner_of(c, "hush")
-        assert owner is not None
-        owner.kill()
-        killed = time.monotonic()
-        async with asyncio.timeout(30):
-            while (successor := owner_of(c, "hush", required=False)) is None:
-                await asyncio.sleep(0.2)
-        assert successor is not owner
+        paused_wall_ms, killed = await act_then_kill_owner(http, c, nginx.url, reader, "hush", "pause", "paused")
         async with asyncio.timeout(30):  # the new owner has published the room's state
             while not [s for t, s in reader.states if t > killed]:
                 await asyncio.sleep(0.05)
@@ -320,23 +304,7 @@ async def test_a_room_ended_before_its_worker_dies_comes_back_ended(
     reader = Reader(nginx.url, "over")
     async with aiohttp.ClientSession() as http:
         reader.task = asyncio.create_task(reader.run(http))
-        async with asyncio.timeout(60):
-            while len(reader.seqs) < 2:
-                await asyncio.sleep(0.1)
-        ended_wall_ms = int(time.time() * 1000)
-        snapshot = await post(http, nginx.url, "/api/sessions/over/control", {"action": "end"})
-        assert snapshot["state"] == "ended", snapshot
-        async with asyncio.timeout(20):
-            while not reader.states or reader.states[-1][1] != "ended":
-                await asyncio.sleep(0.05)
-        owner = owner_of(c, "over")
-        assert owner is not None
-        owner.kill()
-        killed = time.monotonic()
-        async with asyncio.timeout(30):
-            while (successor := owner_of(c, "over", required=False)) is None:
-                await asyncio.sleep(0.2)
-        assert successor is not owner
+        ended_wall_ms, killed = await act_then_kill_owner(http, c, nginx.url, reader, "over", "end", "ended")
         assert reader.started_at is not None
         async with asyncio.timeout(30):  # the recording plays on: two scripted sentences' worth after the end
             while recording_ms(c.redis_url, "over") < ended_wall_ms - reader.started_at + 8000:
@@ -427,6 +395,30 @@ async def scrape(http: aiohttp.ClientSession, base: str) -> str:
     async with http.get(f"{base}/metrics") as resp:
         assert resp.status == 200
         return await resp.text()
+
+
+async def act_then_kill_owner(http: aiohttp.ClientSession, c: Cluster, base: str, reader: Reader, room: str,
+                              action: str, state: str) -> tuple[int, float]:
+    """Once ``reader`` has two captions, the chair's ``action`` makes ``room`` ``state`` (the reader is told);
+    then its worker is killed and another takes it: (wall ms of the action, monotonic time of the kill)."""
+    async with asyncio.timeout(60):
+        while len(reader.seqs) < 2:
+            await asyncio.sleep(0.1)
+    acted_wall_ms = int(time.time() * 1000)
+    snapshot = await post(http, base, f"/api/sessions/{room}/control", {"action": action})
+    assert snapshot["state"] == state, snapshot
+    async with asyncio.timeout(20):
+        while not reader.states or reader.states[-1][1] != state:
+            await asyncio.sleep(0.05)
+    owner = owner_of(c, room)
+    assert owner is not None
+    owner.kill()
+    killed = time.monotonic()
+    async with asyncio.timeout(30):
+        while (successor := owner_of(c, room, required=False)) is None:
+            await asyncio.sleep(0.2)
+    assert successor is not owner
+    return acted_wall_ms, killed
 
 
 def recording_ms(url: str, room: str) -> int:
