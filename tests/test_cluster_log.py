@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import AsyncIterator, Iterator
 
@@ -11,15 +12,18 @@ import redis.asyncio as aioredis
 
 from assistant import protocol
 from assistant.captions import Caption, Partial, Session
-from assistant.clock import SYSTEM_CLOCK
+from assistant.clock import SYSTEM_CLOCK, Clock
+from assistant.cluster import scripts
 from assistant.cluster.bus import RedisBus
-from assistant.cluster.keys import OPEN, ROOMS, RoomKeys, session_json
+from assistant.cluster.keys import OPEN, ROOMS, RoomKeys, session_json, text
 from assistant.cluster.redislog import RedisLog
+from assistant.cluster.registry import RemoteRooms
 from assistant.cluster.roomstore import RoomStore
 from assistant.cluster.worker import Worker
 from assistant.cluster.writer import FencedWriter
 from assistant.errors import NotFoundError
 from assistant.hub import Topic
+from assistant.store import Store
 from tests.helpers.redis_server import redis_server
 
 SESSION = Session(id="hall", title="Hall", source_lang="en", created_at_ms=1)
@@ -173,3 +177,76 @@ async def test_a_worker_s_ended_rooms_do_not_count_when_rooms_are_spread(client:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_an_ended_room_left_idle_is_parked_and_taken_again_for_a_correction(client: aioredis.Redis,
+                                                                                redis_url: str) -> None:
+    now = [SYSTEM_CLOCK.now_ms()]
+    clock = Clock(lambda: now[0])
+    keys = RoomKeys("hall")
+    await client.hset(ROOMS, "hall", session_json(SESSION))
+    await client.sadd(OPEN, "hall")
+    worker = Worker(client, RedisLog(client, redis_url), RedisBus(client), clock, recognizer_factory=None,
+                    translator=None, name="w1", park_after_ms=60_000)
+    web_client = aioredis.Redis.from_url(redis_url)
+    web = RemoteRooms(web_client, RedisBus(web_client), RedisLog(web_client, redis_url), Store.open(Path(":memory:")),
+                      clock, "web-1")
+    try:
+        await web.start()
+        await worker.tick()
+        room = web.get("hall")
+        typed = await room.perform(protocol.CaptionText("Welcome to the hall", None))
+        assert typed is not None
+        await room.perform(protocol.Control("end"))
+        now[0] += 59_000
+        await worker.tick()  # ended, but not idle long enough
+        assert "hall" in worker.hosts and not await client.exists(keys.parked)
+        now[0] += 2_000
+        await worker.tick()
+        assert worker.hosts == {} and await client.exists(keys.parked) and not await client.exists(keys.lease)
+        await worker.tick()  # a parked room is nobody's to take
+        assert worker.hosts == {}
+
+        fixing = asyncio.create_task(room.fix(typed.id, "Welcome to the great hall", lang=None, author="chair"))
+        async with asyncio.timeout(10):
+            while not fixing.done():
+                await worker.tick()
+                await asyncio.sleep(0.05)
+        fixed = fixing.result()
+        assert (fixed.text, fixed.revision) == ("Welcome to the great hall", 1)
+        assert [c.text for c in await web.versions("hall", typed.id)] == ["Welcome to the great hall"]
+        host = worker.hosts["hall"]
+        assert host.runtime is not None and host.runtime.state == "ended"  # taken again, still ended
+        assert not await client.exists(keys.parked)
+        now[0] += 61_000
+        await worker.tick()  # idle again: parked again
+        assert worker.hosts == {} and await client.exists(keys.parked)
+    finally:
+        await worker.close()
+        await web.close()
+        await web_client.aclose()
+
+
+async def test_a_room_is_parked_only_when_nothing_came_after_what_its_owner_read(client: aioredis.Redis) -> None:
+    keys = RoomKeys("hall")
+    park = client.register_script(scripts.PARK)
+    read_cmd = text(await client.xadd(keys.commands, {"a": "1"}))
+    read_audio = text(await client.xadd(keys.audio, {"p": ""}))
+    args = [keys.lease, keys.parked, keys.commands, keys.audio]
+    await client.set(keys.lease, "someone else")
+    assert await park(keys=args, args=["me", read_cmd, read_audio]) == -1  # not ours: left alone
+    assert await client.get(keys.lease) == b"someone else" and not await client.exists(keys.parked)
+    for stream in (keys.commands, keys.audio):  # a command or audio after what was read: released, not parked
+        await client.set(keys.lease, "me")
+        newer = text(await client.xadd(stream, {"a": "2"}))
+        assert await park(keys=args, args=["me", read_cmd, read_audio]) == 0
+        assert not await client.exists(keys.lease) and not await client.exists(keys.parked)
+        read_cmd, read_audio = (newer, read_audio) if stream == keys.commands else (read_cmd, newer)
+    await client.set(keys.lease, "me")
+    assert await park(keys=args, args=["me", read_cmd, read_audio]) == 1
+    assert not await client.exists(keys.lease) and await client.exists(keys.parked)
+    # audio for a parked room (a new recording) unparks it, as a command does (tested above)
+    await client.hset(keys.capture, "s1", json.dumps({"out": 0}))
+    assert await client.eval(scripts.CAPTURE_APPEND, 3, keys.capture, keys.audio, keys.parked, "s1", 0,
+                             json.dumps({"out": 160}), 1000, "p", "") == 1
+    assert not await client.exists(keys.parked)

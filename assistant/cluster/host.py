@@ -134,6 +134,8 @@ class RoomHost:
                                    on_round_trip=on_round_trip)
         self.runtime: SessionRuntime | None = None
         self.audio: AudioIn | None = None
+        self.read_to = {self.keys.commands: "0-0", self.keys.audio: "0-0"}  # the last entry read of each stream
+        self.active_ms = clock.now_ms()  # when the room last heard a command or audio
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self, log_: RedisLog) -> None:
@@ -159,8 +161,8 @@ class RoomHost:
         holder.append(self.audio)
         state_bus.runtime = runtime
         state_bus.write_state()
-        cmd_from = text(meta.get(b"cmd", b"0-0"))
-        self._tasks = [asyncio.create_task(self._read(cmd_from, self.audio.start_id()), name=f"room {self.session.id}"),
+        self.read_to = {self.keys.commands: text(meta.get(b"cmd", b"0-0")), self.keys.audio: self.audio.start_id()}
+        self._tasks = [asyncio.create_task(self._read(), name=f"room {self.session.id}"),
                        asyncio.create_task(self._readers(), name=f"readers {self.session.id}")]
         if self._source:
             capture: Any = await self._redis.hget(self.keys.capture, "file")
@@ -170,8 +172,8 @@ class RoomHost:
         log.info("room %s: serving (seqs %s)", self.session.id, latest or "none yet")
 
     # -- commands and audio ----------------------------------------------------
-    async def _read(self, cmd_from: str, audio_from: str) -> None:
-        positions = {self.keys.commands: cmd_from, self.keys.audio: audio_from}
+    async def _read(self) -> None:
+        positions = self.read_to
         while True:
             try:
                 replies: Any = await self._redis.xread(positions, count=READ_COUNT, block=READ_BLOCK_MS)  # type: ignore[arg-type]
@@ -181,6 +183,7 @@ class RoomHost:
                 continue
             for key, entries in replies or ():
                 name = text(key)
+                self.active_ms = self._clock.now_ms()
                 for entry_id, fields in entries:
                     if name == self.keys.commands:
                         self._command(entry_id, fields)

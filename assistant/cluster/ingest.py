@@ -67,8 +67,8 @@ async def _write(request: web.Request, s: _Stream, pcm: bytes, event: str = "") 
     for k, v in fields.items():
         args += [k, v]
     s.out += n
-    ok = await client.eval(scripts.CAPTURE_APPEND, 2, s.keys.capture, s.keys.audio, s.id, s.out - n, s.state(),
-                           AUDIO_MAXLEN, *args)
+    ok = await client.eval(scripts.CAPTURE_APPEND, 3, s.keys.capture, s.keys.audio, s.keys.parked, s.id, s.out - n,
+                           s.state(), AUDIO_MAXLEN, *args)
     if not ok:
         raise ProtocolError("this capture stream continues on a newer connection", code="stream_ended")
 

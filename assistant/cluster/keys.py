@@ -21,6 +21,8 @@ Per room (``as:r:{sid}:``; the braces keep a room's keys in one Redis Cluster sl
     cmd         stream  chair actions for the owner;   audio  stream  audio for the owner
     capture     hash    capture stream id → {"format", "received", ...} (resend protocol state)
     lease       string  the owning worker's token (SET NX PX, renewed)
+    parked      string  set while an ended room has no owner (its last owner let it go when it fell idle);
+                        a chair's command or new audio deletes it, and a worker takes the room again
     readers     hash    "node|lang" → readers of that language on that web node
 """
 
@@ -107,6 +109,10 @@ class RoomKeys:
     @property
     def lease(self) -> str:
         return self._k("lease")
+
+    @property
+    def parked(self) -> str:
+        return self._k("parked")
 
     @property
     def readers(self) -> str:

@@ -130,9 +130,12 @@ class RemoteRooms:
         self._pending[rid] = future
         deadline = self._clock.now_ms() + int(COMMAND_TIMEOUT_S * 1000)
         try:
-            await self._redis.xadd(RoomKeys(session_id).commands,
-                                   {"a": commands.encode_action(action), "reply": self.node, "rid": rid,
-                                    "deadline": deadline}, maxlen=COMMAND_STREAM_LEN, approximate=True)
+            keys = RoomKeys(session_id)
+            async with self._redis.pipeline(transaction=True) as pipe:  # a parked room is taken again to answer
+                pipe.delete(keys.parked)
+                pipe.xadd(keys.commands, {"a": commands.encode_action(action), "reply": self.node, "rid": rid,
+                                          "deadline": deadline}, maxlen=COMMAND_STREAM_LEN, approximate=True)
+                await pipe.execute()
             return await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
         except TimeoutError:
             raise UnavailableError(f"no recognition worker answered for room {session_id!r} in "

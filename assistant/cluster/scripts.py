@@ -83,9 +83,22 @@ end
 return 0
 """
 
-# KEYS[1] capture hash, KEYS[2] audio stream; ARGV[1] capture stream id, ARGV[2] its offset before this entry,
-# ARGV[3] its new state, ARGV[4] MAXLEN, ARGV[5..] the entry's fields. Refused (0) unless the stored offset
-# is the writer's: an older connection to the same stream, on another web node, cannot write over a newer one.
+# KEYS[1] lease, KEYS[2] parked flag, KEYS[3] command stream, KEYS[4] audio stream; ARGV[1] token, ARGV[2] /
+# ARGV[3] the last command / audio entry the owner read. The owner gives the room back (1: parked, when nothing
+# came after what it read; 0: only released, so that a worker takes it again and reads what came); -1: not ours.
+PARK = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('DEL', KEYS[1])
+if #redis.call('XRANGE', KEYS[3], '(' .. ARGV[2], '+', 'COUNT', 1) > 0 then return 0 end
+if #redis.call('XRANGE', KEYS[4], '(' .. ARGV[3], '+', 'COUNT', 1) > 0 then return 0 end
+redis.call('SET', KEYS[2], '1')
+return 1
+"""
+
+# KEYS[1] capture hash, KEYS[2] audio stream, KEYS[3] parked flag; ARGV[1] capture stream id, ARGV[2] its
+# offset before this entry, ARGV[3] its new state, ARGV[4] MAXLEN, ARGV[5..] the entry's fields. Refused (0)
+# unless the stored offset is the writer's: an older connection to the same stream, on another web node,
+# cannot write over a newer one. Audio for a parked room unparks it (a worker takes it and hears it).
 CAPTURE_APPEND = """
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local at = 0
@@ -93,5 +106,6 @@ if cur then at = cjson.decode(cur)['out'] end
 if at ~= tonumber(ARGV[2]) then return 0 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 5))
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('DEL', KEYS[3])
 return 1
 """

@@ -4,7 +4,9 @@ Every second it renews the leases of its rooms (``PEXPIRE`` if the lease still
 holds its token) and looks for open rooms nobody holds: it takes one (``SET NX
 PX``) when it serves no more rooms than the least loaded live worker, so rooms
 spread over the workers (a room whose session ended is kept, for its chair's
-corrections, but not counted). A lease lasts :data:`LEASE_MS`; a worker that dies
+corrections, but not counted, and parked once nothing has come for it for
+:data:`PARK_AFTER_MS`: given back and flagged, so no worker holds it, until a
+command or audio for it unflags it and a worker takes it again). A lease lasts :data:`LEASE_MS`; a worker that dies
 stops renewing and another takes its rooms once the leases expire, continuing
 their seq numbering from the log and their audio from the last final caption.
 A worker that fails to renew in time (cut off from Redis) stops its room at
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 LEASE_MS = 5_000  # a room whose owner stops renewing is taken over this long after its last renewal
 TICK_S = 1.0  # renew, heartbeat and look for free rooms this often
 WORKER_TTL_MS = 5_000
+PARK_AFTER_MS = 300_000  # an ended room with no command or audio for this long is given back (parked)
 
 
 def worker_name() -> str:
@@ -52,7 +55,8 @@ class Worker:
 
     def __init__(self, client: aioredis.Redis, log_: RedisLog, bus: RedisBus, clock: Clock, *,
                  recognizer_factory: RecognizerFactory | None, translator: Translating | None,
-                 name: str | None = None, on_round_trip: OnRoundTrip | None = None) -> None:
+                 name: str | None = None, on_round_trip: OnRoundTrip | None = None,
+                 park_after_ms: int = PARK_AFTER_MS) -> None:
         self._redis = client
         self._log = log_
         self._bus = bus
@@ -63,6 +67,8 @@ class Worker:
         self.hosts: dict[str, RoomHost] = {}
         self._renew = client.register_script(scripts.RENEW)
         self._release = client.register_script(scripts.RELEASE)
+        self._park_script = client.register_script(scripts.PARK)
+        self._park_after_ms = park_after_ms
         self._task: asyncio.Task[None] | None = None
         self._lost: set[str] = set()
         self._on_round_trip = on_round_trip
@@ -82,15 +88,20 @@ class Worker:
                 log.error("%s", exc)
 
     async def tick(self) -> None:
-        """Renew leases (dropping rooms whose lease is gone), heartbeat, then take free rooms while it is our turn."""
+        """Renew leases (dropping rooms whose lease is gone), park idle ended rooms, heartbeat, then take free
+        rooms while it is our turn."""
         for sid in list(self.hosts):
             if sid in self._lost or not await self._renew(keys=[RoomKeys(sid).lease], args=[self.name, LEASE_MS]):
                 log.warning("room %s: lease lost; stopping it here", sid)
                 await self._drop(sid)
         now = self._clock.now_ms()
+        for sid, host in list(self.hosts.items()):
+            if self._idle_and_ended(host, now):
+                await self._park(sid)
         await self._redis.hset(WORKERS, self.name, dumps({"expires": now + WORKER_TTL_MS, "rooms": self.load}))
         open_ids = sorted(text(i) for i in await self._redis.smembers(OPEN))
-        free = [sid for sid in open_ids if sid not in self.hosts and not await self._redis.exists(RoomKeys(sid).lease)]
+        free = [sid for sid in open_ids
+                if sid not in self.hosts and not await self._redis.exists(RoomKeys(sid).lease, RoomKeys(sid).parked)]
         for sid in free:  # alone, a worker takes every free room at once; beside others, its share
             if not await self._my_turn(now):
                 break
@@ -128,6 +139,24 @@ class Worker:
             await self._drop(sid)
             raise
         log.info("worker %s took room %s", self.name, sid)
+
+    def _idle_and_ended(self, host: RoomHost, now: int) -> bool:
+        runtime = host.runtime
+        if runtime is None or runtime.state != "ended":
+            return False
+        return now - max(host.active_ms, runtime.session.ended_at_ms or 0) >= self._park_after_ms
+
+    async def _park(self, sid: str) -> None:
+        """Stop an idle ended room (its writes drained under the lease), then give it back, parked unless a
+        command or audio came after what it read (then only released: a worker takes it again and reads it)."""
+        host = self.hosts.pop(sid)
+        self._lost.discard(sid)
+        await host.stop()
+        k = host.keys
+        done = await self._park_script(keys=[k.lease, k.parked, k.commands, k.audio],
+                                       args=[self.name, host.read_to[k.commands], host.read_to[k.audio]])
+        log.info("room %s: %s", sid, {1: "ended and idle; parked", 0: "ended and idle; released (it has news)"}
+                 .get(int(done), "lease lost before it could be parked"))
 
     async def _drop(self, sid: str) -> None:
         host = self.hosts.pop(sid, None)
