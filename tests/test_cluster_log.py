@@ -203,6 +203,7 @@ async def test_an_ended_room_left_idle_is_parked_and_taken_again_for_a_correctio
         assert "hall" in worker.hosts and not await client.exists(keys.parked)
         now[0] += 2_000
         await worker.tick()
+        await asyncio.gather(*worker.parking)
         assert worker.hosts == {} and await client.exists(keys.parked) and not await client.exists(keys.lease)
         await worker.tick()  # a parked room is nobody's to take
         assert worker.hosts == {}
@@ -220,6 +221,7 @@ async def test_an_ended_room_left_idle_is_parked_and_taken_again_for_a_correctio
         assert not await client.exists(keys.parked)
         now[0] += 61_000
         await worker.tick()  # idle again: parked again
+        await asyncio.gather(*worker.parking)
         assert worker.hosts == {} and await client.exists(keys.parked)
     finally:
         await worker.close()

@@ -69,6 +69,7 @@ class Worker:
         self._release = client.register_script(scripts.RELEASE)
         self._park_script = client.register_script(scripts.PARK)
         self._park_after_ms = park_after_ms
+        self.parking: set[asyncio.Task[None]] = set()  # rooms being stopped and given back
         self._task: asyncio.Task[None] | None = None
         self._lost: set[str] = set()
         self._on_round_trip = on_round_trip
@@ -96,8 +97,12 @@ class Worker:
                 await self._drop(sid)
         now = self._clock.now_ms()
         for sid, host in list(self.hosts.items()):
-            if self._idle_and_ended(host, now):
-                await self._park(sid)
+            if self._idle_and_ended(host, now):  # in the background: the other rooms' leases are renewed on time
+                del self.hosts[sid]
+                self._lost.discard(sid)
+                task = asyncio.create_task(self._park(host), name=f"park {sid}")
+                self.parking.add(task)
+                task.add_done_callback(self.parking.discard)
         await self._redis.hset(WORKERS, self.name, dumps({"expires": now + WORKER_TTL_MS, "rooms": self.load}))
         open_ids = sorted(text(i) for i in await self._redis.smembers(OPEN))
         free = [sid for sid in open_ids
@@ -146,16 +151,18 @@ class Worker:
             return False
         return now - max(host.active_ms, runtime.session.ended_at_ms or 0) >= self._park_after_ms
 
-    async def _park(self, sid: str) -> None:
+    async def _park(self, host: RoomHost) -> None:
         """Stop an idle ended room (its writes drained under the lease), then give it back, parked unless a
         command or audio came after what it read (then only released: a worker takes it again and reads it)."""
-        host = self.hosts.pop(sid)
-        self._lost.discard(sid)
         await host.stop()
         k = host.keys
-        done = await self._park_script(keys=[k.lease, k.parked, k.commands, k.audio],
-                                       args=[self.name, host.read_to[k.commands], host.read_to[k.audio]])
-        log.info("room %s: %s", sid, {1: "ended and idle; parked", 0: "ended and idle; released (it has news)"}
+        try:
+            done = await self._park_script(keys=[k.lease, k.parked, k.commands, k.audio],
+                                           args=[self.name, host.read_to[k.commands], host.read_to[k.audio]])
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:  # the lease expires: taken again
+            log.warning("room %s: cannot park it (%s)", host.session.id, exc)
+            return
+        log.info("room %s: %s", host.session.id, {1: "ended and idle; parked", 0: "ended and idle; released (it has news)"}
                  .get(int(done), "lease lost before it could be parked"))
 
     async def _drop(self, sid: str) -> None:
@@ -169,6 +176,7 @@ class Worker:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.gather(*self.parking, return_exceptions=True)
         for sid in list(self.hosts):
             await self._drop(sid)
             try:
