@@ -698,6 +698,7 @@ window.I18N.ready.then(function () {
   }
   function renderTitle() {
     ui.title.textContent = state.title || t("app.name");
+    ui.title.title = state.title || "";  // the whole title, where two lines cannot hold it
     document.title = state.title ? t("app.titled", { title: state.title }) : t("app.name");
   }
 

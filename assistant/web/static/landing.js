@@ -16,7 +16,7 @@ window.I18N.ready.then(function () {
       (s.languages || []).map(function (l) { return el("span", { text: I18N.standaloneName(l) }); }));
     return el("li", { class: "card panel", dataset: { id: s.id } }, [
       el("div", {}, [
-        el("h2", { text: s.title || s.id }),
+        el("h2", { dir: "auto", text: s.title || s.id }),
         el("div", { class: "meta" }, [
           el("span", { class: "pill", dataset: { state: s.state === "live" ? "live" : s.state },
                        text: STATES[s.state] ? t(STATES[s.state]) : s.state }),
@@ -37,7 +37,7 @@ window.I18N.ready.then(function () {
     var line = now ? t("landing.room_now", { title: now.title })
       : next ? t("room.next", { title: next.title, time: next.start.slice(11, 16) }) : t("room.no_more");
     return el("li", { class: "card panel", dataset: { room: room.id } }, [
-      el("div", {}, [el("h2", { text: room.name }), el("p", { class: "meta", text: line })]),
+      el("div", {}, [el("h2", { dir: "auto", text: room.name }), el("p", { class: "meta", text: line })]),
       el("img", { class: "qr", src: "/api/rooms/" + encodeURIComponent(room.id) + "/qr.svg", width: "112", height: "112",
                   alt: t("landing.qr_alt", { title: room.name }), loading: "lazy" }),
       el("a", { class: "button primary open", href: "/r/" + encodeURIComponent(room.id), text: t("landing.open") })
@@ -56,6 +56,7 @@ window.I18N.ready.then(function () {
     ul = $("#sessions");
     ul.textContent = "";
     list.forEach(function (s) { ul.appendChild(card(s)); });
+    $("#sessions-title").hidden = !(rooms.length && list.length);  // beside rooms, sessions are not rooms
     $("#empty").hidden = list.length > 0 || rooms.length > 0;
   }
 

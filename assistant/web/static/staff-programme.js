@@ -64,10 +64,10 @@ window.I18N.ready.then(function () {
         el("h3", {}, [room.name, " ", el("a", { class: "small-text", href: "/r/" + encodeURIComponent(room.id), text: t("staff.room_page") }),
           " ", el("a", { class: "small-text", href: "/api/rooms/" + encodeURIComponent(room.id) + "/qr.svg", target: "_blank",
                          text: t("staff.room_qr") })]),
-        el("table", {}, [
+        el("div", { class: "table-scroll" }, [el("table", {}, [
           el("thead", {}, [el("tr", {}, [el("th", { scope: "col", text: t("staff.col_time") }), el("th", { scope: "col", text: t("staff.col_talk") }),
             el("th", { scope: "col", text: t("staff.col_speakers") }), el("th", { scope: "col", text: t("staff.col_language") })])]),
-          el("tbody", {}, rows)])
+          el("tbody", {}, rows)])])
       ]));
     });
   }
