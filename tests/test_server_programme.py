@@ -65,7 +65,16 @@ async def test_staff_upload_and_everyone_reads_the_programme(aiohttp_client: Any
     assert r.status == 400
     assert [(p["line"], p["field"]) for p in (await r.json())["error"]["problems"]] == [(2, "id")]
     assert [t["id"] for t in (await (await client.get("/api/programme")).json())["talks"]] == ["hall-z-0603-0900"]
-    for query, words in (("format=xml", "format must be one of"), ("timezone=Moon/Base", "unknown time zone")):
-        r = await client.post(f"/api/programme?{query}", data=csv, headers=bearer(STAFF))
+    for query, words in (("format=xml", "format must be one of"), ("timezone=Moon/Base", "unknown time zone"),
+                         ("timezone=Europe", "unknown time zone"), ("timezone=" + "A" * 300, "unknown time zone")):
+        r = await client.post(f"/api/programme?{query}", data=csv, headers=bearer(STAFF))  # a folder, a long name
         assert r.status == 400 and words in (await r.json())["error"]["message"]
+    long_zone = ("room,title,start,end,timezone\nhall-z,Talk,2026-06-03T09:00,2026-06-03T10:00," + "A" * 300).encode()
+    broken_start = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Talk\r\nLOCATION:hall-z\r\n"
+                    b"DTSTART:99999999T999999\r\nDTEND:20260603T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    for name, data, field in (("x.csv", long_zone, "timezone"), ("x.ics", broken_start, "DTSTART")):
+        r = await client.post(f"/api/programme?name={name}&replace=1", data=data, headers=bearer(STAFF))
+        assert r.status == 400, await r.text()
+        error = (await r.json())["error"]
+        assert error["code"] == "bad_programme" and [p["field"] for p in error["problems"]] == [field]
     await translator.close()

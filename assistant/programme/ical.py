@@ -62,7 +62,8 @@ def parse_ical(text: str) -> tuple[list[Row], str | None, list[Problem]]:
     used: set[int] = set()  # the lines of overrides that replaced an occurrence
     for line, event in events:
         for prop, message in getattr(event, "errors", ()):
-            problems.append(Problem(line, str(prop), f"cannot be read: {message}"))
+            if str(prop) not in ("DTSTART", "DTEND"):  # a time is checked with the row, and told how to write it
+                problems.append(Problem(line, str(prop), f"cannot be read: {message}"))
         if event.get("RECURRENCE-ID") is not None and event.get("UID") is not None:
             continue  # read with the event it changes (or alone, below, when there is none)
         values = _values(event)
@@ -170,7 +171,10 @@ def _when(prop: Any) -> object:
     """A DTSTART/DTEND's date-time (or date), or the text it had when it is neither."""
     if prop is None:
         return None
-    dt = getattr(prop, "dt", None)
+    try:
+        dt = getattr(prop, "dt", None)
+    except ValueError:  # icalendar keeps a value it could not read as a "broken" property that raises here
+        dt = None
     return dt if dt is not None else str(prop)
 
 

@@ -140,5 +140,6 @@ def zone(name: str) -> datetime.tzinfo:
         return datetime.timezone(sign * datetime.timedelta(hours=hours, minutes=minutes))
     try:
         return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}: use an IANA name like 'Europe/Paris', or 'UTC'") from exc
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a folder ("Europe"), too long
+        shown = name if len(name) <= 64 else name[:64] + "…"
+        raise ValueError(f"unknown time zone {shown!r}: use an IANA name like 'Europe/Paris', or 'UTC'") from exc
