@@ -86,6 +86,14 @@ def test_f32le_decodes_and_refuses_nan_and_inf_without_losing_state() -> None:
     assert dec.samples_received == 3
 
 
+def test_f32le_outside_the_range_is_clipped_before_the_mix() -> None:
+    dec = PcmDecoder(AudioFormat(16000, 2, "f32le"))  # 3.4e38 + 3.4e38 would be infinite
+    big = np.array([3.4e38, 3.4e38, -2.0, -3.0, 1.5, 0.5], dtype="<f4")
+    with np.errstate(all="raise"):
+        out = dec.receive(big.tobytes())
+    np.testing.assert_allclose(out, [1.0, -1.0, 0.75])
+
+
 def test_stereo_is_averaged_to_mono() -> None:
     left = np.array([0.5, 0.25, -1.0], dtype="<f4")
     right = np.array([0.5, -0.25, 0.0], dtype="<f4")

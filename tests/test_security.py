@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,16 @@ from aiohttp import WSMsgType, WSServerHandshakeError, web
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from assistant.asr.runner import RecognizerRunner
+from assistant.asr.scripted import ScriptedTranscriber
+from assistant.asr.types import RecognizerSettings
 from assistant.config import Settings, load
 from assistant.errors import ConfigError
 from assistant.server import auth
 from assistant.captions import Session
 from assistant.hub import MemoryBus
 from assistant.server.app import make_app
+from assistant.server.runtime import Recognizer
 from assistant.server.keys import ISSUED_TOKENS, SESSIONS
 from assistant.server.limits import MessageBudget
 from assistant.server.serve import print_banner
@@ -409,6 +414,34 @@ async def test_oversized_audio_frame_closes_with_1009(client: TestClient[web.Req
     await ws.send_bytes(b"\0" * (settings.limits.max_message_bytes + 2))
     msg = await ws.receive()
     assert msg.type == WSMsgType.CLOSE and msg.data == 1009
+
+
+async def test_a_frame_of_exactly_the_limit_is_taken(aiohttp_client: Any, settings: Settings) -> None:
+    limit = settings.limits.max_message_bytes
+    executor = ThreadPoolExecutor(max_workers=1)
+
+    def factory(language: str | None, glossary: tuple[str, ...], task: str = "transcribe") -> Recognizer:
+        return RecognizerRunner(ScriptedTranscriber([]), None, RecognizerSettings(use_vad=False), executor=executor,
+                                language=language)
+
+    client = await aiohttp_client(make_app(settings, recognizer_factory=factory, clock=ManualClock().clock))
+    ws = await client.ws_connect("/ws/audio/main", headers=bearer(CHAIR))
+    await ws.send_json({"type": "start", "sample_rate": 16000, "channels": 1, "format": "s16le", "stream": "edge-1"})
+    assert (await ws.receive_json())["type"] == "ready"
+    await ws.send_bytes(b"\0" * limit)
+    assert await ws.receive_json() == {"type": "ack", "received": limit // 2}
+    chair = await client.ws_connect("/ws/chair/main", headers=bearer(CHAIR))
+    await chair.receive()
+    frame = '{"type":"ping","pad":"' + "x" * (limit - 24) + '"}'
+    assert len(frame) == limit
+    await chair.send_str(frame)
+    await chair.send_str('{"type":"caption_text","text":"After the big frame."}')
+    while (msg := await chair.receive()).type == WSMsgType.TEXT and "After the big frame" not in msg.data:
+        pass
+    assert msg.type == WSMsgType.TEXT  # still open: the frame at the limit was read
+    await ws.close()
+    await chair.close()
+    executor.shutdown()
 
 
 async def test_chair_socket_flood_gets_errors_then_4429(aiohttp_client: Any, settings: Settings) -> None:

@@ -155,7 +155,7 @@ class PcmDecoder:
                 raise AudioFormatError(
                     "audio frame holds NaN or infinite f32le samples: send finite values in [-1, 1]"
                 )
-            samples = raw.astype(np.float32)
+            samples = np.clip(raw, -1.0, 1.0).astype(np.float32)  # huge finite values would overflow the mix
         else:
             samples = raw.astype(np.float32) / np.float32(_S16_SCALE)
         self._leftover = data[usable:]

@@ -27,7 +27,8 @@ async def open_socket(request: web.Request) -> web.WebSocketResponse:
     A token sent as the ``bearer.<token>`` subprotocol is echoed, as browsers require.
     """
     limits = request.app[SETTINGS].limits
-    ws = web.WebSocketResponse(heartbeat=limits.heartbeat_s, max_msg_size=limits.max_message_bytes,
+    # aiohttp refuses a message of max_msg_size bytes itself: one more lets a frame of exactly the limit in.
+    ws = web.WebSocketResponse(heartbeat=limits.heartbeat_s, max_msg_size=limits.max_message_bytes + 1,
                                protocols=auth.token_subprotocol(request), compress=False)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
