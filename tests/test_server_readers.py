@@ -126,6 +126,11 @@ async def test_malformed_reader_message_gets_error_and_keeps_stream(client: Test
     await ws.send_str("{not json")
     frames = await frames_until(ws, "error")
     assert "JSON" in frames[-1]["message"]
+    for chair_action in ('{"type":"caption_text","text":"x"}', '{"type":"end"}', '{"type":"pause"}'):
+        await ws.send_str(chair_action)  # well formed, but not a reader's to send: told so, and nothing happens
+        frames = await frames_until(ws, "error")
+        assert "readers send only" in frames[-1]["message"] and frames[-1]["code"] == "bad_message"
+    await ws.send_str('{"type":"ping"}')
     await say(client, "Still here.")
     frames = await frames_until(ws, "caption")
     assert frames[-1]["text"] == "Still here."

@@ -77,7 +77,9 @@ async def _serve_reader(app: web.Application, runtime: Room, ws: web.WebSocketRe
                 continue
             if msg.type == WSMsgType.TEXT:
                 try:
-                    protocol.parse_client_message(msg.data)
+                    if not isinstance(protocol.parse_client_message(msg.data), protocol.Ping):
+                        raise ProtocolError('readers send only {"type":"ping"}; a chair acts through '
+                                            f"/ws/chair/{runtime.session.id} with a chair token")
                 except ProtocolError as exc:
                     await ws_send_error(ws, exc)
             elif msg.type == WSMsgType.BINARY:
