@@ -113,9 +113,11 @@ async def test_unknown_language_is_refused_with_the_list(client: TestClient[web.
 
 
 async def test_bad_since_and_unknown_session(client: TestClient[web.Request, web.Application]) -> None:
-    ws = await client.ws_connect("/ws/captions/main?since=-4")
-    msg = json.loads((await ws.receive()).data)
-    assert msg["code"] == "bad_since"
+    for since in ("-4", "%2B4", "1_0", "%204", "%D9%A1%D9%A2"):  # -4, +4, 1_0, " 4", Arabic-Indic 12: not seqs
+        ws = await client.ws_connect(f"/ws/captions/main?since={since}")
+        msg = json.loads((await ws.receive()).data)
+        assert msg["code"] == "bad_since", since
+        await ws.close()
     resp = await client.get("/ws/captions/nope")
     assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found"
 

@@ -36,8 +36,11 @@ _closing: set[asyncio.Future[bool]] = set()  # sockets being closed after their 
 async def _captions_ws(runtime: Room, request: web.Request) -> web.StreamResponse:
     ws = await open_socket(request)
     lang = request.query.get("lang") or runtime.source_lang
+    raw = request.query.get("since", "0")
     try:
-        since = int(request.query.get("since", "0"))
+        if not (raw.isascii() and raw.isdigit()):  # int() would also take "+5", "1_0", " 5" and "١٢"
+            raise ValueError
+        since = int(raw)
         if not 0 <= since <= MAX_SINCE:
             raise ValueError
     except ValueError:
