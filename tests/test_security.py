@@ -83,7 +83,7 @@ TABLE: dict[tuple[str, str], Any] = {
     ("GET", "/s/{session}/display"): PUBLIC_OR_KEY,  # the room screen, like the delegate page
     ("GET", "/chair/{session}"): {"main": OPEN, "priv": OPEN},  # a plain file; the token stays in the #fragment
     ("GET", "/staff"): OPEN,
-    ("GET", "/static"): OPEN,
+    ("GET", "/static/{path}"): OPEN,
     ("GET", "/healthz"): OPEN,
     ("GET", "/metrics"): OPEN,  # counts and timings only: no session content, no secrets
     ("GET", "/api/sessions"): (200, 401, 200, 200, 200),
@@ -147,7 +147,7 @@ async def status_of(client: TestClient[web.Request, web.Application], method: st
     headers = {**headers, "X-Device-Id": f"device-of-{who}-for-the-table"}  # delegates' question routes
     path = route.replace("{session}", session or "").replace("{caption}", caption).replace("{fmt}", "txt")
     path = path.replace("{question}", question).replace("{job}", "no-such-job").replace("{room}", "hall")
-    path = "/static/common.js" if route == "/static" else path
+    path = path.replace("{path}", "common.js")
     if route.startswith("/ws/") and method == "GET":
         try:
             ws = await client.ws_connect(path + query, headers=headers)
@@ -579,3 +579,11 @@ def test_pages_work_under_the_csp(page: str) -> None:
     finder.feed((WEB_DIR / page).read_text())
     assert finder.blocked == []
     assert finder.local and all(re.match(r"^/(?!/)", url) for url in finder.local), finder.local
+
+
+async def test_a_missing_static_file_is_a_json_404_and_nothing_outside_is_served(
+        client: TestClient[web.Request, web.Application]) -> None:
+    assert (await client.get("/static/common.js")).status == 200
+    for path in ("/static/nope.js", "/static/i18n", "/static/..%2F..%2Fserver%2Fapp.py", "/static/%2E%2E/index.html"):
+        resp = await client.get(path)
+        assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found", path

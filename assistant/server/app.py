@@ -155,7 +155,7 @@ def add_routes(app: web.Application, audio_ws: Handler) -> None:
     app.router.add_get("/s/{session}/display", pages.page("display.html"), name=pages.FRAMEABLE_ROUTE)
     app.router.add_get("/chair/{session}", pages.page("chair.html"))
     app.router.add_get("/staff", pages.page("staff.html"))
-    app.router.add_static("/static/", pages.WEB_DIR / "static", append_version=False)
+    app.router.add_get("/static/{path:.+}", pages.static_file)
     app.router.add_get("/healthz", pages.health)
     app.router.add_get("/api/sessions", staff.list_sessions)
     app.router.add_post("/api/sessions", staff.create_session)

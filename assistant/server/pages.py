@@ -62,6 +62,18 @@ MAX_ACCEPT_LANGUAGES = 8
 ACCEPT_LANGUAGE_META = b'<meta name="accept-language" content="">'
 
 
+STATIC_DIR: Final = (WEB_DIR / "static").resolve()
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """``/static/{path}``: a file of ``web/static``; anything else is our JSON 404 (aiohttp's own static
+    route answers a missing file with an empty 404 that no middleware sees)."""
+    path = (STATIC_DIR / request.match_info["path"]).resolve()
+    if not path.is_relative_to(STATIC_DIR) or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path)
+
+
 def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """A handler serving ``web/<name>``; a session's page 404s for unknown sessions, the delegate page
     also needs the reader's key for a private session."""
