@@ -217,6 +217,18 @@ async def test_raw_bytes_and_absurd_numbers_are_400_with_a_json_error(aiohttp_se
     assert len(error["message"]) > 10 and "Traceback" not in error["message"]
 
 
+@pytest.mark.parametrize("header", [b"Authorization: Bearer a\x01b", b"Origin: http://a\x01", b"X-Any: \x00"])
+async def test_a_control_character_the_http_parser_refuses_is_a_400_and_one_log_line(
+        aiohttp_server: Any, settings: Settings, caplog: pytest.LogCaptureFixture, header: bytes) -> None:
+    caplog.set_level(logging.INFO)
+    server = await aiohttp_server(make_app(settings, clock=ManualClock().clock))
+    status, _, _ = await raw(server.port, request("/ws/captions/main", *UPGRADE, header))
+    assert status == 400  # aiohttp's parser answers before the server sees the request
+    logged = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert logged and all(r.levelno == logging.INFO and r.exc_info is None for r in logged)
+    assert "refused a malformed request" in logged[0].getMessage()
+
+
 async def test_x_forwarded_for_garbage_from_a_trusted_proxy_counts_as_the_proxy(aiohttp_server: Any,
                                                                                 settings: Settings) -> None:
     proxied = dataclasses.replace(settings, server=dataclasses.replace(settings.server, trusted_proxies=("127.0.0.1",)),

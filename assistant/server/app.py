@@ -27,7 +27,7 @@ from ..hub import CaptionBus, MemoryBus
 from ..store import Store
 from ..store.log import LocalLog
 from . import access, auth, chair, engines, floor, ingest, pages, programme, readers, roomsocket, speakers, staff
-from .boundary import error_middleware
+from .boundary import MALFORMED_REQUESTS, error_middleware
 from .jobs import ExportJobs
 from .keys import BUS, CLOCK, CONNECTIONS, EXPORT_JOBS, ISSUED_TOKENS, LOG, QUESTIONS, SESSIONS, SETTINGS, SOCKETS, \
     SPEAKERS, STORE, TALKS, THROTTLE, TRANSLATOR
@@ -136,6 +136,7 @@ def new_app(settings: Settings, clock: Clock) -> web.Application:
                           handler_args={"access_log_class": auth.RedactingAccessLogger})
     app.on_response_prepare.append(pages.security_headers)
     app.on_shutdown.append(going_away)
+    logging.getLogger("aiohttp.server").addFilter(MALFORMED_REQUESTS)  # once: the same filter is not added twice
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[SOCKETS] = weakref.WeakSet()
