@@ -323,7 +323,7 @@ def _validate(s: Settings) -> None:
     validate.unicode(s.server.public_url, "server.public_url", error=ConfigError)
     for i, sess in enumerate(s.sessions):
         validate.session_id(sess.id, f"sessions[{i}].id", error=ConfigError)
-        validate.language(sess.language, f"sessions[{i}].language", allow_auto=True, error=ConfigError)
+        validate.spoken_language(sess.language, f"sessions[{i}].language", error=ConfigError)
         for lang in sess.languages:
             validate.language(lang, f"sessions[{i}].languages", error=ConfigError)
         if sess.title:

@@ -24,6 +24,14 @@ SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 SESSION_KEY_RE = re.compile(r"^[!-~]{8,128}$")  # printable ASCII, no spaces: survives a URL and a QR code
 AUTO = "auto"  # "detect the spoken language", accepted where a session's language is set
+# The languages Whisper recognises (faster_whisper.tokenizer's list, private there): what a room may be spoken in.
+SPOKEN_LANGUAGES = (
+    "af", "am", "ar", "as", "az", "ba", "be", "bg", "bn", "bo", "br", "bs", "ca", "cs", "cy", "da", "de", "el", "en",
+    "es", "et", "eu", "fa", "fi", "fo", "fr", "gl", "gu", "ha", "haw", "he", "hi", "hr", "ht", "hu", "hy", "id", "is",
+    "it", "ja", "jw", "ka", "kk", "km", "kn", "ko", "la", "lb", "ln", "lo", "lt", "lv", "mg", "mi", "mk", "ml", "mn",
+    "mr", "ms", "mt", "my", "ne", "nl", "nn", "no", "oc", "pa", "pl", "ps", "pt", "ro", "ru", "sa", "sd", "si", "sk",
+    "sl", "sn", "so", "sq", "sr", "su", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl", "tr", "tt", "uk", "ur", "uz",
+    "vi", "yi", "yo", "zh", "yue")
 
 ErrorType = type[ProtocolError] | type[ConfigError]
 
@@ -42,6 +50,18 @@ def language(value: object, where: str, *, allow_auto: bool = False, error: Erro
         return value
     also = ", or 'auto'" if allow_auto else ""
     raise _error(error, f"{where} must be a language code like 'en' or 'pt-BR'{also}, not {_show(value)}",
+                 "unknown_language")
+
+
+def spoken_language(value: object, where: str, *, error: ErrorType = ProtocolError) -> str:
+    """A language speech is recognised in (:data:`SPOKEN_LANGUAGES`), or ``auto`` (detected)."""
+    code = language(value, where, allow_auto=True, error=error)
+    if code == AUTO or code in SPOKEN_LANGUAGES:
+        return code
+    primary = code.split("-")[0].lower()
+    hint = (f"speech is recognised by language, not region: use {primary!r}" if primary in SPOKEN_LANGUAGES
+            else "GET /api/languages lists them (\"spoken\"), or 'auto' to detect it")
+    raise _error(error, f"{where} must be a language speech can be recognised in, not {code!r}: {hint}",
                  "unknown_language")
 
 

@@ -154,6 +154,9 @@ def test_the_shared_validators() -> None:
     with pytest.raises(ProtocolError) as refused:
         validate.language("english", '"lang"')
     assert refused.value.code == "unknown_language"
+    assert [validate.spoken_language(x, "l") for x in ("auto", "yue", "zh")] == ["auto", "yue", "zh"]
+    with pytest.raises(ConfigError, match=r"sessions\[0\].language must be a language speech can be recognised in"):
+        validate.spoken_language("xx", "sessions[0].language", error=ConfigError)
     with pytest.raises(ProtocolError, match=r"\(U\+D83D\) at character 2"):
         validate.text("ab\ud83d", '"t"', max_chars=10)
     with pytest.raises(ProtocolError, match="control character \\(U\\+0000\\)"):

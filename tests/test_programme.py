@@ -95,6 +95,7 @@ def test_a_time_zone_for_floating_times() -> None:
     (b"room,title,start,end\nhall-a,\xff,2026-06-03T09:00Z,2026-06-03T10:00Z\n", [(2, "(file)")]),
     (b'room,title,start,end\nhall-a,"Talk, open,2026-06-03T09:00Z,2026-06-03T10:00Z\n', [(2, "(row)")]),
     (b"room,title,start,end\nhall-a,A,2026-06-03T09:00Z,2026-06-03T10:00Z,extra\n", [(2, "(row)")]),
+    (b"room,title,start,end,language\nhall-a,A,2026-06-03T09:00Z,2026-06-03T10:00Z,xx\n", [(2, "language")]),
 ])
 def test_broken_csv_files(data: bytes, expected: list[tuple[int, str]]) -> None:
     assert problems("x.csv", data) == expected

@@ -47,7 +47,9 @@ async def test_a_room_is_created_with_its_languages_and_glossary(aiohttp_client:
     for body, words in (({"languages": ["xx"]}, "no installed translation package reaches xx"),
                         ({"languages": "fr"}, '"languages" must be a list'),
                         ({"languages": ["fr"], "language": "de"}, "may hold en"),
-                        ({"glossary": "CRISPR"}, '"glossary" must be a list')):
+                        ({"glossary": "CRISPR"}, '"glossary" must be a list'),
+                        ({"language": "xx"}, "GET /api/languages lists them"),  # no speech model knows it
+                        ({"language": "pt-BR"}, "not region: use 'pt'")):
         r = await client.post("/api/sessions", headers=bearer(STAFF), json={"id": "room-c", **body})
         assert r.status == 400
         error = (await r.json())["error"]

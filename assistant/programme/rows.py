@@ -260,7 +260,7 @@ def _language(row: Row, out: _Collector) -> str:
     if _absent(value):
         return DEFAULT_LANGUAGE
     try:
-        return validate.language(value.strip() if isinstance(value, str) else value, "it", allow_auto=True)
+        return validate.spoken_language(value.strip() if isinstance(value, str) else value, "it")
     except ProtocolError as exc:
         out.add(row.line, row.name("language"), str(exc))
         return DEFAULT_LANGUAGE

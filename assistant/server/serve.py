@@ -45,7 +45,7 @@ def apply_arguments(settings: Settings, args: argparse.Namespace) -> Settings:
             changes["title"] = validate.text(args.title, "--title", max_chars=protocol.MAX_TITLE_CHARS,
                                              error=ConfigError)
         if args.language:
-            changes["language"] = validate.language(args.language, "--language", allow_auto=True, error=ConfigError)
+            changes["language"] = validate.spoken_language(args.language, "--language", error=ConfigError)
         if args.languages:
             changes["languages"] = tuple(validate.language(x.strip(), "--languages", error=ConfigError)
                                          for x in args.languages.split(",") if x.strip())

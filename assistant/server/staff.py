@@ -57,14 +57,6 @@ PUBLIC_FORMATS = ("srt", "vtt", "txt")
 ALL_LANGUAGES = "all"
 MAX_ZIP_LANGUAGES = 64  # languages one zip may name (Argos reaches a few dozen)
 
-# The languages Whisper recognises (faster_whisper.tokenizer's list, private there): what a room may be spoken in.
-SPOKEN_LANGUAGES = (
-    "af", "am", "ar", "as", "az", "ba", "be", "bg", "bn", "bo", "br", "bs", "ca", "cs", "cy", "da", "de", "el", "en",
-    "es", "et", "eu", "fa", "fi", "fo", "fr", "gl", "gu", "ha", "haw", "he", "hi", "hr", "ht", "hu", "hy", "id", "is",
-    "it", "ja", "jw", "ka", "kk", "km", "kn", "ko", "la", "lb", "ln", "lo", "lt", "lv", "mg", "mi", "mk", "ml", "mn",
-    "mr", "ms", "mt", "my", "ne", "nl", "nn", "no", "oc", "pa", "pl", "ps", "pt", "ro", "ru", "sa", "sd", "si", "sk",
-    "sl", "sn", "so", "sq", "sr", "su", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl", "tr", "tt", "uk", "ur", "uz",
-    "vi", "yi", "yo", "zh", "yue")
 MAX_PRODUCED_LANGUAGES = 50
 
 
@@ -101,7 +93,7 @@ async def create_session(request: web.Request) -> web.Response:
     body = await json_body(request)
     base = access.public_url(request)
     sid = validate.session_id(body.get("id"), '"id"')
-    lang = validate.language(body.get("language", "en"), '"language"', allow_auto=True)
+    lang = validate.spoken_language(body.get("language", "en"), '"language"')
     title = sid if body.get("title") in (None, "") else protocol.parse_title(body["title"])
     key = body.get("key")
     if key is not None:
@@ -180,9 +172,9 @@ async def list_languages(request: web.Request) -> web.Response:
     if translator is not None:
         # The package registry may read its folder: off the event loop.
         found = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: {lang: targets_of(translator, lang) for lang in ("auto", *SPOKEN_LANGUAGES)})
+            None, lambda: {lang: targets_of(translator, lang) for lang in ("auto", *validate.SPOKEN_LANGUAGES)})
         targets = {lang: list(reach) for lang, reach in found.items() if reach}
-    return web.json_response({"spoken": ["auto", *SPOKEN_LANGUAGES], "targets": targets})
+    return web.json_response({"spoken": ["auto", *validate.SPOKEN_LANGUAGES], "targets": targets})
 
 
 async def export(request: web.Request) -> web.StreamResponse:
