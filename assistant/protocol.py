@@ -188,13 +188,12 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
     return parse_client_object(load_json(raw, "frame"))
 
 
-def load_json(raw: str | bytes, what: str) -> object:
+def load_json(raw: str | bytes, what: str, *, fix: str = 'send a JSON object with a "type" field') -> object:
     """``json.loads`` that raises only ProtocolError (also for absurd nesting or numbers)."""
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ProtocolError(f"{what} is not JSON (or nested too deeply); send a JSON object "
-                            "with a \"type\" field") from None
+        raise ProtocolError(f"{what} is not JSON (or nested too deeply); {fix}") from None
 
 
 def parse_client_object(obj: object) -> ClientMessage:

@@ -488,6 +488,10 @@ async def test_connections_per_address_are_limited_on_every_socket(aiohttp_clien
 @pytest.mark.parametrize("method,path,kwargs,status,code", [
     ("GET", "/ws/captions/main?since=99999999999999999999999", {}, 400, "bad_since"),
     ("GET", "/ws/captions/main", {}, 400, "not_websocket"),
+    ("GET", "/ws/chair/main", {}, 400, "not_websocket"),
+    ("GET", "/ws/audio/main", {}, 400, "not_websocket"),
+    ("GET", "/ws/chair/main", {"headers": {"Upgrade": "websocket", "Connection": "Upgrade",
+                                           "Sec-WebSocket-Version": "7", "Sec-WebSocket-Key": "x"}}, 400, "not_websocket"),
     ("GET", "/api/sessions/main/transcript.txt?lang=../../etc", {}, 400, "unknown_language"),
     ("GET", "/api/sessions/main/transcript.txt?lang=fr", {}, 404, "not_found"),
     ("GET", "/api/sessions/main/transcript.exe", {}, 400, "bad_format"),
@@ -508,7 +512,7 @@ async def test_connections_per_address_are_limited_on_every_socket(aiohttp_clien
 ])
 async def test_bad_requests_get_json_errors_with_a_fix(client: TestClient[web.Request, web.Application], method: str, path: str,
                                                        kwargs: dict[str, Any], status: int, code: str) -> None:
-    resp = await client.request(method, path, headers=bearer(CHAIR), **kwargs)
+    resp = await client.request(method, path, headers={**bearer(CHAIR), **kwargs.pop("headers", {})}, **kwargs)
     body = await resp.json()
     assert resp.status == status and body["error"]["code"] == code, body
     assert len(body["error"]["message"]) > 10 and "Traceback" not in body["error"]["message"]

@@ -108,7 +108,8 @@ def json_error(status: int, code: str, message: str, **extra: Any) -> web.Respon
 
 async def json_body(request: web.Request) -> dict[str, Any]:
     """The request's JSON object body; ProtocolError for anything else (not JSON, too deep, a list)."""
-    body = protocol.load_json(await request.read(), "the request body")
+    body = protocol.load_json(await request.read(), "the request body",
+                              fix="send a JSON object (docs/protocol.md gives each endpoint's fields)")
     if not isinstance(body, dict):
         raise ProtocolError("the request body must be a JSON object")
     return body

@@ -12,6 +12,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import WSCloseCode, web
 
+from ..errors import ProtocolError
 from . import access, auth
 from .keys import CONNECTIONS, SESSIONS, SETTINGS, SOCKETS
 
@@ -30,6 +31,9 @@ async def open_socket(request: web.Request) -> web.WebSocketResponse:
     # aiohttp refuses a message of max_msg_size bytes itself: one more lets a frame of exactly the limit in.
     ws = web.WebSocketResponse(heartbeat=limits.heartbeat_s, max_msg_size=limits.max_message_bytes + 1,
                                protocols=auth.token_subprotocol(request), compress=False)
+    if not ws.can_prepare(request).ok:  # a plain GET, or a broken upgrade: say what this endpoint is
+        raise ProtocolError("this is a WebSocket endpoint: connect with ws:// or wss:// (Upgrade: websocket, "
+                            "Sec-WebSocket-Version: 13, a Sec-WebSocket-Key)", code="not_websocket")
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     return ws
