@@ -83,8 +83,9 @@ def text(value: object, where: str, *, max_chars: int, error: ErrorType = Protoc
     if len(value) > max_chars:
         raise _error(error, f"{where} is longer than {max_chars} characters", "bad_message")
     clean = " ".join(value.split())
-    if not clean:
-        raise _error(error, f"{where} must be a non-empty string", "bad_message")
+    if all(unicodedata.category(c) in ("Cf", "Zs") for c in clean):  # also only invisible marks (U+200B, U+FEFF)
+        raise _error(error, f"{where} must have something to read, not only spaces or invisible characters",
+                     "bad_message")
     return unicode(clean, where, error=error)
 
 

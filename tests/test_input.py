@@ -155,13 +155,17 @@ def test_the_shared_validators() -> None:
         validate.language("english", '"lang"')
     assert refused.value.code == "unknown_language"
     assert [validate.spoken_language(x, "l") for x in ("auto", "yue", "zh")] == ["auto", "yue", "zh"]
+    for invisible in ("", "   ", "\u200b", "\ufeff \u200b", "\u202e\u2060"):  # nothing a reader could see
+        with pytest.raises(ProtocolError, match="must have something to read"):
+            validate.text(invisible, '"text"', max_chars=10)
+    assert validate.text("\u200bhi", '"text"', max_chars=10) == "\u200bhi"
     with pytest.raises(ConfigError, match=r"sessions\[0\].language must be a language speech can be recognised in"):
         validate.spoken_language("xx", "sessions[0].language", error=ConfigError)
     with pytest.raises(ProtocolError, match=r"\(U\+D83D\) at character 2"):
         validate.text("ab\ud83d", '"t"', max_chars=10)
     with pytest.raises(ProtocolError, match="control character \\(U\\+0000\\)"):
         validate.text("a\0", '"t"', max_chars=10)
-    with pytest.raises(ProtocolError, match="non-empty"):
+    with pytest.raises(ProtocolError, match="something to read"):
         validate.text(" \n ", '"t"', max_chars=10)
 
 
