@@ -101,6 +101,13 @@ def test_broken_csv_files(data: bytes, expected: list[tuple[int, str]]) -> None:
     assert problems("x.csv", data) == expected
 
 
+def test_a_problem_never_echoes_a_whole_file() -> None:
+    with pytest.raises(ProgrammeError) as refused:
+        parse(b'"' * 100_000, name="x.csv")
+    assert refused.value.problems and all(len(p.field) <= 60 and len(p.message) <= 400 for p in refused.value.problems)
+    assert len(str(refused.value)) < 2_000
+
+
 @pytest.mark.parametrize(("data", "expected"), [
     (b'{"talks": [\n{"room": "a", \n', [(3, "(file)")]),
     (b'[]', [(1, "talks")]),

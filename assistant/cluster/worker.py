@@ -6,10 +6,10 @@ PX``) when it serves no more rooms than the least loaded live worker, so rooms
 spread over the workers (a room whose session ended is kept, for its chair's
 corrections, but not counted, and parked once nothing has come for it for
 :data:`PARK_AFTER_MS`: given back and flagged, so no worker holds it, until a
-command or audio for it unflags it and a worker takes it again). A lease lasts :data:`LEASE_MS`; a worker that dies
-stops renewing and another takes its rooms once the leases expire, continuing
-their seq numbering from the log and their audio from the last final caption.
-A worker that fails to renew in time (cut off from Redis) stops its room at
+command or audio for it unflags it and a worker takes it again). A lease lasts
+:data:`LEASE_MS`; a worker that dies stops renewing and another takes its rooms
+once the leases expire, continuing their seq numbering from the log and their
+audio from the last final caption. A worker that fails to renew in time (cut off from Redis) stops its room at
 once, and its writes are refused anyway (see :mod:`.writer`).
 """
 
@@ -162,8 +162,8 @@ class Worker:
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:  # the lease expires: taken again
             log.warning("room %s: cannot park it (%s)", host.session.id, exc)
             return
-        log.info("room %s: %s", host.session.id, {1: "ended and idle; parked", 0: "ended and idle; released (it has news)"}
-                 .get(int(done), "lease lost before it could be parked"))
+        outcome = {1: "parked", 0: "released, not parked (a command or audio came)"}.get(int(done), "lease lost")
+        log.info("room %s: ended and idle: %s", host.session.id, outcome)
 
     async def _drop(self, sid: str) -> None:
         host = self.hosts.pop(sid, None)

@@ -103,11 +103,22 @@ class Problem:
     field: str
     message: str
 
+    def __post_init__(self) -> None:  # a field or value may be a whole malformed file: never echo it back whole
+        object.__setattr__(self, "field", _clip(self.field, MAX_FIELD_CHARS))
+        object.__setattr__(self, "message", _clip(self.message, MAX_MESSAGE_CHARS))
+
     def __str__(self) -> str:
         return f"line {self.line}, {self.field}: {self.message}"
 
     def as_json(self) -> dict[str, object]:
         return {"line": self.line, "field": self.field, "message": self.message}
+
+
+MAX_FIELD_CHARS, MAX_MESSAGE_CHARS = 60, 400
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class ProgrammeError(ProtocolError):
