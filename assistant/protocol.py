@@ -225,7 +225,7 @@ def parse_client_object(obj: object) -> ClientMessage:
         return UpdateSession(title=title, glossary=glossary, public=public, key=key)
     if kind == "question":
         return parse_moderation(obj)
-    raise ProtocolError(f"unknown message type {_show(kind)}; expected one of ping, caption_text, correct,"
+    raise ProtocolError(f"unknown message type {validate.shown(kind)}; expected one of ping, caption_text, correct,"
                         " pause, resume, end, update, question", code="unknown_type")
 
 
@@ -233,7 +233,7 @@ def parse_moderation(obj: dict[str, Any]) -> ModerateQuestion:
     """``{"id", "action", "into"?}``: a chair's decision on a question (a frame, or an HTTP body)."""
     action = obj.get("action")
     if action not in QUESTION_ACTIONS:
-        raise ProtocolError(f"\"action\" must be one of {', '.join(QUESTION_ACTIONS)}, not {_show(action)}",
+        raise ProtocolError(f"\"action\" must be one of {', '.join(QUESTION_ACTIONS)}, not {validate.shown(action)}",
                             code="bad_action")
     into = obj.get("into")
     if action == "merge":
@@ -281,8 +281,3 @@ def _lang(obj: dict[str, Any]) -> str | None:
     lang = obj.get("lang")
     return None if lang is None else validate.language(lang, '"lang"')
 
-
-def _show(value: object, limit: int = 40) -> str:
-    """A short repr of a client's value for an error message (never echo a megabyte back)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"

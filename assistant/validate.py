@@ -41,7 +41,7 @@ def session_id(value: object, where: str, *, error: ErrorType = ProtocolError) -
     if isinstance(value, str) and SESSION_ID_RE.match(value):
         return value
     raise _error(error, f"{where} must be a session id: 1-63 lower-case letters, digits, '-' or '_' "
-                        f"(starting with a letter or digit), not {_show(value)}", "bad_message")
+                        f"(starting with a letter or digit), not {shown(value)}", "bad_message")
 
 
 def language(value: object, where: str, *, allow_auto: bool = False, error: ErrorType = ProtocolError) -> str:
@@ -49,7 +49,7 @@ def language(value: object, where: str, *, allow_auto: bool = False, error: Erro
     if isinstance(value, str) and (LANG_RE.match(value) or (allow_auto and value == AUTO)):
         return value
     also = ", or 'auto'" if allow_auto else ""
-    raise _error(error, f"{where} must be a language code like 'en' or 'pt-BR'{also}, not {_show(value)}",
+    raise _error(error, f"{where} must be a language code like 'en' or 'pt-BR'{also}, not {shown(value)}",
                  "unknown_language")
 
 
@@ -79,7 +79,7 @@ def text(value: object, where: str, *, max_chars: int, error: ErrorType = Protoc
     or holds a control character or a lone surrogate (see the module docstring).
     """
     if not isinstance(value, str):
-        raise _error(error, f"{where} must be a string, not {_show(value)}", "bad_message")
+        raise _error(error, f"{where} must be a string, not {shown(value)}", "bad_message")
     if len(value) > max_chars:
         raise _error(error, f"{where} is longer than {max_chars} characters", "bad_message")
     clean = " ".join(value.split())
@@ -110,7 +110,8 @@ def _error(error: ErrorType, message: str, code: str) -> ProtocolError | ConfigE
     return error(message)
 
 
-def _show(value: object, limit: int = 40) -> str:
-    """A short, ASCII-safe repr of a client's value for an error message (never echo a megabyte back)."""
-    shown = ascii(value)
-    return shown if len(shown) <= limit else shown[:limit] + "…"
+def shown(value: object, limit: int = 40) -> str:
+    """A short repr of a client's value for an error message (never echo a megabyte back); repr escapes
+    control characters and lone surrogates."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"

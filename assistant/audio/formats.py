@@ -15,6 +15,7 @@ from typing import Literal, cast
 import numpy as np
 
 from ..errors import AudioFormatError
+from ..validate import shown
 from ..pcm import SAMPLE_RATE, AudioArray
 from .resample import Resampler, downmix
 
@@ -51,15 +52,15 @@ class AudioFormat:
             MIN_SAMPLE_RATE_HZ <= rate <= MAX_SAMPLE_RATE_HZ
         ):
             raise AudioFormatError(
-                f"sample_rate {rate!r} is not accepted: send an integer from "
+                f"sample_rate {shown(rate)} is not accepted: send an integer from "
                 f"{MIN_SAMPLE_RATE_HZ} to {MAX_SAMPLE_RATE_HZ} Hz (16000 is best)"
             )
         ch = self.channels
         if isinstance(ch, bool) or not isinstance(ch, int) or not (1 <= ch <= MAX_CHANNELS):
-            raise AudioFormatError(f"channels {ch!r} is not accepted: send 1 (mono) or 2 (stereo)")
+            raise AudioFormatError(f"channels {shown(ch)} is not accepted: send 1 (mono) or 2 (stereo)")
         if self.sample_format not in _SAMPLE_FORMATS:
             raise AudioFormatError(
-                f"format {self.sample_format!r} is not accepted: send 's16le' or 'f32le'"
+                f"format {shown(self.sample_format)} is not accepted: send 's16le' or 'f32le'"
             )
 
     @property
@@ -94,7 +95,7 @@ def parse_start_message(obj: object) -> tuple[AudioFormat, str]:
             '"channels":1,"format":"s16le","stream":"<id>"}'
         )
     if obj.get("type") != "start":
-        raise AudioFormatError(f'type {obj.get("type")!r} is not accepted: the first frame must be "start"')
+        raise AudioFormatError(f'type {shown(obj.get("type"))} is not accepted: the first frame must be "start"')
     for key in ("sample_rate", "channels", "format", "stream"):
         if key not in obj:
             raise AudioFormatError(f"the start frame lacks {key!r}: add it")
@@ -105,12 +106,12 @@ def parse_start_message(obj: object) -> tuple[AudioFormat, str]:
         or not _STREAM_ID.fullmatch(stream)
     ):
         raise AudioFormatError(
-            f"stream {stream!r} is not accepted: send 1-{MAX_STREAM_ID_CHARS} characters of "
+            f"stream {shown(stream)} is not accepted: send 1-{MAX_STREAM_ID_CHARS} characters of "
             "letters, digits, '.', '_', ':' or '-' (generate it once per capture run)"
         )
     sample_format = obj["format"]
     if sample_format not in _SAMPLE_FORMATS:
-        raise AudioFormatError(f"format {sample_format!r} is not accepted: send 's16le' or 'f32le'")
+        raise AudioFormatError(f"format {shown(sample_format)} is not accepted: send 's16le' or 'f32le'")
     fmt = AudioFormat(
         sample_rate=cast(int, obj["sample_rate"]),
         channels=cast(int, obj["channels"]),

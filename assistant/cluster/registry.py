@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .. import validate
 from ..captions import Caption, Session
 from ..clock import Clock
 from ..errors import NotFoundError, UnavailableError
@@ -81,7 +82,7 @@ class RemoteRooms:
     def get(self, session_id: str) -> RemoteRoom:
         room = self._rooms.get(session_id)
         if room is None:
-            raise NotFoundError(f"no session {session_id!r}; the landing page lists the live sessions")
+            raise NotFoundError(f"no session {validate.shown(session_id)}; the landing page lists the live sessions")
         return room
 
     def find(self, session_id: str) -> RemoteRoom | None:

@@ -130,7 +130,7 @@ def _room_id(value: object, line: int, where: str, out: _Collector) -> str | Non
     if isinstance(value, str) and ROOM_ID_RE.match(value.strip()):
         return value.strip()
     out.add(line, where, f"a room id is 1-{MAX_ROOM_ID_CHARS} lower-case letters, digits, '-' or '_' (it is the "
-                         f"room's web address /r/ID), not {_show(value)}")
+                         f"room's web address /r/ID), not {validate.shown(value)}")
     return None
 
 
@@ -203,7 +203,7 @@ def _timezone(row: Row, default_tz: str | None, out: _Collector) -> tuple[str | 
     if _absent(value):
         return default_tz, True
     if not isinstance(value, str):
-        out.add(row.line, row.name("timezone"), f"must be a time zone name like 'Europe/Paris', not {_show(value)}")
+        out.add(row.line, row.name("timezone"), f"must be a time zone name like 'Europe/Paris', not {validate.shown(value)}")
         return None, False
     try:
         zone(value.strip())
@@ -223,11 +223,11 @@ def _time(row: Row, key: str, tz_name: str | None, out: _Collector) -> tuple[int
         try:
             value = datetime.datetime.fromisoformat(value.strip())
         except ValueError:
-            out.add(row.line, where, f"{_show(value)} is not a date and time: write it like 2026-06-03T09:30 "
+            out.add(row.line, where, f"{validate.shown(value)} is not a date and time: write it like 2026-06-03T09:30 "
                                      "(or 2026-06-03 09:30, optionally with an offset such as +02:00)")
             return None
     if not isinstance(value, datetime.datetime):
-        kind = "a whole day" if isinstance(value, datetime.date) else _show(value)
+        kind = "a whole day" if isinstance(value, datetime.date) else validate.shown(value)
         out.add(row.line, where, f"must be a date and time (like 2026-06-03T09:30), not {kind}")
         return None
     if value.tzinfo is None:
@@ -281,7 +281,7 @@ def _list(row: Row, key: str, count: int, chars: int, separators: str, out: _Col
     items = _split(value, separators)
     where = row.name(key)
     if items is None:
-        out.add(row.line, where, f"must be a list (or text separated by '{separators[0]}'), not {_show(value)}")
+        out.add(row.line, where, f"must be a list (or text separated by '{separators[0]}'), not {validate.shown(value)}")
         return ()
     if len(items) > count:
         out.add(row.line, where, f"has {len(items)} entries; at most {count}")
@@ -302,7 +302,7 @@ def _languages(row: Row, spoken: str, out: _Collector) -> tuple[str, ...]:
     items = _split(value, ",; ")
     where = row.name("languages")
     if items is None or len(items) > MAX_LANGUAGES:
-        out.add(row.line, where, f"must be at most {MAX_LANGUAGES} language codes like fr;de, not {_show(value)}")
+        out.add(row.line, where, f"must be at most {MAX_LANGUAGES} language codes like fr;de, not {validate.shown(value)}")
         return ()
     codes: list[str] = []
     for item in items:
@@ -323,7 +323,3 @@ def _talk_id(row: Row, room: str, start: datetime.datetime, out: _Collector) -> 
         out.add(row.line, row.name("id"), f"{exc} (a talk's id is the id of its session)")
         return None
 
-
-def _show(value: object, limit: int = 40) -> str:
-    shown = ascii(value)
-    return shown if len(shown) <= limit else shown[:limit] + "…"

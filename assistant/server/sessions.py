@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .. import protocol
+from .. import protocol, validate
 from ..captions import Session
 from ..clock import Clock
 from ..errors import NotFoundError
@@ -49,7 +49,7 @@ class Sessions:
         and the chair's corrections still work); NotFoundError when there is none."""
         runtime = self._runtimes.get(session_id) or self._ended(session_id)
         if runtime is None:
-            raise NotFoundError(f"no session {session_id!r}; the landing page lists the live sessions")
+            raise NotFoundError(f"no session {validate.shown(session_id)}; the landing page lists the live sessions")
         return runtime
 
     def _ended(self, session_id: str) -> SessionRuntime | None:

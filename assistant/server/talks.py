@@ -15,7 +15,7 @@ import asyncio
 import logging
 from typing import Any, Callable
 
-from .. import protocol
+from .. import protocol, validate
 from ..captions import Session
 from ..clock import Clock
 from ..errors import AssistantError, NotFoundError
@@ -104,7 +104,7 @@ class TalkRooms:
     def audio(self, room: str) -> RoomAudio:
         """The room's audio target (``/ws/rooms/{room}/audio``); NotFoundError for a room not in the programme."""
         if self.programme.room(room) is None:
-            raise NotFoundError(f"no room {room!r} in the programme; GET /api/programme lists the rooms")
+            raise NotFoundError(f"no room {validate.shown(room)} in the programme; GET /api/programme lists the rooms")
         return self._audio.setdefault(room, RoomAudio(room))
 
     def current(self, room: str) -> Talk | None:
@@ -123,7 +123,7 @@ class TalkRooms:
         """The ``room`` frame's payload: the talk on now, the next one, the past ones with their transcripts."""
         found = self.programme.room(room)
         if found is None:
-            raise NotFoundError(f"no room {room!r} in the programme; GET /api/programme lists the rooms")
+            raise NotFoundError(f"no room {validate.shown(room)} in the programme; GET /api/programme lists the rooms")
         now_ms = self._clock.now_ms()
         on = self._rollover.current(room)
         upcoming = self._rollover.upcoming(room, now_ms)
