@@ -133,6 +133,25 @@ async def test_a_room_token_opens_its_private_room_only(aiohttp_client: Any, set
     assert (await client.get("/api/sessions/b/export.txt", headers=bearer(token))).status == 403
 
 
+async def test_a_private_session_always_has_a_key_and_a_public_one_none(aiohttp_client: Any, settings: Settings) -> None:
+    client = await aiohttp_client(make_app(with_rooms(settings), clock=ManualClock().clock))
+
+    async def patch(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        r = await client.patch("/api/sessions/a", json=body, headers=bearer(CHAIR))
+        return r.status, await r.json()
+
+    for body in ({"public": False}, {"public": False, "key": ""}, {"public": True, "key": KEY}):
+        status, answer = await patch(body)  # private with no link to give, or public with a key: refused
+        assert status == 400 and answer["error"]["code"] == "bad_key", (body, answer)
+    assert (await client.get("/api/sessions/a/transcript.txt")).status == 200  # still public
+    assert (await patch({"public": False, "key": KEY}))[0] == 200
+    status, answer = await patch({"key": ""})  # the key of a private session cannot just be dropped
+    assert status == 400 and answer["error"]["code"] == "bad_key"
+    assert (await client.get(f"/api/sessions/a/transcript.txt?key={KEY}")).status == 200
+    assert (await patch({"public": True, "key": ""}))[0] == 200
+    assert (await client.get("/api/sessions/a/transcript.txt")).status == 200
+
+
 def test_grants_tell_roles_rooms_and_revocation_apart(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "t.sqlite3")
     auth.ensure_tokens(store, {"chair": CHAIR, "staff": STAFF}, 0)

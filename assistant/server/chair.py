@@ -89,7 +89,17 @@ async def patch_session(request: web.Request) -> web.Response:
 
 
 async def configure(sessions: RoomRegistry, runtime: Room, msg: protocol.UpdateSession) -> None:
-    """Apply a chair's settings change: title, glossary, and who may read (public, key)."""
+    """Apply a chair's settings change: title, glossary, and who may read (public, key).
+
+    A public session has no key, and a private one always has one (else nobody could be given a link).
+    """
+    public = runtime.session.public if msg.public is None else msg.public
+    if public and msg.key:
+        raise ProtocolError('a public session has no key: send "key": "" with "public": true, or make it '
+                            'private ("public": false) with the key', code="bad_key")
+    if not public and (msg.key == "" or (msg.key is None and runtime.session.public)):
+        raise ProtocolError('a private session needs a key for its link: send "key" (8-128 printable ASCII '
+                            'characters, no spaces) with "public": false', code="bad_key")
     if msg.key is not None:
         await sessions.set_access(runtime.session.id, public=None, key=msg.key)
     # Every open console learns the change and that it took effect (a new key included).
