@@ -179,6 +179,31 @@ async def test_delegate_shows_captions_partials_and_resumes_exactly_once(
             await proxy.close()
 
 
+async def test_a_long_title_takes_one_line_on_a_phone_until_tapped_and_reads_from_its_start(
+        chromium: Chromium, settings: Settings) -> None:
+    title = "Opening keynote: Sustainable development goals and multilateral cooperation in the least developed regions"
+    async with running(settings) as (url, app), connect(chromium) as tools:
+        async with aiohttp.ClientSession() as http:
+            async with http.patch(f"{url}/api/sessions/main", json={"title": title}, headers=bearer(CHAIR)) as r:
+                assert r.status == 200
+        lines = "(function(){var e=document.querySelector('#title');" \
+                "return Math.round(e.clientHeight / parseFloat(getComputedStyle(e).lineHeight));})()"
+        page = await tools.new_page(PHONE, mobile=True)
+        await page.goto(f"{url}/s/main?ui=ar")  # an English title in a right-to-left interface
+        await page.wait_for(f"document.querySelector('#title').textContent === {title!r}")
+        assert await page.evaluate(lines) == 1
+        assert await page.evaluate("getComputedStyle(document.querySelector('#title')).direction") == "ltr"
+        await page.click("#title")  # a tap shows it whole
+        await page.wait_for(f"{lines} > 2")
+        await page.click("#title")
+        await page.wait_for(f"{lines} === 1")
+        desk = await tools.new_page(DESKTOP)
+        await desk.goto(f"{url}/s/main")
+        await desk.wait_for(f"document.querySelector('#title').title === {title!r}")  # whole, in its tooltip
+        assert await desk.evaluate(lines) == 2
+        assert page.errors == [] and desk.errors == []
+
+
 async def test_delegate_switches_language_rtl_source_text_and_preferences(
         chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
     shots = screenshot_dir(tmp_path)

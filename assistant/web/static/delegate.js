@@ -629,6 +629,8 @@ window.I18N.ready.then(function () {
   }
 
   // -- wiring ------------------------------------------------------------------
+  // On a phone the title keeps one line for the captions' sake; a tap shows it whole, another folds it again.
+  ui.title.addEventListener("click", function () { ui.title.classList.toggle("whole"); });
   $("#smaller").addEventListener("click", function () { stepSize(-1); });
   $("#larger").addEventListener("click", function () { stepSize(1); });
   ui.settingsBtn.addEventListener("click", function () {
