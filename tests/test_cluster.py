@@ -217,6 +217,59 @@ async def test_a_capture_station_resends_through_another_web_node(
     assert abs(position - int(8.96875 * 16000)) < 400
 
 
+async def test_a_stopped_capture_stream_stays_ended_on_every_web_node(
+        cluster: tuple[Cluster, list[Node], Nginx]) -> None:
+    c, webs, nginx = cluster
+    async with aiohttp.ClientSession() as http:
+        await post(http, nginx.url, "/api/sessions", {"id": "kiosk", "title": "Kiosk"}, STAFF)
+        await asyncio.to_thread(wait_serving, webs[0].url, "kiosk")
+        source = FileSource(CORPUS / "asterisk__tt-allbusy.wav", realtime=False)
+        await stream_capture(webs[0].url, "kiosk", CHAIR, source, stream_id="kiosk-station")
+        stored = sum(len(f[b"p"]) // 2 for f in stream_fields(c.redis_url, RoomKeys("kiosk").audio)
+                     if f[b"s"] == b"kiosk-station")
+        assert abs(stored - int(8.96875 * 16000)) < 400
+        for web in webs:  # a station started again with the old stream id, wherever it lands, is told it ended
+            await asyncio.to_thread(wait_serving, web.url, "kiosk")
+            async with http.ws_connect(ws_url(web.url, "/ws/audio/kiosk"),
+                                       headers={"Authorization": f"Bearer {CHAIR}"}) as ws:
+                await ws.send_json({"type": "start", "sample_rate": 16000, "channels": 1, "format": "s16le",
+                                    "stream": "kiosk-station"})
+                error = json.loads((await ws.receive(timeout=20)).data)
+                assert (error["type"], error["code"], error["received"]) == ("error", "stream_ended", stored), error
+                assert "sent stop" in error["message"]
+                assert (await ws.receive(timeout=20)).type == aiohttp.WSMsgType.CLOSE and ws.close_code == 4400
+    assert sum(len(f[b"p"]) // 2 for f in stream_fields(c.redis_url, RoomKeys("kiosk").audio)
+               if f[b"s"] == b"kiosk-station") == stored  # nothing stored twice
+
+
+async def test_one_id_posted_to_two_web_nodes_at_once_is_created_once(
+        cluster: tuple[Cluster, list[Node], Nginx]) -> None:
+    c, webs, nginx = cluster
+    staff = {"Authorization": f"Bearer {STAFF}"}
+    async with aiohttp.ClientSession() as http:
+        async def create(web: Node, key: str) -> tuple[int, str, dict[str, Any]]:
+            body = {"id": "twin", "title": "Twin", "public": False, "key": key}
+            async with http.post(f"{web.url}/api/sessions", json=body, headers=staff) as resp:
+                return resp.status, key, await resp.json()
+
+        answers = sorted(await asyncio.gather(create(webs[0], "first-node-key-1"),
+                                              create(webs[1], "second-node-key-2")))
+        (created, winner, _), (refused, loser, error) = answers
+        assert (created, refused, error["error"]["code"]) == (201, 409, "exists"), answers
+        for web in webs:  # the first creator's key works on every node (once it knows the room), the other not
+            async with asyncio.timeout(30):
+                while (status := await get_status(http, f"{web.url}/api/sessions/twin/transcript.txt?key={winner}")) \
+                        == 404:
+                    await asyncio.sleep(0.2)
+            assert status == 200
+            assert await get_status(http, f"{web.url}/api/sessions/twin/transcript.txt?key={loser}") == 401
+
+
+async def get_status(http: aiohttp.ClientSession, url: str) -> int:
+    async with http.get(url) as resp:
+        return resp.status
+
+
 async def test_a_killed_worker_s_room_continues_on_another(cluster: tuple[Cluster, list[Node], Nginx]) -> None:
     c, webs, nginx = cluster
     c.start("worker", "--dry-run", "--session", "rec", "--source", str(LECTURE), "--language", "en")

@@ -18,18 +18,19 @@ import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..asr.runner import SharedModel
 from ..asr.transcriber import Transcriber
 from ..captions import Session
 from ..clock import SYSTEM_CLOCK, Clock
 from ..config import Settings
-from ..errors import StoreError
+from ..errors import StoreError, UnavailableError
 from ..server import auth, engines
 from ..server.app import add_routes, new_app
 from ..server.keys import BUS, ISSUED_TOKENS, LOG, SESSIONS, STORE
@@ -52,6 +53,7 @@ OnReady = Callable[[web.Application], None]
 # (a reconnect storm of 2,000 readers queues its replays here instead of failing with "Too many connections").
 REDIS_CONNECTIONS = 256
 REDIS_WAIT_S = 20.0
+REDIS_TIMEOUT_S = 5.0  # a Redis that answers nothing for this long (paused, cut off) is unreachable; > XREAD blocks
 WORKER = web.AppKey("worker", Worker)
 NO_LOCAL_AUDIO = ("remote", "none")
 
@@ -70,7 +72,8 @@ def make_cluster_app(settings: Settings, *, transcriber: Transcriber | None = No
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         client = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S))
+            url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S, socket_timeout=REDIS_TIMEOUT_S,
+            socket_connect_timeout=REDIS_TIMEOUT_S))
         try:
             await client.ping()
         except (RedisConnectionError, OSError) as exc:
@@ -122,11 +125,24 @@ def make_cluster_app(settings: Settings, *, transcriber: Transcriber | None = No
         await client.aclose()
 
     app.cleanup_ctx.append(lifecycle)
+    app.middlewares.append(redis_unreachable)
     if serves_web:
         add_routes(app, ingest.audio_ws)
     else:
         app.router.add_get("/healthz", worker_health)
     return app
+
+
+@web.middleware
+async def redis_unreachable(request: web.Request, handler: Any) -> web.StreamResponse:
+    """While Redis is down, paused or restarting, what needs it is a 503 ``busy`` (try again), not a 500."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        log.warning("%s %s: Redis unreachable (%s)", request.method, auth.printable(auth.redact(request.path)), exc)
+        raise UnavailableError("this node cannot reach Redis now (it may be restarting); try again in a few "
+                               "seconds") from None
 
 
 async def _speech(settings: Settings, transcriber: Transcriber | None, factory: RecognizerFactory | None,

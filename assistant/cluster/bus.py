@@ -19,12 +19,10 @@ import logging
 from typing import Any, Callable, cast
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..hub import MemoryBus, Subscription, Topic
 from ..protocol import Frame, FrameKind
-from .keys import RoomKeys, text
+from .keys import UNREACHABLE, RoomKeys, text
 from .writer import FencedWriter
 
 log = logging.getLogger(__name__)
@@ -91,7 +89,7 @@ class RedisBus:
             streams = {RoomKeys(sid).live: pos for sid, pos in self._positions.items()}
             try:
                 replies: Any = await self._redis.xread(streams, count=TAIL_COUNT, block=TAIL_BLOCK_MS)  # type: ignore[arg-type]
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except UNREACHABLE as exc:
                 log.warning("Redis unreachable while following captions (%s); retrying", exc)
                 await asyncio.sleep(RETRY_S)
                 continue

@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..captions import Session
 from ..clock import Clock
@@ -38,7 +36,7 @@ from ..session.core import Correct
 from . import commands
 from .audio import AudioIn, parse_entry, play_file
 from .bus import LIVE_MAXLEN, STATE_TOPIC, RedisBus
-from .keys import NODES, REPLIES, RoomKeys, dumps, text
+from .keys import NODES, REPLIES, UNREACHABLE, RoomKeys, dumps, text
 from .redislog import RedisLog
 from .roomstore import RoomStore
 from .writer import FencedWriter, OnRoundTrip
@@ -177,7 +175,7 @@ class RoomHost:
         while True:
             try:
                 replies: Any = await self._redis.xread(positions, count=READ_COUNT, block=READ_BLOCK_MS)  # type: ignore[arg-type]
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except UNREACHABLE as exc:
                 log.warning("room %s: Redis unreachable (%s); retrying", self.session.id, exc)
                 await asyncio.sleep(0.5)
                 continue
@@ -220,7 +218,7 @@ class RoomHost:
             await asyncio.sleep(READERS_EVERY_S)
             try:
                 await self.sum_readers()
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except UNREACHABLE as exc:
                 log.warning("room %s: cannot read reader counts (%s)", self.session.id, exc)
 
     async def sum_readers(self) -> None:

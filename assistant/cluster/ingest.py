@@ -5,7 +5,8 @@ The same protocol as one process (:mod:`assistant.server.ingest`, docs/capture.m
 frames, ``ack`` about once a second, ``stop``. What "the server has" is in
 Redis (the room's ``capture`` hash), so a station whose web node died
 reconnects through nginx to another and resends from there: no audio lost or
-doubled, whichever node it reaches. An ``ack`` is sent only once Redis has
+doubled, whichever node it reaches. A stopped stream stays in the hash, marked
+stopped, so that it stays ended on every node. An ``ack`` is sent only once Redis has
 the audio it counts. A newer connection for a stream on this node replaces
 the older one (4409); on another node the older one's writes are refused by
 the offset check.
@@ -17,13 +18,15 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import protocol
 from ..audio.formats import AudioFormat, PcmDecoder, float_to_s16le, parse_start_message
 from ..errors import AssistantError, AudioFormatError, ProtocolError
 from ..server.boundary import ws_close_with_error
-from ..server.ingest import ACK_EVERY_S, REPLACED_CLOSE_CODE, read_start
+from ..server.ingest import ACK_EVERY_S, REPLACED_CLOSE_CODE, read_start, stream_ended
 from ..server.keys import CLOCK, SETTINGS
 from ..server.limits import MessageBudget, admit
 from ..server.sockets import chair_socket, open_socket
@@ -67,8 +70,9 @@ async def _write(request: web.Request, s: _Stream, pcm: bytes, event: str = "") 
     for k, v in fields.items():
         args += [k, v]
     s.out += n
+    state = s.state(stopped=True) if event == "stop" else s.state()
     ok = await client.eval(scripts.CAPTURE_APPEND, 3, s.keys.capture, s.keys.audio, s.keys.parked, s.id, s.out - n,
-                           s.state(), AUDIO_MAXLEN, *args)
+                           state, AUDIO_MAXLEN, *args)
     if not ok:
         raise ProtocolError("this capture stream continues on a newer connection", code="stream_ended")
 
@@ -76,12 +80,22 @@ async def _write(request: web.Request, s: _Stream, pcm: bytes, event: str = "") 
 async def _serve_capture(room: RemoteRoom, request: web.Request) -> web.WebSocketResponse:
     ws = await open_socket(request)
     try:
+        await _serve_stream(room, request, ws)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        # Not an error frame (a client stops on one): the station reconnects and resends from what Redis has.
+        log.warning("capture for room %s: Redis unreachable (%s); closed with 1013", room.session.id, exc)
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"Redis unreachable; reconnect")
+    return ws
+
+
+async def _serve_stream(room: RemoteRoom, request: web.Request, ws: web.WebSocketResponse) -> None:
+    try:
         stream = await _start(request, room, ws)
     except AssistantError as exc:
         await ws_close_with_error(ws, exc)
-        return ws
+        return
     if stream is None:
-        return ws
+        return
     key = (room.session.id, stream.id)
     older = _sockets.get(key)
     if older is not None and not older.closed:
@@ -95,7 +109,6 @@ async def _serve_capture(room: RemoteRoom, request: web.Request) -> web.WebSocke
     finally:
         if _sockets.get(key) is ws:
             del _sockets[key]
-    return ws
 
 
 async def _start(request: web.Request, room: RemoteRoom, ws: web.WebSocketResponse) -> _Stream | None:
@@ -108,6 +121,9 @@ async def _start(request: web.Request, room: RemoteRoom, ws: web.WebSocketRespon
     limit = request.app[SETTINGS].limits.max_message_bytes
     raw = await client.hget(keys.capture, stream_id)
     known = json.loads(raw) if raw else None
+    if known is not None and known.get("stopped"):
+        await ws_close_with_error(ws, stream_ended(stream_id, "its client sent stop"), received=known["received"])
+        return None
     if known is not None and known["format"] == [fmt.sample_rate, fmt.channels, fmt.sample_format]:
         return _Stream(room.session.id, stream_id, fmt, known["received"], known["out"], limit)
     stream = _Stream(room.session.id, stream_id, fmt, 0, 0, limit)
@@ -138,8 +154,7 @@ async def _receive(request: web.Request, ws: web.WebSocketResponse, stream: _Str
             kind = _message_type(msg.data)
             if kind == "stop":
                 await _write(request, stream, float_to_s16le(decoder.flush()))
-                await _write(request, stream, b"", "stop")
-                await request.app[REDIS].hdel(stream.keys.capture, stream.id)
+                await _write(request, stream, b"", "stop")  # the stream is kept, stopped: it stays ended
                 await ws.send_json({"type": "ack", "received": decoder.samples_received})
                 await ws.close()
                 return

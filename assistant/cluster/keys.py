@@ -19,7 +19,7 @@ Per room (``as:r:{sid}:``; the braces keep a room's keys in one Redis Cluster sl
     state       string  what readers and consoles are shown about the room (JSON, by its owner)
     live        stream  published frames (t = topic, k = kind, q = seq or "", d = the encoded frame)
     cmd         stream  chair actions for the owner;   audio  stream  audio for the owner
-    capture     hash    capture stream id → {"format", "received", ...} (resend protocol state)
+    capture     hash    capture stream id → {"format", "received", "out", "stopped"?} (resend protocol state)
     lease       string  the owning worker's token (SET NX PX, renewed)
     parked      string  set while an ended room has no owner (its last owner let it go when it fell idle);
                         a chair's command or new audio deletes it, and a worker takes the room again
@@ -33,7 +33,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from ..captions import Caption, Session
+
+# What a Redis call raises while Redis cannot be reached (stopped, paused, restarting, the network).
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 ROOMS = "as:rooms"
 OPEN = "as:open"

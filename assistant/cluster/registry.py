@@ -20,7 +20,6 @@ from typing import Any, Iterator
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import validate
 from ..captions import Caption, Session
@@ -30,9 +29,11 @@ from ..protocol import UpdateSession
 from ..session.core import ChairAction
 from ..store import Store
 from ..server import auth
+from ..server.rooms import session_exists
 from . import commands
 from .bus import RedisBus
-from .keys import NODES, OPEN, REPLIES, ROOMS, SESSION_KEYS, TOKENS, RoomKeys, session_from, session_json, text
+from .keys import (NODES, OPEN, REPLIES, ROOMS, SESSION_KEYS, TOKENS, UNREACHABLE, RoomKeys, session_from,
+                   session_json, text)
 from .redislog import RedisLog
 from .remote import RemoteRoom, initial_state
 
@@ -72,11 +73,19 @@ class RemoteRooms:
         self._tasks.append(asyncio.create_task(self._poll(), name="rooms poll"))
 
     # -- RoomRegistry ----------------------------------------------------------
-    async def create(self, session: Session) -> RemoteRoom:
-        if await self._redis.hsetnx(ROOMS, session.id, session_json(session)):
-            log.info("room %s created", session.id)
+    async def create(self, session: Session, *, key: str | None) -> RemoteRoom:
+        """Create the room, with its key, for whichever node asks first (``exists`` for the others, even
+        in the same instant): the session record, then the key, then the open set that the other nodes
+        and the workers read, so nobody serves the room before its key is there."""
+        if not await self._redis.hsetnx(ROOMS, session.id, session_json(session)):
+            raise session_exists(session.id)
+        log.info("room %s created", session.id)
+        if key:
+            await self._redis.hset(SESSION_KEYS, session.id, auth.hash_session_key(key))
         await self._redis.sadd(OPEN, session.id)
-        await self._add(session_from(await self._redis.hget(ROOMS, session.id) or session_json(session)))
+        await self._add(session)
+        if key:
+            self._mirror.set_session_key_hash(session.id, auth.hash_session_key(key), self._clock.now_ms())
         return self._rooms[session.id]
 
     def get(self, session_id: str) -> RemoteRoom:
@@ -120,7 +129,7 @@ class RemoteRooms:
                     pipe.hdel(RoomKeys(sid).readers, *names)
                 pipe.hdel(NODES, self.node)
                 await pipe.execute()
-        except (RedisConnectionError, RedisTimeoutError, OSError):
+        except UNREACHABLE:
             pass  # the counts expire with the node's heartbeat
 
     # -- commands ------------------------------------------------------------
@@ -142,7 +151,7 @@ class RemoteRooms:
             raise UnavailableError(f"no recognition worker answered for room {session_id!r} in "
                                    f"{COMMAND_TIMEOUT_S:.0f} s (is one running? a takeover takes up to 10 s); "
                                    "try again") from None
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except UNREACHABLE as exc:
             raise UnavailableError(f"this web node cannot reach Redis now ({exc}); try again") from None
         finally:
             self._pending.pop(rid, None)
@@ -153,6 +162,9 @@ class RemoteRooms:
     async def _replies(self, pubsub: Any) -> None:
         while True:
             try:
+                if pubsub is None:
+                    pubsub = self._redis.pubsub()
+                    await pubsub.subscribe(REPLIES + self.node)
                 async for msg in pubsub.listen():
                     if msg.get("type") != "message":
                         continue
@@ -160,15 +172,13 @@ class RemoteRooms:
                     future = self._pending.get(reply.get("rid", ""))
                     if future is not None and not future.done():
                         future.set_result(reply)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                raise RedisConnectionError("the reply subscription ended")  # listen() ends when unsubscribed
+            except UNREACHABLE as exc:
                 # A reply published while cut off is lost: its chair gets 503 and sends again.
-                log.warning("Redis unreachable for command replies (%s); listening again", exc)
+                log.warning("Redis unreachable for command replies (%s); listening again in %.0f s", exc, POLL_S)
+                await _discard(pubsub)
+                pubsub = None
                 await asyncio.sleep(POLL_S)
-                pubsub = self._redis.pubsub()
-                try:
-                    await pubsub.subscribe(REPLIES + self.node)
-                except (RedisConnectionError, RedisTimeoutError, OSError):
-                    continue
 
     # -- readers -------------------------------------------------------------
     def count(self, session_id: str, lang: str, delta: int) -> None:
@@ -239,6 +249,16 @@ class RemoteRooms:
             t0 = time.perf_counter()
             try:
                 await self.refresh()
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except UNREACHABLE as exc:
                 log.warning("Redis unreachable (%s); serving what this node knows", exc)
             log.debug("rooms poll took %.1f ms", (time.perf_counter() - t0) * 1000)
+
+
+async def _discard(pubsub: Any) -> None:
+    """Close a subscription whose connection failed (its socket goes back or is dropped)."""
+    if pubsub is None:
+        return
+    try:
+        await pubsub.aclose()
+    except UNREACHABLE:
+        pass

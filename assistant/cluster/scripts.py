@@ -97,12 +97,17 @@ return 1
 
 # KEYS[1] capture hash, KEYS[2] audio stream, KEYS[3] parked flag; ARGV[1] capture stream id, ARGV[2] its
 # offset before this entry, ARGV[3] its new state, ARGV[4] MAXLEN, ARGV[5..] the entry's fields. Refused (0)
-# unless the stored offset is the writer's: an older connection to the same stream, on another web node,
-# cannot write over a newer one. Audio for a parked room unparks it (a worker takes it and hears it).
+# unless the stored offset is the writer's and the stream has not stopped: an older connection to the same
+# stream, on another web node, cannot write over a newer one. Audio for a parked room unparks it (a worker
+# takes it and hears it).
 CAPTURE_APPEND = """
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local at = 0
-if cur then at = cjson.decode(cur)['out'] end
+if cur then
+  local known = cjson.decode(cur)
+  if known['stopped'] then return 0 end
+  at = known['out']
+end
 if at ~= tonumber(ARGV[2]) then return 0 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 5))
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])

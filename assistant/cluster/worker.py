@@ -24,8 +24,6 @@ import uuid
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..clock import Clock
 from ..errors import AssistantError
@@ -34,7 +32,7 @@ from ..server.translation import Translating
 from . import scripts
 from .bus import RedisBus
 from .host import RoomHost
-from .keys import OPEN, ROOMS, SOURCES, WORKERS, RoomKeys, dumps, session_from, text
+from .keys import OPEN, ROOMS, SOURCES, UNREACHABLE, WORKERS, RoomKeys, dumps, session_from, text
 from .redislog import RedisLog
 from .writer import OnRoundTrip
 
@@ -83,7 +81,7 @@ class Worker:
             await asyncio.sleep(TICK_S)
             try:
                 await self.tick()
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except UNREACHABLE as exc:
                 log.warning("Redis unreachable (%s)", exc)
             except AssistantError as exc:
                 log.error("%s", exc)
@@ -159,7 +157,7 @@ class Worker:
         try:
             done = await self._park_script(keys=[k.lease, k.parked, k.commands, k.audio],
                                            args=[self.name, host.read_to[k.commands], host.read_to[k.audio]])
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:  # the lease expires: taken again
+        except UNREACHABLE as exc:  # the lease expires: taken again
             log.warning("room %s: cannot park it (%s)", host.session.id, exc)
             return
         outcome = {1: "parked", 0: "released, not parked (a command or audio came)"}.get(int(done), "lease lost")
@@ -181,9 +179,9 @@ class Worker:
             await self._drop(sid)
             try:
                 await self._release(keys=[RoomKeys(sid).lease], args=[self.name])
-            except (RedisConnectionError, RedisTimeoutError, OSError):
+            except UNREACHABLE:
                 pass
         try:
             await self._redis.hdel(WORKERS, self.name)
-        except (RedisConnectionError, RedisTimeoutError, OSError):
+        except UNREACHABLE:
             pass

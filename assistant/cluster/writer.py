@@ -17,11 +17,10 @@ import time
 from typing import Callable
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import scripts
+from .keys import UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ class FencedWriter:
                 if not str(exc).startswith(scripts.LEASE_LOST):
                     log.error("room write refused by Redis (%s): giving the room up", exc)
                 return False
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except UNREACHABLE as exc:
                 log.warning("Redis unreachable while writing (%s); retrying", exc)
                 await asyncio.sleep(RETRY_S)
                 continue

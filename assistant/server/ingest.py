@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 from aiohttp import WSMsgType, web
 
-from .. import protocol
+from .. import protocol, validate
 from ..audio.formats import AudioFormat, PcmDecoder, parse_start_message
 from ..errors import AssistantError, AudioFormatError, ProtocolError
 from ..pcm import SAMPLE_RATE, AudioArray
@@ -265,9 +265,13 @@ async def _close_replaced(ws: web.WebSocketResponse) -> None:
 async def _refuse_ended(ws: web.WebSocketResponse, stream: IngestStream) -> None:
     why = "its client sent stop" if stream.stopped else \
         "the chair ended the session's audio, or another capture stream took over"
-    await _close_with_error(ws, ProtocolError(f"capture stream {stream.id!r} has ended ({why}); start a new "
-                                              "stream to send more audio", code="stream_ended"),
-                            received=stream.received)
+    await _close_with_error(ws, stream_ended(stream.id, why), received=stream.received)
+
+
+def stream_ended(stream_id: str, why: str) -> ProtocolError:
+    """The refusal of a connection, or a frame, for a capture stream that has ended (close 4400)."""
+    return ProtocolError(f"capture stream {validate.shown(stream_id)} has ended ({why}); start a new stream to "
+                         "send more audio", code="stream_ended")
 
 
 async def _close_with_error(ws: web.WebSocketResponse, exc: AssistantError, **extra: Any) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Iterator, Protocol, runtime_checkable
 from .. import protocol
 from ..captions import Caption, Session, SessionState, Status
 from ..clock import Clock
+from ..errors import ProtocolError
 from ..session.core import ChairAction
 from .runtime import SessionRuntime
 
@@ -61,8 +62,9 @@ class RemoteActions(Protocol):
 class RoomRegistry(Protocol):
     """The rooms a server serves, by session id (``app[SESSIONS]``)."""
 
-    async def create(self, session: Session) -> Room:
-        """Create (or resume) a session and serve it."""
+    async def create(self, session: Session, *, key: str | None) -> Room:
+        """Create a new session with its session key (None: none) and serve it; :func:`session_exists`
+        when the id is taken, however close together two requests come."""
 
     def get(self, session_id: str) -> Room:
         """The room ``session_id``; NotFoundError when there is none."""
@@ -77,6 +79,13 @@ class RoomRegistry(Protocol):
         """Make a session public or private and set (``key``) or remove (``""``) its key; None keeps."""
 
     async def close(self) -> None: ...
+
+
+def session_exists(sid: str) -> ProtocolError:
+    """The refusal of a POST for an id that is taken (409 ``exists``)."""
+    return ProtocolError(f"session {sid!r} exists already, and a POST does not change it: change its title, "
+                         f"privacy or key with PATCH /api/sessions/{sid} (chair token), or pick another id",
+                         code="exists")
 
 
 async def act(room: Room, action: ChairAction) -> Caption | None:

@@ -11,6 +11,7 @@ from ..errors import NotFoundError
 from ..hub import CaptionBus
 from ..store import Store
 from . import auth
+from .rooms import session_exists
 from .runtime import RecognizerFactory, SessionRuntime
 from .translation import Translating
 
@@ -40,9 +41,14 @@ class Sessions:
         self._runtimes[stored.id] = runtime
         return runtime
 
-    async def create(self, session: Session) -> SessionRuntime:
-        """:meth:`open`, for handlers (a cluster's registry must reach Redis to create a room)."""
-        return self.open(session)
+    async def create(self, session: Session, *, key: str | None) -> SessionRuntime:
+        """A new session (from the API) with its key, started; ``exists`` when the store has the id."""
+        if session.id in self._runtimes or self._store.has_session(session.id):
+            raise session_exists(session.id)
+        stored = self._store.create_session(session, via="api")
+        if key:
+            self._store.set_session_key_hash(session.id, auth.hash_session_key(key), self._clock.now_ms())
+        return self._run(stored)
 
     def get(self, session_id: str) -> SessionRuntime:
         """The session ``session_id``: a running one, or one that ended (before a restart too: its page

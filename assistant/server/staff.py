@@ -46,7 +46,7 @@ from . import access, auth
 from .boundary import json_body
 from .exports import ExportWorker, Lane
 from .jobs import MAX_PUBLIC_TRANSLATING
-from .rooms import Room
+from .rooms import session_exists
 from .sessions import Sessions
 from .translation import Translating
 from .keys import CLOCK, EXPORT_JOBS, EXPORTS, LOG, SESSIONS, SETTINGS, STORE, TRANSLATOR
@@ -107,28 +107,18 @@ async def create_session(request: web.Request) -> web.Response:
     if not isinstance(chair_token, bool):
         raise ProtocolError('"chair_token" must be true (a chair token for this session alone) or false')
     if sid in sessions or store.has_session(sid):
-        raise ProtocolError(f"session {sid!r} exists already, and a POST does not change it: change its title, "
-                            f"privacy or key with PATCH /api/sessions/{sid} (chair token), or pick another id",
-                            code="exists")
+        raise session_exists(sid)
+    if chair_token and not isinstance(sessions, Sessions):
+        # The token would live in this web node's copy of the store alone; the cluster shares the global ones.
+        raise ProtocolError('"chair_token" is not offered by a cluster yet; use the chair token of the server',
+                            code="unsupported")
     now = request.app[CLOCK].now_ms()
     languages, glossary = _produced(request, body, lang)
     session = Session(id=sid, title=title, source_lang=lang, created_at_ms=now, languages=languages,
                       glossary=glossary, public=public)
     if not public and key is None:
         key = auth.new_session_key()  # shown once, in this response
-    runtime: Room
-    if isinstance(sessions, Sessions):
-        session = store.create_session(session, via="api")
-        if key is not None:
-            store.set_session_key_hash(sid, auth.hash_session_key(key), now)
-        runtime = sessions.open(session)
-    else:
-        if chair_token:
-            # The token would live in this web node's copy of the store alone; the cluster shares the global ones.
-            raise ProtocolError('"chair_token" is not offered by a cluster yet; use the chair token of the server',
-                                code="unsupported")
-        runtime = await sessions.create(session)
-        await sessions.set_access(sid, public=public, key=key or "")
+    runtime = await sessions.create(session, key=key)
     out = runtime.snapshot()
     out["url"] = f"{base}/s/{sid}{auth.join_query(key)}"
     if key is not None:

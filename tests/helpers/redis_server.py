@@ -20,13 +20,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server(folder: Path, *, appendonly: bool = True) -> Iterator[str]:
-    """Start redis-server with ``appendfsync always`` (as docs/scaling.md advises); yield its URL."""
+def redis_server(folder: Path, *, appendonly: bool = True, port: int | None = None) -> Iterator[str]:
+    """Start redis-server with ``appendfsync always`` (as docs/scaling.md advises); yield its URL.
+
+    With the ``port`` and ``folder`` of one that stopped, it is that server restarted, with its data.
+    """
     exe = shutil.which("redis-server")
     if exe is None:
         pytest.fail("redis-server is missing: `make test` installs it (Debian: apt-get install redis-server)")
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", "",
             "--protected-mode", "no", "--daemonize", "no", "--logfile", str(folder / "redis.log")]
     if appendonly:
