@@ -104,6 +104,25 @@ async def test_slow_reader_does_not_delay_fast_one_and_resyncs(aiohttp_client: A
     await fast.close()
 
 
+async def test_the_chair_console_gets_each_correction_once(client: TestClient[web.Request, web.Application]) -> None:
+    chair = await client.ws_connect("/ws/chair/main", headers=bearer(CHAIR))
+    await chair.send_json({"type": "caption_text", "text": "Welcome to the hall."})
+    typed = (await frames_until(chair, "caption"))[-1]
+    await chair.send_json({"type": "correct", "id": typed["id"], "text": "Welcome to the great hall."})
+    # Two sentinels sent after the correction, one through each of the console's feeds: a typed line (the
+    # captions) and a new title (the console's own frames); whatever the correction caused comes before both.
+    await chair.send_json({"type": "caption_text", "text": "Sentinel."})
+    await chair.send_json({"type": "update", "title": "Sentinel title"})
+    frames: list[dict[str, Any]] = []
+    async with asyncio.timeout(5):
+        while not (any(f.get("text") == "Sentinel." for f in frames)
+                   and any(f.get("title") == "Sentinel title" for f in frames)):
+            frames.append(json.loads((await chair.receive()).data))
+    fixes = [(f["seq"], f["text"]) for f in frames if f["type"] == "correction"]
+    assert fixes == [(typed["seq"], "Welcome to the great hall.")], frames
+    await chair.close()
+
+
 async def test_unknown_language_is_refused_with_the_list(client: TestClient[web.Request, web.Application]) -> None:
     ws = await client.ws_connect("/ws/captions/main?lang=xx")
     msg = json.loads((await ws.receive()).data)

@@ -313,9 +313,7 @@ class SessionRuntime:
             self.frame_for(c)
             frame = protocol.correction(Correction(c.session, c.lang, c.seq, c.id, c.text, c.revision),
                                         source_text=c.source_text, fallback=c.fallback)
-            self.bus.publish(Topic(sid, c.lang), frame)
-            if c.lang == self.source_lang:
-                self.bus.publish(Topic(sid, CHAIR_TOPIC), frame)
+            self.bus.publish(Topic(sid, c.lang), frame)  # the chair's console reads the spoken language's too
         elif isinstance(effect, Publish):
             self.bus.publish(Topic(sid, effect.topic), effect.frame)
         elif isinstance(effect, SessionChanged):
