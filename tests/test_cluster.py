@@ -242,6 +242,82 @@ async def test_a_stopped_capture_stream_stays_ended_on_every_web_node(
                if f[b"s"] == b"kiosk-station") == stored  # nothing stored twice
 
 
+class Station:
+    """A capture station speaking the protocol by hand: 100 ms frames of s16le until the server says stop."""
+
+    def __init__(self, http: aiohttp.ClientSession, web: Node, room: str, stream: str) -> None:
+        self.http, self.web, self.room, self.stream = http, web, room, stream
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+
+    async def start(self) -> dict[str, Any]:
+        self.ws = await self.http.ws_connect(ws_url(self.web.url, f"/ws/audio/{self.room}"),
+                                             headers={"Authorization": f"Bearer {CHAIR}"})
+        await self.ws.send_json({"type": "start", "sample_rate": 16000, "channels": 1, "format": "s16le",
+                                 "stream": self.stream})
+        return await self.next_frame()
+
+    async def next_frame(self) -> dict[str, Any]:
+        assert self.ws is not None
+        while (frame := json.loads((await self.ws.receive(timeout=20)).data))["type"] == "ack":
+            pass
+        return frame  # type: ignore[no-any-return]
+
+    async def send_until_told(self) -> dict[str, Any]:
+        """Send audio until the server sends something other than an ack; then the close code."""
+        assert self.ws is not None
+        told = asyncio.create_task(self.next_frame())
+        async with asyncio.timeout(30):
+            while not told.done():
+                if not self.ws.closed:
+                    await self.ws.send_bytes(b"\x01\x00" * 1600)
+                await asyncio.wait({told}, timeout=0.1)
+            frame = told.result()
+            assert (await self.ws.receive()).type == aiohttp.WSMsgType.CLOSE
+        return {**frame, "close_code": self.ws.close_code}
+
+
+async def test_a_newer_capture_stream_on_another_web_node_replaces_the_older(
+        cluster: tuple[Cluster, list[Node], Nginx]) -> None:
+    c, webs, nginx = cluster
+    async with aiohttp.ClientSession() as http:
+        await post(http, nginx.url, "/api/sessions", {"id": "podium", "title": "Podium"}, STAFF)
+        for web in webs:
+            await asyncio.to_thread(wait_serving, web.url, "podium")
+        first, second = Station(http, webs[0], "podium", "desk-a"), Station(http, webs[1], "podium", "desk-b")
+        assert (await first.start())["type"] == "ready"
+        await first.ws.send_bytes(b"\x01\x00" * 1600)  # type: ignore[union-attr]
+        assert (await second.start())["type"] == "ready"
+        told = await first.send_until_told()  # the older is told at its next frame, on its own node
+        assert (told["type"], told["code"], told["close_code"]) == ("error", "replaced", 4409), told
+        again = await Station(http, webs[1], "podium", "desk-a").start()  # and cannot come back
+        assert (again["code"], again["received"]) == ("stream_ended", 1600) and "took over" in again["message"]
+        await second.ws.close()  # type: ignore[union-attr]
+    streams = [f[b"s"] for f in stream_fields(c.redis_url, RoomKeys("podium").audio)]
+    assert b"desk-a" not in streams[streams.index(b"desk-b"):]  # nothing of the older after the newer began
+
+
+async def test_a_capture_stream_is_ended_by_the_chair_s_end_on_any_web_node(
+        cluster: tuple[Cluster, list[Node], Nginx]) -> None:
+    c, webs, nginx = cluster
+    async with aiohttp.ClientSession() as http:
+        await post(http, nginx.url, "/api/sessions", {"id": "lectern", "title": "Lectern"}, STAFF)
+        for web in webs:
+            await asyncio.to_thread(wait_serving, web.url, "lectern")
+        station = Station(http, webs[1], "lectern", "desk-1")
+        assert (await station.start())["type"] == "ready"
+        async with http.ws_connect(ws_url(webs[0].url, "/ws/chair/lectern"),
+                                   headers={"Authorization": f"Bearer {CHAIR}"}) as chair:
+            await chair.send_json({"type": "end"})
+            told = await station.send_until_told()
+        assert (told["code"], told["close_code"]) == ("stream_ended", 4400) and "chair ended" in told["message"]
+        assert told["received"] > 0
+        again = await Station(http, webs[0], "lectern", "desk-1").start()
+        assert (again["code"], again["received"]) == ("stream_ended", told["received"]), again
+        fresh = Station(http, webs[0], "lectern", "desk-2")  # a new recording after the end goes on
+        assert (await fresh.start())["type"] == "ready"
+        await fresh.ws.close()  # type: ignore[union-attr]
+
+
 async def test_one_id_posted_to_two_web_nodes_at_once_is_created_once(
         cluster: tuple[Cluster, list[Node], Nginx]) -> None:
     c, webs, nginx = cluster

@@ -5,11 +5,15 @@ The same protocol as one process (:mod:`assistant.server.ingest`, docs/capture.m
 frames, ``ack`` about once a second, ``stop``. What "the server has" is in
 Redis (the room's ``capture`` hash), so a station whose web node died
 reconnects through nginx to another and resends from there: no audio lost or
-doubled, whichever node it reaches. A stopped stream stays in the hash, marked
-stopped, so that it stays ended on every node. An ``ack`` is sent only once Redis has
-the audio it counts. A newer connection for a stream on this node replaces
-the older one (4409); on another node the older one's writes are refused by
-the offset check.
+doubled, whichever node it reaches. An ``ack`` is sent only once Redis has
+the audio it counts.
+
+One stream at a time, as on one server: the hash names the room's current
+stream, and a newer connection (any stream) replaces the older one: at once
+on this node, at its next frame on another, where the append script refuses
+its writes (``replaced``, 4409). A stream that ended (its ``stop``, the
+chair's End, a newer stream) stays in the hash marked ``ended``, so that it is
+refused on every node (``stream_ended``, 4400).
 """
 
 from __future__ import annotations
@@ -26,25 +30,29 @@ from .. import protocol
 from ..audio.formats import AudioFormat, PcmDecoder, float_to_s16le, parse_start_message
 from ..errors import AssistantError, AudioFormatError, ProtocolError
 from ..server.boundary import ws_close_with_error
-from ..server.ingest import ACK_EVERY_S, REPLACED_CLOSE_CODE, read_start, stream_ended
+from ..server.ingest import ACK_EVERY_S, read_start, stream_ended
 from ..server.keys import CLOCK, SETTINGS
 from ..server.limits import MessageBudget, admit
 from ..server.sockets import chair_socket, open_socket
 from . import scripts
 from .appkeys import REDIS
 from .audio import AUDIO_MAXLEN, entry_fields
-from .keys import RoomKeys
+from .keys import RoomKeys, text
 from .remote import RemoteRoom
 
 log = logging.getLogger(__name__)
 
-_sockets: dict[tuple[str, str], web.WebSocketResponse] = {}  # (room, stream) → this node's connection
+_sockets: dict[str, web.WebSocketResponse] = {}  # room → this node's capture connection
+REPLACED = "another capture connection for this session took over; this one is closed"
+CLIENT_STOPPED = "its client sent stop"
+CHAIR_ENDED = "the chair ended the session's audio"
+TAKEN_OVER = "another capture stream took over"
 
 
 class _Stream:
     """One capture stream as this connection writes it."""
 
-    def __init__(self, room: str, stream_id: str, fmt: AudioFormat, received: int, out: int,
+    def __init__(self, room: str, stream_id: str, fmt: AudioFormat, received: int, out: int, started_ms: int,
                  max_frame_bytes: int) -> None:
         self.keys = RoomKeys(room)
         self.id = stream_id
@@ -52,10 +60,12 @@ class _Stream:
         self.decoder = PcmDecoder(fmt, max_frame_bytes=max_frame_bytes)
         self.decoder.samples_received = received
         self.out = out  # 16 kHz samples written to the room's audio stream
+        self.started_ms = started_ms  # when the stream first started (an End after it ends it)
 
     def state(self, **extra: Any) -> str:
         return json.dumps({"format": [self.format.sample_rate, self.format.channels, self.format.sample_format],
-                           "received": self.decoder.samples_received, "out": self.out, **extra})
+                           "received": self.decoder.samples_received, "out": self.out,
+                           "started_ms": self.started_ms, **extra})
 
 
 async def _write(request: web.Request, s: _Stream, pcm: bytes, event: str = "") -> None:
@@ -70,11 +80,13 @@ async def _write(request: web.Request, s: _Stream, pcm: bytes, event: str = "") 
     for k, v in fields.items():
         args += [k, v]
     s.out += n
-    state = s.state(stopped=True) if event == "stop" else s.state()
-    ok = await client.eval(scripts.CAPTURE_APPEND, 3, s.keys.capture, s.keys.audio, s.keys.parked, s.id, s.out - n,
-                           state, AUDIO_MAXLEN, *args)
-    if not ok:
-        raise ProtocolError("this capture stream continues on a newer connection", code="stream_ended")
+    state = s.state(ended=CLIENT_STOPPED) if event == "stop" else s.state()
+    done = await client.eval(scripts.CAPTURE_APPEND, 3, s.keys.capture, s.keys.audio, s.keys.parked, s.id,
+                             s.out - n, state, AUDIO_MAXLEN, *args)
+    if done == scripts.CAPTURE_ENDED:
+        raise stream_ended(s.id, "it was ended meanwhile")
+    if done == scripts.CAPTURE_REPLACED:  # a newer connection, of this stream or another, took over
+        raise ProtocolError(REPLACED, code="replaced")
 
 
 async def _serve_capture(room: RemoteRoom, request: web.Request) -> web.WebSocketResponse:
@@ -96,22 +108,24 @@ async def _serve_stream(room: RemoteRoom, request: web.Request, ws: web.WebSocke
         return
     if stream is None:
         return
-    key = (room.session.id, stream.id)
-    older = _sockets.get(key)
+    sid = room.session.id
+    older = _sockets.get(sid)
     if older is not None and not older.closed:
-        await older.close(code=REPLACED_CLOSE_CODE, message=b"replaced by a newer capture connection")
-    _sockets[key] = ws
+        await ws_close_with_error(older, ProtocolError(REPLACED, code="replaced"))
+    _sockets[sid] = ws
     try:
         await ws.send_json({"type": "ready", "received": stream.decoder.samples_received})
-        await _receive(request, ws, stream)
+        await _receive(request, room, ws, stream)
     except AssistantError as exc:
-        await ws_close_with_error(ws, exc)
+        await ws_close_with_error(ws, exc, **({"received": stream.decoder.samples_received}
+                                             if exc.code == "stream_ended" else {}))
     finally:
-        if _sockets.get(key) is ws:
-            del _sockets[key]
+        if _sockets.get(sid) is ws:
+            del _sockets[sid]
 
 
 async def _start(request: web.Request, room: RemoteRoom, ws: web.WebSocketResponse) -> _Stream | None:
+    """Read ``start``: resume a known stream, or begin one and make it the room's current stream."""
     start = await read_start(ws)
     if start is None:
         return None
@@ -119,26 +133,40 @@ async def _start(request: web.Request, room: RemoteRoom, ws: web.WebSocketRespon
     client = request.app[REDIS]
     keys = RoomKeys(room.session.id)
     limit = request.app[SETTINGS].limits.max_message_bytes
-    raw = await client.hget(keys.capture, stream_id)
+    raw, current = await client.hmget(keys.capture, [stream_id, scripts.CURRENT_STREAM])
     known = json.loads(raw) if raw else None
-    if known is not None and known.get("stopped"):
-        await ws_close_with_error(ws, stream_ended(stream_id, "its client sent stop"), received=known["received"])
+    if known is not None and not known.get("ended") and current is not None and text(current) != stream_id:
+        known["ended"] = TAKEN_OVER
+    if known is not None and known.get("ended"):
+        await ws_close_with_error(ws, stream_ended(stream_id, known["ended"]), received=known["received"])
         return None
     if known is not None and known["format"] == [fmt.sample_rate, fmt.channels, fmt.sample_format]:
-        return _Stream(room.session.id, stream_id, fmt, known["received"], known["out"], limit)
-    stream = _Stream(room.session.id, stream_id, fmt, 0, 0, limit)
-    await client.hset(keys.capture, stream_id, stream.state())
+        stream = _Stream(room.session.id, stream_id, fmt, known["received"], known["out"],
+                         known.get("started_ms", 0), limit)
+        await client.hset(keys.capture, scripts.CURRENT_STREAM, stream_id)
+        return stream
+    stream = _Stream(room.session.id, stream_id, fmt, 0, 0, request.app[CLOCK].now_ms(), limit)
+    await client.hset(keys.capture, mapping={stream_id: stream.state(), scripts.CURRENT_STREAM: stream_id})
     await _write(request, stream, b"", "start")
     return stream
 
 
-async def _receive(request: web.Request, ws: web.WebSocketResponse, stream: _Stream) -> None:
+async def _end(request: web.Request, stream: _Stream, why: str) -> ProtocolError:
+    """Mark ``stream`` ended (a reconnect is refused on every node) and say so."""
+    await request.app[REDIS].hset(stream.keys.capture, stream.id, stream.state(ended=why))
+    return stream_ended(stream.id, why)
+
+
+async def _receive(request: web.Request, room: RemoteRoom, ws: web.WebSocketResponse, stream: _Stream) -> None:
     budget = MessageBudget.of(request.app[SETTINGS].limits)
     decoder = stream.decoder
     ack_every = int(stream.format.sample_rate * ACK_EVERY_S)
     next_ack = decoder.samples_received + ack_every
     async for msg in ws:
         if msg.type == WSMsgType.BINARY:
+            ended_at = room.session.ended_at_ms
+            if ended_at is not None and stream.started_ms <= ended_at:  # the chair pressed End since it started
+                raise await _end(request, stream, CHAIR_ENDED)
             try:
                 chunk = decoder.receive(msg.data)
             except AudioFormatError as exc:
@@ -154,7 +182,7 @@ async def _receive(request: web.Request, ws: web.WebSocketResponse, stream: _Str
             kind = _message_type(msg.data)
             if kind == "stop":
                 await _write(request, stream, float_to_s16le(decoder.flush()))
-                await _write(request, stream, b"", "stop")  # the stream is kept, stopped: it stays ended
+                await _write(request, stream, b"", "stop")  # marks it ended, for every node
                 await ws.send_json({"type": "ack", "received": decoder.samples_received})
                 await ws.close()
                 return

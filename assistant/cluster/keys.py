@@ -19,7 +19,8 @@ Per room (``as:r:{sid}:``; the braces keep a room's keys in one Redis Cluster sl
     state       string  what readers and consoles are shown about the room (JSON, by its owner)
     live        stream  published frames (t = topic, k = kind, q = seq or "", d = the encoded frame)
     cmd         stream  chair actions for the owner;   audio  stream  audio for the owner
-    capture     hash    capture stream id → {"format", "received", "out", "stopped"?} (resend protocol state)
+    capture     hash    capture stream id → {"format", "received", "out", "started_ms", "ended"?} (resend
+                        protocol state); "~current" → the stream that may write now
     lease       string  the owning worker's token (SET NX PX, renewed)
     parked      string  set while an ended room has no owner (its last owner let it go when it fell idle);
                         a chair's command or new audio deletes it, and a worker takes the room again

@@ -96,16 +96,20 @@ return 1
 """
 
 # KEYS[1] capture hash, KEYS[2] audio stream, KEYS[3] parked flag; ARGV[1] capture stream id, ARGV[2] its
-# offset before this entry, ARGV[3] its new state, ARGV[4] MAXLEN, ARGV[5..] the entry's fields. Refused (0)
-# unless the stored offset is the writer's and the stream has not stopped: an older connection to the same
-# stream, on another web node, cannot write over a newer one. Audio for a parked room unparks it (a worker
-# takes it and hears it).
+# offset before this entry, ARGV[3] its new state, ARGV[4] MAXLEN, ARGV[5..] the entry's fields. Written (1)
+# only by the room's current stream at the offset Redis has for it: an older connection, of this stream or
+# another, on any web node, is refused (0: replaced); so is a stream that ended (-1). Audio for a parked
+# room unparks it (a worker takes it and hears it).
+CURRENT_STREAM = "~current"  # the capture hash's field naming the room's current stream (not a stream id)
+CAPTURE_REPLACED, CAPTURE_ENDED = 0, -1  # (1: written)
 CAPTURE_APPEND = """
+local current = redis.call('HGET', KEYS[1], '~current')
+if current and current ~= ARGV[1] then return 0 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local at = 0
 if cur then
   local known = cjson.decode(cur)
-  if known['stopped'] then return 0 end
+  if known['ended'] then return -1 end
   at = known['out']
 end
 if at ~= tonumber(ARGV[2]) then return 0 end

@@ -50,7 +50,7 @@ _HTTP_ERRORS = {  # aiohttp's own refusals, as (code, message with the fix)
     413: ("too_large", "the request body is too large; send at most 1 MiB of JSON"),
 }
 CLOSE_CODES = {"unauthorized": 4401, "forbidden": 4403, "not_found": 4404, "unknown_language": 4406,
-               "rate_limited": 4429}
+               "replaced": 4409, "rate_limited": 4429}
 
 
 def http_status(exc: AssistantError) -> int:

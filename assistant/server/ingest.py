@@ -33,7 +33,7 @@ from .. import protocol, validate
 from ..audio.formats import AudioFormat, PcmDecoder, parse_start_message
 from ..errors import AssistantError, AudioFormatError, ProtocolError
 from ..pcm import SAMPLE_RATE, AudioArray
-from .boundary import ws_close_with_error
+from .boundary import CLOSE_CODES, ws_close_with_error
 from .keys import CLOCK, SETTINGS
 from .limits import MessageBudget, admit
 from .sockets import chair_socket, open_socket
@@ -42,7 +42,7 @@ from .runtime import AudioKind
 log = logging.getLogger(__name__)
 
 ACK_EVERY_S = 1.0  # of received audio
-REPLACED_CLOSE_CODE = 4409
+REPLACED_CLOSE_CODE = CLOSE_CODES["replaced"]
 FEATURES = ("gap",)
 """Protocol additions this server understands, listed in ``ready`` (docs/capture.md)."""
 MAX_GAP_S = 3600  # per gap frame; a client sends several for a longer outage
