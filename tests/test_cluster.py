@@ -154,6 +154,7 @@ async def test_any_web_node_serves_any_room_and_its_exports(cluster: tuple[Clust
                                     headers={"Authorization": f"Bearer {CHAIR}"}) as resp:
                 error = (await resp.json())["error"]
             assert resp.status == 400 and error["code"] == "unsupported", (path, error)
+            assert ("who speaks" if path.endswith("speaker") else "programme") in error["message"], error
 
 
 async def test_a_web_node_killed_under_readers_loses_and_repeats_nothing(

@@ -43,10 +43,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/rooms/{room}/hold", post_hold)
 
 
-def require_one_server(request: web.Request) -> None:
+def require_one_server(request: web.Request, feature: str = "the conference programme") -> None:
     """Refuse the programme's features on a cluster's web node, clearly (docs/scaling.md)."""
     if not isinstance(request.app[SESSIONS], Sessions):
-        raise ProtocolError("the conference programme runs on a single server (assistant serve without --role); "
+        raise ProtocolError(f"{feature} runs on a single server (assistant serve without --role); "
                             "a cluster does not offer it yet", code="unsupported")
 
 

@@ -67,7 +67,7 @@ class SpeakerDesk:
 
 
 def _runtime(request: web.Request) -> SessionRuntime:
-    require_one_server(request)
+    require_one_server(request, "naming who speaks")
     runtime = request.app[SESSIONS].get(request.match_info["session"])
     assert isinstance(runtime, SessionRuntime)  # one server: its rooms are runtimes
     return runtime
