@@ -7,10 +7,7 @@ milliseconds counted from sample 0 of the stream. Nothing here reads a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, Literal, Union
-
-import numpy as np
-import numpy.typing as npt
+from typing import Literal, Union
 
 from assistant.captions import Word
 from assistant.pcm import AudioArray, samples_to_ms

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import AudioFormatError
 from ..validate import shown
-from ..pcm import SAMPLE_RATE, AudioArray
+from ..pcm import AudioArray
 from .resample import Resampler, downmix
 
 SampleFormat = Literal["s16le", "f32le"]

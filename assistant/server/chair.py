@@ -23,7 +23,6 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from .. import protocol
-from ..captions import Caption
 from ..errors import NotFoundError, ProtocolError
 from ..hub import Topic
 from . import access, rooms

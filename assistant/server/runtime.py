@@ -22,7 +22,7 @@ from ..hub import CaptionBus, Topic
 from ..pcm import SAMPLE_RATE, AudioArray
 from ..session import (CaptionAdded, CaptionRevised, CloseAudio, Effect, FetchBacklog, Publish, ReadersChanged,
                        SessionChanged, SessionCore, StartEnglish, StopEnglish, Translate, TranslationJob, Warn)
-from ..session.core import WHISPER_ENGLISH, ChairAction, Correct
+from ..session.core import ChairAction, Correct
 from ..session.effects import CHAIR_TOPIC
 from ..errors import NotFoundError
 from ..store.log import RuntimeStore

@@ -24,7 +24,7 @@ from ..session.effects import CHAIR_TOPIC
 from ..store import Store
 from . import access
 from .boundary import json_body
-from .keys import CLOCK, SESSIONS, SPEAKERS, STORE
+from .keys import CLOCK, SESSIONS, SPEAKERS
 from .programme import require_one_server
 from .runtime import SessionRuntime
 
