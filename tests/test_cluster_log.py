@@ -252,3 +252,42 @@ async def test_a_room_is_parked_only_when_nothing_came_after_what_its_owner_read
     assert await client.eval(scripts.CAPTURE_APPEND, 3, keys.capture, keys.audio, keys.parked, "s1", 0,
                              json.dumps({"out": 160}), 1000, "p", "") == 1
     assert not await client.exists(keys.parked)
+
+
+class Targets:
+    """A translator that offers what it is told (the heartbeat reads only ``available_targets``)."""
+
+    def __init__(self, *targets: str) -> None:
+        self.targets = targets
+
+    def available_targets(self, source_lang: str) -> tuple[str, ...]:
+        return self.targets if source_lang == "en" else ()
+
+
+async def test_a_web_node_offers_the_translations_every_live_worker_has(client: aioredis.Redis,
+                                                                        redis_url: str) -> None:
+    now = [SYSTEM_CLOCK.now_ms()]
+    clock = Clock(lambda: now[0])
+    workers = [Worker(client, RedisLog(client, redis_url), RedisBus(client), clock, recognizer_factory=None,
+                      translator=translator, name=name)  # type: ignore[arg-type]
+               for name, translator in (("w1", Targets("de", "fr")), ("w2", Targets("fr")), ("w3", None))]
+    web = RemoteRooms(client, RedisBus(client), RedisLog(client, redis_url), Store.open(Path(":memory:")), clock,
+                      "web-1")
+    try:
+        await web.refresh()
+        assert web.targets("en") == ()  # no worker: nothing can be promised
+        for worker in workers[:2]:
+            await worker.tick()
+        await web.refresh()
+        assert (web.targets("en"), web.targets("auto"), web.targets("zh")) == (("fr",), ("fr",), ())
+        await workers[2].tick()  # a worker that translates nothing: a room may go to it
+        await web.refresh()
+        assert web.targets("en") == ()
+        now[0] += 6_000  # only the first keeps beating: the others are gone
+        await workers[0].tick()
+        await web.refresh()
+        assert web.targets("en") == ("de", "fr")
+    finally:
+        for worker in workers:
+            await worker.close()
+        await web.close()

@@ -27,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .. import protocol
-from ..audio.formats import AudioFormat, PcmDecoder, float_to_s16le, parse_start_message
+from ..audio.formats import AudioFormat, PcmDecoder, float_to_s16le
 from ..errors import AssistantError, AudioFormatError, ProtocolError
 from ..server.boundary import ws_close_with_error
 from ..server.ingest import ACK_EVERY_S, read_start, stream_ended

@@ -32,8 +32,8 @@ from ..server import auth
 from ..server.rooms import session_exists
 from . import commands
 from .bus import RedisBus
-from .keys import (NODES, OPEN, REPLIES, ROOMS, SESSION_KEYS, TOKENS, UNREACHABLE, RoomKeys, session_from,
-                   session_json, text)
+from .keys import (NODES, OPEN, REPLIES, ROOMS, SESSION_KEYS, TOKENS, UNREACHABLE, WORKERS, RoomKeys,
+                   session_from, session_json, text)
 from .redislog import RedisLog
 from .remote import RemoteRoom, initial_state
 
@@ -60,6 +60,7 @@ class RemoteRooms:
         self._counts: Counter[tuple[str, str]] = Counter()
         self._dirty: set[tuple[str, str]] = set()
         self._keys: dict[str, str] = {}
+        self._targets: dict[str, tuple[str, ...]] = {}  # spoken language → what some live worker translates it into
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         bus.on_state = self._state_changed
@@ -115,6 +116,10 @@ class RemoteRooms:
             self._mirror.set_session_key_hash(session_id, digest, self._clock.now_ms())
         if public is not None and public != room.session.public:
             await room.perform(UpdateSession(title=None, glossary=None, public=public))
+
+    def targets(self, spoken: str) -> tuple[str, ...]:
+        """What every live worker translates ``spoken`` into (from their heartbeats): a room may go to any."""
+        return self._targets.get(spoken, ())
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -219,6 +224,7 @@ class RemoteRooms:
             pipe.smembers(OPEN)
             pipe.hgetall(TOKENS)
             pipe.hgetall(SESSION_KEYS)
+            pipe.hgetall(WORKERS)
             pipe.hset(NODES, self.node, now + NODE_TTL_MS)
             for sid, lang in self._dirty:
                 field, n = f"{self.node}|{lang}", self._counts[(sid, lang)]
@@ -226,7 +232,7 @@ class RemoteRooms:
                     pipe.hset(RoomKeys(sid).readers, field, n)
                 else:
                     pipe.hdel(RoomKeys(sid).readers, field)
-            open_ids, tokens, keys, *_ = await pipe.execute()
+            open_ids, tokens, keys, workers, *_ = await pipe.execute()
         self._dirty = set()
         self._counts = Counter({k: n for k, n in self._counts.items() if n > 0})
         ids = sorted(text(i) for i in open_ids)
@@ -242,6 +248,7 @@ class RemoteRooms:
             if self._keys.get(sid) != current.get(sid) and sid in self._rooms:
                 self._mirror.set_session_key_hash(sid, current.get(sid), now)
         self._keys = current
+        self._targets = _targets([json.loads(v) for v in workers.values()], now)
 
     async def _poll(self) -> None:
         while True:
@@ -262,3 +269,14 @@ async def _discard(pubsub: Any) -> None:
         await pubsub.aclose()
     except UNREACHABLE:
         pass
+
+
+def _targets(heartbeats: list[dict[str, Any]], now: int) -> dict[str, tuple[str, ...]]:
+    """The translation targets every live worker has, per spoken language (none without a live worker)."""
+    live = [beat.get("targets", {}) for beat in heartbeats if beat["expires"] > now]
+    if not live:
+        return {}
+    common = {spoken: set(reach) for spoken, reach in live[0].items()}
+    for targets in live[1:]:
+        common = {spoken: reach & set(targets.get(spoken, ())) for spoken, reach in common.items()}
+    return {spoken: tuple(sorted(reach)) for spoken, reach in common.items() if reach}

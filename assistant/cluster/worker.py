@@ -25,10 +25,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from .. import validate
 from ..clock import Clock
 from ..errors import AssistantError
 from ..server.runtime import RecognizerFactory
-from ..server.translation import Translating
+from ..server.translation import Translating, offered
 from . import scripts
 from .bus import RedisBus
 from .host import RoomHost
@@ -42,6 +43,7 @@ LEASE_MS = 5_000  # a room whose owner stops renewing is taken over this long af
 TICK_S = 1.0  # renew, heartbeat and look for free rooms this often
 WORKER_TTL_MS = 5_000
 PARK_AFTER_MS = 300_000  # an ended room with no command or audio for this long is given back (parked)
+TARGETS_EVERY_MS = 30_000  # the translation targets in the heartbeat are looked at again this often
 
 
 def worker_name() -> str:
@@ -71,6 +73,8 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._lost: set[str] = set()
         self._on_round_trip = on_round_trip
+        self._targets: dict[str, tuple[str, ...]] = {}  # spoken language → what this worker translates it into
+        self._targets_at = -TARGETS_EVERY_MS
 
     async def start(self) -> None:
         await self.tick()
@@ -101,7 +105,12 @@ class Worker:
                 task = asyncio.create_task(self._park(host), name=f"park {sid}")
                 self.parking.add(task)
                 task.add_done_callback(self.parking.discard)
-        await self._redis.hset(WORKERS, self.name, dumps({"expires": now + WORKER_TTL_MS, "rooms": self.load}))
+        if self._translator is not None and now - self._targets_at >= TARGETS_EVERY_MS:
+            self._targets_at, translator = now, self._translator  # a package installed since is offered
+            self._targets = await asyncio.get_running_loop().run_in_executor(
+                None, offered, translator, ("auto", *validate.SPOKEN_LANGUAGES))
+        await self._redis.hset(WORKERS, self.name, dumps({"expires": now + WORKER_TTL_MS, "rooms": self.load,
+                                                          "targets": self._targets}))
         open_ids = sorted(text(i) for i in await self._redis.smembers(OPEN))
         free = [sid for sid in open_ids
                 if sid not in self.hosts and not await self._redis.exists(RoomKeys(sid).lease, RoomKeys(sid).parked)]

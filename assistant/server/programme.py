@@ -27,7 +27,7 @@ from ..programme import FORMATS, Problem, Programme, ProgrammeError, Talk, parse
 from . import access
 from .boundary import json_body, json_error
 from .keys import CLOCK, SESSIONS, STORE, TALKS, TRANSLATOR
-from .staff import targets_of
+from .translation import targets_of
 from .sessions import Sessions
 from .talks import TalkRooms
 

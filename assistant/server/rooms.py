@@ -78,6 +78,9 @@ class RoomRegistry(Protocol):
     async def set_access(self, session_id: str, *, public: bool | None, key: str | None) -> None:
         """Make a session public or private and set (``key``) or remove (``""``) its key; None keeps."""
 
+    def targets(self, spoken: str) -> tuple[str, ...]:
+        """What a session spoken in ``spoken`` can be translated into here (may read the package folder)."""
+
     async def close(self) -> None: ...
 
 

@@ -13,7 +13,7 @@ from ..store import Store
 from . import auth
 from .rooms import session_exists
 from .runtime import RecognizerFactory, SessionRuntime
-from .translation import Translating
+from .translation import Translating, targets_of
 
 
 class Sessions:
@@ -67,6 +67,9 @@ class Sessions:
         if stored.ended_at_ms is None:
             return None  # not ended, and not reopened by this run (a config session no longer configured)
         return self._run(stored)
+
+    def targets(self, spoken: str) -> tuple[str, ...]:
+        return targets_of(self._translator, spoken) if self._translator is not None else ()
 
     @property
     def translator(self) -> Translating | None:

@@ -48,7 +48,6 @@ from .exports import ExportWorker, Lane
 from .jobs import MAX_PUBLIC_TRANSLATING
 from .rooms import session_exists
 from .sessions import Sessions
-from .translation import Translating
 from .keys import CLOCK, EXPORT_JOBS, EXPORTS, LOG, SESSIONS, SETTINGS, STORE, TRANSLATOR
 
 log = logging.getLogger(__name__)
@@ -136,8 +135,7 @@ def _produced(request: web.Request, body: dict[str, Any], spoken: str) -> tuple[
         raise ProtocolError(f'"languages" must be a list of at most {MAX_PRODUCED_LANGUAGES} language codes '
                             'like ["fr", "zh"]', code="unknown_language")
     languages = tuple(dict.fromkeys(code for code in wanted if code != spoken))
-    translator = request.app.get(TRANSLATOR)  # a cluster's web node translates nothing
-    reachable = targets_of(translator, spoken) if translator is not None else ()
+    reachable = request.app[SESSIONS].targets(spoken)
     missing = [code for code in languages if code not in reachable]
     if missing:
         raise ProtocolError(f'no installed translation package reaches {", ".join(missing)} from {spoken!r}; '
@@ -147,24 +145,15 @@ def _produced(request: web.Request, body: dict[str, Any], spoken: str) -> tuple[
     return languages, glossary
 
 
-def targets_of(translator: Translating, spoken: str) -> tuple[str, ...]:
-    """What captions spoken in ``spoken`` can be translated into; "auto" translates as English until detected."""
-    source = "en" if spoken == "auto" else spoken
-    return tuple(t for t in translator.available_targets(source) if t != source)
-
-
 async def list_languages(request: web.Request) -> web.Response:
     """(staff) The languages a new session may be spoken in ("auto" first) and, per spoken language with
     any, the installed translation targets: what ``POST /api/sessions`` takes as ``languages``."""
     access.require_staff(request)
-    translator = request.app.get(TRANSLATOR)  # a cluster's web node translates nothing
-    targets: dict[str, list[str]] = {}
-    if translator is not None:
-        # The package registry may read its folder: off the event loop.
-        found = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: {lang: targets_of(translator, lang) for lang in ("auto", *validate.SPOKEN_LANGUAGES)})
-        targets = {lang: list(reach) for lang, reach in found.items() if reach}
-    return web.json_response({"spoken": ["auto", *validate.SPOKEN_LANGUAGES], "targets": targets})
+    sessions, spoken = request.app[SESSIONS], ("auto", *validate.SPOKEN_LANGUAGES)
+    # The package registry may read its folder: off the event loop.
+    found = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: {lang: reach for lang in spoken if (reach := sessions.targets(lang))})
+    return web.json_response({"spoken": list(spoken), "targets": {k: list(v) for k, v in found.items()}})
 
 
 async def export(request: web.Request) -> web.StreamResponse:

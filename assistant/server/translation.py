@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 from ..session import TranslationJob
 
@@ -36,6 +36,18 @@ class Translating(Protocol):
     def available_targets(self, source_lang: str) -> tuple[str, ...]: ...
 
     def edition(self, source: str, target: str) -> str: ...
+
+
+def targets_of(translator: Translating, spoken: str) -> tuple[str, ...]:
+    """What captions spoken in ``spoken`` can be translated into; "auto" translates as English until detected."""
+    source = "en" if spoken == "auto" else spoken
+    return tuple(t for t in translator.available_targets(source) if t != source)
+
+
+def offered(translator: Translating, spoken: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """``targets_of`` each of ``spoken`` that has any (the package registry may read its folder: call it off
+    the event loop)."""
+    return {lang: reach for lang in spoken if (reach := targets_of(translator, lang))}
 
 
 OnResult = Callable[[TranslationJob, str, bool], None]
