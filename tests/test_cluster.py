@@ -292,7 +292,12 @@ async def test_a_newer_capture_stream_on_another_web_node_replaces_the_older(
         assert (told["type"], told["code"], told["close_code"]) == ("error", "replaced", 4409), told
         again = await Station(http, webs[1], "podium", "desk-a").start()  # and cannot come back
         assert (again["code"], again["received"]) == ("stream_ended", 1600) and "took over" in again["message"]
-        await second.ws.close()  # type: ignore[union-attr]
+        third = Station(http, webs[1], "podium", "desk-c")  # on the same node: the older is told at once
+        assert (await third.start())["type"] == "ready"
+        told = await second.next_frame()
+        assert second.ws is not None and (await second.ws.receive()).type == aiohttp.WSMsgType.CLOSE
+        assert (told["code"], second.ws.close_code) == ("replaced", 4409)
+        await third.ws.close()  # type: ignore[union-attr]
     streams = [f[b"s"] for f in stream_fields(c.redis_url, RoomKeys("podium").audio)]
     assert b"desk-a" not in streams[streams.index(b"desk-b"):]  # nothing of the older after the newer began
 

@@ -18,6 +18,8 @@ refused on every node (``stream_ended``, 4400).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -43,6 +45,7 @@ from .remote import RemoteRoom
 log = logging.getLogger(__name__)
 
 _sockets: dict[str, web.WebSocketResponse] = {}  # room → this node's capture connection
+_closing: set[asyncio.Task[None]] = set()  # replaced connections being told and closed
 REPLACED = "another capture connection for this session took over; this one is closed"
 CLIENT_STOPPED = "its client sent stop"
 CHAIR_ENDED = "the chair ended the session's audio"
@@ -111,7 +114,10 @@ async def _serve_stream(room: RemoteRoom, request: web.Request, ws: web.WebSocke
     sid = room.session.id
     older = _sockets.get(sid)
     if older is not None and not older.closed:
-        await ws_close_with_error(older, ProtocolError(REPLACED, code="replaced"))
+        # Not awaited: an older connection whose peer vanished would hold this one's ready for its close timeout.
+        closing = asyncio.create_task(_tell_replaced(older))
+        _closing.add(closing)
+        closing.add_done_callback(_closing.discard)
     _sockets[sid] = ws
     try:
         await ws.send_json({"type": "ready", "received": stream.decoder.samples_received})
@@ -122,6 +128,11 @@ async def _serve_stream(room: RemoteRoom, request: web.Request, ws: web.WebSocke
     finally:
         if _sockets.get(sid) is ws:
             del _sockets[sid]
+
+
+async def _tell_replaced(ws: web.WebSocketResponse) -> None:
+    with contextlib.suppress(ConnectionError):  # its client has gone already
+        await ws_close_with_error(ws, ProtocolError(REPLACED, code="replaced"))
 
 
 async def _start(request: web.Request, room: RemoteRoom, ws: web.WebSocketResponse) -> _Stream | None:
