@@ -208,29 +208,19 @@ async def test_a_capture_station_resends_through_another_web_node(
         await capture
     c.launch(victim)
     wait_healthy(victim.url)
-    offsets = [(int(f[b"o"]), len(f[b"p"]) // 2, f[b"e"]) for f in stream_fields(c.redis_url, RoomKeys("booth").audio)
-               if f[b"s"] == b"booth-station"]
-    assert offsets[0][2] == b"start" and offsets[-1][2] == b"stop"
-    position = 0
-    for offset, samples, _ in offsets:  # contiguous: nothing lost, nothing written twice
-        assert offset == position
-        position += samples
-    assert abs(position - int(8.96875 * 16000)) < 400
+    assert abs(stored_once(c.redis_url, "booth", "booth-station") - int(8.96875 * 16000)) < 400
 
 
 async def test_a_stopped_capture_stream_stays_ended_on_every_web_node(
         cluster: tuple[Cluster, list[Node], Nginx]) -> None:
     c, webs, nginx = cluster
     async with aiohttp.ClientSession() as http:
-        await post(http, nginx.url, "/api/sessions", {"id": "kiosk", "title": "Kiosk"}, STAFF)
-        await asyncio.to_thread(wait_serving, webs[0].url, "kiosk")
+        await open_room(http, nginx, webs, "kiosk")
         source = FileSource(CORPUS / "asterisk__tt-allbusy.wav", realtime=False)
         await stream_capture(webs[0].url, "kiosk", CHAIR, source, stream_id="kiosk-station")
-        stored = sum(len(f[b"p"]) // 2 for f in stream_fields(c.redis_url, RoomKeys("kiosk").audio)
-                     if f[b"s"] == b"kiosk-station")
+        stored = stored_once(c.redis_url, "kiosk", "kiosk-station")
         assert abs(stored - int(8.96875 * 16000)) < 400
         for web in webs:  # a station started again with the old stream id, wherever it lands, is told it ended
-            await asyncio.to_thread(wait_serving, web.url, "kiosk")
             async with http.ws_connect(ws_url(web.url, "/ws/audio/kiosk"),
                                        headers={"Authorization": f"Bearer {CHAIR}"}) as ws:
                 await ws.send_json({"type": "start", "sample_rate": 16000, "channels": 1, "format": "s16le",
@@ -239,8 +229,14 @@ async def test_a_stopped_capture_stream_stays_ended_on_every_web_node(
                 assert (error["type"], error["code"], error["received"]) == ("error", "stream_ended", stored), error
                 assert "sent stop" in error["message"]
                 assert (await ws.receive(timeout=20)).type == aiohttp.WSMsgType.CLOSE and ws.close_code == 4400
-    assert sum(len(f[b"p"]) // 2 for f in stream_fields(c.redis_url, RoomKeys("kiosk").audio)
-               if f[b"s"] == b"kiosk-station") == stored  # nothing stored twice
+    assert stored_once(c.redis_url, "kiosk", "kiosk-station") == stored  # nothing stored twice
+
+
+async def open_room(http: aiohttp.ClientSession, nginx: Nginx, webs: list[Node], sid: str) -> None:
+    """Create a public room through nginx and wait until every web node serves it."""
+    await post(http, nginx.url, "/api/sessions", {"id": sid, "title": sid.title()}, STAFF)
+    for web in webs:
+        await asyncio.to_thread(wait_serving, web.url, sid)
 
 
 class Station:
@@ -281,9 +277,7 @@ async def test_a_newer_capture_stream_on_another_web_node_replaces_the_older(
         cluster: tuple[Cluster, list[Node], Nginx]) -> None:
     c, webs, nginx = cluster
     async with aiohttp.ClientSession() as http:
-        await post(http, nginx.url, "/api/sessions", {"id": "podium", "title": "Podium"}, STAFF)
-        for web in webs:
-            await asyncio.to_thread(wait_serving, web.url, "podium")
+        await open_room(http, nginx, webs, "podium")
         first, second = Station(http, webs[0], "podium", "desk-a"), Station(http, webs[1], "podium", "desk-b")
         assert (await first.start())["type"] == "ready"
         await first.ws.send_bytes(b"\x01\x00" * 1600)  # type: ignore[union-attr]
@@ -306,9 +300,7 @@ async def test_a_capture_stream_is_ended_by_the_chair_s_end_on_any_web_node(
         cluster: tuple[Cluster, list[Node], Nginx]) -> None:
     c, webs, nginx = cluster
     async with aiohttp.ClientSession() as http:
-        await post(http, nginx.url, "/api/sessions", {"id": "lectern", "title": "Lectern"}, STAFF)
-        for web in webs:
-            await asyncio.to_thread(wait_serving, web.url, "lectern")
+        await open_room(http, nginx, webs, "lectern")
         station = Station(http, webs[1], "lectern", "desk-1")
         assert (await station.start())["type"] == "ready"
         async with http.ws_connect(ws_url(webs[0].url, "/ws/chair/lectern"),
@@ -609,6 +601,19 @@ async def test_a_recording_recognised_by_a_tiny_en_worker_is_read_on_every_web_n
     assert texts[0] == texts[1]
     said = " ".join(texts[0]).lower()
     assert "country" in said and "americans" in said, said
+
+
+def stored_once(url: str, room: str, stream: str) -> int:
+    """The 16 kHz samples of a finished capture stream in the room's audio, checked contiguous from its start
+    entry to its stop entry: nothing lost, nothing written twice."""
+    entries = [(int(f[b"o"]), len(f[b"p"]) // 2, f[b"e"]) for f in stream_fields(url, RoomKeys(room).audio)
+               if f[b"s"] == stream.encode()]
+    assert entries[0][2] == b"start" and entries[-1][2] == b"stop", entries
+    position = 0
+    for offset, n, _ in entries:
+        assert offset == position, (offset, position)
+        position += n
+    return position
 
 
 def stream_fields(url: str, key: str) -> list[dict[bytes, bytes]]:
