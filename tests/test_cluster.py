@@ -279,13 +279,15 @@ async def test_a_newer_capture_stream_on_another_web_node_replaces_the_older(
     async with aiohttp.ClientSession() as http:
         await open_room(http, nginx, webs, "podium")
         first, second = Station(http, webs[0], "podium", "desk-a"), Station(http, webs[1], "podium", "desk-b")
-        assert (await first.start())["type"] == "ready"
-        await first.ws.send_bytes(b"\x01\x00" * 1600)  # type: ignore[union-attr]
+        assert (await first.start())["type"] == "ready" and first.ws is not None
+        for _ in range(10):
+            await first.ws.send_bytes(b"\x01\x00" * 1600)
+        assert await first.ws.receive_json(timeout=20) == {"type": "ack", "received": 16000}  # stored
         assert (await second.start())["type"] == "ready"
         told = await first.send_until_told()  # the older is told at its next frame, on its own node
         assert (told["type"], told["code"], told["close_code"]) == ("error", "replaced", 4409), told
         again = await Station(http, webs[1], "podium", "desk-a").start()  # and cannot come back
-        assert (again["code"], again["received"]) == ("stream_ended", 1600) and "took over" in again["message"]
+        assert (again["code"], again["received"]) == ("stream_ended", 16000) and "took over" in again["message"]
         third = Station(http, webs[1], "podium", "desk-c")  # on the same node: the older is told at once
         assert (await third.start())["type"] == "ready"
         told = await second.next_frame()
@@ -302,13 +304,16 @@ async def test_a_capture_stream_is_ended_by_the_chair_s_end_on_any_web_node(
     async with aiohttp.ClientSession() as http:
         await open_room(http, nginx, webs, "lectern")
         station = Station(http, webs[1], "lectern", "desk-1")
-        assert (await station.start())["type"] == "ready"
+        assert (await station.start())["type"] == "ready" and station.ws is not None
+        for _ in range(10):
+            await station.ws.send_bytes(b"\x01\x00" * 1600)
+        assert await station.ws.receive_json(timeout=20) == {"type": "ack", "received": 16000}  # stored
         async with http.ws_connect(ws_url(webs[0].url, "/ws/chair/lectern"),
                                    headers={"Authorization": f"Bearer {CHAIR}"}) as chair:
             await chair.send_json({"type": "end"})
             told = await station.send_until_told()
         assert (told["code"], told["close_code"]) == ("stream_ended", 4400) and "chair ended" in told["message"]
-        assert told["received"] > 0
+        assert told["received"] >= 16000
         again = await Station(http, webs[0], "lectern", "desk-1").start()
         assert (again["code"], again["received"]) == ("stream_ended", told["received"]), again
         fresh = Station(http, webs[0], "lectern", "desk-2")  # a new recording after the end goes on
