@@ -60,7 +60,7 @@ class RemoteRooms:
         self._counts: Counter[tuple[str, str]] = Counter()
         self._dirty: set[tuple[str, str]] = set()
         self._keys: dict[str, str] = {}
-        self._targets: dict[str, tuple[str, ...]] = {}  # spoken language → what some live worker translates it into
+        self._targets: dict[str, tuple[str, ...]] = {}  # spoken language → what every live worker translates it into
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         bus.on_state = self._state_changed
