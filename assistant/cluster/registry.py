@@ -81,12 +81,13 @@ class RemoteRooms:
         if not await self._redis.hsetnx(ROOMS, session.id, session_json(session)):
             raise session_exists(session.id)
         log.info("room %s created", session.id)
-        if key:
-            await self._redis.hset(SESSION_KEYS, session.id, auth.hash_session_key(key))
+        digest = auth.hash_session_key(key) if key else None
+        if digest is not None:
+            await self._redis.hset(SESSION_KEYS, session.id, digest)
         await self._redis.sadd(OPEN, session.id)
         await self._add(session)
-        if key:
-            self._mirror.set_session_key_hash(session.id, auth.hash_session_key(key), self._clock.now_ms())
+        if digest is not None:
+            self._mirror.set_session_key_hash(session.id, digest, self._clock.now_ms())
         return self._rooms[session.id]
 
     def get(self, session_id: str) -> RemoteRoom:
