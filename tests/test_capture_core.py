@@ -135,10 +135,12 @@ def test_stream_ended_before_all_was_sent_is_fatal_and_says_what_was_lost() -> N
 def test_replaced_by_another_capture_is_fatal_by_error_frame_or_by_close_code() -> None:
     core = make()
     core.connection_made()
-    with pytest.raises(ProtocolError, match="another capture connection took over") as err:
-        core.receive_text(json.dumps({"type": "error", "code": "replaced", "message": "taken over"}))
-    assert err.value.code == "replaced"
-    with pytest.raises(ProtocolError, match="code 4409") as err:
+    said = "another capture connection for this session took over; this one is closed"  # the server's words
+    with pytest.raises(ProtocolError) as err:
+        core.receive_text(json.dumps({"type": "error", "code": "replaced", "message": said}))
+    assert err.value.code == "replaced" and str(err.value).count("took over") == 1  # said once, not twice
+    assert str(err.value).startswith(said) and "stops so as not to take the session back" in str(err.value)
+    with pytest.raises(ProtocolError, match="another capture connection took over.*code 4409") as err:
         core.connection_lost(4409)
     assert err.value.code == "replaced"
     core.connection_lost(1006)  # a broken connection is no error: the client reconnects

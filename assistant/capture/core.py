@@ -126,7 +126,8 @@ class CaptureStream:
         self._stop_sent = False
         self._out = []
         if close_code == REPLACED_CLOSE_CODE:
-            raise self._replaced_error("the server closed the connection with code 4409")
+            raise self._replaced_error("another capture connection took over this session (the server closed "
+                                       "the connection with code 4409)")
 
     def receive_binary(self, data: bytes) -> None:
         """The server never sends binary frames on this socket: always raises ProtocolError."""
@@ -218,10 +219,11 @@ class CaptureStream:
             )
         raise ProtocolError(text, code)
 
-    def _replaced_error(self, detail: str) -> ProtocolError:
+    def _replaced_error(self, why: str) -> ProtocolError:
+        """``why``: the server's message (it says who took over) or what the close code means."""
         return ProtocolError(
-            f"another capture connection took over this session ({detail}); this one stops so as not to "
-            f"take it back. {self._undelivered_s():.1f} s of audio were not delivered",
+            f"{why.rstrip('.')}. This capture stops so as not to take the session back; "
+            f"{self._undelivered_s():.1f} s of audio were not delivered",
             REPLACED,
         )
 
