@@ -14,7 +14,9 @@ from assistant import protocol
 from assistant.captions import Caption, Partial, Session
 from assistant.clock import SYSTEM_CLOCK, Clock
 from assistant.cluster import scripts
+from assistant.cluster.audio import entry_fields
 from assistant.cluster.bus import RedisBus
+from assistant.cluster.host import in_order
 from assistant.cluster.keys import OPEN, ROOMS, RoomKeys, session_json, text
 from assistant.cluster.redislog import RedisLog
 from assistant.cluster.registry import RemoteRooms
@@ -23,7 +25,10 @@ from assistant.cluster.worker import Worker
 from assistant.cluster.writer import FencedWriter
 from assistant.errors import NotFoundError
 from assistant.hub import Topic
+from assistant.server.runtime import SessionRuntime
 from assistant.store import Store
+from assistant.tasks import cancel_and_wait
+from tests.helpers.recognizers import silent_factory
 from tests.helpers.redis_server import redis_server
 
 SESSION = Session(id="hall", title="Hall", source_lang="en", created_at_ms=1)
@@ -287,7 +292,120 @@ async def test_a_web_node_offers_the_translations_every_live_worker_has(client: 
         await workers[0].tick()
         await web.refresh()
         assert web.targets("en") == ("de", "fr")
+        room = await web.create(Session(id="new", title="New", source_lang="en", created_at_ms=now[0],
+                                        languages=("fr",)), key=None)
+        assert room.languages() == ("en", "de", "fr")  # before a worker serves it, as one server offers
+        room.check_language("de")  # a reader may open it at once
     finally:
         for worker in workers:
             await worker.close()
         await web.close()
+
+
+async def test_the_chair_s_end_read_with_the_audio_before_it_ends_that_audio_s_stream(client: aioredis.Redis,
+                                                                                      redis_url: str) -> None:
+    """A worker reads commands and audio from two streams: an End and the audio a station sent before it
+    arrive in one read. The audio is heard first, the End then ends it; a stream begun before the End stays
+    closed however late its frames come, and a new recording after the End goes on."""
+    keys = RoomKeys("hall")
+    await client.hset(ROOMS, "hall", session_json(SESSION))
+    await client.sadd(OPEN, "hall")
+    worker = Worker(client, RedisLog(client, redis_url), RedisBus(client), SYSTEM_CLOCK,
+                    recognizer_factory=silent_factory, translator=None, name="w1")
+    bus = RedisBus(client)
+    web = RemoteRooms(client, bus, RedisLog(client, redis_url), Store.open(Path(":memory:")), SYSTEM_CLOCK, "web-1")
+
+    async def send(stream: str, offset: int, at_ms: int, event: str = "", pcm: bytes = b"") -> str:
+        return text(await client.xadd(keys.audio, entry_fields(stream, offset, at_ms, event, pcm)))  # type: ignore[arg-type]
+
+    async def heard(entry_id: str) -> SessionRuntime:
+        host = worker.hosts["hall"]
+        async with asyncio.timeout(10):
+            while host.read_to[keys.audio] != entry_id:
+                await asyncio.sleep(0.02)
+        assert host.runtime is not None
+        return host.runtime
+
+    try:
+        await web.start()
+        began = SYSTEM_CLOCK.now_ms() - 200
+        await send("desk-1", 0, began, "start")
+        await send("desk-1", 0, began + 100, pcm=b"\x01\x00" * 1600)
+        ending = asyncio.create_task(web.get("hall").perform(protocol.Control("end")))
+        async with asyncio.timeout(10):
+            while not await client.xlen(keys.commands):
+                await asyncio.sleep(0.01)
+        await worker.tick()  # takes the room: its first read holds the audio and the End
+        async with asyncio.timeout(15):
+            await ending
+        late = await send("desk-1", 1600, SYSTEM_CLOCK.now_ms() + 10, pcm=b"\x01\x00" * 1600)  # in flight
+        runtime = await heard(late)
+        assert (runtime.state, runtime.feed) == ("ended", None)
+        ended_at = runtime.session.ended_at_ms
+        assert ended_at is not None and ended_at >= began + 100
+        assert runtime.session.started_at_ms is not None  # the audio before the End was heard
+        fresh = SYSTEM_CLOCK.now_ms() + 20
+        await send("desk-2", 0, fresh, "start")
+        runtime = await heard(await send("desk-2", 0, fresh + 10, pcm=b"\x01\x00" * 1600))
+        assert runtime.session.ended_at_ms is None and runtime.state == "live"  # a new recording goes on
+        assert runtime.feed is not None
+    finally:
+        await worker.close()
+        await web.close()
+        await bus.close()
+
+
+async def test_a_redis_loop_cancelled_as_its_reply_arrives_stops(redis_url: str) -> None:
+    """redis-py sends through ``asyncio.wait_for`` (a socket timeout is set), which on Python 3.11 loses a
+    cancellation landing as the send completes: the loop went on, and a worker dropping a room hung."""
+    r = aioredis.Redis.from_url(redis_url, socket_timeout=5)
+    reads: list[object] = []
+
+    async def tail() -> None:
+        while True:
+            reads.append(await r.xread({"tail": "$"}, count=10, block=1000))
+
+    try:
+        for _ in range(5):
+            task = asyncio.create_task(tail())
+            await asyncio.sleep(0.2)
+            await r.xadd("tail", {"x": 1})  # its reply wakes the loop, which sends the next read at once
+            async with asyncio.timeout(10):
+                await cancel_and_wait(task)
+            assert task.cancelled()
+    finally:
+        await r.aclose()
+
+
+async def test_a_command_whose_published_reply_was_missed_is_answered_once_from_the_kept_one(
+        client: aioredis.Redis, redis_url: str) -> None:
+    """A web node whose reply subscription is down (Redis restarted under it) misses the published answer;
+    it used to answer 503 for a caption the worker had applied, and the chair's resend applied it twice."""
+    await client.hset(ROOMS, "hall", session_json(SESSION))
+    await client.sadd(OPEN, "hall")
+    worker = Worker(client, RedisLog(client, redis_url), RedisBus(client), SYSTEM_CLOCK, recognizer_factory=None,
+                    translator=None, name="w1")
+    bus = RedisBus(client)
+    web = RemoteRooms(client, bus, RedisLog(client, redis_url), Store.open(Path(":memory:")), SYSTEM_CLOCK, "web-1")
+    try:
+        await web.refresh()  # the rooms, but no reply subscription: every published answer is missed
+        await worker.tick()
+        async with asyncio.timeout(10):
+            typed = await web.get("hall").perform(protocol.CaptionText("Said once", None))
+        assert typed is not None and typed.text == "Said once"
+        assert [c.text for c in await RedisLog(client, redis_url).captions_since("hall", "en", 0, 10)] == ["Said once"]
+    finally:
+        await worker.close()
+        await web.close()
+        await bus.close()
+
+
+def test_commands_and_audio_are_taken_in_the_order_redis_took_them_up_to_a_full_stream_s_end() -> None:
+    cmd, audio = b"as:r:{hall}:cmd", b"as:r:{hall}:audio"
+    nothing: dict[bytes, bytes] = {}
+    replies = [(cmd, [(b"105-0", nothing), (b"300-0", nothing)]),
+               (audio, [(b"100-0", nothing), (b"105-0", nothing), (b"200-0", nothing)])]  # audio filled its count of 3
+    order = [(name, text(entry_id)) for name, entry_id, _ in in_order(replies, 3)]
+    assert order == [("as:r:{hall}:audio", "100-0"), ("as:r:{hall}:audio", "105-0"),  # an id's tie: audio first
+                     ("as:r:{hall}:cmd", "105-0"), ("as:r:{hall}:audio", "200-0")]  # the pause waits: more audio
+    assert [text(e) for _, e, _ in in_order(replies, 4)][-1] == "300-0"  # nothing more to come: it is taken

@@ -123,3 +123,31 @@ async def test_after_redis_restarts_a_web_node_serves_again_and_chairs_commands_
     assert (status, body.get("title")) == (200, "Restarted"), body
     log = web.log.read_text(encoding="utf-8", errors="replace")
     assert "listening again" in log and "Traceback" not in log
+
+
+@pytest.mark.timeout(180)  # a worker stuck dropping the rooms it lost never serves them again: this fails, not hangs
+async def test_a_worker_whose_leases_lapsed_while_redis_was_paused_serves_its_rooms_again(
+        outage: tuple[Outage, Node]) -> None:
+    o, web = outage
+    worker = o.cluster.nodes[1]
+    async with aiohttp.ClientSession() as http:
+        await create(http, web, "lapsed")
+        async with http.post(f"{web.url}/api/sessions/lapsed/captions", json={"text": "Before"},
+                             headers=CHAIR_AUTH) as resp:
+            assert resp.status == 201, await resp.text()  # the worker serves the room
+        pid = o.redis_pid()
+        os.kill(pid, signal.SIGSTOP)
+        await asyncio.sleep(8)  # longer than a lease: the worker must drop its rooms, then take them again
+        os.kill(pid, signal.SIGCONT)
+        async with asyncio.timeout(60):
+            while True:
+                async with http.post(f"{web.url}/api/sessions/lapsed/captions", json={"text": "Back again"},
+                                     headers=CHAIR_AUTH) as resp:
+                    status, body = resp.status, await resp.json()
+                if status != 503:
+                    break
+                await asyncio.sleep(0.5)
+    assert (status, body.get("text")) == (201, "Back again"), body
+    log = worker.log.read_text(encoding="utf-8", errors="replace")
+    assert "room lapsed: lease lost" in log and "Traceback" not in log
+    assert log.count("took room lapsed") >= 2  # dropped, then taken again

@@ -21,6 +21,7 @@ from ..audio.formats import float_to_s16le
 from ..audio.resample import Samples
 from ..audio.sources import AudioSource
 from ..errors import AssistantError, ConfigError
+from ..tasks import cancel_and_wait
 from .audio import until_stopped
 from .core import Ack, CaptureStream, Ready, new_capture_buffer
 from .endpoint import audio_url, new_stream_id, raise_if_refused
@@ -107,8 +108,7 @@ async def stream_capture(
             link.report.connection_lost(reason, core.buffer.buffered / core.buffer.sample_rate, delay)
             await sleep(delay)
     finally:
-        capture.cancel()
-        await asyncio.gather(capture, return_exceptions=True)
+        await cancel_and_wait(capture)
 
 
 class _Link:
@@ -177,8 +177,7 @@ class _Link:
                 reader.result()
             raise
         finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            await cancel_and_wait(reader)
 
     async def _stream(self, ws: ClientConnection, capture: asyncio.Task[None], reader: asyncio.Task[None]) -> bool:
         loop = asyncio.get_running_loop()

@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 
 from ..hub import MemoryBus, Subscription, Topic
 from ..protocol import Frame, FrameKind
+from ..tasks import cancel_and_wait
 from .keys import UNREACHABLE, RoomKeys, text
 from .writer import FencedWriter
 
@@ -114,7 +115,6 @@ class RedisBus:
 
     async def close(self) -> None:
         if self._tail is not None:
-            self._tail.cancel()
-            await asyncio.gather(self._tail, return_exceptions=True)
+            await cancel_and_wait(self._tail)
             self._tail = None
         await self._local.close()

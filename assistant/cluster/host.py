@@ -20,7 +20,7 @@ import logging
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import redis.asyncio as aioredis
 
@@ -33,10 +33,11 @@ from ..protocol import Frame
 from ..server.runtime import RecognizerFactory, SessionRuntime
 from ..server.translation import Translating
 from ..session.core import Correct
+from ..tasks import cancel_and_wait
 from . import commands
 from .audio import AudioIn, parse_entry, play_file
 from .bus import LIVE_MAXLEN, STATE_TOPIC, RedisBus
-from .keys import NODES, REPLIES, UNREACHABLE, RoomKeys, dumps, text
+from .keys import KEPT_REPLY, KEPT_REPLY_MS, NODES, REPLIES, UNREACHABLE, RoomKeys, dumps, text
 from .redislog import RedisLog
 from .roomstore import RoomStore
 from .writer import FencedWriter, OnRoundTrip
@@ -44,7 +45,7 @@ from .writer import FencedWriter, OnRoundTrip
 log = logging.getLogger(__name__)
 
 READ_BLOCK_MS = 1000
-READ_COUNT = 50  # entries per stream and read: 5 s of audio, so a catch-up holds chair actions back < 2 s
+READ_COUNT = 50  # entries per stream and read: 5 s of audio
 # Audio that arrived this long ago (a takeover's backlog, the recording played while nobody owned the room)
 # is fed to recognition at CATCH_UP_SPEED × real time, not all at once: a recogniser handed its whole
 # backlog in one go would skip most of it as audio it cannot keep up with.
@@ -52,6 +53,33 @@ CATCH_UP_AFTER_MS = 1_500
 CATCH_UP_SPEED = 3.0
 READERS_EVERY_S = 1.0  # how often web nodes' reader counts are summed into the session
 STATE_FRAMES = ("status", "info", "readers")  # frames after which the room's state is written again
+
+
+Entry = tuple[str, bytes, dict[bytes, bytes]]  # stream, entry id, fields
+
+
+def in_order(replies: Iterable[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], count: int) -> list[Entry]:
+    """One ``XREAD`` of the commands and the audio, in the order Redis took them (an entry id is its clock).
+
+    A chair's End or pause acts on the audio sent before it, as on one server: the audio before it is
+    heard first. A stream that filled its ``count`` may hold more before a later entry of the other:
+    what comes after its last entry waits for the next read.
+    """
+    merged: list[tuple[tuple[int, int], str, bytes, dict[bytes, bytes]]] = []
+    until: tuple[int, int] | None = None
+    for key, entries in replies:
+        name = text(key)
+        merged += [(_clock_of(entry_id), name, entry_id, fields) for entry_id, fields in entries]
+        if entries and len(entries) >= count:
+            last = _clock_of(entries[-1][0])
+            until = last if until is None else min(until, last)
+    merged.sort(key=lambda e: (e[0], e[1]))
+    return [(name, entry_id, fields) for at, name, entry_id, fields in merged if until is None or at <= until]
+
+
+def _clock_of(entry_id: bytes) -> tuple[int, int]:
+    ms, n = text(entry_id).split("-")
+    return int(ms), int(n)
 
 
 class _StateBus:
@@ -179,19 +207,18 @@ class RoomHost:
                 log.warning("room %s: Redis unreachable (%s); retrying", self.session.id, exc)
                 await asyncio.sleep(0.5)
                 continue
-            for key, entries in replies or ():
-                name = text(key)
+            if replies:
                 self.active_ms = self._clock.now_ms()
-                for entry_id, fields in entries:
-                    if name == self.keys.commands:
-                        self._command(entry_id, fields)
-                    else:
-                        assert self.audio is not None
-                        entry = parse_entry(entry_id, fields)
-                        self.audio.receive(entry)
-                        if entry.samples and self._clock.now_ms() - entry.at_ms > CATCH_UP_AFTER_MS:
-                            await asyncio.sleep(entry.samples / SAMPLE_RATE / CATCH_UP_SPEED)
-                    positions[name] = text(entry_id)
+            for name, entry_id, fields in in_order(replies or (), READ_COUNT):
+                if name == self.keys.commands:
+                    self._command(entry_id, fields)
+                else:
+                    assert self.audio is not None
+                    entry = parse_entry(entry_id, fields)
+                    self.audio.receive(entry)
+                    if entry.samples and self._clock.now_ms() - entry.at_ms > CATCH_UP_AFTER_MS:
+                        await asyncio.sleep(entry.samples / SAMPLE_RATE / CATCH_UP_SPEED)
+                positions[name] = text(entry_id)
 
     def _command(self, entry_id: bytes, f: dict[bytes, bytes]) -> None:
         runtime = self.runtime
@@ -208,7 +235,10 @@ class RoomHost:
                 reply = commands.reply_ok(rid, caption, runtime.snapshot())
             except AssistantError as exc:
                 reply = commands.reply_error(rid, exc)
-            # After the action's own writes: the chair hears back once Redis has its caption.
+            # After the action's own writes: the chair hears back once Redis has its caption. The result is
+            # also kept: a web node that missed the message (its subscription was down) finds it there,
+            # rather than answering 503 for an action that was applied (sent again, it would be applied twice).
+            self.writer.submit("SET", KEPT_REPLY + rid, reply, "PX", KEPT_REPLY_MS)
             self.writer.submit("PUBLISH", REPLIES + node, reply)
         self.writer.submit("HSET", self.keys.meta, "cmd", entry_id)
 
@@ -250,9 +280,7 @@ class RoomHost:
 
     async def stop(self) -> None:
         """Stop serving: the loops, recognition and translation; queued writes are sent if the lease holds."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
         if self.runtime is not None:
             await self.runtime.close()
         if not self.writer.lost:

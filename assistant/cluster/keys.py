@@ -50,6 +50,8 @@ SOURCES = "as:sources"  # session id → the recording its owner plays (a path e
 WORKERS = "as:workers"
 NODES = "as:nodes"
 REPLIES = "as:reply:"  # + web node name: pub/sub channel of command results
+KEPT_REPLY = "as:kept:"  # + request id: a command's result, kept a minute (a published reply can be missed)
+KEPT_REPLY_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,10 @@ from ..session.core import ChairAction
 from ..store import Store
 from ..server import auth
 from ..server.rooms import session_exists
+from ..tasks import cancel_and_wait
 from . import commands
 from .bus import RedisBus
-from .keys import (NODES, OPEN, REPLIES, ROOMS, SESSION_KEYS, TOKENS, UNREACHABLE, WORKERS, RoomKeys,
+from .keys import (KEPT_REPLY, NODES, OPEN, REPLIES, ROOMS, SESSION_KEYS, TOKENS, UNREACHABLE, WORKERS, RoomKeys,
                    session_from, session_json, text)
 from .redislog import RedisLog
 from .remote import RemoteRoom, initial_state
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 POLL_S = 1.0  # how often rooms, tokens and keys are looked at again, and counts written
 NODE_TTL_MS = 5_000  # a web node silent this long is gone: its reader counts no longer count
 COMMAND_TIMEOUT_S = 12.0  # longer than a takeover (lease 5 s + scan + load)
+REPLY_GRACE_S = 2.0  # after a command's deadline, for its answer to come back
+KEPT_REPLY_POLL_S = 1.0  # a command unanswered this long looks for its kept answer, again every as long
 COMMAND_STREAM_LEN = 1000
 
 
@@ -123,9 +126,7 @@ class RemoteRooms:
         return self._targets.get(spoken, ())
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
         fields: dict[str, list[str]] = {}
         for sid, lang in self._counts:
             fields.setdefault(sid, []).append(f"{self.node}|{lang}")
@@ -152,7 +153,7 @@ class RemoteRooms:
                 pipe.xadd(keys.commands, {"a": commands.encode_action(action), "reply": self.node, "rid": rid,
                                           "deadline": deadline}, maxlen=COMMAND_STREAM_LEN, approximate=True)
                 await pipe.execute()
-            return await asyncio.wait_for(future, COMMAND_TIMEOUT_S)
+            return await self._reply(rid, future)
         except TimeoutError:
             raise UnavailableError(f"no recognition worker answered for room {session_id!r} in "
                                    f"{COMMAND_TIMEOUT_S:.0f} s (is one running? a takeover takes up to 10 s); "
@@ -161,6 +162,23 @@ class RemoteRooms:
             raise UnavailableError(f"this web node cannot reach Redis now ({exc}); try again") from None
         finally:
             self._pending.pop(rid, None)
+
+    async def _reply(self, rid: str, future: asyncio.Future[dict[str, Any]]) -> dict[str, Any]:
+        """The owner's answer: published to this node, or else kept in Redis (a message published while this
+        node's subscription was down is lost). The owner drops a command past its deadline, so once that
+        and :data:`REPLY_GRACE_S` have passed without an answer, it was not applied (TimeoutError)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + COMMAND_TIMEOUT_S + REPLY_GRACE_S
+        while True:
+            try:
+                async with asyncio.timeout(max(0.0, min(KEPT_REPLY_POLL_S, give_up - loop.time()))):
+                    return await asyncio.shield(future)
+            except TimeoutError:
+                kept: Any = await self._redis.get(KEPT_REPLY + rid)
+                if kept is not None:
+                    return json.loads(kept)  # type: ignore[no-any-return]
+                if loop.time() >= give_up:
+                    raise
 
     async def versions(self, session_id: str, caption_id: str) -> list[Caption]:
         return await self._log.translations_of(session_id, caption_id)
@@ -207,8 +225,9 @@ class RemoteRooms:
             return
         await self._bus.follow(session.id)  # first: later states arrive in order through the tail
         state: Any = await self._redis.get(RoomKeys(session.id).state)
-        self._rooms[session.id] = RemoteRoom(state or initial_state(session), clock=self._clock, send=self.send,
-                                             versions=self.versions, count=self.count)
+        state = state or initial_state(session, self.targets(session.source_lang))
+        self._rooms[session.id] = RemoteRoom(state, clock=self._clock, send=self.send, versions=self.versions,
+                                             count=self.count)
 
     def _mirror_session(self, session: Session) -> None:
         try:

@@ -30,6 +30,7 @@ from ..clock import Clock
 from ..errors import AssistantError
 from ..server.runtime import RecognizerFactory
 from ..server.translation import Translating, offered
+from ..tasks import cancel_and_wait
 from . import scripts
 from .bus import RedisBus
 from .host import RoomHost
@@ -181,8 +182,7 @@ class Worker:
     async def close(self) -> None:
         """Stop every room and give its lease back (a successor need not wait for it to expire)."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
         await asyncio.gather(*self.parking, return_exceptions=True)
         for sid in list(self.hosts):
             await self._drop(sid)

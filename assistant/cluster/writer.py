@@ -19,6 +19,7 @@ from typing import Callable
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from ..tasks import cancel_and_wait
 from . import scripts
 from .keys import UNREACHABLE
 
@@ -101,5 +102,4 @@ class FencedWriter:
 
     async def close(self) -> None:
         """Stop at once (what is still queued is dropped: call :meth:`drain` first to keep it)."""
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)

@@ -26,6 +26,7 @@ from ..errors import ProtocolError
 from ..hub import CaptionBus, MemoryBus
 from ..store import Store
 from ..store.log import LocalLog
+from ..tasks import cancel_and_wait
 from . import access, auth, chair, engines, floor, ingest, pages, programme, readers, roomsocket, speakers, staff
 from .boundary import MALFORMED_REQUESTS, error_middleware
 from .jobs import ExportJobs
@@ -108,9 +109,7 @@ def make_app(settings: Settings, *, transcriber: Transcriber | None = None, tran
         if on_ready is not None:
             on_ready(app)
         yield
-        for task in feeds:
-            task.cancel()
-        await asyncio.gather(*feeds, return_exceptions=True)
+        await cancel_and_wait(*feeds)
         await talks.close()
         await app[QUESTIONS].close()
         await sessions.close()

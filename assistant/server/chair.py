@@ -30,6 +30,7 @@ from .boundary import json_body, ws_close_with_error, ws_send_error
 from .keys import BUS, CLOCK, LOG, QUESTIONS, SESSIONS, SETTINGS
 from .limits import MessageBudget, admit
 from ..session.effects import CHAIR_TOPIC
+from ..tasks import cancel_and_wait
 from .readers import stream_captions
 from .rooms import Room, RoomRegistry
 from .sockets import chair_socket, open_socket
@@ -138,9 +139,7 @@ async def _serve_chair(runtime: Room, request: web.Request) -> web.WebSocketResp
                 await ws_close_with_error(ws, ProtocolError("send audio to /ws/audio/{session}, not here"))
                 break
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*tasks)
         bus.unsubscribe(captions)
         bus.unsubscribe(console)
     return ws

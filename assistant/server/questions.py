@@ -30,6 +30,7 @@ from ..session.effects import Publish
 from ..session.questions import (Question, QuestionBoard, QuestionEffect, QuestionJob, QuestionLimits,
                                  QuestionSaved, QuestionTextSaved, TranslateQuestion, VotesAdded)
 from ..store import Store
+from ..tasks import cancel_and_wait
 from .runtime import SessionRuntime
 from .sessions import Sessions
 from .translation import Translating
@@ -188,10 +189,7 @@ class QuestionDesk:
 
     async def close(self) -> None:
         """Cancel the translations still running (server shutdown); the store has everything else."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
 
 
 class QuestionDesks:

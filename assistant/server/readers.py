@@ -19,6 +19,7 @@ from ..captions import Caption, Correction
 from ..errors import LanguageError, ProtocolError
 from ..hub import Subscription, Topic
 from ..store.log import CaptionLog
+from ..tasks import cancel_and_wait
 from .boundary import ws_close_with_error, ws_send_error
 from .keys import BUS, CLOCK, LOG, QUESTIONS, SETTINGS, SPEAKERS
 from .limits import MessageBudget, admit
@@ -88,8 +89,7 @@ async def _serve_reader(app: web.Application, runtime: Room, ws: web.WebSocketRe
             elif msg.type == WSMsgType.BINARY:
                 await ws_send_error(ws, ProtocolError("readers send no binary frames"))
     finally:
-        writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
+        await cancel_and_wait(writer)
         bus.unsubscribe(sub)
         runtime.reader_left(lang)
 

@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 from .. import protocol
 from ..errors import ProtocolError
 from ..hub import Subscription, Topic
+from ..tasks import cancel_and_wait
 from . import access, ingest, pages
 from .boundary import ws_send_error
 from .keys import BUS, CLOCK, CONNECTIONS, SETTINGS, TALKS
@@ -59,8 +60,7 @@ async def room_ws(request: web.Request) -> web.StreamResponse:
                     except ProtocolError as exc:
                         await ws_send_error(ws, exc)
         finally:
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+            await cancel_and_wait(writer)
             bus.unsubscribe(sub)
         return ws
     finally:

@@ -26,6 +26,7 @@ from ..session.core import ChairAction, Correct
 from ..session.effects import CHAIR_TOPIC
 from ..errors import NotFoundError
 from ..store.log import RuntimeStore
+from ..tasks import cancel_and_wait
 from .translation import TranslationLanes, Translating
 
 log = logging.getLogger(__name__)
@@ -354,9 +355,6 @@ class SessionRuntime:
             self._readers_pending.cancel()
         self._end_feed()
         self._stop_english()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
         if self._lanes is not None:
             await self._lanes.close()

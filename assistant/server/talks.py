@@ -23,6 +23,7 @@ from ..hub import CaptionBus, Topic
 from ..programme import Programme, Talk
 from ..programme.rollover import EndTalk, HoldTalk, Rollover, StartTalk
 from ..store import Store
+from ..tasks import cancel_and_wait
 from .roomaudio import RoomAudio
 from .runtime import SessionRuntime
 from .sessions import Sessions
@@ -65,8 +66,7 @@ class TalkRooms:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
 
     async def _follow_the_clock(self) -> None:
         while True:

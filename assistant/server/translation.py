@@ -14,6 +14,7 @@ import logging
 from typing import Callable, Iterable, Protocol
 
 from ..session import TranslationJob
+from ..tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,4 @@ class TranslationLanes:
         self._tasks.clear()
         self._queues.clear()
         self._partials.clear()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*tasks)
