@@ -10,7 +10,7 @@ import os
 import signal
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import aiohttp
 import pytest
@@ -72,6 +72,18 @@ async def create(http: aiohttp.ClientSession, web: Node, sid: str) -> None:
     await asyncio.to_thread(wait_serving, web.url, sid)
 
 
+async def until_answered(http: aiohttp.ClientSession, method: str, url: str,
+                         body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A chair's command sent again after each 503 (no worker holds the room yet), for up to a minute."""
+    async with asyncio.timeout(60):
+        while True:
+            async with http.request(method, url, json=body, headers=CHAIR_AUTH) as resp:
+                status, answer = resp.status, await resp.json()
+            if status != 503:
+                return status, answer
+            await asyncio.sleep(0.5)
+
+
 @pytest.mark.timeout(180)
 async def test_while_redis_is_paused_a_web_node_says_busy_and_its_capture_station_loses_nothing(
         outage: tuple[Outage, Node]) -> None:
@@ -112,14 +124,7 @@ async def test_after_redis_restarts_a_web_node_serves_again_and_chairs_commands_
     o.start_redis()
     await asyncio.to_thread(wait_healthy, web.url, 30)
     async with aiohttp.ClientSession() as http:
-        async with asyncio.timeout(60):
-            while True:  # the worker takes its rooms again; until then a command is 503, and is sent again
-                async with http.patch(f"{web.url}/api/sessions/restart", json={"title": "Restarted"},
-                                      headers=CHAIR_AUTH) as resp:
-                    status, body = resp.status, await resp.json()
-                if status != 503:
-                    break
-                await asyncio.sleep(0.5)
+        status, body = await until_answered(http, "PATCH", f"{web.url}/api/sessions/restart", {"title": "Restarted"})
     assert (status, body.get("title")) == (200, "Restarted"), body
     log = web.log.read_text(encoding="utf-8", errors="replace")
     assert "listening again" in log and "Traceback" not in log
@@ -139,14 +144,8 @@ async def test_a_worker_whose_leases_lapsed_while_redis_was_paused_serves_its_ro
         os.kill(pid, signal.SIGSTOP)
         await asyncio.sleep(8)  # longer than a lease: the worker must drop its rooms, then take them again
         os.kill(pid, signal.SIGCONT)
-        async with asyncio.timeout(60):
-            while True:
-                async with http.post(f"{web.url}/api/sessions/lapsed/captions", json={"text": "Back again"},
-                                     headers=CHAIR_AUTH) as resp:
-                    status, body = resp.status, await resp.json()
-                if status != 503:
-                    break
-                await asyncio.sleep(0.5)
+        status, body = await until_answered(http, "POST", f"{web.url}/api/sessions/lapsed/captions",
+                                            {"text": "Back again"})
     assert (status, body.get("text")) == (201, "Back again"), body
     log = worker.log.read_text(encoding="utf-8", errors="replace")
     assert "room lapsed: lease lost" in log and "Traceback" not in log
