@@ -161,7 +161,8 @@ class _Link:
 
     async def _converse(self, ws: ClientConnection, capture: asyncio.Task[None]) -> bool:
         await self._send(ws)
-        ready = await asyncio.wait_for(self._until_ready(ws), self.ready_timeout_s)
+        async with asyncio.timeout(self.ready_timeout_s):  # (wait_for could lose a Ctrl-C's cancellation)
+            ready = await self._until_ready(ws)
         if ready is None:
             self.report.finished(self.core.stream_id, self.core.buffer.end)
             return True
