@@ -29,7 +29,7 @@ from ..clock import Clock
 from ..errors import NotFoundError
 from ..pcm import SAMPLE_RATE, AudioArray
 from ..server.runtime import Recognizer, RecognizerFactory, SessionRuntime
-from .keys import RoomKeys, dumps, text
+from .keys import RoomKeys, dumps, entry_clock, text
 from .writer import FencedWriter
 
 AUDIO_MAXLEN = 3000  # entries kept per room: about five minutes of 100 ms chunks (~10 MB)
@@ -74,7 +74,7 @@ def pcm_to_float(pcm: bytes) -> AudioArray:
 
 def before(entry_id: bytes) -> str:
     """The stream id just before ``entry_id`` (``XREAD`` reads after the id it is given)."""
-    ms, n = (int(x) for x in text(entry_id).split("-"))
+    ms, n = entry_clock(entry_id)
     return f"{ms}-{n - 1}" if n > 0 else f"{ms - 1}-18446744073709551615"
 
 

@@ -38,7 +38,7 @@ from ..tasks import cancel_and_wait
 from . import commands
 from .audio import AudioIn, parse_entry, play_file
 from .bus import LIVE_MAXLEN, STATE_TOPIC, RedisBus
-from .keys import KEPT_REPLY, KEPT_REPLY_MS, NODES, REPLIES, UNREACHABLE, RoomKeys, dumps, text
+from .keys import KEPT_REPLY, KEPT_REPLY_MS, NODES, REPLIES, UNREACHABLE, RoomKeys, dumps, entry_clock, text
 from .redislog import RedisLog
 from .roomstore import RoomStore
 from .writer import FencedWriter, OnRoundTrip
@@ -70,17 +70,12 @@ def in_order(replies: Iterable[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]
     until: tuple[int, int] | None = None
     for key, entries in replies:
         name = text(key)
-        merged += [(_clock_of(entry_id), name, entry_id, fields) for entry_id, fields in entries]
+        merged += [(entry_clock(entry_id), name, entry_id, fields) for entry_id, fields in entries]
         if entries and len(entries) >= count:
-            last = _clock_of(entries[-1][0])
+            last = entry_clock(entries[-1][0])
             until = last if until is None else min(until, last)
     merged.sort(key=lambda e: (e[0], e[1]))
     return [(name, entry_id, fields) for at, name, entry_id, fields in merged if until is None or at <= until]
-
-
-def _clock_of(entry_id: bytes) -> tuple[int, int]:
-    ms, n = text(entry_id).split("-")
-    return int(ms), int(n)
 
 
 class _StateBus:

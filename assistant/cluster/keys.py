@@ -156,6 +156,12 @@ def text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def entry_clock(entry_id: object) -> tuple[int, int]:
+    """A stream entry id ``ms-n`` as numbers: Redis's clock when it took the entry, then its order within that ms."""
+    ms, n = text(entry_id).split("-")
+    return int(ms), int(n)
+
+
 def seq_of(entry_id: object) -> int:
     """The seq of a caption log entry (its id is ``seq-0``)."""
     return int(text(entry_id).split("-", 1)[0])

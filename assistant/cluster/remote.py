@@ -28,7 +28,7 @@ Versions = Callable[[str, str], Awaitable[list[Caption]]]  # (room, caption id) 
 Count = Callable[[str, str, int], None]  # (room, lang, +1 / -1)
 
 
-def initial_state(session: Session, targets: tuple[str, ...] = ()) -> bytes:
+def initial_state(session: Session, targets: tuple[str, ...]) -> bytes:
     """What a room shows before any worker has taken it: its languages are those every live worker
     translates into (``targets``), as one server offers what its packages reach."""
     languages = [session.source_lang, *[t for t in targets if t != session.source_lang]]
