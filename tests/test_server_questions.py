@@ -138,6 +138,12 @@ async def test_refusals_say_what_to_do_and_when_to_try_again(aiohttp_client: Any
     assert too_long.status == 400 and body["error"]["code"] == "too_long" and "500" in body["error"]["message"]
     no_lang = await client.post(url, json={"text": "Hi?"}, headers=ASKER)
     assert no_lang.status == 400 and (await no_lang.json())["error"]["code"] == "unknown_language"
+    for field, raw in (("text", '"Half \\ud83d a face?"'), ("name", '"Ann\\u0000"')):  # JSON escapes, sent as such
+        body_text = '{"text": "Fine?", "lang": "en", "' + field + '": ' + raw + "}"
+        broken = await client.post(url, data=body_text, headers={**ASKER, "Content-Type": "application/json"})
+        message = (await broken.json())["error"]["message"]
+        assert broken.status == 400 and ("surrogate" if field == "text" else "control character") in message
+    assert (await client.get("/api/sessions/main/questions?lang=en", headers=ASKER)).status == 200
     await ask(client, "First?", "en")
     soon = await client.post(url, json={"text": "Second?", "lang": "en"}, headers=ASKER)
     body = await soon.json()

@@ -239,6 +239,13 @@ async def test_reader_sees_the_session_state_through_pause_resume_and_end(
     await chair.send_json({"type": "caption_text", "text": "Sentinel."})
     frames = await frames_until(reader, "caption")
     assert "status" not in [f["type"] for f in frames] and frames[-1]["text"] == "Sentinel."
+    # Pause or resume after the end is refused, saying why, on the console and over HTTP; nothing changes.
+    await chair.send_json({"type": "resume"})
+    error = (await frames_until(chair, "error"))[-1]
+    assert error["code"] == "ended" and "cannot resume" in error["message"]
+    refused = await client.post("/api/sessions/main/control", json={"action": "pause"}, headers=bearer(CHAIR))
+    assert refused.status == 400 and (await refused.json())["error"]["code"] == "ended"
+    assert client.server.app[SESSIONS].get("main").state == "ended"
 
     late = await client.ws_connect("/ws/captions/main")  # a reader who joins after the end is told at once
     assert (await next_status(late))["state"] == "ended"

@@ -8,7 +8,7 @@ import pytest
 
 from assistant import protocol
 from assistant.asr.types import PartialCaption
-from assistant.errors import LanguageError, NotFoundError
+from assistant.errors import LanguageError, NotFoundError, ProtocolError
 from assistant.captions import Session
 from assistant.session import SessionCore, TranslationJob
 from tests.helpers.session_replay import Replay
@@ -190,6 +190,21 @@ def test_end_closes_the_audio_and_typed_captions_are_timed_after_the_last_line()
     r.audio(1)  # a new recording (a capture station started again): the session goes on, no longer ended
     assert r.core.status("en").state == "live" and r.core.session.ended_at_ms is None
     assert r.sessions_saved[-1].ended_at_ms is None
+
+
+def test_an_ended_session_refuses_pause_and_resume_and_a_second_end_keeps_its_end() -> None:
+    r = Replay.of()
+    r.audio(2)
+    r.core.receive_chair_action(protocol.Control("end"), r.now_ms)
+    r.run()
+    ended_at, frames = r.core.session.ended_at_ms, len(r.frames["en"])
+    for action in ("pause", "resume", "start"):
+        with pytest.raises(ProtocolError) as info:
+            r.core.receive_chair_action(protocol.Control(action), r.now_ms + 1000)
+        assert info.value.code == "ended" and f"cannot {action}" in str(info.value)
+    r.core.receive_chair_action(protocol.Control("end"), r.now_ms + 2000)
+    r.run()
+    assert r.core.state == "ended" and r.core.session.ended_at_ms == ended_at and len(r.frames["en"]) == frames
 
 
 def test_unknown_languages_and_captions_are_narrow_errors() -> None:

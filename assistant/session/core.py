@@ -420,6 +420,9 @@ class SessionCore:
                 self._emit(Translate(job))
 
     def _control(self, action: str, now_ms: int) -> None:
+        if self.state == "ended" and action != "end":  # an End again changes nothing either
+            raise ProtocolError(f"this session has ended, so it cannot {action}: a new recording from the "
+                                "capture station makes it live again", code="ended")
         if action == "pause" and self.state == "live":
             self._paused.append([self.audio_position_ms, None])
             self._set_state("paused")
@@ -427,7 +430,7 @@ class SessionCore:
             if self._paused and self._paused[-1][1] is None:
                 self._paused[-1][1] = self.audio_position_ms
             self._set_state("live")
-        elif action == "end":
+        elif action == "end" and self.state != "ended":
             self._close_clause()
             if self._audio_open:
                 self._audio_open = False

@@ -41,12 +41,11 @@ devices for long). Every refusal says what to do and, where waiting helps, when.
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal, Union, get_args
 
-from .. import protocol
+from .. import protocol, validate
 from ..errors import LimitError, NotFoundError, ProtocolError
 from .effects import CHAIR_TOPIC, Publish
 
@@ -187,10 +186,10 @@ class _Window:
         self.times.append(now_ms)
 
 
-def clean_text(value: str) -> str:
-    """One line: control characters dropped, runs of white space made one space."""
-    kept = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in value)
-    return " ".join(kept.split())
+def clean_text(value: str, where: str) -> str:
+    """One line: runs of white space made one space; a control character or a lone surrogate is refused
+    (ProtocolError ``bad_message`` naming it), as in a caption: nothing a delegate typed is dropped."""
+    return validate.unicode(" ".join(value.split()), where)
 
 
 def sort_key(q: Question) -> tuple[int, int]:
@@ -274,13 +273,13 @@ class QuestionBoard:
     def submit(self, device: str, address: str, text: str, lang: str, name: str | None, now_ms: int) -> Question:
         """A delegate's question; LimitError or ProtocolError (with the fix) when refused."""
         lim = self.limits
-        text = clean_text(text)
+        text = clean_text(text, "the question")
         if not text:
             raise ProtocolError("the question is empty; type it, then send", code="empty")
         if len(text) > lim.max_chars:
             raise ProtocolError(f"the question is {len(text)} characters long; at most {lim.max_chars} "
                                 "fit: shorten it", code="too_long")
-        name = clean_text(name or "") or None
+        name = clean_text(name or "", "the name") or None
         if name is not None and len(name) > lim.max_name_chars:
             raise ProtocolError(f"the name is longer than {lim.max_name_chars} characters", code="too_long")
         if len(self._questions) >= lim.per_session:
