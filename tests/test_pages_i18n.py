@@ -313,6 +313,58 @@ async def test_plurals_cover_every_category_of_each_locale(chromium: Chromium, s
         assert counts[1][0] == "قارئ واحد"
 
 
+# The characters of ``text`` (and of the page as shown, its options included) that no installed font has:
+# each is drawn in the page's own font stack and compared with the empty box a missing glyph gets
+# (U+10FFFD, a private-use code point no font draws).
+MISSING_GLYPHS = r"""
+(function (text) {
+  var canvas = document.createElement("canvas"), size = 48;
+  canvas.width = canvas.height = size;
+  var g = canvas.getContext("2d", { willReadFrequently: true });
+  g.font = "28px " + getComputedStyle(document.body).fontFamily;
+  function draw(ch) {
+    g.clearRect(0, 0, size, size);
+    g.fillText(ch, 6, 36);
+    return Array.prototype.join.call(g.getImageData(0, 0, size, size).data);
+  }
+  var box = draw("\u{10FFFD}");
+  var shown = document.body.innerText + document.title +
+    Array.prototype.map.call(document.querySelectorAll("option"), function (o) { return o.textContent; }).join("");
+  var missing = [];
+  new Set(shown + text).forEach(function (ch) { if (!/\s/.test(ch) && draw(ch) === box) missing.push(ch); });
+  return missing.join("");
+})
+"""
+
+
+async def test_every_interface_language_is_drawn_in_real_letters(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    """A phone in any of the interface's languages (Bengali, Thai, Urdu, Hindi...) sees letters, not boxes:
+    the page as shown and every message of its catalogue. The fonts come with `make test`."""
+    shots = screenshot_dir(tmp_path)
+    async with running(settings) as (url, app), connect(chromium) as tools:
+        await say(url, "Good morning, everyone.")
+        page = await phone(tools, "en")
+        await page.goto(f"{url}/s/main")
+        await page.wait_for("!document.documentElement.classList.contains('i18n-pending')")
+        locales = await page.evaluate("I18N.catalogues['']")
+        assert {"bn", "hi", "th", "ur", "ar", "zh", "ja", "ko"} <= set(locales)
+        # The check itself sees a missing glyph (a code point no font has).
+        assert await page.evaluate(f"{MISSING_GLYPHS}('\\u{{F0000}}')") == "\U000f0000"
+        missing = {}
+        for ui in locales:
+            await page.goto(f"{url}/s/main?ui={ui}")
+            await page.wait_for(f"document.documentElement.lang === '{ui}' && "
+                                "document.querySelectorAll('#captions .cap').length === 1")
+            await page.click("#settings-btn")
+            catalogue = await page.evaluate(f"fetch('/static/i18n/{ui}.json').then(r => r.json())")
+            if found := await page.evaluate(f"{MISSING_GLYPHS}({json.dumps(''.join(map(str, catalogue.values())))})"):
+                missing[ui] = found
+            await page.screenshot(shots / f"delegate-{ui}-settings-360x640.png")
+        assert missing == {}
+        assert page.errors == []
+
+
 async def test_staff_and_chair_pages_speak_chinese(
         chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
     shots = screenshot_dir(tmp_path)
