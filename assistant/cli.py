@@ -21,6 +21,7 @@ import os
 import sys
 from importlib import metadata
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Sequence
 
 from . import validate
@@ -28,6 +29,7 @@ from .config import Settings, load
 from .errors import AssistantError, ConfigError
 
 if TYPE_CHECKING:
+    from .server.auth import TokenBook
     from .store import Store
 
 
@@ -119,14 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tokens", help="rotate the chair or staff token; chair tokens for one session")
     actions = p.add_subparsers(dest="tokens_action", metavar="ACTION", required=True, help="what to do")
-    a = actions.add_parser("rotate", help="replace the chair or staff token (good in every session)")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--redis", metavar="URL", help="a cluster's Redis, whose web nodes all take the change within "
+                                                      "a second (default: cluster.redis_url; unset: this machine's "
+                                                      "database)")
+    a = actions.add_parser("rotate", parents=[where], help="replace the chair or staff token (good in every session)")
     a.add_argument("role", choices=["chair", "staff"], help="whose token; the old one stops working")
-    a = actions.add_parser("issue", help="make a chair token good in one session only (printed once)")
+    a = actions.add_parser("issue", parents=[where], help="make a chair token good in one session only (printed once)")
     a.add_argument("role", choices=["chair"], help="the role it holds in that session")
     a.add_argument("--session", required=True, help="the session (room) it is good in")
-    a = actions.add_parser("list", help="list the tokens of single sessions (ids, never the tokens)")
+    a = actions.add_parser("list", parents=[where], help="list the tokens of single sessions (ids, never the tokens)")
     a.add_argument("--session", help="only this session's")
-    a = actions.add_parser("revoke", help="revoke a session's chair token by id, or all of a session's")
+    a = actions.add_parser("revoke", parents=[where],
+                           help="revoke a session's chair token by id, or all of a session's")
     a.add_argument("token_id", metavar="ID", nargs="?", help="the id `issue` and `list` show")
     a.add_argument("--session", help="revoke every token of this session")
     p.set_defaults(run=_tokens)
@@ -191,36 +198,71 @@ def _programme(args: argparse.Namespace) -> int:
 def _tokens(args: argparse.Namespace) -> int:
     import time
 
-    from .server import auth
     from .store import Store
 
+    settings = settings_of(args)
     now_ms = time.time_ns() // 1_000_000
-    store = Store.open(settings_of(args).storage.database_path)
+    url = args.redis or settings.cluster.redis_url
+    if url:
+        return _cluster_tokens(args, url, now_ms)
+    store = Store.open(settings.storage.database_path)
     try:
-        if args.tokens_action == "rotate":
-            token = auth.rotate(store, args.role, now_ms)
-            print(f"New {args.role} token (shown once; the old one no longer works):\n{token}")
-        elif args.tokens_action == "issue":
-            session = validate.session_id(args.session, "--session", error=ConfigError)
-            token_id, token = auth.issue_scoped(store, args.role, session, now_ms)
-            print(f"New chair token for session {session!r} only (id {token_id}; shown once, stored hashed):\n"
-                  f"{token}")
-            if store.programme.load().room(session) is not None:
-                print(f"note: {session!r} is a room of the programme: the token chairs every talk in it",
-                      file=sys.stderr)
-            elif not store.has_session(session):
-                print(f"note: session {session!r} has not run on this server yet; the token works once it does",
-                      file=sys.stderr)
-        elif args.tokens_action == "list":
-            _list_tokens(store, args.session)
-        else:
-            return _revoke_tokens(store, args.token_id, args.session, now_ms)
+        return _token_action(args, store, now_ms, lambda session: (
+            f"{session!r} is a room of the programme: the token chairs every talk in it"
+            if store.programme.load().room(session) is not None else
+            None if store.has_session(session) else
+            f"session {session!r} has not run on this server yet; the token works once it does"))
     finally:
         store.close()
+
+
+def _cluster_tokens(args: argparse.Namespace, url: str, now_ms: int) -> int:
+    """The same actions on a cluster's Redis (cluster.redis_url or --redis): every web node takes a new,
+    rotated or revoked token from there within a second."""
+    import redis
+
+    from .cluster.keys import ROOMS, UNREACHABLE
+    from .cluster.tokens import RedisTokens
+
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        code = _token_action(args, RedisTokens(client), now_ms, lambda session: (
+            None if client.hexists(ROOMS, session) else
+            f"the cluster has no session {session!r} yet; the token works once it is created"))
+    except UNREACHABLE as exc:
+        raise ConfigError(f"cannot reach the cluster's Redis at {url} ({exc}): check cluster.redis_url "
+                          "(or --redis) and that Redis runs") from exc
+    finally:
+        client.close()
+    if args.tokens_action == "rotate":
+        print(f"note: a node configured with its own {args.role} token (auth.{args.role}_token or "
+              f"ASSISTANT_{args.role.upper()}_TOKEN) sets that one again when it starts: change it there too",
+              file=sys.stderr)
+    return code
+
+
+def _token_action(args: argparse.Namespace, book: TokenBook, now_ms: int,
+                  note: Callable[[str], str | None]) -> int:
+    from .server import auth
+
+    if args.tokens_action == "rotate":
+        token = auth.rotate(book, args.role, now_ms)
+        print(f"New {args.role} token (shown once; the old one no longer works):\n{token}")
+    elif args.tokens_action == "issue":
+        session = validate.session_id(args.session, "--session", error=ConfigError)
+        token_id, token = auth.issue_scoped(book, args.role, session, now_ms)
+        print(f"New chair token for session {session!r} only (id {token_id}; shown once, stored hashed):\n"
+              f"{token}")
+        if (said := note(session)) is not None:
+            print(f"note: {said}", file=sys.stderr)
+    elif args.tokens_action == "list":
+        _list_tokens(book, args.session)
+    else:
+        return _revoke_tokens(book, args.token_id, args.session, now_ms)
     return 0
 
 
-def _list_tokens(store: Store, session: str | None) -> None:
+def _list_tokens(store: TokenBook, session: str | None) -> None:
     import datetime
 
     tokens = store.scoped_tokens(session)
@@ -233,7 +275,7 @@ def _list_tokens(store: Store, session: str | None) -> None:
         print(f"{t.id}\t{t.role}\t{t.session}\t{made:%Y-%m-%d %H:%M} UTC\t{state}")
 
 
-def _revoke_tokens(store: Store, token_id: str | None, session: str | None, now_ms: int) -> int:
+def _revoke_tokens(store: TokenBook, token_id: str | None, session: str | None, now_ms: int) -> int:
     if (token_id is None) == (session is None):
         raise ConfigError("give a token's id (see `assistant tokens list`) or --session ID, not both")
     count = store.revoke_scoped_tokens(token_id=token_id, session_id=session, at_ms=now_ms)

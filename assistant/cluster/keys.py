@@ -5,6 +5,7 @@ Global keys::
     as:rooms                hash   session id → Session (JSON): every session ever made
     as:open                 set    session ids that are served now (workers host each one)
     as:tokens / as:keys     hash   role → token hash / session id → session key hash
+    as:scoped               hash   token hash → a chair token of one room (ScopedToken JSON; revoked ones kept)
     as:sources              hash   session id → a recording its owner plays into the room
     as:workers / as:nodes   hash   worker / web node name → unix ms its heartbeat expires
 
@@ -38,6 +39,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..captions import Caption, Session
+from ..store import ScopedToken
 
 # What a Redis call raises while Redis cannot be reached (stopped, paused, restarting, the network).
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -46,6 +48,7 @@ ROOMS = "as:rooms"
 OPEN = "as:open"
 TOKENS = "as:tokens"
 SESSION_KEYS = "as:keys"
+SCOPED_TOKENS = "as:scoped"
 SOURCES = "as:sources"  # session id → the recording its owner plays (a path every worker can read)
 WORKERS = "as:workers"
 NODES = "as:nodes"
@@ -149,6 +152,14 @@ def session_from(raw: bytes | str) -> Session:
     d["languages"] = tuple(d["languages"])
     d["glossary"] = tuple(d["glossary"])
     return Session(**d)
+
+
+def scoped_json(t: ScopedToken) -> bytes:
+    return dumps(dataclasses.asdict(t))
+
+
+def scoped_from(raw: bytes | str) -> ScopedToken:
+    return ScopedToken(**json.loads(raw))
 
 
 def text(value: object) -> str:

@@ -1,8 +1,8 @@
 """The rooms of a cluster as one web node serves them (``app[SESSIONS]`` on a web node).
 
 Every second it looks at Redis: the open rooms (a room created on another web
-node is served here within a second), the session records, tokens and session
-keys (copied into the node's in-memory store, which the synchronous access
+node is served here within a second), the session records, tokens, rooms' own
+chair tokens (new and revoked) and session keys (copied into the node's in-memory store, which the synchronous access
 checks read), and it writes this node's heartbeat and its reader counts per
 room and language, which the rooms' owners sum. Nothing here outlives the
 process: a web node killed at any moment loses nothing.
@@ -27,14 +27,14 @@ from ..clock import Clock
 from ..errors import NotFoundError, UnavailableError
 from ..protocol import UpdateSession
 from ..session.core import ChairAction
-from ..store import Store
+from ..store import ScopedToken, Store
 from ..server import auth
 from ..server.rooms import session_exists
 from ..tasks import cancel_and_wait
 from . import commands
 from .bus import RedisBus
-from .keys import (KEPT_REPLY, NODES, OPEN, REPLIES, ROOMS, SESSION_KEYS, TOKENS, UNREACHABLE, WORKERS, RoomKeys,
-                   session_from, session_json, text)
+from .keys import (KEPT_REPLY, NODES, OPEN, REPLIES, ROOMS, SCOPED_TOKENS, SESSION_KEYS, TOKENS, UNREACHABLE, WORKERS,
+                   RoomKeys, scoped_from, scoped_json, session_from, session_json, text)
 from .redislog import RedisLog
 from .remote import RemoteRoom, initial_state
 
@@ -63,6 +63,7 @@ class RemoteRooms:
         self._counts: Counter[tuple[str, str]] = Counter()
         self._dirty: set[tuple[str, str]] = set()
         self._keys: dict[str, str] = {}
+        self._scoped: dict[str, ScopedToken] = {}  # token hash → chair token of one room, as Redis had it
         self._targets: dict[str, tuple[str, ...]] = {}  # spoken language → what every live worker translates it into
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -92,6 +93,15 @@ class RemoteRooms:
         if digest is not None:
             self._mirror.set_session_key_hash(session.id, digest, self._clock.now_ms())
         return self._rooms[session.id]
+
+    async def issue_chair_token(self, session_id: str) -> tuple[str, str]:
+        """A chair token for ``session_id`` alone (its id, the token): in Redis for every node, here at once."""
+        token, record = auth.new_scoped("chair", session_id, self._clock.now_ms())
+        digest = auth.hash_token(token)
+        await self._redis.hset(SCOPED_TOKENS, digest, scoped_json(record))
+        self._mirror.put_scoped_token(digest, record)
+        self._scoped[digest] = record
+        return record.id, token
 
     def get(self, session_id: str) -> RemoteRoom:
         room = self._rooms.get(session_id)
@@ -245,6 +255,7 @@ class RemoteRooms:
             pipe.hgetall(TOKENS)
             pipe.hgetall(SESSION_KEYS)
             pipe.hgetall(WORKERS)
+            pipe.hgetall(SCOPED_TOKENS)
             pipe.hset(NODES, self.node, now + NODE_TTL_MS)
             for sid, lang in self._dirty:
                 field, n = f"{self.node}|{lang}", self._counts[(sid, lang)]
@@ -252,7 +263,7 @@ class RemoteRooms:
                     pipe.hset(RoomKeys(sid).readers, field, n)
                 else:
                     pipe.hdel(RoomKeys(sid).readers, field)
-            open_ids, tokens, keys, workers, *_ = await pipe.execute()
+            open_ids, tokens, keys, workers, scoped, *_ = await pipe.execute()
         self._dirty = set()
         self._counts = Counter({k: n for k, n in self._counts.items() if n > 0})
         ids = sorted(text(i) for i in open_ids)
@@ -268,6 +279,11 @@ class RemoteRooms:
             if self._keys.get(sid) != current.get(sid) and sid in self._rooms:
                 self._mirror.set_session_key_hash(sid, current.get(sid), now)
         self._keys = current
+        chairs = {text(digest): scoped_from(raw) for digest, raw in scoped.items()}
+        for digest, record in chairs.items():  # new and revoked ones (a revoked token stays in Redis, marked)
+            if self._scoped.get(digest) != record:
+                self._mirror.put_scoped_token(digest, record)
+        self._scoped = chairs
         self._targets = _targets([json.loads(v) for v in workers.values()], now)
 
     async def _poll(self) -> None:

@@ -20,7 +20,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal, Mapping, Protocol
 from urllib.parse import quote, unquote
 
 from aiohttp import web
@@ -28,7 +28,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from .. import validate
 from ..errors import AuthError, ProtocolError
-from ..store import Store
+from ..store import ScopedToken, Store
 
 Role = Literal["chair", "staff"]
 ROLES: tuple[Role, ...] = ("chair", "staff")
@@ -81,10 +81,10 @@ def ensure_tokens(store: Store, configured: Mapping[Role, str], now_ms: int) -> 
     return issued
 
 
-def rotate(store: Store, role: Role, now_ms: int) -> str:
+def rotate(book: TokenBook, role: Role, now_ms: int) -> str:
     """Replace ``role``'s token with a new random one and return it (shown once)."""
     token = new_token()
-    store.set_token_hash(role, hash_token(token), now_ms)
+    book.set_token_hash(role, hash_token(token), now_ms)
     return token
 
 
@@ -157,16 +157,33 @@ def grant_of(store: Store, token: str | None) -> Grant | None:
     return Grant("chair", scoped.session)
 
 
-def issue_scoped(store: Store, role: Role, session_id: str, now_ms: int) -> tuple[str, str]:
-    """Make a token that holds ``role`` in session ``session_id`` only; return (its id, the token).
+class TokenBook(Protocol):
+    """Where the role tokens and the chair tokens of single sessions are kept: the SQLite store, or a
+    cluster's Redis (:class:`assistant.cluster.tokens.RedisTokens`)."""
 
-    The token is shown once and stored hashed; the id names it for ``assistant tokens revoke``.
-    """
+    def set_token_hash(self, role: str, digest: str, at_ms: int) -> None: ...
+
+    def add_scoped_token(self, token_id: str, digest: str, role: str, session_id: str, at_ms: int) -> None: ...
+
+    def scoped_tokens(self, session_id: str | None = None) -> list[ScopedToken]: ...
+
+    def revoke_scoped_tokens(self, *, token_id: str | None = None, session_id: str | None = None,
+                             at_ms: int) -> int: ...
+
+
+def new_scoped(role: Role, session_id: str, now_ms: int) -> tuple[str, ScopedToken]:
+    """A new token that holds ``role`` in session ``session_id`` only: (the token, its record). The id names
+    it for ``assistant tokens revoke``; only the token's hash is ever stored."""
     validate.session_id(session_id, "the session")
-    token = new_token()
-    token_id = secrets.token_hex(TOKEN_ID_BYTES)
-    store.add_scoped_token(token_id, hash_token(token), role, session_id, now_ms)
-    return token_id, token
+    return new_token(), ScopedToken(secrets.token_hex(TOKEN_ID_BYTES), role, session_id, now_ms, None)
+
+
+def issue_scoped(book: TokenBook, role: Role, session_id: str, now_ms: int) -> tuple[str, str]:
+    """Make and keep a token that holds ``role`` in session ``session_id`` only; return (its id, the token),
+    the token to be shown once."""
+    token, record = new_scoped(role, session_id, now_ms)
+    book.add_scoped_token(record.id, hash_token(token), role, session_id, now_ms)
+    return record.id, token
 
 
 # -- session keys ----------------------------------------------------------

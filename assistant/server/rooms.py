@@ -78,6 +78,9 @@ class RoomRegistry(Protocol):
     async def set_access(self, session_id: str, *, public: bool | None, key: str | None) -> None:
         """Make a session public or private and set (``key``) or remove (``""``) its key; None keeps."""
 
+    async def issue_chair_token(self, session_id: str) -> tuple[str, str]:
+        """A new chair token good in ``session_id`` alone, on every node: (its id, the token, to show once)."""
+
     def targets(self, spoken: str) -> tuple[str, ...]:
         """What a session spoken in ``spoken`` can be translated into here (may read the package folder)."""
 

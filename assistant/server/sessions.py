@@ -94,6 +94,9 @@ class Sessions:
         if public is not None and public != runtime.session.public:
             runtime.act(protocol.UpdateSession(title=None, glossary=None, public=public))
 
+    async def issue_chair_token(self, session_id: str) -> tuple[str, str]:
+        return auth.issue_scoped(self._store, "chair", session_id, self._clock.now_ms())
+
     async def close(self) -> None:
         """Stop every session's recognition and translation (server shutdown)."""
         for runtime in self._runtimes.values():

@@ -47,7 +47,6 @@ from .boundary import json_body
 from .exports import ExportWorker, Lane
 from .jobs import MAX_PUBLIC_TRANSLATING
 from .rooms import session_exists
-from .sessions import Sessions
 from .keys import CLOCK, EXPORT_JOBS, EXPORTS, LOG, SESSIONS, SETTINGS, STORE, TRANSLATOR
 
 log = logging.getLogger(__name__)
@@ -107,10 +106,6 @@ async def create_session(request: web.Request) -> web.Response:
         raise ProtocolError('"chair_token" must be true (a chair token for this session alone) or false')
     if sid in sessions or store.has_session(sid):
         raise session_exists(sid)
-    if chair_token and not isinstance(sessions, Sessions):
-        # The token would live in this web node's copy of the store alone; the cluster shares the global ones.
-        raise ProtocolError('"chair_token" is not offered by a cluster yet; use the chair token of the server',
-                            code="unsupported")
     now = request.app[CLOCK].now_ms()
     languages, glossary = _produced(request, body, lang)
     session = Session(id=sid, title=title, source_lang=lang, created_at_ms=now, languages=languages,
@@ -123,7 +118,7 @@ async def create_session(request: web.Request) -> web.Response:
     if key is not None:
         out["key"] = key
     if chair_token:
-        out["chair_token_id"], out["chair_token"] = auth.issue_scoped(store, "chair", sid, now)  # shown once
+        out["chair_token_id"], out["chair_token"] = await sessions.issue_chair_token(sid)  # shown once
     return web.json_response(out, status=201)
 
 

@@ -379,6 +379,13 @@ class Store:
         self._db.execute("INSERT INTO scoped_tokens (id, hash, role, session, created_at_ms) VALUES (?,?,?,?,?)",
                          (token_id, digest, role, session_id, at_ms))
 
+    def put_scoped_token(self, digest: str, token: ScopedToken) -> None:
+        """Store ``token`` as it is elsewhere (a cluster web node's copy of Redis), replacing any row with its
+        hash or id."""
+        self._db.execute("INSERT OR REPLACE INTO scoped_tokens (id, hash, role, session, created_at_ms, revoked_at_ms)"
+                         " VALUES (?,?,?,?,?,?)", (token.id, digest, token.role, token.session, token.created_at_ms,
+                                                   token.revoked_at_ms))
+
     def scoped_token(self, digest: str) -> ScopedToken | None:
         """The live (not revoked) scoped token with hash ``digest``, if any."""
         row = self._db.execute("SELECT id, role, session, created_at_ms, revoked_at_ms FROM scoped_tokens"
