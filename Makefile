@@ -15,8 +15,8 @@ CACHE  := build/pip-cache
 # (older Argos packages), so it is installed without them. Same pin as assistant/translate/engine.py.
 ARGOS_PY := argostranslate==1.11.0
 # Debian packages the tests drive: a real browser for the pages, with fonts for every interface language
-# (CJK; Arabic, Urdu, Devanagari, Bengali, Thai in fonts-noto-ui-core), ffmpeg for audio formats, poppler-utils to read the room cards Chromium prints to PDF,
-# Redis and nginx for the cluster (tests/test_cluster*.py start their own on free ports).
+# (CJK; Arabic, Urdu, Devanagari, Bengali, Thai in fonts-noto-ui-core), ffmpeg for audio formats,
+# poppler-utils to read the room cards Chromium prints to PDF, Redis and nginx for the cluster (tests/test_cluster*.py start their own on free ports).
 SYSTEM_PACKAGES := chromium ffmpeg fonts-wqy-microhei fonts-noto-ui-core poppler-utils redis-server nginx
 
 .PHONY: run test setup test-setup models languages system-packages bench clean

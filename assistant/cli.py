@@ -19,9 +19,9 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Sequence
 
 from . import validate

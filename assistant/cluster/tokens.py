@@ -20,7 +20,8 @@ from .keys import SCOPED_TOKENS, TOKENS, scoped_from, scoped_json, text
 
 
 class RedisTokens:
-    """The cluster's chair tokens of single rooms, through a (blocking) Redis client."""
+    """The cluster's tokens (the chair and staff tokens, and rooms' own chair tokens), through a blocking
+    Redis client."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
