@@ -179,8 +179,10 @@ async def print_pdf(page: Page, path: Path, width_in: float, height_in: float) -
 
 
 def page_texts(path: Path, pages: int) -> list[str]:
-    return [subprocess.run([need("pdftotext"), "-f", str(n), "-l", str(n), str(path), "-"], capture_output=True,
-                           text=True, check=True).stdout for n in range(1, pages + 1)]
+    # -raw: in the order drawn, and a "-" that ends a line kept (by default pdftotext takes it for a word's
+    # hyphenation and drops it: a key ending in "-" would lose it)
+    return [subprocess.run([need("pdftotext"), "-raw", "-f", str(n), "-l", str(n), str(path), "-"],
+                           capture_output=True, text=True, check=True).stdout for n in range(1, pages + 1)]
 
 
 async def test_room_cards_print_one_page_per_room_with_qr_address_and_languages(
