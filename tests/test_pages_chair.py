@@ -234,7 +234,7 @@ async def test_chair_makes_the_session_private_and_the_join_panel_carries_the_ke
         assert await chair.text("#access-apply") == "Make private"
         await chair.click("#key-generate")
         generated = await chair.evaluate("document.querySelector('#key-input').value")
-        assert re.fullmatch(r"[A-Za-z0-9_-]{10}", generated), generated
+        assert re.fullmatch(r"[2-9A-HJ-NP-Z]{12}", generated), generated
         assert runtime(app).session.public
         # A key the server would refuse is caught in the page.
         await fill(chair, "#key-input", "too short")

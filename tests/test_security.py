@@ -347,7 +347,7 @@ async def test_chair_changes_the_key_and_opens_the_session(client: TestClient[we
 async def test_staff_creating_a_private_session_without_key_gets_one_once(client: TestClient[web.Request, web.Application]) -> None:
     resp = await client.post("/api/sessions", json={"id": "closed", "public": False}, headers=bearer(STAFF))
     body = await resp.json()
-    assert resp.status == 201 and body["public"] is False and len(body["key"]) >= 16
+    assert resp.status == 201 and body["public"] is False and re.fullmatch(r"[2-9A-HJ-NP-Z]{20}", body["key"])
     assert body["url"].endswith(f"/s/closed?key={body['key']}")
     assert (await client.get(f"/s/closed?key={body['key']}")).status == 200
     assert (await client.get("/s/closed")).status == 401

@@ -35,7 +35,8 @@ ROLES: tuple[Role, ...] = ("chair", "staff")
 TOKEN_BYTES = 24
 SUBPROTOCOL_PREFIX = "bearer."
 SESSION_KEY_RE = validate.SESSION_KEY_RE
-SESSION_KEY_BYTES = 12
+KEY_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # 32 symbols, 5 bits each; the chair page uses the same
+SESSION_KEY_CHARS = 20  # 100 random bits
 TOKEN_ID_BYTES = 4  # a scoped token's public id: 8 hex digits, for listing and revoking
 
 
@@ -189,7 +190,9 @@ def issue_scoped(book: TokenBook, role: Role, session_id: str, now_ms: int) -> t
 # -- session keys ----------------------------------------------------------
 
 def new_session_key() -> str:
-    return secrets.token_urlsafe(SESSION_KEY_BYTES)
+    """A random key for a private session's link: digits and capitals with none that read alike (no 0/O,
+    1/I), and no "-" or "_", which a printed room card may break a line at, or a reader take for hyphenation."""
+    return "".join(secrets.choice(KEY_ALPHABET) for _ in range(SESSION_KEY_CHARS))
 
 
 def valid_session_key(key: object) -> str:

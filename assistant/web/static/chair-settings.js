@@ -5,8 +5,9 @@
   var CC = window.CC, $ = CC.$, state = C.state, t = CC.t;
 
   var KEY_RE = /^[!-~]{8,128}$/;  // the server's rule: printable ASCII, no spaces
-  var KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";  // 64: url-safe
-  var GENERATED_KEY_CHARS = 10;  // 60 random bits: plenty for a room's link, short enough to read out
+  // 32 symbols that cannot be misread (no 0/O, 1/I) nor broken at on a printed card ("-"), as the server's keys
+  var KEY_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+  var GENERATED_KEY_CHARS = 12;  // 60 random bits: plenty for a room's link, short enough to read out
   var SAVED_SHOWN_MS = 3000;
 
   // -- title and glossary ------------------------------------------------------------------------
@@ -38,7 +39,7 @@
   function generateKey() {
     var a = new Uint8Array(GENERATED_KEY_CHARS);
     crypto.getRandomValues(a);
-    return Array.prototype.map.call(a, function (b) { return KEY_ALPHABET[b & 63]; }).join("");
+    return Array.prototype.map.call(a, function (b) { return KEY_ALPHABET[b & 31]; }).join("");
   }
   /** Why the server would refuse ``key`` as a session key, or "". */
   function keyProblem(key) {
