@@ -30,7 +30,6 @@ from .errors import AssistantError, ConfigError
 
 if TYPE_CHECKING:
     from .server.auth import TokenBook
-    from .store import Store
 
 
 DISTRIBUTION = "assistant"
@@ -206,12 +205,16 @@ def _tokens(args: argparse.Namespace) -> int:
     if url:
         return _cluster_tokens(args, url, now_ms)
     store = Store.open(settings.storage.database_path)
+
+    def note(session: str) -> str | None:
+        if store.programme.load().room(session) is not None:
+            return f"{session!r} is a room of the programme: the token chairs every talk in it"
+        if not store.has_session(session):
+            return f"session {session!r} has not run on this server yet; the token works once it does"
+        return None
+
     try:
-        return _token_action(args, store, now_ms, lambda session: (
-            f"{session!r} is a room of the programme: the token chairs every talk in it"
-            if store.programme.load().room(session) is not None else
-            None if store.has_session(session) else
-            f"session {session!r} has not run on this server yet; the token works once it does"))
+        return _token_action(args, store, now_ms, note)
     finally:
         store.close()
 
@@ -226,9 +229,8 @@ def _cluster_tokens(args: argparse.Namespace, url: str, now_ms: int) -> int:
 
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     try:
-        code = _token_action(args, RedisTokens(client), now_ms, lambda session: (
-            None if client.hexists(ROOMS, session) else
-            f"the cluster has no session {session!r} yet; the token works once it is created"))
+        code = _token_action(args, RedisTokens(client), now_ms, lambda session: None if client.hexists(ROOMS, session)
+                             else f"the cluster has no session {session!r} yet; the token works once it is created")
     except UNREACHABLE as exc:
         raise ConfigError(f"cannot reach the cluster's Redis at {url} ({exc}): check cluster.redis_url "
                           "(or --redis) and that Redis runs") from exc

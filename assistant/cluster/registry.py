@@ -5,8 +5,8 @@ node is served here within a second), the session records, tokens, rooms' own
 chair tokens (new and revoked) and session keys (copied into the node's
 in-memory store, which the synchronous access checks read), and it writes this
 node's heartbeat and its reader counts per room and language, which the rooms'
-owners sum. Nothing here outlives the
-process: a web node killed at any moment loses nothing.
+owners sum. Nothing here outlives the process: a web node killed at any moment
+loses nothing.
 """
 
 from __future__ import annotations
