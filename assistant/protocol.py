@@ -189,10 +189,18 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
 
 
 def load_json(raw: str | bytes, what: str, *, fix: str = 'send a JSON object with a "type" field') -> object:
-    """``json.loads`` that raises only ProtocolError (also for absurd nesting or numbers)."""
+    """``json.loads`` that raises only ProtocolError (also for absurd nesting or numbers).
+
+    Bytes must be UTF-8 (RFC 8259 §8.1), strictly: ``json.loads`` would also take UTF-16 or UTF-32
+    and let UTF-8-encoded surrogates through."""
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw  # a leading BOM is ignored
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"{what} is not UTF-8 text (byte {exc.start} cannot be read as UTF-8); "
+                            "send JSON encoded as UTF-8") from None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
         raise ProtocolError(f"{what} is not JSON (or nested too deeply); {fix}") from None
 
 

@@ -497,6 +497,8 @@ async def test_connections_per_address_are_limited_on_every_socket(aiohttp_clien
     ("GET", "/api/sessions/main/transcript.exe", {}, 400, "bad_format"),
     ("POST", "/api/sessions/main/captions", {"data": b"{not json"}, 400, "bad_message"),
     ("POST", "/api/sessions/main/captions", {"data": b"[" * 100_000}, 400, "bad_message"),
+    ("POST", "/api/sessions/main/captions", {"data": '{"text": "hi"}'.encode("utf-16")}, 400, "bad_message"),
+    ("POST", "/api/sessions/main/captions", {"data": b'{"text": "\xed\xa0\xbd"}'}, 400, "bad_message"),
     ("POST", "/api/sessions/main/captions", {"json": ["text"]}, 400, "bad_message"),
     ("POST", "/api/sessions/main/captions", {"json": {"text": "x" * 2001}}, 400, "bad_message"),
     ("POST", "/api/sessions/main/captions", {"json": {"text": 5}}, 400, "bad_message"),
@@ -516,6 +518,18 @@ async def test_bad_requests_get_json_errors_with_a_fix(client: TestClient[web.Re
     body = await resp.json()
     assert resp.status == status and body["error"]["code"] == code, body
     assert len(body["error"]["message"]) > 10 and "Traceback" not in body["error"]["message"]
+
+
+async def test_a_json_body_is_read_as_utf_8_and_a_leading_bom_is_ignored(
+        client: TestClient[web.Request, web.Application]) -> None:
+    resp = await client.post("/api/sessions/main/captions", data='{"text": "Grüße"}'.encode("utf-16-le"),
+                             headers=bearer(CHAIR))
+    body = await resp.json()
+    assert resp.status == 400 and "not UTF-8" in body["error"]["message"], body
+    resp = await client.post("/api/sessions/main/captions", data=b"\xef\xbb\xbf" + '{"text": "Grüße"}'.encode(),
+                             headers=bearer(CHAIR))
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["text"] == "Grüße"
 
 
 class ExplodingStore(Store):
