@@ -41,9 +41,11 @@ def _dump(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def hello(session: Session, lang: str, languages: tuple[str, ...], latest_seq: int, *, reset: bool = False) -> Frame:
+def hello(session: Session, lang: str, languages: tuple[str, ...], latest_seq: int, *, reset: bool = False,
+          questions: bool = True) -> Frame:
     """The first frame on a reader socket; ``reset`` says the client's ``since`` was beyond this stream's end
-    (the store was reset), so the stream starts again from its first caption."""
+    (the store was reset), so the stream starts again from its first caption; ``questions`` False (sent as
+    ``"questions": false``) says this server takes no questions from the floor (a cluster's web node)."""
     d: dict[str, Any] = {
         "type": "hello", "protocol": PROTOCOL_VERSION, "session": session.id, "title": session.title,
         "source_lang": session.source_lang, "lang": lang, "languages": list(languages),
@@ -51,6 +53,8 @@ def hello(session: Session, lang: str, languages: tuple[str, ...], latest_seq: i
     }
     if reset:
         d["reset"] = True
+    if not questions:
+        d["questions"] = False
     return Frame("hello", _dump(d))
 
 

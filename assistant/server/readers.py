@@ -72,7 +72,7 @@ async def _serve_reader(app: web.Application, runtime: Room, ws: web.WebSocketRe
     writer = asyncio.create_task(stream_captions(
         runtime, ws, sub, lang, since, app[LOG],
         questions=(lambda always: desk.snapshot_frame(lang, always=always)) if desk is not None else None,
-        speaker=(lambda: speakers.frame(sid)) if speakers is not None else None))
+        speaker=(lambda: speakers.frame(sid)) if speakers is not None else None, floor=desks is not None))
     writer.add_done_callback(lambda task: _writer_stopped(task, ws))
     budget = MessageBudget.of(app[SETTINGS].limits)
     try:
@@ -109,20 +109,22 @@ def _writer_stopped(task: asyncio.Task[None], ws: web.WebSocketResponse) -> None
 async def stream_captions(runtime: Room, ws: web.WebSocketResponse, sub: Subscription,
                           lang: str, since: int, store: CaptionLog, *,
                           questions: Callable[[bool], protocol.Frame | None] | None = None,
-                          speaker: Callable[[], protocol.Frame | None] | None = None) -> None:
+                          speaker: Callable[[], protocol.Frame | None] | None = None,
+                          floor: bool = True) -> None:
     """Write one reader's stream: hello, the captions after ``since``, then live frames from ``sub``.
 
     ``questions(always)`` gives the floor's ``questions`` snapshot: after hello when any
     question is visible (a client forgets its questions on hello), and after every resync
-    (the frames a lagging reader lost may have changed or removed one).
+    (the frames a lagging reader lost may have changed or removed one). ``floor`` False: this
+    server takes no questions (hello says so, and the pages offer none).
     """
     sid = runtime.session.id
     latest = await store.latest_seq(sid, lang)
     reset = since > latest  # the client saw captions this store does not have (it was reset): start over
     if reset:
         since = 0
-    await ws.send_frame(protocol.hello(runtime.session, lang, runtime.languages(), latest, reset=reset).data,
-                        WSMsgType.TEXT)
+    await ws.send_frame(protocol.hello(runtime.session, lang, runtime.languages(), latest, reset=reset,
+                                       questions=floor).data, WSMsgType.TEXT)
     if questions is not None and (snapshot := questions(False)) is not None:
         await ws.send_frame(snapshot.data, WSMsgType.TEXT)
     if speaker is not None and (now_speaking := speaker()) is not None:

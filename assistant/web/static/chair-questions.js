@@ -44,7 +44,7 @@
 
   var sessionId = decodeURIComponent(location.pathname.replace(/\/+$/, "").split("/").pop() || "");
   var tokenKey = "cc.chair." + sessionId;  // where chair.js keeps the token (this tab only)
-  var state = { questions: {}, merging: null, error: "" };
+  var state = { questions: {}, merging: null, error: "", off: false };
   var ui = {};
 
   function build() {
@@ -146,7 +146,7 @@
     return CC.fetchJson("/api/sessions/" + encodeURIComponent(sessionId) + "/questions" + path, options);
   }
   function load() {
-    if (!CC.sessionStore.get(tokenKey)) return;
+    if (!CC.sessionStore.get(tokenKey) || state.off) return;
     api("GET", "").then(function (view) {
       (view.questions || []).forEach(upsert);
       render();
@@ -181,7 +181,12 @@
   }
   document.addEventListener("cc:frame", function (ev) {
     var f = ev.detail || {};
-    if (f.type === "hello") load();
+    if (f.type === "hello") {
+      /* A server that takes no questions (a cluster's web node says "questions": false): no panel. */
+      state.off = f.questions === false;
+      if (ui.panel) ui.panel.hidden = state.off;
+      load();
+    }
     else if (f.type === "moderation") { upsert(f); render(); }
   });
   setInterval(function () { if (!document.hidden) load(); }, REFRESH_MS);

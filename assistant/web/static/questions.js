@@ -57,7 +57,8 @@
     voted: {},           // id -> true
     limits: { max_chars: DEFAULT_MAX_CHARS, max_name_chars: 60 },
     sending: false,
-    status: null         // {key, vars, error} shown under the form
+    status: null,        // {key, vars, error} shown under the form
+    off: false           // the server takes no questions (hello said "questions": false)
   };
 
   // -- the page's parts ---------------------------------------------------------------------
@@ -266,6 +267,10 @@
   document.addEventListener("cc:frame", function (ev) {
     var f = ev.detail || {};
     if (f.type === "hello") {
+      /* A server that takes no questions (a cluster's web node says "questions": false) offers none. */
+      state.off = f.questions === false;
+      ui.button.hidden = state.off;
+      if (state.off) setOpen(false);
       if (f.session && f.session !== sessionId) {  // the room page moved on to the next talk
         sessionId = f.session;
         state.mine = [];
@@ -311,7 +316,7 @@
   }
   var refreshing = null;
   function refreshMine() {
-    if (!state.lang || refreshing) return;
+    if (!state.lang || refreshing || state.off) return;
     refreshing = request("GET", "", null, "lang=" + encodeURIComponent(state.lang)).then(function (view) {
       state.mine = view.mine || [];
       state.voted = {};
