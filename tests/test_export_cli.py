@@ -73,7 +73,7 @@ def test_zip_progress_counts_all_entries(tmp_path: Path) -> None:
     code, _, err = run(make_store(), "day1", "--format", "zip", "--lang", "en", "--out", str(tmp_path / "x.zip"))
     assert code == 0
     total = LONG_CAPTIONS * len(FORMATS)
-    assert f"x.zip: 100%" in err and f"{total}/{total}" in err
+    assert "x.zip: 100%" in err and f"{total}/{total}" in err
     assert f"({total} captions" in err
 
 

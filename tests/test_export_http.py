@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestClient
 
 from assistant.captions import Caption
 from assistant.config import Settings
-from assistant.export import FORMATS, filename
+from assistant.export import FORMATS
 from assistant.server.app import make_app
 from assistant.server.keys import STORE
 from assistant.translate import FakeTranslator, TranslationService

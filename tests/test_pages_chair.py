@@ -13,7 +13,6 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import aiohttp
-import numpy as np
 import pytest
 from aiohttp import web
 

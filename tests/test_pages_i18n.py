@@ -23,7 +23,6 @@ import pytest
 from aiohttp import web
 
 from assistant.config import Settings
-from assistant.asr.types import PartialCaption
 from assistant.server.app import make_app
 from tests.helpers.recognizers import go_live, silent_factory
 from assistant.server.keys import SESSIONS

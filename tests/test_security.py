@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError, web
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from assistant.asr.runner import RecognizerRunner

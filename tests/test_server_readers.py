@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, AsyncIterator, Callable, Literal
+from typing import Any
 
 import pytest
 from aiohttp import WSMsgType
