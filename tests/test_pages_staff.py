@@ -18,8 +18,10 @@ from aiohttp import web
 from assistant.config import Settings
 from assistant.server.app import make_app
 from assistant.server.keys import SESSIONS
+from assistant.server.runtime import SessionRuntime
 from tests.browser import DESKTOP, PHONE, Chromium, Page, chromium, connect, screenshot_dir, serve
 from tests.conftest import CHAIR, STAFF, ManualClock, bearer
+from tests.helpers.recognizers import go_live, silent_factory
 from tests.test_pages_delegate import PrefixTranslator
 
 __all__ = ["chromium"]
@@ -81,6 +83,50 @@ async def test_staff_downloads_exports_with_the_token(chromium: Chromium, settin
         await other.wait_for("document.querySelectorAll('.session').length === 1")
         assert await other.evaluate("location.hash") == ""
         await other.screenshot(screenshot_dir(tmp_path) / "staff-360x640.png")
+
+
+async def test_staff_see_each_live_room_s_readers_lag_and_audio(chromium: Chromium, settings: Settings,
+                                                                 tmp_path: Path) -> None:
+    app = make_app(settings, clock=ManualClock().clock, recognizer_factory=silent_factory)
+    async with serve(app) as url, connect(chromium) as tools, aiohttp.ClientSession() as http:
+        room = app[SESSIONS].get("main")
+        assert isinstance(room, SessionRuntime)
+        readers = [await http.ws_connect(f"{url}/ws/captions/main?lang=en") for _ in range(3)]
+        go_live(room, lag_ms=1500)
+        page = await tools.new_page(DESKTOP)
+        await page.goto(f"{url}/staff#token={STAFF}")
+        live = ".session[data-id=main] .live"
+        text = await page.wait_for(f"!document.querySelector('{live}').hidden && "
+                                   f"document.querySelector('{live}').textContent")
+        assert text.startswith("3 readers (en 3)") and "captions 1.5 s behind the speech" in text, text
+        assert "audio −" in text or "audio -" in text, text
+        assert not await page.evaluate(f"document.querySelector('{live}').classList.contains('slow')")
+
+        go_live(room, lag_ms=12_000)  # recognition falls behind: the line says so, in red, at the next refresh
+        await readers.pop().close()
+        await page.evaluate("window.staffDebug.refreshLive()")
+        text = await page.wait_for(f"document.querySelector('{live}.slow') && "
+                                   f"document.querySelector('{live}').textContent")
+        assert text.startswith("2 readers (en 2)"), text
+        assert "captions 12 s behind the speech: recognition is not keeping up on this machine" in text, text
+        await page.screenshot(screenshot_dir(tmp_path) / "staff-live-1280x800.png")
+
+        chinese = await tools.new_page(PHONE, mobile=True)
+        await chinese.goto(f"{url}/staff?ui=zh#token={STAFF}")
+        text = await chinese.wait_for(f"!document.querySelector('{live}').hidden && "
+                                      f"document.querySelector('{live}').textContent")
+        assert "2 位读者" in text and "字幕比讲话晚 12 秒" in text, text
+        await chinese.screenshot(screenshot_dir(tmp_path) / "staff-live-zh-360x640.png")
+
+        async with http.post(f"{url}/api/sessions/main/control", json={"action": "end"},
+                             headers=bearer(CHAIR)) as r:
+            assert r.status == 200, await r.text()
+        await chinese.evaluate("window.staffDebug.refreshLive()")  # (the tab in front: a hidden one waits)
+        await chinese.wait_for(f"document.querySelector('{live}').hidden")  # an ended room has no "now"
+        assert await chinese.text(".session[data-id=main] .pill") == "已结束"
+        assert page.errors == [] and chinese.errors == []
+        for ws in readers:
+            await ws.close()
 
 
 async def test_landing_lists_live_sessions_with_qr(chromium: Chromium, settings: Settings, tmp_path: Path) -> None:

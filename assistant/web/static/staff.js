@@ -13,6 +13,11 @@ window.I18N.ready.then(function () {
                  ["docx", "staff.format_word"]];
   var STATES = { live: "state.live", paused: "state.paused", idle: "state.idle", ended: "state.ended" };
   var BYTE_UNITS = [[1048576, "megabyte"], [1024, "kilobyte"], [1, "byte"]];
+  // A room's "now" line (readers, how far captions trail the speech, the audio) is refreshed this often, and
+  // calls recognition slow past SLOW_MS behind (the delegate page says "N s behind" from 4 s).
+  var LIVE_REFRESH_MS = 10000;
+  var SLOW_MS = 10000;
+  var LIVE_LANGUAGES_SHOWN = 6;
   var shown = null;  // the sessions on screen, redrawn when the interface language changes
   var statusLine = null;  // [key, values] of the status line
   var offered = null;  // GET /api/languages: {spoken: [...], targets: {spoken: [...]}}
@@ -99,6 +104,7 @@ window.I18N.ready.then(function () {
           el("code", { text: s.id }),
           el("span", { class: "muted", text: started })
         ]),
+        liveLine(s),
         langs.length ? el("table", { class: "exports" }, [el("tbody", {}, rows)])
                      : el("p", { class: "muted", text: t("staff.no_captions") }),
         el("div", { class: "row session-actions" }, [
@@ -110,6 +116,55 @@ window.I18N.ready.then(function () {
       ]));
     });
   }
+
+  /* How a room running now is doing, at a glance: its readers (by language), how far its captions trail the
+     speech, the audio coming in. Empty for a room that is not live or paused. */
+  function liveLine(s) {
+    var line = el("p", { class: "live", dataset: { id: s.id } });
+    fillLive(line, s);
+    return line;
+  }
+  function fillLive(line, s) {
+    line.textContent = "";
+    line.classList.remove("slow");
+    line.hidden = s.state !== "live" && s.state !== "paused";
+    if (line.hidden) return;
+    var readers = s.readers || {}, langs = Object.keys(readers).filter(function (l) { return readers[l] > 0; });
+    langs.sort(function (a, b) { return readers[b] - readers[a] || (a < b ? -1 : 1); });
+    var total = langs.reduce(function (n, l) { return n + readers[l]; }, 0);
+    var parts = [el("span", { class: "live-readers", text: t("staff.live_readers", { count: total }) +
+      (langs.length ? " (" + langs.slice(0, LIVE_LANGUAGES_SHOWN).map(function (l) { return l + " " + readers[l]; })
+        .join(" · ") + (langs.length > LIVE_LANGUAGES_SHOWN ? " …" : "") + ")" : "") })];
+    if (s.state === "live" && s.speech !== false) {
+      if (typeof s.lag_ms === "number") {
+        var seconds = (s.lag_ms / 1000).toLocaleString(I18N.locale, { maximumFractionDigits: 1 });
+        var slow = s.lag_ms >= SLOW_MS;
+        line.classList.toggle("slow", slow);
+        parts.push(el("span", { class: "live-lag", text: t(slow ? "staff.live_slow" : "staff.live_behind", { seconds: seconds }) }));
+      }
+      parts.push(el("span", { class: "live-audio", text: s.audio_source && typeof s.level_db === "number"
+        ? t("staff.live_audio", { level: Math.round(s.level_db).toLocaleString(I18N.locale) }) : t("staff.live_no_audio") }));
+    }
+    parts.forEach(function (p) { line.appendChild(p); });
+  }
+  /* The "now" lines and states of the rooms on screen, again (the export tables are left as they are). */
+  async function refreshLive() {
+    if (!shown || !token || document.hidden) return;
+    try {
+      var data = await CC.fetchJson("/api/sessions", { headers: authHeaders(), cache: "no-store" });
+      (data.sessions || []).forEach(function (s) {
+        var section = document.querySelector(".session[data-id='" + cssEscape(s.id) + "']");
+        if (!section) return;
+        var pill = section.querySelector(".meta .pill");
+        pill.dataset.state = s.state;
+        pill.textContent = STATES[s.state] ? t(STATES[s.state]) : s.state;
+        fillLive(section.querySelector(".live"), s);
+        shown = shown.map(function (old) { return old.id === s.id ? s : old; });
+      });
+    } catch (e) { /* the next refresh tries again; "Show sessions" says what is wrong */ }
+  }
+  setInterval(refreshLive, LIVE_REFRESH_MS);
+  window.staffDebug = { refreshLive: refreshLive };
 
   /* Whether a room gets a card when cards are printed (rooms still running do, by default); a private room's
      card carries its key, so one not made in this tab asks for it. */
