@@ -183,7 +183,8 @@ class Counting:
         self.beam = request.beam_size or 1
         if self.log is not None:  # --pass-log: what each pass cost, to fit --fixed-cost's model
             text = "".join(w.text for w in result.words)
-            print(json.dumps({"window_s": (request.end_sample - request.start_sample) / SAMPLE_RATE,
+            print(json.dumps({"start_s": round(request.start_sample / SAMPLE_RATE, 2),
+                              "window_s": (request.end_sample - request.start_sample) / SAMPLE_RATE,
                               "beam": self.beam, "words": len(result.words), "chars": len(text),
                               "prefix_words": len(request.prefix), "prompt_chars": len(request.prompt),
                               "compute_ms": result.compute_ms, "text": text,
@@ -229,6 +230,9 @@ async def run_real(runner: RecognizerRunner, audio: np.ndarray) -> list[tuple[fl
     return events
 
 
+LATEST_SHOWN = 8  # --diff: the words whose final came latest
+
+
 def measure(events: list[tuple[float, RecognizerEvent]], off: list[dict[str, Any]], lang: str) -> dict[str, Any]:
     """Per-word final and first-seen latency (s) against the offline word ends, as wordlat.py product does."""
     for w in off:
@@ -256,6 +260,8 @@ def measure(events: list[tuple[float, RecognizerEvent]], off: list[dict[str, Any
         "matched": round(len(fin) / max(1, len(off)), 3),
         "lag_max_s": max(lags, default=0) / 1000,
         "dropped_s": sum(e.dropped_ms for _, e in events if isinstance(e, LagReport)) / 1000,
+        "latest": sorted(((round(t - off[i]["end"], 2), off[i]["w"], off[i]["end"]) for i, t in fin.items()),
+                         reverse=True)[:LATEST_SHOWN],
     }
 
 
@@ -347,6 +353,7 @@ def run(args: argparse.Namespace) -> int:
                 runner = RecognizerRunner(counting, SileroVoiceDetector(), settings, executor=shared.executor, language=lang)
                 events = asyncio.run(run_real(runner, audio))
             row = measure(events, [dict(w) for w in off], lang)
+            latest = row.pop("latest")
             row["wer"] = wordlat.wer(ref, row.pop("final"))
             row["compute_ratio"] = round(counting.compute_ms / 1000 / (len(audio) / SAMPLE_RATE), 2)
             row["wall_s"] = round(time.monotonic() - started, 1)
@@ -358,6 +365,8 @@ def run(args: argparse.Namespace) -> int:
                 print("  off:", " ".join(w["w"] for w in off))
                 got = norm(" ".join(e.text for _, e in events if isinstance(e, FinalCaption)), lang)
                 print("  got:", " ".join(got))
+                print("  latest finals (s after the word, word, its end in the audio s):",
+                      "; ".join(f"{lat:.2f} {w!r} @{end:.2f}" for lat, w, end in latest))
 
         def med(key: str, rows: list[dict[str, Any]] = rows) -> float:
             return float(statistics.median(r[key] for r in rows))
