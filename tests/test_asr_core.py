@@ -1058,3 +1058,59 @@ def test_a_word_passes_keep_reading_differently_settles_once_heard_long_before_t
         assert max(late) <= settle_after_ms + 2 * RecognizerSettings().min_step_ms, late
     else:  # from the name on, every word waited for the pause after "show" (or the window's cap)
         assert min(late[4:]) > 0 and settled[4][1] > script[0].words[-1].end_ms, late
+
+
+class DeafAfterItsContext(ScriptedTranscriber):
+    """Moving passes over a window that starts in the words before ``onset_ms`` read those words and
+    nothing after them (as base did for "hasta luego gracias por probar", pass after pass, in held-out
+    Spanish); a closing pass, or a window starting at the new speech, reads everything."""
+
+    def __init__(self, script: list[ScriptedUtterance], onset_ms: int) -> None:
+        super().__init__(script)
+        self.onset_ms = onset_ms
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if request.final or request.start_ms >= self.onset_ms - RecognizerSettings().preroll_ms:
+            return result
+        heard = [dataclasses.replace(seg, words=tuple(w for w in seg.words if w.end_ms <= self.onset_ms))
+                 for seg in result.segments]
+        return dataclasses.replace(result, segments=tuple(seg for seg in heard if seg.words))
+
+
+@pytest.mark.parametrize("deaf_speech_ms", [0, RecognizerSettings().deaf_speech_ms])
+def test_a_window_whose_context_hides_the_new_speech_drops_the_context(deaf_speech_ms: int) -> None:
+    first = "Plain words come first and then a pause."
+    second_at = 300 + 9 * 300 + 1_000
+    second = ("hasta luego gracias por probar el sistema de conferencias de código abierto y buenas noches "
+              "a todos los presentes en la sala")
+    script = [utterance(first, 300), utterance(second, second_at)]
+    end = script[1].words[-1].end_ms
+    transcriber = DeafAfterItsContext(script, second_at)
+    settings = RecognizerSettings(deaf_speech_ms=deaf_speech_ms)
+    events = replay_virtual(StreamingRecognizer(settings, language="en"), synth(script, end + 2_000), transcriber,
+                            EnergyVoiceDetector())
+    hasta = [at for at, f in finals(events) if "hasta" in f.text.split()]
+    moving = [r for r in transcriber.requests if not r.final and r.end_ms > second_at]
+    if deaf_speech_ms:
+        # the second deaf pass in a row drops the context; the next reads the new words and the one
+        # after agrees with it: "hasta" is final while the speaker still talks
+        assert normalize(final_text(events)) == normalize(f"{first} {second}")
+        assert any(r.start_ms >= second_at - settings.preroll_ms for r in moving)
+        assert hasta[0] < end - 1_000, (hasta, end)
+    else:  # every moving pass keeps the context and hears nothing: nothing is final before the pause (the
+        # pass that covers it heard nothing either, so here the words are lost)
+        assert all(r.start_ms < second_at - settings.preroll_ms for r in moving)
+        assert not [at for at in hasta if at < end], (hasta, end)
+
+
+def test_a_pass_that_heard_none_of_a_short_utterance_does_not_close_it_unheard() -> None:
+    first = "Plain words come first and then a pause."
+    second_at = 300 + 9 * 300 + 1_000
+    script = [utterance(first, 300), utterance("muchas gracias", second_at)]
+    end = script[1].words[-1].end_ms
+    transcriber = DeafAfterItsContext(script, second_at)
+    events = replay_virtual(StreamingRecognizer(RecognizerSettings(), language="en"), synth(script, end + 3_000),
+                            transcriber, EnergyVoiceDetector())
+    # too short for the window to drop its context: the closing pass (which hears it) captions it
+    assert normalize(final_text(events)) == normalize(f"{first} muchas gracias")

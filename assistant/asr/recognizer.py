@@ -27,7 +27,10 @@ captioned text before the window.
 Silence is never decoded; hallucinations and loops are filtered (a pass that
 fell into a loop over speech the pass before had read leaves that hypothesis
 in place, a looped pass never closes an utterance, and the utterance's later
-passes decode after their window's committed words, forced as a prefix); when passes
+passes decode after their window's committed words, forced as a prefix; a moving
+pass that read almost none of seconds of new speech is deaf: it neither replaces the
+last hypothesis nor closes the utterance, and after two such passes a window that
+starts with context reads on without it, ``deaf_speech_ms``); when passes
 fall behind, commits need one hypothesis only, every pass decodes with beam 1,
 and passes catch up in steps of at most ``max_backlog_ms`` of new audio (the
 lag is reported, no audio is dropped). Moving passes are greedy; the pass that
@@ -111,6 +114,10 @@ FILLER_END_SILENCE_MS: Final = 60
 HALLUCINATION_MAX_NO_SPEECH: Final = 0.2
 HALLUCINATION_MIN_LOGPROB: Final = -0.6
 HALLUCINATION_MIN_SPEECH_SHARE: Final = 0.5
+# Deaf moving passes in a row (RecognizerSettings.deaf_speech_ms) after which a window drops its
+# context: one alone may be a pass that had not reached the new words yet, and a window without
+# context reads its first word cold ("prämeri" for "premere", carried on by the prompt).
+DEAF_PASSES: Final = 2
 # Closed captions remembered for building the prompt; committed words remembered
 # (de-duplication, where the window's context may start).
 PROMPT_CAPTIONS: Final = 16
@@ -170,6 +177,7 @@ class StreamingRecognizer:
         self._partial: tuple[str, str] = ("", "")
         # A pass of the open utterance fell into a loop (settings.prefix_after_loop).
         self._looping = False
+        self._deaf_passes = 0  # moving passes in a row that were deaf (settings.deaf_speech_ms)
         self._ended = False
         self._done = False
         self._events: list[RecognizerEvent] = []
@@ -279,8 +287,17 @@ class StreamingRecognizer:
             gap = (req.end_sample, req.end_sample)
         looped = self._looped(result)
         self._looping = self._looping or looped
-        if gap is not None:
+        deaf = self._deaf(words, req)
+        self._deaf_passes = self._deaf_passes + 1 if deaf else 0
+        if gap is not None and not deaf:
             self._finalise_at(gap, self._with_words_it_missed(words, decoded, gap[0]), req.end_sample)
+        elif deaf:
+            # A moving pass that read (almost) none of seconds of new speech neither replaces the
+            # last hypothesis nor closes the utterance (a closing pass decodes it again). Where
+            # the window starts with context, and the pass before was deaf too, Whisper reads the
+            # context and stops short of the new speech: the window reads on without it.
+            if self._deaf_passes >= DEAF_PASSES and self._buf_start < self._settled:
+                self._trim_to(self._settled)
         elif looped and self._lost_to_a_loop(words):
             # A pass that fell into a loop over speech the pass before had read ("I'm going
             # to start with the first item." forty times) does not replace that hypothesis:
@@ -384,6 +401,19 @@ class StreamingRecognizer:
         a, b = self._hyp[0].start_ms, self._hyp[-1].end_ms
         kept = sum(1 for w in words if a <= (w.start_ms + w.end_ms) // 2 <= b)
         return 2 * kept < len(self._hyp)
+
+    def _deaf(self, words: list[Word], req: TranscriptionRequest) -> bool:
+        """Whether a moving pass read under a third of the speech after the committed words, with at
+        least ``deaf_speech_ms`` of it (see ``RecognizerSettings``)."""
+        if not self._s.deaf_speech_ms or not self._s.use_vad or req.final:
+            return False
+        a = max(self._settled, ms_to_samples(self._committed_end_ms))
+        b = min(req.end_sample, self._vad_until)
+        speech = self._speech_share(a, b) * (b - a)
+        if speech < ms_to_samples(self._s.deaf_speech_ms):
+            return False
+        heard = sum(max(0, min(ms_to_samples(w.end_ms), b) - max(ms_to_samples(w.start_ms), a)) for w in words)
+        return 3 * heard < speech
 
     def _word_has_speech(self, w: Word) -> bool:
         margin = ms_to_samples(WORD_SPEECH_MARGIN_MS)

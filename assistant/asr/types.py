@@ -243,6 +243,13 @@ class RecognizerSettings:
     # stop 27: at 2 s Russian reading lost 1.3 points; at 3 s each kind moved a few words
     # either way). Never from a pass that looped. 0: off.
     settle_after_ms: int = 3_000
+    # A moving pass that read under a third of this much speech after the committed words
+    # is deaf: it neither replaces the last hypothesis nor closes the utterance. Two in a
+    # row, in a window that starts with context (audio captioned already), heard the
+    # context and not the speech ("de" alone for 2 s of "hasta luego", pass after pass,
+    # until the pause): the window drops its context, and the next pass reads the new
+    # speech with the captions before it as its prompt (0: off; benchmarks/README.md, stop 33).
+    deaf_speech_ms: int = 1_500
     prompt_max_chars: int = 200
     # Hallucination guards (Whisper's own thresholds).
     no_speech_threshold: float = 0.6
