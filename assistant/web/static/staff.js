@@ -39,6 +39,7 @@ window.I18N.ready.then(function () {
     statusLine = key ? [key, values || {}] : null;
     $("#status").textContent = key ? t(key, values) : "";
   }
+  function stateName(state) { return STATES[state] ? t(STATES[state]) : state; }
   function authHeaders() { return { Authorization: "Bearer " + token }; }
   function knownKeys() {
     try { return JSON.parse(CC.sessionStore.get(KEYS_KEY) || "{}") || {}; } catch (e) { return {}; }
@@ -100,7 +101,7 @@ window.I18N.ready.then(function () {
       root.appendChild(el("section", { class: "panel session", dataset: { id: s.id } }, [
         el("h2", { text: s.title || s.id }),
         el("div", { class: "meta" }, [
-          el("span", { class: "pill", dataset: { state: s.state }, text: STATES[s.state] ? t(STATES[s.state]) : s.state }),
+          el("span", { class: "pill", dataset: { state: s.state }, text: stateName(s.state) }),
           el("code", { text: s.id }),
           el("span", { class: "muted", text: started })
         ]),
@@ -120,7 +121,7 @@ window.I18N.ready.then(function () {
   /* How a room running now is doing, at a glance: its readers (by language), how far its captions trail the
      speech, the audio coming in. Empty for a room that is not live or paused. */
   function liveLine(s) {
-    var line = el("p", { class: "live", dataset: { id: s.id } });
+    var line = el("p", { class: "live" });
     fillLive(line, s);
     return line;
   }
@@ -157,7 +158,7 @@ window.I18N.ready.then(function () {
         if (!section) return;
         var pill = section.querySelector(".meta .pill");
         pill.dataset.state = s.state;
-        pill.textContent = STATES[s.state] ? t(STATES[s.state]) : s.state;
+        pill.textContent = stateName(s.state);
         fillLive(section.querySelector(".live"), s);
         shown = shown.map(function (old) { return old.id === s.id ? s : old; });
       });
