@@ -153,14 +153,16 @@ window.I18N.ready.then(function () {
     if (!shown || !token || document.hidden) return;
     try {
       var data = await CC.fetchJson("/api/sessions", { headers: authHeaders(), cache: "no-store" });
-      (data.sessions || []).forEach(function (s) {
+      var fresh = {};
+      (data.sessions || []).forEach(function (s) { fresh[s.id] = s; });
+      shown = shown.map(function (old) { return fresh[old.id] || old; });
+      shown.forEach(function (s) {
         var section = document.querySelector(".session[data-id='" + cssEscape(s.id) + "']");
         if (!section) return;
         var pill = section.querySelector(".meta .pill");
         pill.dataset.state = s.state;
         pill.textContent = stateName(s.state);
         fillLive(section.querySelector(".live"), s);
-        shown = shown.map(function (old) { return old.id === s.id ? s : old; });
       });
     } catch (e) { /* the next refresh tries again; "Show sessions" says what is wrong */ }
   }
