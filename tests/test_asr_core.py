@@ -218,8 +218,50 @@ def test_the_pass_that_closes_an_utterance_uses_the_beam() -> None:
     closing = [r for r in transcriber.requests if r.final]
     moving = [r for r in transcriber.requests if not r.final]
     assert len(closing) == 2 and all(r.beam_size == PIECES.final_beam_size for r in closing)
-    assert moving and all(r.beam_size == PIECES.beam_size for r in moving)
+    assert moving and all(r.beam_size == REFINE.beam_size == 1 for r in moving)
     assert " ".join(p.text for p in pieces(events)) == "Good morning everyone and welcome. Let us begin."
+
+
+def test_moving_passes_take_the_beam_unprompted_only_while_recognition_keeps_up() -> None:
+    # Three utterances, long pauses between them: later passes may carry the captions before
+    # them as the prompt.
+    script = [utterance("Good morning everyone and welcome to the session.", 300),
+              utterance("Our first speaker comes from Chongqing and will talk about rivers.", 5_000),
+              utterance("Questions come at the end of the talk please.", 11_000)]
+    total = 15_500
+    # Fast passes (the last one took 200 ms, under beam_max_lag_ms): the beam, no prompt.
+    fast, fast_tr = run(script, total, PIECES, cost_ms=200)
+    moving = [r for r in fast_tr.requests if not r.final]
+    closing = [r for r in fast_tr.requests if r.final]
+    assert len(moving) >= 6 and all(r.beam_size == PIECES.beam_size > 1 and r.prompt == "" for r in moving)
+    assert all(r.beam_size == PIECES.final_beam_size for r in closing)
+    # Slow passes (over beam_max_lag_ms, under degrade_lag_ms): greedy and prompted, as a box
+    # that does not keep up decodes them; the closing passes keep the beam.
+    slow_cost = PIECES.beam_max_lag_ms + 400
+    assert slow_cost < PIECES.degrade_lag_ms
+    slow, slow_tr = run(script, total, PIECES, cost_ms=slow_cost)
+    later = [r for r in slow_tr.requests if not r.final][1:]  # the first pass follows no pass
+    assert len(later) >= 4 and all(r.beam_size == 1 for r in later)
+    assert any("Good morning" in r.prompt for r in later)
+    assert all(r.beam_size == PIECES.final_beam_size for r in slow_tr.requests if r.final)
+    said = " ".join(w.text for u in script for w in u.words)
+    assert normalize(final_text(slow)) == normalize(final_text(fast)) == normalize(said)
+
+
+def test_the_moving_beam_follows_the_cost_of_the_last_pass() -> None:
+    # Another job hogs the core for the first 6 s (every pass 1.5 s), then passes are fast:
+    # moving passes go greedy while they are slow, and take the beam again once fast.
+    words = " ".join(f"w{i}" for i in range(40)) + "."
+    script = [utterance(words, 0, word_ms=300)]
+    transcriber = ScriptedTranscriber(script, cost=lambda r: 1_500 if r.end_ms < 6_000 else 100)
+    rec = StreamingRecognizer(PIECES, language="en")
+    events = replay_virtual(rec, synth(script, 14_000), transcriber, EnergyVoiceDetector())
+    assert rec.done and " ".join(p.text for p in pieces(events)).split() == words.split()
+    beams = [(r.end_ms, r.beam_size) for r in transcriber.requests if not r.final]
+    after_slow = [b for (end, b), (prev_end, _) in zip(beams[1:], beams) if prev_end < 6_000]
+    after_fast = [b for (end, b), (prev_end, _) in zip(beams[1:], beams) if prev_end >= 6_000]
+    assert after_slow and all(b == 1 for b in after_slow)
+    assert len(after_fast) >= 3 and all(b == PIECES.beam_size for b in after_fast)
 
 
 def test_slow_passes_commit_from_one_hypothesis() -> None:
@@ -374,7 +416,7 @@ def test_echoed_prompt_and_crammed_repeats_never_reach_the_captions() -> None:
     # A long pause between the utterances: the echo lands far from the committed end.
     script = [utterance("And so my fellow Americans.", 300), utterance("ask not what your country can do.", 5_000)]
     transcriber = EchoingTranscriber(script)
-    rec = StreamingRecognizer(LINES, language="en")
+    rec = StreamingRecognizer(dataclasses.replace(LINES, beam_size=1), language="en")  # prompted passes
     events = replay_virtual(rec, synth(script, 9_000), transcriber, EnergyVoiceDetector())
     assert any(r.prompt.endswith("Americans.") for r in transcriber.requests)  # the echo was offered
     assert [f.text for _, f in finals(events)] == ["And so my fellow Americans.", "ask not what your country can do."]
@@ -563,8 +605,8 @@ def test_line_limits_count_chinese_characters_double() -> None:
 # ---- finals as pieces (the default) ----------------------------------------------
 
 PIECES = RecognizerSettings()
-# A pause always runs one closing pass with the beam.
-REFINE = dataclasses.replace(PIECES, refine_at_pause=True)
+# Greedy moving passes, and a pause always runs one closing pass with the beam.
+REFINE = dataclasses.replace(PIECES, refine_at_pause=True, beam_size=1)
 
 # Scripts covering agreement commits, sentence and clause ends, short pauses, held
 # fragments (continued and closed after silence), phone limits and end of stream.

@@ -33,8 +33,9 @@ last hypothesis nor closes the utterance, and after two such passes a window tha
 starts with context reads on without it, ``deaf_speech_ms``); when passes
 fall behind, commits need one hypothesis only, every pass decodes with beam 1,
 and passes catch up in steps of at most ``max_backlog_ms`` of new audio (the
-lag is reported, no audio is dropped). Moving passes are greedy; the pass that
-closes an utterance decodes with ``final_beam_size``.
+lag is reported, no audio is dropped). Moving passes decode with ``beam_size``,
+unprompted, while recognition keeps up (greedily, with the prompt, otherwise); the
+pass that closes an utterance decodes with ``final_beam_size`` and the prompt.
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ class StreamingRecognizer:
         self._last_pass_end = 0
         self._hyp: list[Word] = []
         self._hyp_window_end = 0
+        self._hyp_beam = 1  # the beam of the pass that read _hyp
         self._caption: list[Word] = []
         # Pieces (settings.final_pieces): words of the open caption before this index were
         # emitted already; _clause_open: a piece was emitted since the last clause end.
@@ -245,7 +247,7 @@ class StreamingRecognizer:
             # The latest pass already saw the whole utterance and its trailing silence:
             # finalise from it, or (refine_at_pause) run the closing pass with the beam
             # over its words still moving, unless recognition is behind.
-            refine = self._s.refine_at_pause and self._hyp and self._s.final_beam_size > self._s.beam_size
+            refine = self._s.refine_at_pause and self._hyp and self._s.final_beam_size > self._hyp_beam
             if not refine or self._behind():
                 self._finalise_at(gap, self._hyp, self._hyp_window_end)
                 self._update_partial()
@@ -324,6 +326,7 @@ class StreamingRecognizer:
             # A looped hypothesis never closes an utterance ("I'm" stretched over the speech a
             # loop replaced): its window is not taken as covered, a closing pass decodes it again.
             self._hyp, self._hyp_window_end = words[n:], 0 if looped else req.end_sample
+            self._hyp_beam = req.beam_size or 1
         self._settle_after_caption()
         self._update_partial()
 
@@ -734,6 +737,16 @@ class StreamingRecognizer:
             self._s.degrade_lag_ms
         )
 
+    def _beam(self, final: bool) -> int:
+        """The beam of the next pass: 1 while behind; ``final_beam_size`` to close an utterance;
+        ``beam_size`` over moving words while the last pass took at most ``beam_max_lag_ms``."""
+        s = self._s
+        if self._behind():
+            return 1
+        if final:
+            return s.final_beam_size
+        return s.beam_size if self._lag <= ms_to_samples(s.beam_max_lag_ms) else 1
+
     def _request(self, *, final: bool, end: int | None = None) -> TranscriptionRequest:
         s = self._s
         end = self._received if end is None else end
@@ -743,16 +756,17 @@ class StreamingRecognizer:
         limit = min(seen + ms_to_samples(s.max_backlog_ms), self._buf_start + ms_to_samples(s.max_window_ms))
         if end > limit:
             end, final = max(limit, min(end, seen + ms_to_samples(s.min_step_ms))), False
-        behind = self._behind()
+        beam = self._beam(final)
         req = TranscriptionRequest(
             audio=self._window.view(end),
             start_sample=self._buf_start,
             language=self._language,
-            prompt=self._prompt(),
+            # A moving pass with the beam goes unprompted (RecognizerSettings.beam_size).
+            prompt=self._prompt() if final or beam == 1 else "",
             hotwords=self._hotwords,
             task=self._task,
             final=final,
-            beam_size=1 if behind else s.final_beam_size if final else s.beam_size,
+            beam_size=beam,
             prefix=self._prefix() if self._s.prefix_after_loop and self._looping else (),
         )
         self._in_flight = req

@@ -72,7 +72,8 @@ class FasterWhisperTranscriber:
 
     The beam is the request's (``TranscriptionRequest.beam_size``), else
     ``beam_size``: the recogniser asks for beam 5 on the pass that closes an
-    utterance and greedy decoding while words still move.
+    utterance, and on passes over moving words while recognition keeps up
+    (greedy decoding otherwise; ``RecognizerSettings.beam_size``).
 
     ``trim_encoder`` shortens the encoder input to the window plus
     ``ENCODER_MARGIN_MS`` (about 3x cheaper on short windows). The temperature

@@ -216,13 +216,22 @@ class RecognizerSettings:
     # Audio not yet seen by any pass beyond this: catch up in steps of up to
     # max_window_ms (never dropped; LagReport says how far behind recognition is).
     max_backlog_ms: int = 8_000
-    # Beams: passes over moving words decode greedily; the pass that closes an
-    # utterance (at a pause, at the end of the stream) with final_beam_size. With
-    # refine_at_pause, a pause runs that closing pass even when the last greedy pass
-    # already covered it, so the utterance's last, uncommitted words get the beam
-    # (off: on the loaded 2-core box it added ~0.5 s to final p50 and ~2 s to p95
-    # without a WER gain that could be told from run-to-run noise; benchmarks/README.md).
-    beam_size: int = 1
+    # Beams: a pass over moving words decodes with beam_size while recognition keeps up
+    # (the pass before it took at most beam_max_lag_ms: the audio that arrived meanwhile),
+    # greedily otherwise; such a beam pass goes without the prompt, which leads a beam into
+    # an earlier sentence ("ingrese el número de la conferencia" for other words). On a box
+    # where a beam pass takes ~0.4 s, over three cost schedules: Russian prompts 20.5% ->
+    # 18.0%, Spanish 24.5% -> 23.5%, Russian reading 14.9% -> 15.6%, the others within
+    # half a point, finals ~0.1 s later; on the slower box's schedule (greedy passes ~0.6 s)
+    # most moving passes stay greedy, WER and latency as before (benchmarks/
+    # README.md, stop 35).
+    # The pass that closes an utterance (at a pause, at the end of the stream) decodes with
+    # final_beam_size and the prompt. With refine_at_pause, a pause runs that closing pass
+    # even when a greedy pass already covered it, so the utterance's last, uncommitted
+    # words get the beam (off: on the loaded 2-core box it added ~0.5 s to final p50 and
+    # ~2 s to p95 without a WER gain that could be told from run-to-run noise).
+    beam_size: int = 5
+    beam_max_lag_ms: int = 500
     final_beam_size: int = 5
     refine_at_pause: bool = False
     # Once a pass of an utterance fell into a loop, its later passes force the decoder
