@@ -159,8 +159,9 @@ async def test_the_chair_reviews_in_english_with_the_original_beside_and_decides
         for n in range(2):  # delegates up-vote the coffee question: it goes first
             await api(url, "POST", f"/api/sessions/main/questions/{third}/vote",
                       headers={"X-Device-Id": f"voter-{n}-0123456789"})
-        await chair.wait_for(f"document.querySelector('{approved}').dataset.id === '{third}'")
-        assert await chair.text(f"{approved} .cq-votes") == "▲ 2 votes"
+        # The first vote's frame already puts it first: wait for the second's count as well.
+        await chair.wait_for(f"document.querySelector('{approved}').dataset.id === '{third}' && "
+                             f"document.querySelector('{approved} .cq-votes').textContent === '▲ 2 votes'")
 
         # The English duplicate is merged into the Chinese question; its asker's interest counts there.
         await chair.click(f"#questions-groups .cq-item[data-id='{second}'] button[data-action=merge]")
