@@ -258,8 +258,9 @@ def test_the_moving_beam_follows_the_cost_of_the_last_pass() -> None:
     events = replay_virtual(rec, synth(script, 14_000), transcriber, EnergyVoiceDetector())
     assert rec.done and " ".join(p.text for p in pieces(events)).split() == words.split()
     beams = [(r.end_ms, r.beam_size) for r in transcriber.requests if not r.final]
-    after_slow = [b for (end, b), (prev_end, _) in zip(beams[1:], beams) if prev_end < 6_000]
-    after_fast = [b for (end, b), (prev_end, _) in zip(beams[1:], beams) if prev_end >= 6_000]
+    pairs = list(zip(beams, beams[1:]))  # (the pass before, the pass)
+    after_slow = [b for (prev_end, _), (_, b) in pairs if prev_end < 6_000]
+    after_fast = [b for (prev_end, _), (_, b) in pairs if prev_end >= 6_000]
     assert after_slow and all(b == 1 for b in after_slow)
     assert len(after_fast) >= 3 and all(b == PIECES.beam_size for b in after_fast)
 
