@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -59,10 +60,12 @@ def run(
     *,
     cost_ms: int = 0,
     per_s_ms: int = 0,
+    cost: Callable[[TranscriptionRequest], int] | None = None,
     language: str | None = "en",
     task: str = "transcribe",
 ) -> tuple[list[TimedEvent], ScriptedTranscriber]:
-    transcriber = ScriptedTranscriber(script, language="fr", cost=linear_cost(cost_ms, per_s_ms))
+    """Replay ``script`` in virtual time; each pass costs ``cost`` (else ``cost_ms`` + ``per_s_ms`` per s)."""
+    transcriber = ScriptedTranscriber(script, language="fr", cost=cost or linear_cost(cost_ms, per_s_ms))
     rec = StreamingRecognizer(settings or LINES, language=language, task=task)  # type: ignore[arg-type]
     events = replay_virtual(rec, synth(script, total_ms), transcriber, EnergyVoiceDetector())
     assert rec.done
@@ -201,10 +204,7 @@ def test_a_burst_of_load_is_caught_up_without_losing_words() -> None:
     # Passes over the first 12 s are very slow (another job hogs the core), then fast again.
     words = " ".join(f"w{i}" for i in range(80)) + "."
     script = [utterance(words, 0, word_ms=300)]
-    transcriber = ScriptedTranscriber(script, cost=lambda r: 6_000 if r.start_ms < 12_000 else 300)
-    rec = StreamingRecognizer(PIECES, language="en")
-    events = replay_virtual(rec, synth(script, 26_000), transcriber, EnergyVoiceDetector())
-    assert rec.done
+    events, _ = run(script, 26_000, PIECES, cost=lambda r: 6_000 if r.start_ms < 12_000 else 300)
     assert " ".join(p.text for p in pieces(events)).split() == words.split()
     lags = [(e.at_ms, e.event.lag_ms) for e in events if isinstance(e.event, LagReport)]
     assert max(lag for _, lag in lags) > PIECES.degrade_lag_ms
@@ -253,10 +253,8 @@ def test_the_moving_beam_follows_the_cost_of_the_last_pass() -> None:
     # moving passes go greedy while they are slow, and take the beam again once fast.
     words = " ".join(f"w{i}" for i in range(40)) + "."
     script = [utterance(words, 0, word_ms=300)]
-    transcriber = ScriptedTranscriber(script, cost=lambda r: 1_500 if r.end_ms < 6_000 else 100)
-    rec = StreamingRecognizer(PIECES, language="en")
-    events = replay_virtual(rec, synth(script, 14_000), transcriber, EnergyVoiceDetector())
-    assert rec.done and " ".join(p.text for p in pieces(events)).split() == words.split()
+    events, transcriber = run(script, 14_000, PIECES, cost=lambda r: 1_500 if r.end_ms < 6_000 else 100)
+    assert " ".join(p.text for p in pieces(events)).split() == words.split()
     beams = [(r.end_ms, r.beam_size) for r in transcriber.requests if not r.final]
     pairs = list(zip(beams, beams[1:]))  # (the pass before, the pass)
     after_slow = [b for (prev_end, _), (_, b) in pairs if prev_end < 6_000]
