@@ -185,7 +185,7 @@ class Counting:
             text = "".join(w.text for w in result.words)
             print(json.dumps({"start_s": round(request.start_sample / SAMPLE_RATE, 2),
                               "window_s": (request.end_sample - request.start_sample) / SAMPLE_RATE,
-                              "beam": self.beam, "words": len(result.words), "chars": len(text),
+                              "beam": self.beam, "final": request.final, "words": len(result.words), "chars": len(text),
                               "prefix_words": len(request.prefix), "prompt_chars": len(request.prompt),
                               "compute_ms": result.compute_ms, "text": text,
                               # per segment: compression ratio, log prob, no-speech (loops: ratio > 2.4)
