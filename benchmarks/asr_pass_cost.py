@@ -54,7 +54,7 @@ def main() -> int:
     if args.mmap_threshold:
         heap.MMAP_THRESHOLD_BYTES = args.mmap_threshold  # type: ignore[misc]
     files = ar.clips(args.kind) if args.kind in ar.KINDS else ar.dev_clips(args.kind, args.dev_corpus, args.span + 10)
-    audio, _ = ar.load_stream(files, 700)
+    audio = ar.load_audio(files, 700)
     lang = ar.language_of(args.kind)
     info = resolve_model(args.model, args.models_dir)
     transcriber = FasterWhisperTranscriber(info.path, compute_type=args.compute_type, cpu_threads=args.threads,
