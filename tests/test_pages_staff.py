@@ -23,6 +23,7 @@ from tests.browser import DESKTOP, PHONE, Chromium, Page, chromium, connect, scr
 from tests.conftest import CHAIR, STAFF, ManualClock, bearer
 from tests.helpers.recognizers import go_live, silent_factory
 from tests.test_pages_delegate import PrefixTranslator
+from tests.test_pages_display import until
 
 __all__ = ["chromium"]
 
@@ -104,10 +105,8 @@ async def test_staff_see_each_live_room_s_readers_lag_and_audio(chromium: Chromi
 
         go_live(room, lag_ms=12_000)  # recognition falls behind: the line says so, in red, at the next refresh
         await readers.pop().close()
-        for _ in range(500):  # the server learns of the closed reader a moment after the client closed
-            if room.snapshot()["readers"] == {"en": 2}:
-                break
-            await asyncio.sleep(0.02)
+        # The server learns of the closed reader a moment after the client closed it.
+        await until(lambda: room.snapshot()["readers"] == {"en": 2}, "the room to count 2 readers")
         await page.evaluate("window.staffDebug.refreshLive()")
         text = await page.wait_for(f"document.querySelector('{live}.slow') && "
                                    f"document.querySelector('{live}').textContent")
