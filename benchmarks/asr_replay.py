@@ -59,6 +59,7 @@ sys.path.insert(0, str(MEASURE))
 
 import wordlat  # noqa: E402
 from spelling import spell_numbers  # noqa: E402
+from wordalign import only_wrong_in  # noqa: E402
 
 from assistant.asr import (  # noqa: E402
     FasterWhisperTranscriber,
@@ -388,6 +389,8 @@ def run(args: argparse.Namespace) -> int:
                 print("  off:", " ".join(w["w"] for w in off))
                 got = norm(" ".join(e.text for _, e in events if isinstance(e, FinalCaption)), lang)
                 print("  got:", " ".join(got))
+                worse, better = only_wrong_in(got, norm(" ".join(w["w"] for w in off), lang), ref)
+                print(f"  wrong only when streamed ({len(worse)}; offline alone wrong on {better}):", " ".join(worse))
                 print("  latest finals (s after the word, word, its end in the audio s):",
                       "; ".join(f"{lat:.2f} {w!r} @{end:.2f}" for lat, w, end in latest))
 
