@@ -412,11 +412,13 @@ class EchoingTranscriber(ScriptedTranscriber):
 
 
 def test_echoed_prompt_and_crammed_repeats_never_reach_the_captions() -> None:
-    # A long pause between the utterances: the echo lands far from the committed end.
-    script = [utterance("And so my fellow Americans.", 300), utterance("ask not what your country can do.", 5_000)]
+    # A long pause between the utterances (longer than the context kept): the echo lands far
+    # from the committed end, and the first sentence is the prompt, not audio in the window.
+    second_at = 300 + 5 * 300 + LINES.context_ms + 1_000
+    script = [utterance("And so my fellow Americans.", 300), utterance("ask not what your country can do.", second_at)]
     transcriber = EchoingTranscriber(script)
     rec = StreamingRecognizer(dataclasses.replace(LINES, beam_size=1), language="en")  # prompted passes
-    events = replay_virtual(rec, synth(script, 9_000), transcriber, EnergyVoiceDetector())
+    events = replay_virtual(rec, synth(script, second_at + 4_000), transcriber, EnergyVoiceDetector())
     assert any(r.prompt.endswith("Americans.") for r in transcriber.requests)  # the echo was offered
     assert [f.text for _, f in finals(events)] == ["And so my fellow Americans.", "ask not what your country can do."]
 

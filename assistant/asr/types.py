@@ -188,8 +188,11 @@ class RecognizerSettings:
     preroll_ms: int = 300
     # Already-captioned audio kept before a trim point (and before the next utterance
     # after a pause) as acoustic context: its words are decoded again and skipped, but
-    # the first new word is no longer guessed cold ("ask not" -> "is not").
-    context_ms: int = 2_000
+    # the first new word is no longer guessed cold ("ask not" -> "is not"). 4 s since
+    # stop 37: with the beam on moving passes, held-out Spanish, Italian and Russian
+    # reading read 0.4-2.8 points nearer offline than with 2 s on every schedule tried
+    # (Russian prompts moved both ways), for finals ~0.1 s later (benchmarks/README.md).
+    context_ms: int = 4_000
     # The window runs from the utterance's start until a pause finalises it; only
     # beyond this length is it trimmed, at a closed caption at least trim_min_age_ms
     # older than the newest audio (short windows lose context: "ask not" -> "is not").
