@@ -360,7 +360,8 @@ def run(args: argparse.Namespace) -> int:
             files = clips(kind) if kind in KINDS else dev_clips(kind, args.dev_corpus, args.dev_seconds)
             audio, reference = load_audio(files, args.gap_ms), references(files)
         off = offline_words(kind, audio, info.path, args.cache)
-        ref = norm(reference if reference is not None else " ".join(w["w"] for w in off), lang)
+        off_text = norm(" ".join(w["w"] for w in off), lang)
+        ref = norm(reference, lang) if reference is not None else off_text
         offline_wer = wordlat.wer(ref, [t for w in off for t in spell_numbers([w["w"]], lang)])
         rows: list[dict[str, Any]] = []
         for i in range(args.runs):
@@ -389,7 +390,7 @@ def run(args: argparse.Namespace) -> int:
                 print("  off:", " ".join(w["w"] for w in off))
                 got = norm(" ".join(e.text for _, e in events if isinstance(e, FinalCaption)), lang)
                 print("  got:", " ".join(got))
-                worse, better = only_wrong_in(got, norm(" ".join(w["w"] for w in off), lang), ref)
+                worse, better = only_wrong_in(got, off_text, ref)
                 print(f"  wrong only when streamed ({len(worse)}; offline alone wrong on {better}):", " ".join(worse))
                 print("  latest finals (s after the word, word, its end in the audio s):",
                       "; ".join(f"{lat:.2f} {w!r} @{end:.2f}" for lat, w, end in latest))
