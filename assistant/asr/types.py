@@ -192,6 +192,8 @@ class RecognizerSettings:
     # stop 37: with the beam on moving passes, held-out Spanish, Italian and Russian
     # reading read 0.4-2.8 points nearer offline than with 2 s on every schedule tried
     # (Russian prompts moved both ways), for finals ~0.1 s later (benchmarks/README.md).
+    # 5 or 6 s, or a context reaching back to a sentence start, read no better at stop 38;
+    # 2 s while passes run late gave back what 4 s gains on the slower box's schedule.
     context_ms: int = 4_000
     # The window runs from the utterance's start until a pause finalises it; only
     # beyond this length is it trimmed, at a closed caption at least trim_min_age_ms
