@@ -864,6 +864,32 @@ def test_a_word_the_closing_pass_timed_later_is_not_filled_in_again() -> None:
     assert " ".join(p.text for p in pieces(events)) == text + " Далее."
 
 
+class LoopsIntoThePauseWhenClosing(ScriptedTranscriber):
+    """The closing pass loops after "didn't": the loop's last copy of "know" is squeezed into
+    the pause at the window's end, and "know that" is not read where it was said."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if not request.final or not result.segments:
+            return result
+        first = result.segments[0]
+        cut = next((i for i, w in enumerate(first.words) if w.text == " know"), None)
+        if cut is None:
+            return result
+        squeezed = Word(" know", request.end_ms - 20, request.end_ms)
+        return dataclasses.replace(result, segments=(dataclasses.replace(first, words=(*first.words[:cut], squeezed)),))
+
+
+def test_a_word_the_closing_pass_only_squeezed_into_the_pause_is_kept_from_the_pass_before() -> None:
+    text = "then he said with the loans oh I didn't know that"
+    script = [utterance(text, 300, word_ms=260), utterance("Next.", 6_000)]
+    transcriber = LoopsIntoThePauseWhenClosing(script)
+    rec = StreamingRecognizer(dataclasses.replace(REFINE, agreement_tail_ms=5_000), language="en")
+    events = replay_virtual(rec, synth(script, 8_000), transcriber, EnergyVoiceDetector())
+    assert any(r.final and r.end_ms < 6_000 for r in transcriber.requests)
+    assert " ".join(p.text for p in pieces(events)) == text + " Next."
+
+
 class SpellsTheNumberOutLater(ScriptedTranscriber):
     """Passes after the first two read "3" as "tres", timed a little later: Whisper re-decoding
     the last committed word in another spelling."""

@@ -658,14 +658,17 @@ class StreamingRecognizer:
         """
         fills: list[Word] = []
         prev_end = self._committed_end_ms
-        prev: Word | None = self._committed[-1] if self._committed else None
+        prev = last = self._committed[-1] if self._committed else None
         for nxt in [*decoded, None]:
             hole_end = ms_to_samples(nxt.start_ms) if nxt is not None else speech_end
             a = ms_to_samples(prev_end)
             if hole_end - a > 0 and self._speech_share(a, hole_end) * (hole_end - a) >= ms_to_samples(MISSED_SPEECH_MS):
                 # A word the closing pass has at the hole's edge, timed differently, is not
                 # missed ("упал, | разбил" where the previous pass had "разбил" from "упал"'s end).
-                edges = [normalize(x.text) for x in (prev, nxt) if x is not None]
+                # Not a word the pass dropped, though: a loop's last copy squeezed into the pause
+                # ("didn't | know" at the window's end, where the pass before had "know that" in
+                # the hole) reads nothing at the edge.
+                edges = [normalize(x.text) for x in (prev, nxt) if x is not None and (x is last or _kept(x, words))]
                 fills.extend(
                     w for w in self._hyp
                     if prev_end <= (w.start_ms + w.end_ms) // 2 < samples_to_ms(hole_end)
@@ -846,6 +849,11 @@ class StreamingRecognizer:
     def _decoded_until(self) -> int:
         """The end of the audio the passes have seen (the window's end when they keep up)."""
         return min(self._received, max(self._last_pass_end, self._buf_start))
+
+
+def _kept(word: Word, kept: list[Word]) -> bool:
+    """Whether ``word`` (or its copy fitted to speech) is among ``kept``: same text, overlapping times."""
+    return any(w.text == word.text and w.start_ms <= word.end_ms and word.start_ms <= w.end_ms for w in kept)
 
 
 def _time_overlap(a: Word, b: Word) -> float:
