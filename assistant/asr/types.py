@@ -178,7 +178,9 @@ class RecognizerSettings:
     # apart, and half the passes leave the CPU for the beam and for catching up (held-out
     # Spanish went from +12.1 to +4.3 points over offline in one sitting; benchmarks/README.md).
     min_step_ms: int = 800
-    # VAD: hysteresis thresholds on the speech probability.
+    # VAD: hysteresis thresholds on the speech probability. 0.35 / 0.2 hears more of the quiet
+    # words of fast conversation ("and yet the GOP"), but held-out Russian reading read 0.5-2.2
+    # points worse on every schedule (stop 39, benchmarks/README.md).
     speech_threshold: float = 0.5
     silence_threshold: float = 0.35
     use_vad: bool = True
