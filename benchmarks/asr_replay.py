@@ -31,6 +31,12 @@ Prints one line per run and the medians per kind, with the load average.
 
     .venv/bin/python benchmarks/asr_replay.py --runs 3
     .venv/bin/python benchmarks/asr_replay.py --kinds en-read ru --virtual --set final_pieces=false
+
+``--trace FILE`` (with ``--virtual``) writes, for the first run of each kind, every pass in the order
+the recogniser took them (window, beam, closing or moving, each word with its times and probability)
+and the finals each pass produced: where a word the offline pass has went missing, and why.
+    .venv/bin/python benchmarks/asr_replay.py --kinds dev-en-debate --virtual --fixed-cost --cost-scale 0.5 \\
+        --runs 1 --trace /tmp/debate-trace.txt
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ from assistant.asr import (  # noqa: E402
 )
 from assistant.asr.replay import replay_virtual  # noqa: E402
 from assistant.asr.runner import RecognizerRunner, load_shared_model  # noqa: E402
+from assistant.captions import Word  # noqa: E402
 from assistant.models import resolve_model  # noqa: E402
 
 CHUNK_MS = 100
@@ -285,6 +292,41 @@ def measure(events: list[tuple[float, RecognizerEvent]], off: list[dict[str, Any
     }
 
 
+class Traced(StreamingRecognizer):
+    """--trace: a recogniser that writes each pass it takes and each final it emits."""
+
+    def __init__(self, out: TextIO, settings: RecognizerSettings, *, language: str) -> None:
+        super().__init__(settings, language=language)
+        self._out = out
+        self._asked: TranscriptionRequest | None = None
+
+    def transcription_due(self) -> TranscriptionRequest | None:
+        req = super().transcription_due()
+        self._asked = req or self._asked
+        return req
+
+    def receive_transcription(self, result: Transcription) -> None:
+        req = self._asked
+        assert req is not None
+        print(f"pass {req.start_sample / SAMPLE_RATE:8.2f}-{req.end_sample / SAMPLE_RATE:8.2f} s "
+              f"beam {req.beam_size or 1} {'closing' if req.final else 'moving'}"
+              f"{f', prompt {len(req.prompt)} chars' if req.prompt else ''}:",
+              " ".join(_timed(w) for w in result.words), file=self._out)
+        super().receive_transcription(result)
+
+    def events_received(self) -> list[RecognizerEvent]:
+        events = super().events_received()
+        for e in events:
+            if isinstance(e, FinalCaption):
+                print(f"  final {e.start_ms / 1000:.2f}-{e.end_ms / 1000:.2f} s:", " ".join(_timed(w) for w in e.words),
+                      file=self._out)
+        return events
+
+
+def _timed(w: Word) -> str:
+    return f"{w.text.strip()}[{w.start_ms / 1000:.2f}-{w.end_ms / 1000:.2f} p{w.probability:.2f}]"
+
+
 def busy_loop() -> None:
     """One core's worth of someone else's work (target 4: degrade, do not drop)."""
     while True:
@@ -329,8 +371,11 @@ def main() -> int:
     ap.add_argument("--diff", action="store_true", help="print the normalised reference and streamed words")
     ap.add_argument("--pass-log", type=Path,
                     help="append one JSON line per pass (window, beam, words, compute, text, segment scores)")
+    ap.add_argument("--trace", type=Path, help="with --virtual: write each pass and final of each kind's first run")
     ap.add_argument("--busy-loops", type=int, default=0, help="busy-loop processes running beside the recogniser")
     args = ap.parse_args()
+    if args.trace and not args.virtual:
+        ap.error("--trace needs --virtual")
     busy = [multiprocessing.Process(target=busy_loop, daemon=True) for _ in range(args.busy_loops)]
     for proc in busy:
         proc.start()
@@ -351,6 +396,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"settings={settings}")
     summary: list[str] = []
     pass_log = args.pass_log.open("a", encoding="utf-8") if args.pass_log else None
+    trace = args.trace.open("w", encoding="utf-8") if args.trace else None
     for kind in args.kinds:
         lang = language_of(kind)
         reference: str | None = None
@@ -369,7 +415,11 @@ def run(args: argparse.Namespace) -> int:
             before = load()
             started = time.monotonic()
             if args.virtual:
-                rec = StreamingRecognizer(settings, language=lang)
+                if trace is not None and i == 0:
+                    print(f"== {kind} ({len(audio) / SAMPLE_RATE:.1f} s)", file=trace)
+                    rec: StreamingRecognizer = Traced(trace, settings, language=lang)
+                else:
+                    rec = StreamingRecognizer(settings, language=lang)
                 timed = replay_virtual(rec, audio, counting, SileroVoiceDetector(),
                                        cost=(lambda r: round(counting.modelled_cost(r) * args.cost_scale))
                                        if args.fixed_cost else None)
@@ -410,6 +460,8 @@ def run(args: argparse.Namespace) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(summary))
     shared.close()
+    if trace is not None:
+        trace.close()
     return 0
 
 
