@@ -890,6 +890,37 @@ def test_a_word_the_closing_pass_only_squeezed_into_the_pause_is_kept_from_the_p
     assert " ".join(p.text for p in pieces(events)) == text + " Next."
 
 
+class StretchesALastWordWhenClosing(ScriptedTranscriber):
+    """The closing pass stops reading after "didn't" and the aligner stretches "didn't" over the
+    "know that" it never read, to the end of the speech."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if not request.final or not result.segments:
+            return result
+        first = result.segments[0]
+        cut = next((i for i, w in enumerate(first.words) if w.text == " didn't"), None)
+        if cut is None:
+            return result
+        stretched = dataclasses.replace(first.words[cut], end_ms=first.words[-1].end_ms)
+        return dataclasses.replace(result, segments=(dataclasses.replace(first, words=(*first.words[:cut], stretched)),))
+
+
+def test_words_the_closing_pass_stretched_its_last_word_over_are_kept_from_the_pass_before() -> None:
+    text = "then he said with the loans oh I didn't know that"
+    script = [utterance(text, 300, word_ms=260), utterance("Next.", 6_000)]
+    transcriber = StretchesALastWordWhenClosing(script)
+    rec = StreamingRecognizer(dataclasses.replace(REFINE, agreement_tail_ms=5_000), language="en")
+    events = replay_virtual(rec, synth(script, 8_000), transcriber, EnergyVoiceDetector())
+    assert any(r.final and r.end_ms < 6_000 for r in transcriber.requests)
+    assert " ".join(p.text for p in pieces(events)) == text + " Next."
+    # ... and the stretched word is given back its own time, the words after it theirs.
+    said = {w.text.strip(): w for w in script[0].words}
+    got = {w.text.strip(): w for p in pieces(events) for w in p.words}
+    assert [(got[t].start_ms, got[t].end_ms) for t in ("didn't", "know", "that")] == [
+        (said[t].start_ms, said[t].end_ms) for t in ("didn't", "know", "that")]
+
+
 class SpellsTheNumberOutLater(ScriptedTranscriber):
     """Passes after the first two read "3" as "tres", timed a little later: Whisper re-decoding
     the last committed word in another spelling."""

@@ -104,6 +104,10 @@ SPEECH_SLACK_MS: Final = 120
 # A closing pass that leaves this much speech without words stopped short (see _with_words_it_missed).
 MISSED_SPEECH_MS: Final = 200
 MISSED_WORD_SPEECH_SHARE: Final = 0.5
+# ... or stretched a word the last hypothesis had too (within this of the same start) at least this
+# much past where that hypothesis ended it: the words the hypothesis read there are looked for too.
+STRETCH_START_MS: Final = 150
+STRETCH_MIN_MS: Final = 300
 # An unsure word said faster than this (letters per second), or mostly outside VAD
 # speech and ending in a pause, is a filler (RecognizerSettings.filler_max_probability).
 FILLER_MAX_CHARS_PER_S: Final = 40
@@ -652,9 +656,11 @@ class StreamingRecognizer:
         a 10 s window with a sentence more), or loops inside a word that the
         guards then drop: where the closing pass leaves over ``MISSED_SPEECH_MS``
         of speech without words before the pause, and the previous pass had words
-        there (over speech), those are kept instead of lost. ``decoded``: all the
-        pass decoded, before repeats were collapsed (a collapsed phrase loop is not
-        speech it missed: refilled, its copies would come back).
+        there (over speech), those are kept instead of lost. A decode that ends early
+        may also leave its last word stretched to the pause ("I didn't" over "I didn't
+        know that."): such a word counts as ending where the previous pass ended it.
+        ``decoded``: all the pass decoded, before repeats were collapsed (a collapsed
+        phrase loop is not speech it missed: refilled, its copies would come back).
         """
         fills: list[Word] = []
         prev_end = self._committed_end_ms
@@ -676,9 +682,24 @@ class StreamingRecognizer:
                     and not any(similar_word(normalize(w.text), e) for e in edges)
                 )
             if nxt is not None:
-                prev_end = max(prev_end, nxt.end_ms)
+                prev_end = max(prev_end, self._end_as_heard_before(nxt))
                 prev = nxt
-        return sorted([*words, *fills], key=lambda w: w.start_ms) if fills else words
+        if not fills:
+            return words
+        # A word stretched over the words filled after it ends where the first of them starts.
+        cut = [Word(w.text, w.start_ms, min([w.end_ms, *(f.start_ms for f in fills if f.start_ms > w.start_ms)]),
+                    w.probability) for w in words]
+        return sorted([*cut, *fills], key=lambda w: w.start_ms)
+
+    def _end_as_heard_before(self, w: Word) -> int:
+        """``w``'s end, or the end the last hypothesis gave the same word where the closing pass
+        stretched it over words it never read (\"didn't\" to the pause, over \"know that.\")."""
+        text = normalize(w.text)
+        for h in self._hyp:
+            if (normalize(h.text) == text and abs(h.start_ms - w.start_ms) <= STRETCH_START_MS
+                    and h.end_ms + STRETCH_MIN_MS <= w.end_ms):
+                return h.end_ms
+        return w.end_ms
 
     def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
         """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""
