@@ -921,6 +921,37 @@ def test_words_the_closing_pass_stretched_its_last_word_over_are_kept_from_the_p
         (said[t].start_ms, said[t].end_ms) for t in ("didn't", "know", "that")]
 
 
+class PullsAWordBackOverWordsItSkips(ScriptedTranscriber):
+    """The first two moving passes that hear "your head" skip it; the second also pulls "giving"
+    back to where "your" starts, as the aligner does over speech that a pass did not read."""
+
+    def __init__(self, script: list[ScriptedUtterance]) -> None:
+        super().__init__(script)
+        self.skipped = 0
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        words = [w for seg in result.segments for w in seg.words]
+        said = {w.text.strip(): w for w in words}
+        if request.final or self.skipped >= 2 or "giving" not in said or "your" not in said:
+            return result
+        self.skipped += 1
+        pulled_to = said["your"].start_ms if self.skipped == 2 else said["giving"].start_ms
+        kept = tuple(dataclasses.replace(w, start_ms=pulled_to) if w.text == " giving" else w
+                     for w in words if w.text not in (" your", " head"))
+        return dataclasses.replace(result, segments=(dataclasses.replace(result.segments[0], words=kept),))
+
+
+def test_a_word_a_pass_pulled_back_over_words_it_skipped_is_not_agreed_on() -> None:
+    text = "how can you be running with a cloud over your head giving trump the spotlight to himself to unload"
+    script = [utterance(text, 300, word_ms=260), utterance("Next.", 9_000)]
+    transcriber = PullsAWordBackOverWordsItSkips(script)
+    events = replay_virtual(StreamingRecognizer(PIECES, language="en"), synth(script, 11_000), transcriber,
+                            EnergyVoiceDetector())
+    assert transcriber.skipped == 2
+    assert " ".join(p.text for p in pieces(events)) == text + " Next."
+
+
 class SpellsTheNumberOutLater(ScriptedTranscriber):
     """Passes after the first two read "3" as "tres", timed a little later: Whisper re-decoding
     the last committed word in another spelling."""

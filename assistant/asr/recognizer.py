@@ -108,6 +108,9 @@ MISSED_WORD_SPEECH_SHARE: Final = 0.5
 # much past where that hypothesis ended it: the words the hypothesis read there are looked for too.
 STRETCH_START_MS: Final = 150
 STRETCH_MIN_MS: Final = 300
+# Two passes do not agree on a word the newer one starts this much earlier, over speech the older
+# one read no word in (see _agreed_in_time).
+PULLED_BACK_MS: Final = 300
 # An unsure word said faster than this (letters per second), or mostly outside VAD
 # speech and ending in a pause, is a filler (RecognizerSettings.filler_max_probability).
 FILLER_MAX_CHARS_PER_S: Final = 40
@@ -316,7 +319,7 @@ class StreamingRecognizer:
             else:
                 # The newest hypothesis's last word is never committed by agreement: its
                 # punctuation is Whisper's guess at a window edge (pauses finalise it instead).
-                n = min(common_prefix_length(self._hyp, words), len(words) - 1)
+                n = self._agreed_in_time(min(common_prefix_length(self._hyp, words), len(words) - 1), words)
                 # ... nor words ending this close to its window's end (the audio cuts them short).
                 edge = req.end_ms - self._s.agreement_tail_ms
                 while n > 0 and words[n - 1].end_ms > edge:
@@ -421,6 +424,19 @@ class StreamingRecognizer:
             return False
         heard = sum(max(0, min(ms_to_samples(w.end_ms), b) - max(ms_to_samples(w.start_ms), a)) for w in words)
         return 3 * heard < speech
+
+    def _agreed_in_time(self, n: int, words: list[Word]) -> int:
+        """The first ``n`` words, agreed by text, up to one this pass pulled back over speech that
+        the last hypothesis had no word for: "Giving" at 78.53 s over an unread "your head", where
+        the pass before had it at 79.07 s after the same hole. Such a word is not agreed yet."""
+        prev_end = self._committed_end_ms
+        for i, (h, w) in enumerate(zip(self._hyp[:n], words[:n])):
+            if normalize(h.text) == normalize(w.text) and w.start_ms < h.start_ms - PULLED_BACK_MS:
+                a, b = ms_to_samples(prev_end), ms_to_samples(h.start_ms)
+                if b > a and self._speech_share(a, b) * (b - a) >= ms_to_samples(MISSED_SPEECH_MS):
+                    return i
+            prev_end = max(prev_end, h.end_ms)
+        return n
 
     def _word_has_speech(self, w: Word) -> bool:
         margin = ms_to_samples(WORD_SPEECH_MARGIN_MS)
