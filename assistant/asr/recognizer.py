@@ -673,8 +673,8 @@ class StreamingRecognizer:
         guards then drop: where the closing pass leaves over ``MISSED_SPEECH_MS``
         of speech without words before the pause, and the previous pass had words
         there (over speech), those are kept instead of lost. A decode that ends early
-        may also leave its last word stretched to the pause ("I didn't" over "I didn't
-        know that."): such a word counts as ending where the previous pass ended it.
+        may also leave its last word stretched to the pause ("didn't" over the "know
+        that." it never read): such a word counts as ending where the previous pass ended it.
         ``decoded``: all the pass decoded, before repeats were collapsed (a collapsed
         phrase loop is not speech it missed: refilled, its copies would come back).
         """
@@ -709,7 +709,7 @@ class StreamingRecognizer:
 
     def _end_as_heard_before(self, w: Word) -> int:
         """``w``'s end, or the end the last hypothesis gave the same word where the closing pass
-        stretched it over words it never read (\"didn't\" to the pause, over \"know that.\")."""
+        stretched it over words it never read ("didn't" to the pause, over "know that.")."""
         text = normalize(w.text)
         for h in self._hyp:
             if (normalize(h.text) == text and abs(h.start_ms - w.start_ms) <= STRETCH_START_MS
