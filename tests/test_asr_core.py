@@ -784,16 +784,30 @@ def test_a_repeated_word_said_slowly_reaches_the_captions() -> None:
     assert " ".join(p.text for p in pieces(events)) == "and we need more words words words words on the slides."
 
 
+Ending = Callable[[Word, Word, TranscriptionRequest], Word]
+
+
 class StopsShortWhenClosing(ScriptedTranscriber):
-    """Whisper ending a decode early: the pass that closes an utterance returns its first three words only."""
+    """Whisper ending a decode early: the pass that closes an utterance reads no further than ``word``
+    (its first three words, without one), and gives that word back as ``ending(word, the last word
+    said, request)`` where one is given."""
+
+    def __init__(self, script: list[ScriptedUtterance], word: str | None = None, ending: Ending | None = None) -> None:
+        super().__init__(script)
+        self.word, self.ending = word, ending
 
     def transcribe(self, request: TranscriptionRequest) -> Transcription:
         result = super().transcribe(request)
         if not request.final or not result.segments:
             return result
         first = result.segments[0]
-        short = dataclasses.replace(first, words=first.words[:3], end_ms=first.words[:3][-1].end_ms)
-        return dataclasses.replace(result, segments=(short,))
+        cut = next((i for i, w in enumerate(first.words) if w.text == self.word), None) if self.word else 3
+        if cut is None:
+            return result
+        kept = first.words[:cut]
+        if self.ending is not None:
+            kept = (*kept, self.ending(first.words[cut], first.words[-1], request))
+        return dataclasses.replace(result, segments=(dataclasses.replace(first, words=kept, end_ms=kept[-1].end_ms),))
 
 
 def test_words_a_closing_pass_stopped_short_of_are_kept_from_the_pass_before() -> None:
@@ -864,57 +878,22 @@ def test_a_word_the_closing_pass_timed_later_is_not_filled_in_again() -> None:
     assert " ".join(p.text for p in pieces(events)) == text + " Далее."
 
 
-class LoopsIntoThePauseWhenClosing(ScriptedTranscriber):
-    """The closing pass loops after "didn't": the loop's last copy of "know" is squeezed into
-    the pause at the window's end, and "know that" is not read where it was said."""
-
-    def transcribe(self, request: TranscriptionRequest) -> Transcription:
-        result = super().transcribe(request)
-        if not request.final or not result.segments:
-            return result
-        first = result.segments[0]
-        cut = next((i for i, w in enumerate(first.words) if w.text == " know"), None)
-        if cut is None:
-            return result
-        squeezed = Word(" know", request.end_ms - 20, request.end_ms)
-        return dataclasses.replace(result, segments=(dataclasses.replace(first, words=(*first.words[:cut], squeezed)),))
-
-
-def test_a_word_the_closing_pass_only_squeezed_into_the_pause_is_kept_from_the_pass_before() -> None:
+@pytest.mark.parametrize("word, ending", [
+    # A loop after "didn't": its last copy of "know" is squeezed into the pause at the window's end.
+    (" know", lambda w, last, req: Word(" know", req.end_ms - 20, req.end_ms)),
+    # The decode stops after "didn't", which the aligner stretches over the "know that" it never read.
+    (" didn't", lambda w, last, req: dataclasses.replace(w, end_ms=last.end_ms)),
+], ids=["squeezed-into-the-pause", "stretched-over-the-rest"])
+def test_words_the_closing_pass_stopped_short_of_are_kept_from_the_pass_before(
+        word: str, ending: Ending) -> None:
     text = "then he said with the loans oh I didn't know that"
     script = [utterance(text, 300, word_ms=260), utterance("Next.", 6_000)]
-    transcriber = LoopsIntoThePauseWhenClosing(script)
+    transcriber = StopsShortWhenClosing(script, word, ending)
     rec = StreamingRecognizer(dataclasses.replace(REFINE, agreement_tail_ms=5_000), language="en")
     events = replay_virtual(rec, synth(script, 8_000), transcriber, EnergyVoiceDetector())
     assert any(r.final and r.end_ms < 6_000 for r in transcriber.requests)
     assert " ".join(p.text for p in pieces(events)) == text + " Next."
-
-
-class StretchesALastWordWhenClosing(ScriptedTranscriber):
-    """The closing pass stops reading after "didn't" and the aligner stretches "didn't" over the
-    "know that" it never read, to the end of the speech."""
-
-    def transcribe(self, request: TranscriptionRequest) -> Transcription:
-        result = super().transcribe(request)
-        if not request.final or not result.segments:
-            return result
-        first = result.segments[0]
-        cut = next((i for i, w in enumerate(first.words) if w.text == " didn't"), None)
-        if cut is None:
-            return result
-        stretched = dataclasses.replace(first.words[cut], end_ms=first.words[-1].end_ms)
-        return dataclasses.replace(result, segments=(dataclasses.replace(first, words=(*first.words[:cut], stretched)),))
-
-
-def test_words_the_closing_pass_stretched_its_last_word_over_are_kept_from_the_pass_before() -> None:
-    text = "then he said with the loans oh I didn't know that"
-    script = [utterance(text, 300, word_ms=260), utterance("Next.", 6_000)]
-    transcriber = StretchesALastWordWhenClosing(script)
-    rec = StreamingRecognizer(dataclasses.replace(REFINE, agreement_tail_ms=5_000), language="en")
-    events = replay_virtual(rec, synth(script, 8_000), transcriber, EnergyVoiceDetector())
-    assert any(r.final and r.end_ms < 6_000 for r in transcriber.requests)
-    assert " ".join(p.text for p in pieces(events)) == text + " Next."
-    # ... and the stretched word is given back its own time, the words after it theirs.
+    # ... each at its own time: a stretched word is cut back where the words it covered start.
     said = {w.text.strip(): w for w in script[0].words}
     got = {w.text.strip(): w for p in pieces(events) for w in p.words}
     assert [(got[t].start_ms, got[t].end_ms) for t in ("didn't", "know", "that")] == [
