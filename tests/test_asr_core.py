@@ -884,7 +884,7 @@ def test_a_word_the_closing_pass_timed_later_is_not_filled_in_again() -> None:
     # The decode stops after "didn't", which the aligner stretches over the "know that" it never read.
     (" didn't", lambda w, last, req: dataclasses.replace(w, end_ms=last.end_ms)),
 ], ids=["squeezed-into-the-pause", "stretched-over-the-rest"])
-def test_words_the_closing_pass_stopped_short_of_are_kept_from_the_pass_before(
+def test_words_a_closing_pass_lost_at_its_last_word_are_kept_from_the_pass_before(
         word: str, ending: Ending) -> None:
     text = "then he said with the loans oh I didn't know that"
     script = [utterance(text, 300, word_ms=260), utterance("Next.", 6_000)]
