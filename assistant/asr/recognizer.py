@@ -355,6 +355,10 @@ class StreamingRecognizer:
         overlap = sum(max(0, min(e, b) - max(s, a)) for s, e in self._intervals())
         return overlap / (b - a)
 
+    def _speech_samples(self, a: int, b: int) -> float:
+        """How much of ``a``..``b`` (samples) the VAD heard as speech, in samples (0 when empty)."""
+        return self._speech_share(a, b) * (b - a) if b > a else 0.0
+
     def _gaps(self) -> list[tuple[int, int]]:
         """Pauses of at least ``endpoint_silence_ms`` after speech (start, end samples)."""
         if not self._s.use_vad:
@@ -419,7 +423,7 @@ class StreamingRecognizer:
             return False
         a = max(self._settled, ms_to_samples(self._committed_end_ms))
         b = min(req.end_sample, self._vad_until)
-        speech = self._speech_share(a, b) * (b - a)
+        speech = self._speech_samples(a, b)
         if speech < ms_to_samples(self._s.deaf_speech_ms):
             return False
         heard = sum(max(0, min(ms_to_samples(w.end_ms), b) - max(ms_to_samples(w.start_ms), a)) for w in words)
@@ -431,10 +435,10 @@ class StreamingRecognizer:
         the pass before had it at 79.07 s after the same hole. Such a word is not agreed yet."""
         prev_end = self._committed_end_ms
         for i, (h, w) in enumerate(zip(self._hyp[:n], words[:n])):
-            if normalize(h.text) == normalize(w.text) and w.start_ms < h.start_ms - PULLED_BACK_MS:
-                a, b = ms_to_samples(prev_end), ms_to_samples(h.start_ms)
-                if b > a and self._speech_share(a, b) * (b - a) >= ms_to_samples(MISSED_SPEECH_MS):
-                    return i
+            if (w.start_ms < h.start_ms - PULLED_BACK_MS and normalize(h.text) == normalize(w.text)
+                    and self._speech_samples(ms_to_samples(prev_end), ms_to_samples(h.start_ms))
+                    >= ms_to_samples(MISSED_SPEECH_MS)):
+                return i
             prev_end = max(prev_end, h.end_ms)
         return n
 
@@ -684,7 +688,7 @@ class StreamingRecognizer:
         for nxt in [*decoded, None]:
             hole_end = ms_to_samples(nxt.start_ms) if nxt is not None else speech_end
             a = ms_to_samples(prev_end)
-            if hole_end - a > 0 and self._speech_share(a, hole_end) * (hole_end - a) >= ms_to_samples(MISSED_SPEECH_MS):
+            if self._speech_samples(a, hole_end) >= ms_to_samples(MISSED_SPEECH_MS):
                 # A word the closing pass has at the hole's edge, timed differently, is not
                 # missed ("упал, | разбил" where the previous pass had "разбил" from "упал"'s end).
                 # Not a word the pass dropped, though: a loop's last copy squeezed into the pause
@@ -710,10 +714,9 @@ class StreamingRecognizer:
     def _end_as_heard_before(self, w: Word) -> int:
         """``w``'s end, or the end the last hypothesis gave the same word where the closing pass
         stretched it over words it never read ("didn't" to the pause, over "know that.")."""
-        text = normalize(w.text)
         for h in self._hyp:
-            if (normalize(h.text) == text and abs(h.start_ms - w.start_ms) <= STRETCH_START_MS
-                    and h.end_ms + STRETCH_MIN_MS <= w.end_ms):
+            if (abs(h.start_ms - w.start_ms) <= STRETCH_START_MS and h.end_ms + STRETCH_MIN_MS <= w.end_ms
+                    and normalize(h.text) == normalize(w.text)):
                 return h.end_ms
         return w.end_ms
 
