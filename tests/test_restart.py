@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Any
 
 from assistant.config import Settings
@@ -92,3 +94,27 @@ async def test_a_session_that_ended_before_a_restart_is_still_read_and_corrected
     public = (await (await again.get("/api/sessions")).json())["sessions"]
     assert "done" not in [s["id"] for s in public]  # read, and still not in the public list
     assert (await again.get("/ws/captions/never")).status == 404
+
+
+async def test_a_configured_session_restarted_with_another_language_takes_it_and_keeps_its_chairs_changes(
+        aiohttp_client: Any, settings: Settings, caplog: Any) -> None:
+    """The organiser fixes the spoken language in the configuration and restarts: the session takes it (and
+    the new translation targets), while the title and glossary its chair set in the console stay."""
+    caplog.set_level(logging.INFO, logger="assistant.server.sessions")
+    first = await aiohttp_client(make_app(settings, clock=ManualClock().clock))
+    await first.patch("/api/sessions/main", json={"title": "Plenary", "glossary": ["CRISPR"]}, headers=bearer(CHAIR))
+    await first.close()
+
+    main = dataclasses.replace(settings.sessions[0], language="zh", languages=("fr",))
+    again = await aiohttp_client(make_app(dataclasses.replace(settings, sessions=(main,)),
+                                          clock=ManualClock(1_760_000_000_000).clock))
+    listed = {s["id"]: s for s in (await (await again.get("/api/sessions", headers=bearer(STAFF))).json())["sessions"]}
+    assert (listed["main"]["source_lang"], listed["main"]["title"], listed["main"]["glossary"]) == ("zh", "Plenary",
+                                                                                                  ["CRISPR"])
+    ws = await again.ws_connect("/ws/captions/main?lang=zh")
+    hello = await ws.receive_json()
+    assert (hello["type"], hello["source_lang"]) == ("hello", "zh"), hello
+    await ws.close()
+    said = caplog.text
+    assert "source_lang 'en' -> 'zh'" in said and "languages () -> ('fr',)" in said, said
+    assert "keeps its title 'Plenary'" in said, said

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+import logging
+from typing import Final, Iterator
 
 from .. import protocol, validate
 from ..captions import Session
@@ -14,6 +15,13 @@ from . import auth
 from .rooms import session_exists
 from .runtime import RecognizerFactory, SessionRuntime
 from .translation import Translating, targets_of
+
+log = logging.getLogger(__name__)
+
+# What only the configuration (or the programme) says of a session: a restart applies its edits.
+CONFIGURED: Final = ("source_lang", "languages")
+# What a chair may change while the session runs (protocol.UpdateSession): a restart keeps the chair's.
+CHAIRS: Final = ("title", "glossary", "public")
 
 
 class Sessions:
@@ -29,10 +37,23 @@ class Sessions:
         self._runtimes: dict[str, SessionRuntime] = {}
 
     def open(self, session: Session) -> SessionRuntime:
-        """Create (or resume) a session in the store and start its runtime."""
+        """Create (or resume) a session in the store and start its runtime. A session the store has
+        already takes the spoken language and translation targets ``session`` gives (the configuration
+        or the programme may have been edited since), and keeps what its chair may have changed."""
         stored = self._store.create_session(session)
+        changes: dict[str, object] = {f: getattr(session, f) for f in CONFIGURED
+                                      if getattr(session, f) != getattr(stored, f)}
+        if changes:
+            log.info("session %s: %s, as configured now", session.id,
+                     ", ".join(f"{f} {getattr(stored, f)!r} -> {v!r}" for f, v in changes.items()))
+        for f in CHAIRS:
+            if getattr(session, f) != getattr(stored, f):
+                log.info("session %s keeps its %s %r (the configuration says %r; its chair changes it)",
+                         session.id, f, getattr(stored, f), getattr(session, f))
         if stored.ended_at_ms is not None:
-            stored = self._store.update_session(stored.id, ended_at_ms=None)
+            changes["ended_at_ms"] = None
+        if changes:
+            stored = self._store.update_session(stored.id, **changes)
         return self._run(stored)
 
     def _run(self, stored: Session) -> SessionRuntime:
