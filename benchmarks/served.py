@@ -2,8 +2,8 @@
 
 For each kind, the same joined stream as ``asr_replay.py --kinds KIND --dev-seconds S`` is replayed
 by a real server (``assistant serve --source FILE``, a subprocess with its own data folder, at real
-speed) and read by ``../shared/measure/capclient.py`` as a delegate's phone would (``--lang``: the
-spoken language unless given). ``../shared/measure/wordlat.py product`` then gives the per-word figures
+speed) and read by ``../shared/measure/capclient.py`` in the spoken language, as a delegate's phone
+would. ``../shared/measure/wordlat.py product`` then gives the per-word figures
 against the offline beam-5 pass of the same stream (cached as ``asr_replay.py`` caches it). Both scripts
 run unchanged. WER is printed twice: as ``wordlat.py`` scores it, and with numbers spelled alike
 (``asr_replay.norm``), the scoring the issue asks for and the replays use.
@@ -44,7 +44,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def one_run(wav: Path, ref: Path, offline: Path, lang: str, reader: str, model: str, work: Path) -> dict[str, Any]:
+def one_run(wav: Path, ref: Path, offline: Path, lang: str, model: str, work: Path) -> dict[str, Any]:
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="served-", dir=work))
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(data)}
@@ -64,7 +64,7 @@ def one_run(wav: Path, ref: Path, offline: Path, lang: str, reader: str, model: 
                 time.sleep(0.1)
         cap = subprocess.run(
             [sys.executable, str(MEASURE / "capclient.py"), "--url", f"ws://127.0.0.1:{port}", "--session", "served",
-             "--lang", reader, "--ref", str(ref), "--dump", str(dump)],
+             "--lang", lang, "--ref", str(ref), "--dump", str(dump)],
             capture_output=True, text=True, check=True)
     finally:
         server.terminate()
@@ -72,11 +72,11 @@ def one_run(wav: Path, ref: Path, offline: Path, lang: str, reader: str, model: 
     caps = json.loads(cap.stdout.strip().splitlines()[-1])
     lat = subprocess.run(
         [sys.executable, str(MEASURE / "wordlat.py"), "product", str(dump), "--offline", str(offline), "--ref", str(ref),
-         "--lang", reader],
+         "--lang", lang],
         capture_output=True, text=True, check=True)
     words = json.loads(lat.stdout.strip().splitlines()[-1])
     msgs = json.loads(dump.read_text(encoding="utf-8"))
-    text = " ".join(m["text"] for m in msgs if m.get("type") == "caption" and m.get("lang") == reader)
+    text = " ".join(m["text"] for m in msgs if m.get("type") == "caption" and m.get("lang") == lang)
     reference = asr_replay.norm(ref.read_text(encoding="utf-8"), lang)
     off_text = " ".join(w["w"] for w in json.loads(offline.read_text(encoding="utf-8"))["words"])
     return {
@@ -98,7 +98,6 @@ def main() -> int:
     ap.add_argument("--dev-seconds", type=float, default=240.0)
     ap.add_argument("--gap-ms", type=int, default=700, help="silence between clips (asr_replay.py's default)")
     ap.add_argument("--model", default="base")
-    ap.add_argument("--lang", default=None, help="the reader's language (default: the spoken one)")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-replay-offline"))
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="served-"))
@@ -110,11 +109,13 @@ def main() -> int:
         audio = asr_replay.load_audio(files, args.gap_ms)
         asr_replay.offline_words(kind, audio, model_dir, args.cache)  # cached beside its WAV
         stem = args.cache / f"{kind}-{len(audio)}"
+        if not stem.with_suffix(".wav").is_file():  # a cache made elsewhere: the server needs the file
+            asr_replay.write_wav(stem.with_suffix(".wav"), audio)
         ref = work / f"{kind}.txt"
         ref.write_text(asr_replay.references(files), encoding="utf-8")
         runs = []
         for run in range(1, args.runs + 1):
-            r = one_run(stem.with_suffix(".wav"), ref, stem.with_suffix(".json"), lang, args.lang or lang, args.model, work)
+            r = one_run(stem.with_suffix(".wav"), ref, stem.with_suffix(".json"), lang, args.model, work)
             print(json.dumps({"kind": kind, "run": run, "audio_s": round(len(audio) / asr_replay.SAMPLE_RATE, 1), **r}),
                   flush=True)
             runs.append(r)
