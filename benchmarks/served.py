@@ -32,16 +32,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import asr_replay  # noqa: E402
 import wordlat  # noqa: E402  (asr_replay puts ../shared/measure on the path)
+from translated_latency import free_port  # noqa: E402
 
 from assistant.models import resolve_model  # noqa: E402
 
 MEASURE = asr_replay.MEASURE
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def one_run(wav: Path, ref: Path, offline: Path, lang: str, model: str, work: Path) -> dict[str, Any]:
