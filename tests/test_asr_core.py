@@ -1057,9 +1057,9 @@ def test_a_word_inside_a_pause_is_not_speech() -> None:
 class EndsWithAFiller(ScriptedTranscriber):
     """Whisper ending a pass with a word of its own squeezed onto the last word ("Ciao." in 40 ms)."""
 
-    def __init__(self, script: list[ScriptedUtterance], probability: float, span: tuple[int, int]) -> None:
+    def __init__(self, script: list[ScriptedUtterance], probability: float, span: tuple[int, int], text: str = " Ciao.") -> None:
         super().__init__(script)
-        self.probability, self.span = probability, span
+        self.probability, self.span, self.text = probability, span, text
 
     def transcribe(self, request: TranscriptionRequest) -> Transcription:
         result = super().transcribe(request)
@@ -1067,7 +1067,7 @@ class EndsWithAFiller(ScriptedTranscriber):
             return result
         last = result.segments[-1]
         end = last.words[-1].end_ms
-        filler = Word(" Ciao.", end + self.span[0], end + self.span[1], self.probability)
+        filler = Word(self.text, end + self.span[0], end + self.span[1], self.probability)
         return dataclasses.replace(result, segments=(*result.segments[:-1], dataclasses.replace(last, words=(*last.words, filler))))
 
 
@@ -1088,6 +1088,27 @@ def test_an_unsure_word_hardly_said_after_the_last_one_is_a_filler(
     text = " ".join(p.text for p in pieces(events))
     assert ("Ciao." in text) == kept
     assert text.replace(" Ciao.", "") == "Grazie per la sua pazienza. Per chiamare questo numero."
+
+
+@pytest.mark.parametrize("probability,kept", [(0.11, False), (0.9, True)])
+def test_an_unsure_short_word_on_the_last_ones_fading_end_is_a_filler(probability: float, kept: bool) -> None:
+    # "представителя. Я." (80 ms, p 0.11): too few letters to count as squeezed, and over
+    # speech, so not running on into the pause either; a short, unsure word before a pause.
+    script = [utterance("Ожидающих ответа представителя.", 300), utterance("Вам доступны следующие опции.", 4_000)]
+    transcriber = EndsWithAFiller(script, probability, (-80, 0), " Я.")
+    rec = StreamingRecognizer(PIECES, language="ru")
+    events = replay_virtual(rec, synth(script, 7_000), transcriber, EnergyVoiceDetector())
+    text = " ".join(p.text for p in pieces(events))
+    assert ("Я." in text) == kept
+    assert text.replace(" Я.", "") == "Ожидающих ответа представителя. Вам доступны следующие опции."
+
+
+def test_an_unsure_short_word_inside_speech_is_kept() -> None:
+    # Short unsure words inside speech are often right ("y" in 100 ms): only a pause after one makes it a filler.
+    words = tuple(Word(" " + t, 300 + i * 300, 300 + i * 300 + (100 if t == "y" else 300), 0.2 if t == "y" else 1.0)
+                  for i, t in enumerate("Presione uno y espere la señal.".split()))
+    events, _ = run([ScriptedUtterance(words)], 4_500, PIECES, language="es")
+    assert final_text(events) == "Presione uno y espere la señal."
 
 
 def test_an_unsure_word_said_at_length_is_kept() -> None:

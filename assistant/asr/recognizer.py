@@ -118,6 +118,9 @@ FILLER_MIN_SPEECH_SHARE: Final = 0.5
 # "Ending in a pause": this much silence before the word's end ("monos No," where the
 # aligner gave "No," 160 ms, 44 of them speech).
 FILLER_END_SILENCE_MS: Final = 60
+# An unsure word this short where a pause begins ("представителя. Я." in 80 ms, p 0.11;
+# "звонке. Я.", "тьме. Да.", "льды три") is the word before heard once more as it faded.
+FILLER_MAX_MS: Final = 120
 # Known stock phrases survive only with clear speech evidence.
 HALLUCINATION_MAX_NO_SPEECH: Final = 0.2
 HALLUCINATION_MIN_LOGPROB: Final = -0.6
@@ -460,11 +463,18 @@ class StreamingRecognizer:
         letters = len(normalize(w.text).replace(" ", ""))
         if letters * 1_000 > FILLER_MAX_CHARS_PER_S * max(1, w.end_ms - w.start_ms):
             return True
+        start, end = ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)
+        if w.end_ms - w.start_ms <= FILLER_MAX_MS and self._pause_at(start, end):
+            return True
         # Mostly outside speech and running on into the silence after it (a word cut at
         # the speech onset, where VAD starts late, ends in speech and is kept).
-        start, end = ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)
         trailing = end <= self._vad_until and not self._has_speech(end - ms_to_samples(FILLER_END_SILENCE_MS), end)
         return trailing and self._speech_share(start, end) < FILLER_MIN_SPEECH_SHARE
+
+    def _pause_at(self, start: int, end: int) -> bool:
+        """Whether a pause (``endpoint_silence_ms`` or more) begins at ``start``..``end``, give or take ``PAUSE_WORD_MARGIN_MS``."""
+        margin = ms_to_samples(PAUSE_WORD_MARGIN_MS)
+        return any(start - margin <= g0 <= end + margin for g0, _ in self._gaps())
 
     def _fit_to_speech(self, w: Word) -> Word:
         """Trim a word the aligner stretched over a pause to the speech inside it.
@@ -723,7 +733,8 @@ class StreamingRecognizer:
     def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
         """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""
         self._looping = False
-        self._commit(words, before_pause=True)
+        # A pass that ran before the pause was long enough to count could not judge its last words by it.
+        self._commit([w for w in words if not self._filler(w)], before_pause=True)
         if self._is_fragment() and not self._ended:
             self._held_since = gap[0]
             self._emit_piece()

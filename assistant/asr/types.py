@@ -272,8 +272,9 @@ class RecognizerSettings:
     logprob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
     # Fillers: a word decoded below this probability that was hardly said (squeezed
-    # into a few ms at a window's end, "Ciao." in 40 ms, or mostly outside VAD speech,
-    # "e" after the utterance's last word) is Whisper's guess, not speech (0: off).
+    # into a few ms at a window's end, "Ciao." in 40 ms; mostly outside VAD speech,
+    # "e" after the utterance's last word; or at most 120 ms long where a pause begins,
+    # "представителя. Я.") is Whisper's guess, not speech (0: off).
     filler_max_probability: float = 0.4
     # Auto language: settle once a pass is this sure (or after language_max_passes).
     language_lock_probability: float = 0.5
