@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import LanguageError
-from assistant.translate.engine import CTranslate2ArgosTranslator, EngineSettings
+from assistant.translate.engine import LENGTH_MARGIN_TOKENS, CTranslate2ArgosTranslator, EngineSettings
 from assistant.translate.packages import PackageRegistry
+from assistant.translate.quality import is_degenerate
 from assistant.translate.service import TranslationService
 from assistant.translate.wrappers import CachedTranslator, PivotTranslator
 from tests.helpers.argos_builder import cipher_reference, tiny_package_files, zh_en_package_dir
@@ -53,6 +54,19 @@ def test_batch_of_sentences_matches_single_calls(engine: CTranslate2ArgosTransla
     assert engine.translate_batch(sentences, "zh", "en") == [
         engine.translate_batch([s], "zh", "en")[0] for s in sentences
     ]
+
+
+def test_a_runaway_translation_stops_at_three_tokens_per_source_token(registry: PackageRegistry) -> None:
+    # Laughter as Whisper writes it: the real model answers "Ha ha ha ..." until the length limit.
+    laughter = "哈哈哈哈哈哈哈哈哈哈"
+    unbounded = CTranslate2ArgosTranslator(registry, EngineSettings(max_length_factor=0))
+    (looped,) = unbounded.translate_batch([laughter], "zh", "en")
+    assert len(looped.split()) > 200, looped  # the model loops to max_decoding_length (256 tokens)
+    (stopped,) = CTranslate2ArgosTranslator(registry).translate_batch([laughter], "zh", "en")
+    assert stopped.lower().startswith("ha ha ha"), stopped
+    # ten source tokens: at most 3 x 10 + LENGTH_MARGIN_TOKENS output tokens, one "ha" each
+    assert len(stopped.split()) <= 3 * 10 + LENGTH_MARGIN_TOKENS, stopped
+    assert is_degenerate(laughter, stopped)  # the source stands in for it, as for the full loop
 
 
 async def test_glossary_term_kept_verbatim_through_the_real_model(registry: PackageRegistry) -> None:

@@ -15,12 +15,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 import ctranslate2
 
 from assistant.errors import LanguageError, TranslationPackageError
 from assistant.translate.packages import BPE_FILE, SENTENCEPIECE_FILE, PackageRegistry, PairInfo
+
+# Output tokens allowed beyond EngineSettings.max_length_factor's share: a one-word
+# source may become a phrase ("谢谢" -> "Thank you.").
+LENGTH_MARGIN_TOKENS: Final = 10
 
 SENTENCEPIECE_SPACE = "\u2581"
 # Not a declared dependency (it would pull torch); the Makefile installs it with --no-deps.
@@ -59,6 +63,12 @@ class EngineSettings:
     # 2 is ~40% slower per sentence, 4 is what argostranslate uses.
     beam_size: int = 1
     max_decoding_length: int = 256  # tokens; stops runaway loops early
+    # ... and sooner for short input: at most this many output tokens per input token, plus
+    # LENGTH_MARGIN_TOKENS (Marian, which trains the OPUS models, stops at 3x as well). A model
+    # that loops ("Ha ha ha ..." for 哈哈哈哈哈哈哈哈哈哈, 256 tokens, 2.6 s on one core) stops
+    # at 40 tokens; the quality check rejects the loop either way, and every target language
+    # waits less for it. 0: only max_decoding_length.
+    max_length_factor: int = 3
     max_input_length: int = 512  # tokens; longer input is truncated by CTranslate2
     length_penalty: float = 0.2  # argostranslate's value
 
@@ -204,11 +214,15 @@ class CTranslate2ArgosTranslator:
             return results
         tokens = [loaded.tokenizer.encode(texts[i].strip()) for i in todo]
         s = self.settings
+        limit = s.max_decoding_length
+        if s.max_length_factor:
+            longest = max(len(t) for t in tokens)
+            limit = min(limit, len(loaded.prefix) + s.max_length_factor * longest + LENGTH_MARGIN_TOKENS)
         outputs = loaded.model.translate_batch(
             tokens,
             target_prefix=[list(loaded.prefix)] * len(tokens) if loaded.prefix else None,
             beam_size=s.beam_size,
-            max_decoding_length=s.max_decoding_length,
+            max_decoding_length=limit,
             max_input_length=s.max_input_length,
             length_penalty=s.length_penalty,
             replace_unknowns=True,
