@@ -14,9 +14,15 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import LanguageError, TranslationPackageError
-from assistant.translate.engine import ARGOS_REQUIREMENT, CTranslate2ArgosTranslator, EngineSettings, _Bpe
+from assistant.translate.engine import (
+    ARGOS_REQUIREMENT,
+    CTranslate2ArgosTranslator,
+    EngineSettings,
+    _Bpe,
+    _LoadedPair,
+)
 from assistant.translate.fake import FakeTranslator
-from assistant.translate.packages import PackageRegistry
+from assistant.translate.packages import PackageRegistry, PairInfo
 from assistant.translate.wrappers import CachedTranslator, PivotTranslator
 from tests.helpers.argos_builder import TinyPackage, build_tiny_package, cipher_reference, tiny_package_files
 
@@ -82,6 +88,42 @@ def test_models_load_once_per_pair(registry: PackageRegistry) -> None:
     assert engine.loaded_pairs() == (("en", "de"), ("en", "fr"))
     engine.translate_batch(["Thank you."], "en", "de")
     assert engine.loaded_pairs() == (("en", "de"), ("en", "fr"))
+
+
+class _LoadsWhenLetGo(CTranslate2ArgosTranslator):
+    """The real engine, whose model loads wait until the test lets them go, counted per pair."""
+
+    def __init__(self, registry: PackageRegistry) -> None:
+        super().__init__(registry)
+        self.let_go = threading.Event()
+        self.loading = threading.Event()
+        self.opened: list[tuple[str, str]] = []
+
+    def _open(self, pair: PairInfo) -> _LoadedPair:
+        self.opened.append((pair.source, pair.target))
+        if (pair.source, pair.target) == ("en", "de"):
+            self.loading.set()
+            self.let_go.wait(60)
+        return super()._open(pair)
+
+
+def test_a_pair_loading_holds_back_only_its_own_translations(registry: PackageRegistry) -> None:
+    engine = _LoadsWhenLetGo(registry)
+    engine.load("en", "fr")
+    german: list[list[str]] = []
+    first, second = (threading.Thread(target=lambda: german.append(engine.translate_batch(["Thank you."], "en", "de")))
+                     for _ in range(2))
+    first.start()
+    assert engine.loading.wait(60)
+    second.start()  # the same pair, asked again while it loads
+    # French is translated while German's model is still loading (before, one lock held every pair).
+    french = engine.translate_batch(["Thank you."], "en", "fr")
+    assert french and not engine.let_go.is_set() and not german
+    engine.let_go.set()
+    first.join(60)
+    second.join(60)
+    assert german == [engine.translate_batch(["Thank you."], "en", "de")] * 2
+    assert engine.opened == [("en", "fr"), ("en", "de")]  # German loaded once for both
 
 
 def test_a_reinstalled_package_replaces_the_loaded_model(

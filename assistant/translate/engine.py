@@ -143,7 +143,8 @@ class CTranslate2ArgosTranslator:
         self.registry = registry
         self.settings = settings
         self._loaded: dict[tuple[str, str], _LoadedPair] = {}
-        self._load_lock = threading.Lock()
+        self._load_lock = threading.Lock()  # guards the two dicts, never held while a model loads
+        self._pair_locks: dict[tuple[str, str], threading.Lock] = {}  # one load at a time per pair
 
     def targets(self, source: str) -> tuple[str, ...]:
         """Direct pairs only; wrap in PivotTranslator to reach more."""
@@ -165,12 +166,23 @@ class CTranslate2ArgosTranslator:
         self._pair(source, target)
 
     def _pair(self, source: str, target: str) -> _LoadedPair:
+        """The pair's warm model, loaded first if it is new or was reinstalled (another version)
+        since. A load (a fraction of a second, more beside Whisper) holds back only its own pair:
+        the other languages go on translating meanwhile, and several pairs load side by side."""
+        key = (source, target)
+        info = self.registry.find(source, target)
         with self._load_lock:
-            loaded = self._loaded.get((source, target))
-            info = self.registry.find(source, target)
-            if loaded is None or loaded.info != info:  # new, or reinstalled (another version) since
+            loaded = self._loaded.get(key)
+            if loaded is not None and loaded.info == info:
+                return loaded
+            pair_lock = self._pair_locks.setdefault(key, threading.Lock())
+        with pair_lock:
+            with self._load_lock:  # another thread may have loaded it while this one waited
+                loaded = self._loaded.get(key)
+            if loaded is None or loaded.info != info:
                 loaded = self._open(info)
-                self._loaded[(source, target)] = loaded
+                with self._load_lock:
+                    self._loaded[key] = loaded
             return loaded
 
     def _open(self, pair: PairInfo) -> _LoadedPair:
