@@ -45,6 +45,9 @@ class PrefixTranslator:
             return Translated(text, fallback=True)
         return Translated(f"[{target}] {text}")
 
+    async def prepare(self, source: str, target: str) -> None:
+        """No model to load."""
+
     def available_targets(self, source_lang: str) -> tuple[str, ...]:
         return self.targets
 

@@ -33,6 +33,9 @@ class GatedTranslator:
             raise RuntimeError("the model crashed")
         return TranslationResult(f"[{target}] {text}", False, 0)
 
+    async def prepare(self, source: str, target: str) -> None:
+        """No model to load."""
+
     def available_targets(self, source_lang: str) -> tuple[str, ...]:
         return ("fr",)
 

@@ -16,6 +16,7 @@ from assistant.config import Settings
 from assistant.server.app import make_app
 from assistant.translate import FakeTranslator, TranslationService
 from tests.conftest import CHAIR, STAFF, ManualClock, bearer
+from tests.test_capture_server import until
 from tests.test_server_readers import frames_until, say
 
 
@@ -42,6 +43,23 @@ async def test_french_reader_gets_translations_with_source_text(client: TestClie
     assert cap["id"] == src["id"] and cap["start_ms"] == src["start_ms"] and cap["end_ms"] == src["end_ms"]
     assert cap["seq"] == 1
     await ws.close()
+
+
+async def test_a_reader_choosing_a_language_has_its_model_loaded_before_the_first_caption(
+        aiohttp_client: Any, settings: Settings) -> None:
+    fake = FakeTranslator({("en", "fr"), ("en", "de")})
+    service = TranslationService(fake, workers=1)
+    client = await aiohttp_client(make_app(settings, translator=service, clock=ManualClock().clock))
+    ws = await client.ws_connect("/ws/captions/main?lang=fr")
+    await frames_until(ws, "hello")
+    await until(lambda: fake.loads == [("en", "fr")], "the en→fr model to be loaded")
+    assert fake.batches == []  # nothing said yet: loaded ahead, not by a translation
+    await say(client, "The session starts now.")
+    assert [f["text"] for f in await frames_until(ws, "caption") if f["type"] == "caption"] == [
+        "[fr] The session starts now."]
+    assert fake.loads == [("en", "fr")]  # German has no reader: not loaded
+    await ws.close()
+    await service.close()
 
 
 async def test_language_opened_late_is_backfilled_and_resumes_its_own_stream(client: TestClient[web.Request, web.Application]) -> None:
@@ -166,6 +184,8 @@ async def test_real_zh_en_package_through_the_server(aiohttp_client: Any, settin
     ws = await client.ws_connect("/ws/captions/main?lang=en")
     hello = (await frames_until(ws, "hello"))[0]
     assert hello["source_lang"] == "zh" and "en" in hello["languages"]
+    engine = service.translator.inner.inner  # type: ignore[attr-defined]  # Pivot(Cached(engine))
+    await until(lambda: engine.loaded_pairs() == (("zh", "en"),), "the reader's zh→en model, before any caption")
     resp = await client.post("/api/sessions/main/captions", json={"text": "我们今天讨论气候变化。"},
                              headers=bearer(CHAIR))
     assert resp.status == 201

@@ -10,6 +10,7 @@ import pytest
 from assistant.errors import LanguageError
 from assistant.translate.fake import FakeTranslator
 from assistant.translate.service import TranslationResult, TranslationService
+from assistant.translate.wrappers import CachedTranslator, PivotTranslator
 
 
 async def test_translates_and_reports_elapsed_time() -> None:
@@ -111,6 +112,27 @@ async def test_unknown_language_lists_available_targets() -> None:
         await service.translate("Hello", "en", "ja")
     assert caught.value.available == ("de", "fr")
     assert "'ja'" in str(caught.value) and "assistant languages add" in str(caught.value)
+    await service.close()
+
+
+async def test_prepare_loads_a_pair_through_the_pivot_on_a_worker_thread() -> None:
+    class LoadsNamingTheThread(FakeTranslator):
+        threads: list[str] = []
+
+        def load(self, source: str, target: str) -> None:
+            self.threads.append(threading.current_thread().name)
+            super().load(source, target)
+
+    fake = LoadsNamingTheThread({("zh", "en"), ("en", "fr")})
+    service = TranslationService(PivotTranslator(CachedTranslator(fake)), workers=1)
+    await service.prepare("zh", "fr")
+    assert fake.loads == [("zh", "en"), ("en", "fr")] and fake.batches == []  # both hops, nothing translated
+    assert len(fake.threads) == 2 and all(name.startswith("translate") for name in fake.threads)
+    await service.prepare("fr", "fr")  # nothing to load
+    with pytest.raises(LanguageError) as caught:
+        await service.prepare("zh", "ja")
+    assert caught.value.available == ("en", "fr")
+    assert fake.loads == [("zh", "en"), ("en", "fr")]
     await service.close()
 
 

@@ -325,6 +325,8 @@ class SessionRuntime:
             else:
                 self.core.receive_translation_failure(effect.job, "no translation service", self.clock.now_ms())
         elif isinstance(effect, FetchBacklog):
+            if self._lanes is not None and self.source_lang != "auto":
+                self._lanes.prepare(self.source_lang, effect.lang)  # its model, before the first caption
             backlog = self.store.untranslated(sid, self.source_lang, effect.lang, BACKFILL_CAPTIONS)
             self.core.receive_backlog(effect.lang, backlog)
         elif isinstance(effect, StartEnglish):

@@ -34,6 +34,8 @@ class Translating(Protocol):
     async def translate(self, text: str, source: str, target: str,
                         glossary: tuple[str, ...] = ()) -> TranslationResultLike: ...
 
+    async def prepare(self, source: str, target: str) -> None: ...
+
     def available_targets(self, source_lang: str) -> tuple[str, ...]: ...
 
     def edition(self, source: str, target: str) -> str: ...
@@ -65,6 +67,7 @@ class TranslationLanes:
         self._queues: dict[str, list[TranslationJob]] = {}
         self._partials: dict[str, TranslationJob] = {}  # per language, the newest partial not yet started
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._preparing: set[asyncio.Task[None]] = set()
 
     def submit(self, job: TranslationJob) -> None:
         """Queue a job; finals go first, and a partial replaces an older one of its language not yet started."""
@@ -75,6 +78,21 @@ class TranslationLanes:
         task = self._tasks.get(job.lang)
         if task is None or task.done():
             self._tasks[job.lang] = asyncio.create_task(self._run(job.lang), name=f"translate-{job.lang}")
+
+    def prepare(self, source: str, lang: str) -> None:
+        """Load source→lang's model now, in the background: a reader chose the language, and its
+        first caption should not wait for the model (nor hold back the other languages' captions)."""
+        task = asyncio.create_task(self._prepare(source, lang), name=f"prepare-{lang}")
+        self._preparing.add(task)
+        task.add_done_callback(self._preparing.discard)
+
+    async def _prepare(self, source: str, lang: str) -> None:
+        try:
+            await self._service.prepare(source, lang)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the first translation reports it to the session as a failure
+            log.warning("could not load the %s→%s translation model ahead of its captions: %s", source, lang, exc)
 
     def queued(self) -> dict[str, int]:
         """Jobs waiting per language (not yet handed to the service)."""
@@ -105,8 +123,9 @@ class TranslationLanes:
         return result.text, result.fallback
 
     async def close(self) -> None:
-        tasks = list(self._tasks.values())
+        tasks = [*self._tasks.values(), *self._preparing]
         self._tasks.clear()
+        self._preparing.clear()
         self._queues.clear()
         self._partials.clear()
         await cancel_and_wait(*tasks)

@@ -50,6 +50,11 @@ class Translator(Protocol):
         reinstalled in another version. Raises LanguageError when the pair cannot be served."""
         ...
 
+    def load(self, source: str, target: str) -> None:
+        """Have source→target ready now (its models in memory); otherwise its first batch loads them.
+        Blocking, call off the event loop. Raises LanguageError when the pair cannot be served."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class EngineSettings:

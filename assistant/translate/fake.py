@@ -29,6 +29,7 @@ class FakeTranslator:
         self.script = dict(script or {})
         self.delay_s = delay_s  # simulated model time per batch, slept on the worker thread
         self.batches: list[tuple[str, str, tuple[str, ...]]] = []
+        self.loads: list[tuple[str, str]] = []  # pairs load() was asked for, in order
         self._lock = threading.Lock()
 
     def targets(self, source: str) -> tuple[str, ...]:
@@ -37,6 +38,11 @@ class FakeTranslator:
     def edition(self, source: str, target: str) -> str:
         self._check(source, target)
         return f"{source}-{target} {self.version}"
+
+    def load(self, source: str, target: str) -> None:
+        self._check(source, target)
+        with self._lock:
+            self.loads.append((source, target))
 
     def translate_batch(self, texts: Sequence[str], source: str, target: str) -> list[str]:
         self._check(source, target)

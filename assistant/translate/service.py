@@ -89,6 +89,15 @@ class TranslationService:
                 available=available,
             )
 
+    async def prepare(self, source: str, target: str) -> None:
+        """Load source→target's models on a worker thread, so that its first caption does not wait
+        for them (a reader chose the language). LanguageError if the pair cannot be served."""
+        if self._closed:
+            raise RuntimeError("TranslationService.prepare() called after close()")
+        self.check_pair(source, target)
+        if source != target:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self.translator.load, source, target)
+
     async def translate(
         self, text: str, source: str, target: str, glossary: tuple[str, ...] = ()
     ) -> TranslationResult:

@@ -38,6 +38,12 @@ class PivotTranslator:
         """The direct pair's, or both hops' ("zh-en 1.9 > en-de 1.0")."""
         return " > ".join(self.inner.edition(a, b) for a, b in self._hops(source, target))
 
+    def load(self, source: str, target: str) -> None:
+        """Load the direct pair, or both hops."""
+        if source != target:
+            for a, b in self._hops(source, target):
+                self.inner.load(a, b)
+
     def translate_batch(self, texts: Sequence[str], source: str, target: str) -> list[str]:
         """Translate directly when possible, otherwise source→pivot→target."""
         if source == target:
@@ -103,6 +109,9 @@ class CachedTranslator:
 
     def edition(self, source: str, target: str) -> str:
         return self.inner.edition(source, target)
+
+    def load(self, source: str, target: str) -> None:
+        self.inner.load(source, target)
 
     def stats(self) -> CacheStats:
         with self._lock:
