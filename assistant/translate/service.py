@@ -96,7 +96,8 @@ class TranslationService:
             raise RuntimeError("TranslationService.prepare() called after close()")
         self.check_pair(source, target)
         if source != target:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self.translator.load, source, target)
+            async with self._slots:  # a worker, as a batch takes one
+                await asyncio.get_running_loop().run_in_executor(self._executor, self.translator.load, source, target)
 
     async def translate(
         self, text: str, source: str, target: str, glossary: tuple[str, ...] = ()
