@@ -17,7 +17,7 @@ from assistant.cluster import scripts
 from assistant.cluster.audio import entry_fields
 from assistant.cluster.bus import RedisBus
 from assistant.cluster.host import in_order
-from assistant.cluster.keys import OPEN, ROOMS, RoomKeys, session_json, text
+from assistant.cluster.keys import OPEN, ROOMS, SESSION_KEYS, RoomKeys, session_json, text
 from assistant.cluster.redislog import RedisLog
 from assistant.cluster.registry import RemoteRooms
 from assistant.cluster.roomstore import RoomStore
@@ -25,6 +25,7 @@ from assistant.cluster.worker import Worker
 from assistant.cluster.writer import FencedWriter
 from assistant.errors import NotFoundError
 from assistant.hub import Topic
+from assistant.server import auth
 from assistant.server.runtime import SessionRuntime
 from assistant.store import Store
 from assistant.tasks import cancel_and_wait
@@ -299,6 +300,27 @@ async def test_a_web_node_offers_the_translations_every_live_worker_has(client: 
     finally:
         for worker in workers:
             await worker.close()
+        await web.close()
+
+
+async def test_a_private_room_s_key_read_before_its_room_opened_is_taken_with_the_room(client: aioredis.Redis,
+                                                                                        redis_url: str) -> None:
+    mirror = Store.open(Path(":memory:"))
+    web = RemoteRooms(client, RedisBus(client), RedisLog(client, redis_url), mirror, SYSTEM_CLOCK, "web-2")
+    private = Session(id="twin", title="Twin", source_lang="en", created_at_ms=1, public=False)
+    digest = auth.hash_session_key("first-node-key-1")
+    try:
+        # Another node creates the room as RemoteRooms.create does: record, key, then the open set;
+        # this node looks at Redis between the key and the open set.
+        assert await client.hsetnx(ROOMS, "twin", session_json(private))
+        await client.hset(SESSION_KEYS, "twin", digest)
+        await web.refresh()
+        assert web.find("twin") is None and mirror.session_key_hash("twin") is None
+        await client.sadd(OPEN, "twin")
+        await web.refresh()
+        assert web.find("twin") is not None
+        assert mirror.session_key_hash("twin") == digest  # before: never, so the room's key was refused here
+    finally:
         await web.close()
 
 

@@ -275,9 +275,11 @@ class RemoteRooms:
         for role, digest in tokens.items():
             if self._mirror.token_hash(text(role)) != text(digest):
                 self._mirror.set_token_hash(text(role), text(digest), now)
-        current = {text(k): text(v) for k, v in keys.items()}
+        # Keys of the rooms this node knows: a key read before its room was (the creator writes the key,
+        # then opens the room) is taken with the room, on the look that finds it.
+        current = {sid: text(v) for k, v in keys.items() if (sid := text(k)) in self._rooms}
         for sid in set(self._keys) | set(current):
-            if self._keys.get(sid) != current.get(sid) and sid in self._rooms:
+            if self._keys.get(sid) != current.get(sid):
                 self._mirror.set_session_key_hash(sid, current.get(sid), now)
         self._keys = current
         chairs = {text(digest): scoped_from(raw) for digest, raw in scoped.items()}
