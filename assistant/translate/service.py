@@ -91,10 +91,10 @@ class TranslationService:
 
     async def prepare(self, source: str, target: str) -> None:
         """Load source→target's models on a worker thread, so that its first caption does not wait
-        for them (a reader chose the language). LanguageError if the pair cannot be served."""
+        for them (a reader chose the language). LanguageError (from the translator, which reads the
+        installed packages off the event loop) if the pair cannot be served."""
         if self._closed:
             raise RuntimeError("TranslationService.prepare() called after close()")
-        self.check_pair(source, target)
         if source != target:
             async with self._slots:  # a worker, as a batch takes one
                 await asyncio.get_running_loop().run_in_executor(self._executor, self.translator.load, source, target)
