@@ -115,7 +115,7 @@ def main() -> int:
                   flush=True)
             runs.append(r)
         rows.append((kind, runs))
-    print(f"\nmedians of {args.runs} runs through the server, real speed; WER with numbers spelled (wordlat's own in brackets)")
+    print(f"\nmedians of {args.runs} runs through the server, real speed, on {asr_replay.box()}; WER with numbers spelled (wordlat's own in brackets)")
     print("| kind | seen p50 / p95 s | final p50 / p95 / max s | WER (runs) | offline | Δ |")
     print("|---|---|---|---|---|---|")
     for kind, runs in rows:

@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 MEASURE = REPO.parent / "shared" / "measure"
 sys.path.insert(0, str(MEASURE))
 import wordlat  # noqa: E402  (the review's own per-word alignment, ../shared/measure)
+from asr_replay import box  # noqa: E402
 
 DEFAULT_AUDIO = REPO / "tests" / "data" / "corpus" / "en" / "silero__test_lecture.wav"
 
@@ -208,7 +209,7 @@ def main() -> None:
                         str(REPO / "models" / args.model), "--lan", "en", "--out", str(off_path)], check=True)
     off = wordlat.load_offline(str(off_path))
     print(f"{args.audio.name}: {len(off)} offline words; targets {args.targets} are timing copies of zh→en "
-          f"(not real translations); load {os.getloadavg()[0]:.1f}")
+          f"(not real translations); {box()}, load {os.getloadavg()[0]:.1f}")
     runs = []
     for n in range(args.runs):
         r = asyncio.run(one_run(args, off))
