@@ -339,7 +339,7 @@ def load() -> str:
 
 
 def box() -> str:
-    """The CPU and its cores, printed with every figure: passes cost a third more on some 2-core kinds."""
+    """The CPU and its cores, printed with every figure: passes cost about 40% more on some 2-core kinds."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
