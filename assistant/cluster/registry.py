@@ -90,9 +90,7 @@ class RemoteRooms:
         if digest is not None:
             await self._redis.hset(SESSION_KEYS, session.id, digest)
         await self._redis.sadd(OPEN, session.id)
-        await self._add(session)
-        if digest is not None:
-            self._mirror.set_session_key_hash(session.id, digest, self._clock.now_ms())
+        await self._add(session, digest)
         return self._rooms[session.id]
 
     async def issue_chair_token(self, session_id: str) -> tuple[str, str]:
@@ -230,10 +228,15 @@ class RemoteRooms:
         if room is not None:
             room.update(raw)
 
-    async def _add(self, session: Session) -> None:
+    async def _add(self, session: Session, key: str | None = None) -> None:
+        """Serve a room from now on; ``key``: its key's hash, kept before the room is served (a
+        private room found between two looks at the keys would refuse its own key meanwhile)."""
         self._mirror_session(session)
         if session.id in self._rooms:
             return
+        if key is not None and self._keys.get(session.id) != key:
+            self._mirror.set_session_key_hash(session.id, key, self._clock.now_ms())
+            self._keys[session.id] = key
         await self._bus.follow(session.id)  # first: later states arrive in order through the tail
         state: Any = await self._redis.get(RoomKeys(session.id).state)
         state = state or initial_state(session, self.targets(session.source_lang))
@@ -269,15 +272,17 @@ class RemoteRooms:
         self._counts = Counter({k: n for k, n in self._counts.items() if n > 0})
         ids = sorted(text(i) for i in open_ids)
         records = await self._redis.hmget(ROOMS, ids) if ids else []
+        digests = {text(k): text(v) for k, v in keys.items()}
         for raw in records:
             if raw is not None:
-                await self._add(session_from(raw))
+                session = session_from(raw)
+                await self._add(session, digests.get(session.id))
         for role, digest in tokens.items():
             if self._mirror.token_hash(text(role)) != text(digest):
                 self._mirror.set_token_hash(text(role), text(digest), now)
-        # Keys of the rooms this node knows: a key read before its room was (the creator writes the key,
-        # then opens the room) is taken with the room, on the look that finds it.
-        current = {sid: text(v) for k, v in keys.items() if (sid := text(k)) in self._rooms}
+        # Keys of the rooms this node knows (a new room's came with it: the creator writes the key, then
+        # opens the room), changed or removed since the last look.
+        current = {sid: digest for sid, digest in digests.items() if sid in self._rooms}
         for sid in set(self._keys) | set(current):
             if self._keys.get(sid) != current.get(sid):
                 self._mirror.set_session_key_hash(sid, current.get(sid), now)
