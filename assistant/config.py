@@ -68,6 +68,11 @@ class AsrSettings:
     # passes and passes beside a busy core were faster with one), and the other core is left to
     # translation, voice detection and the readers (benchmarks/README.md, stop 24).
     cpu_threads: int = 1
+    # Recognition passes of a room that may run at once, each on its own core
+    # (RecognizerSettings.passes_in_flight): 2 starts a pass every 400 ms of new speech
+    # while the one before still decodes, so words are seen and settle sooner, for twice
+    # the passes; while recognition falls behind, one at a time.
+    passes_in_flight: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +296,8 @@ def validate_cluster(c: ClusterSettings) -> None:
 def _validate(s: Settings) -> None:
     if not 0 < s.server.port < 65536:
         raise ConfigError(f"server.port must be 1-65535, not {s.server.port}")
+    if s.asr.passes_in_flight < 1:
+        raise ConfigError(f"asr.passes_in_flight must be at least 1, not {s.asr.passes_in_flight}")
     if s.limits.client_queue < 8:
         raise ConfigError("limits.client_queue must be at least 8")
     if s.limits.max_message_bytes < 1024:

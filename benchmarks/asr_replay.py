@@ -53,6 +53,7 @@ import sys
 import time
 import types
 import wave
+from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -299,16 +300,16 @@ class Traced(StreamingRecognizer):
     def __init__(self, out: TextIO, settings: RecognizerSettings, *, language: str) -> None:
         super().__init__(settings, language=language)
         self._out = out
-        self._asked: TranscriptionRequest | None = None
+        self._asked: deque[TranscriptionRequest] = deque()  # answered in order
 
     def transcription_due(self) -> TranscriptionRequest | None:
         req = super().transcription_due()
-        self._asked = req or self._asked
+        if req is not None:
+            self._asked.append(req)
         return req
 
     def receive_transcription(self, result: Transcription) -> None:
-        req = self._asked
-        assert req is not None
+        req = self._asked.popleft()
         print(f"pass {req.start_sample / SAMPLE_RATE:8.2f}-{req.end_sample / SAMPLE_RATE:8.2f} s "
               f"beam {req.beam_size or 1} {'closing' if req.final else 'moving'}"
               f"{f', prompt {len(req.prompt)} chars' if req.prompt else ''}:",
@@ -401,7 +402,7 @@ def main() -> int:
 def run(args: argparse.Namespace) -> int:
     settings = parse_settings(args.set)
     info = resolve_model(args.model, args.models_dir)
-    shared = load_shared_model(info, cpu_threads=args.threads)
+    shared = load_shared_model(info, cpu_threads=args.threads, passes=settings.passes_in_flight)
     print(f"model={info.name} mode={'virtual' if args.virtual else 'real-speed'} runs={args.runs} "
           f"busy_loops={args.busy_loops} load={load()} box={box()}")
     print(f"settings={settings}")

@@ -177,7 +177,7 @@ def main() -> int:
         settings = dataclasses.replace(settings, **{key: type(current)(value == "true" if isinstance(current, bool) else value)})
     language = None if args.language == "auto" else args.language
     streams = [args.file] if args.concat else [[f] for f in args.file]
-    shared = load_shared_model(info, cpu_threads=args.threads)
+    shared = load_shared_model(info, cpu_threads=args.threads, passes=settings.passes_in_flight)
     if args.no_trim_encoder:
         shared = dataclasses.replace(shared, transcriber=FasterWhisperTranscriber(info.path, cpu_threads=args.threads, trim_encoder=False))
     print(f"model={info.name} mode={'virtual' if args.virtual else 'real-speed'} chunk={CHUNK_MS}ms settings={settings}")

@@ -39,15 +39,17 @@ from assistant.models import resolve_model  # noqa: E402
 MEASURE = asr_replay.MEASURE
 
 
-def one_run(wav: Path, ref: Path, offline: Path, lang: str, model: str, work: Path) -> dict[str, Any]:
+def one_run(wav: Path, ref: Path, offline: Path, lang: str, model: str, work: Path, passes: int) -> dict[str, Any]:
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="served-", dir=work))
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(data)}
+    config = data / "served.toml"
+    config.write_text(f"[asr]\npasses_in_flight = {passes}\n" if passes else "")
     dump = data / "dump.json"
     load_before = os.getloadavg()
     with (data / "server.log").open("w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "serve", "--source", str(wav), "--session", "served", "--language",
+            [sys.executable, "-m", "assistant", "--config", str(config), "serve", "--source", str(wav), "--session", "served", "--language",
              lang, "--model", model, "--host", "127.0.0.1", "--port", str(port), "--no-qr"],
             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     try:
@@ -94,6 +96,7 @@ def main() -> int:
     ap.add_argument("--gap-ms", type=int, default=700, help="silence between clips (asr_replay.py's default)")
     ap.add_argument("--model", default="base")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-replay-offline"))
+    ap.add_argument("--passes", type=int, default=0, help="asr.passes_in_flight (default: the configuration's)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="served-"))
     model_dir = resolve_model(args.model, ROOT / "models").path
@@ -110,7 +113,7 @@ def main() -> int:
         ref.write_text(asr_replay.references(files), encoding="utf-8")
         runs = []
         for run in range(1, args.runs + 1):
-            r = one_run(stem.with_suffix(".wav"), ref, stem.with_suffix(".json"), lang, args.model, work)
+            r = one_run(stem.with_suffix(".wav"), ref, stem.with_suffix(".json"), lang, args.model, work, args.passes)
             print(json.dumps({"kind": kind, "run": run, "audio_s": round(len(audio) / asr_replay.SAMPLE_RATE, 1), **r}),
                   flush=True)
             runs.append(r)

@@ -141,7 +141,8 @@ async def one_run(args: argparse.Namespace, off: list[dict[str, Any]]) -> dict[s
         config.write_text(f'[storage]\ndata_dir = "{tmp}/data"\n[translation]\npackages_dir = "{packages}"\n'
                           + (f"workers = {args.workers}\n" if args.workers else "")
                           + f'[asr]\nmodels_dir = "{REPO / "models"}"\n'
-                          + (f"cpu_threads = {args.threads}\n" if args.threads else ""))
+                          + (f"cpu_threads = {args.threads}\n" if args.threads else "")
+                          + (f"passes_in_flight = {args.passes}\n" if args.passes else ""))
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
         server = subprocess.Popen(
@@ -196,6 +197,8 @@ def main() -> None:
     parser.add_argument("--model", default="base")
     parser.add_argument("--targets", default="fr,de,es")
     parser.add_argument("--threads", type=int, default=0, help="asr.cpu_threads (default: the configuration's)")
+    parser.add_argument("--passes", type=int, default=0,
+                        help="asr.passes_in_flight (default: the configuration's)")
     parser.add_argument("--workers", type=int, default=0,
                         help="translation.workers (default: the configuration's)")
     parser.add_argument("--runs", type=int, default=3)

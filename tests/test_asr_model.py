@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from assistant.asr import (
     StreamingRecognizer,
 )
 from assistant.asr.replay import replay_virtual
-from assistant.asr.types import TranscriptionRequest
+from assistant.asr.types import Transcription, TranscriptionRequest
 from assistant.captions import Word
 from assistant.asr.runner import RecognizerRunner, load_shared_model
 from assistant.errors import LanguageError
@@ -92,6 +94,27 @@ def test_base_streams_english_clips(base: FasterWhisperTranscriber, clip: Path) 
 
 def test_tiny_en_streams_jfk(tiny_en: FasterWhisperTranscriber) -> None:
     check_captions(stream(tiny_en, load(JFK), "en"), JFK.with_suffix(".txt").read_text(), 0.3)
+
+
+def test_two_passes_side_by_side_read_what_each_reads_alone(models_dir: Path) -> None:
+    # RecognizerSettings.passes_in_flight = 2: one model, two decodes at once from two threads
+    # (CTranslate2 replicas; the trimmed encoder's length is per thread).
+    transcriber = FasterWhisperTranscriber(resolve_model("tiny.en", models_dir).path, passes=2)
+    audio = load(JFK)
+    requests = [TranscriptionRequest(audio=audio[a:b], start_sample=a, language="en")
+                for a, b in ((0, 4 * 16_000), (3 * 16_000, len(audio)))]  # windows of different lengths
+    alone = [transcriber.transcribe(r) for r in requests]
+    both = threading.Barrier(2, timeout=60)
+
+    def together(request: TranscriptionRequest) -> Transcription:
+        both.wait()
+        return transcriber.transcribe(request)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        side_by_side = list(pool.map(together, requests))
+    for a, b in zip(alone, side_by_side):
+        assert [(w.text, w.start_ms, w.end_ms) for w in a.words] == [(w.text, w.start_ms, w.end_ms) for w in b.words]
+    assert "country" in " ".join(w.text for w in alone[1].words)
 
 
 @pytest.mark.parametrize("beam", [1, 5])

@@ -43,6 +43,7 @@ def test_user_file_overrides_and_environment_wins(tmp_path: Path) -> None:
     ("[[sessions]]\nid = \"a\"\nlanguage = \"english\"\n", "sessions[0].language"),
     ("[[sessions]]\nid = \"a\"\n[[sessions]]\nid = \"a\"\n", "unique"),
     ("[asr]\ncpu_threads = true\n", "asr.cpu_threads"),
+    ("[asr]\npasses_in_flight = 0\n", "asr.passes_in_flight"),
     ("not toml = = =", "not valid TOML"),
 ])
 def test_wrong_keys_and_values_name_the_key(tmp_path: Path, text: str, needle: str) -> None:

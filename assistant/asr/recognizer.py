@@ -13,7 +13,9 @@ replay) drives it::
 
 Policy, in short: passes run over the current utterance's audio (from its
 VAD onset) whenever >= ``min_step_ms`` of new speech arrived and no pass is
-running. LocalAgreement-2 commits words two consecutive hypotheses agree on;
+running (with ``passes_in_flight`` 2, while recognition keeps up, every
+``min_step_ms / 2`` while the pass before still decodes, answers taken in order).
+LocalAgreement-2 commits words two hypotheses a step apart agree on;
 words re-decoded from audio already committed are skipped (by time, by
 matching the committed tail, or as the last word over the same time, spelt otherwise). A VAD pause of ``endpoint_silence_ms`` closes
 the utterance at once from the pass that already covered its end (or one last
@@ -164,12 +166,16 @@ class StreamingRecognizer:
         self._speech_start = 0
         self._speech: list[tuple[int, int]] = []
         # Recognition state.
-        self._in_flight: TranscriptionRequest | None = None
+        # Requests out (oldest first; more than one with settings.passes_in_flight > 1).
+        self._in_flight: deque[TranscriptionRequest] = deque()
         self._lag = 0  # samples between the last pass's end and the audio received then
         self._last_pass_end = 0
         self._hyp: list[Word] = []
         self._hyp_window_end = 0
         self._hyp_beam = 1  # the beam of the pass that read _hyp
+        # Recent hypotheses (window end, words), newest last: with passes in flight side by
+        # side, a hypothesis agrees with one heard a step before it (see _partner).
+        self._hyps: deque[tuple[int, list[Word]]] = deque(maxlen=4)
         self._caption: list[Word] = []
         # Pieces (settings.final_pieces): words of the open caption before this index were
         # emitted already; _clause_open: a piece was emitted since the last clause end.
@@ -206,7 +212,7 @@ class StreamingRecognizer:
                 "convert with assistant.audio before feeding the recogniser"
             )
         if len(samples):
-            self._window.append(samples, in_use=self._in_flight is not None)
+            self._window.append(samples, in_use=bool(self._in_flight))
             self._received += len(samples)
             if not self._s.use_vad:
                 self._vad_until = self._received
@@ -249,7 +255,7 @@ class StreamingRecognizer:
 
     def transcription_due(self) -> TranscriptionRequest | None:
         """The pass to run now, or None; call after every input and after every result."""
-        if self._in_flight is not None or self._done:
+        if self._done or len(self._in_flight) >= self._s.passes_in_flight:
             return None
         self._cap_window()
         gap = self._pending_endpoint()
@@ -264,6 +270,8 @@ class StreamingRecognizer:
                 gap = self._pending_endpoint()
         self._close_held_after_silence()
         self._drop_silence()
+        if self._in_flight:
+            return None if gap is not None else self._overlapping_pass()
         pending = bool(self._hyp or self._open_caption())
         speech = self._has_speech(self._settled, self._vad_until)
         if self._received <= self._settled or not (pending or speech):
@@ -283,11 +291,12 @@ class StreamingRecognizer:
         return None
 
     def receive_transcription(self, result: Transcription) -> None:
-        """Take the answer to the request last returned by :meth:`transcription_due`."""
-        req = self._in_flight
+        """Take the answer to the oldest request :meth:`transcription_due` returned (answers come in order)."""
+        req = self._in_flight[0] if self._in_flight else None
         if req is None or (result.start_sample, result.end_sample) != (req.start_sample, req.end_sample):
-            raise ValueError("receive_transcription() got a result for a request that is not in flight")
-        self._in_flight = None
+            raise ValueError("receive_transcription() got a result for a request that is not in flight"
+                             " (or not the oldest one)")
+        self._in_flight.popleft()
         lag = self._received - req.end_sample
         self._lag = lag
         self._events.append(LagReport(samples_to_ms(lag)))
@@ -322,7 +331,8 @@ class StreamingRecognizer:
             else:
                 # The newest hypothesis's last word is never committed by agreement: its
                 # punctuation is Whisper's guess at a window edge (pauses finalise it instead).
-                n = self._agreed_in_time(min(common_prefix_length(self._hyp, words), len(words) - 1), words)
+                partner = self._partner(req)
+                n = self._agreed_in_time(min(common_prefix_length(partner, words), len(words) - 1), words, partner)
                 # ... nor words ending this close to its window's end (the audio cuts them short).
                 edge = req.end_ms - self._s.agreement_tail_ms
                 while n > 0 and words[n - 1].end_ms > edge:
@@ -337,6 +347,7 @@ class StreamingRecognizer:
             # loop replaced): its window is not taken as covered, a closing pass decodes it again.
             self._hyp, self._hyp_window_end = words[n:], 0 if looped else req.end_sample
             self._hyp_beam = req.beam_size or 1
+            self._hyps.append((req.end_sample, self._hyp))
         self._settle_after_caption()
         self._update_partial()
 
@@ -432,12 +443,13 @@ class StreamingRecognizer:
         heard = sum(max(0, min(ms_to_samples(w.end_ms), b) - max(ms_to_samples(w.start_ms), a)) for w in words)
         return 3 * heard < speech
 
-    def _agreed_in_time(self, n: int, words: list[Word]) -> int:
+    def _agreed_in_time(self, n: int, words: list[Word], partner: list[Word]) -> int:
         """The first ``n`` words, agreed by text, up to one this pass pulled back over speech that
-        the last hypothesis had no word for: "Giving" at 78.53 s over an unread "your head", where
-        the pass before had it at 79.07 s after the same hole. Such a word is not agreed yet."""
+        the hypothesis it agrees with (``partner``) had no word for: "Giving" at 78.53 s over an
+        unread "your head", where the pass before had it at 79.07 s after the same hole. Such a
+        word is not agreed yet."""
         prev_end = self._committed_end_ms
-        for i, (h, w) in enumerate(zip(self._hyp[:n], words[:n])):
+        for i, (h, w) in enumerate(zip(partner[:n], words[:n])):
             if (w.start_ms < h.start_ms - PULLED_BACK_MS and normalize(h.text) == normalize(w.text)
                     and self._speech_samples(ms_to_samples(prev_end), ms_to_samples(h.start_ms))
                     >= ms_to_samples(MISSED_SPEECH_MS)):
@@ -823,9 +835,37 @@ class StreamingRecognizer:
             beam_size=beam,
             prefix=self._prefix() if self._s.prefix_after_loop and self._looping else (),
         )
-        self._in_flight = req
+        self._in_flight.append(req)
         self._last_pass_end = end
         return req
+
+    def _overlapping_pass(self) -> TranscriptionRequest | None:
+        """A moving pass to start while another still decodes (``passes_in_flight``), or None.
+
+        Only over moving speech while recognition keeps up, the last pass back within a step
+        of its audio (on a core shared with other work passes side by side would only slow
+        each other down): a pause, the end of the stream or a backlog waits for the pass out
+        to come back, and then goes one pass at a time.
+        """
+        if self._ended or self._lag > ms_to_samples(self._s.min_step_ms) or self._behind():
+            return None
+        step = ms_to_samples(self._s.min_step_ms // self._s.passes_in_flight)
+        if self._received - self._last_pass_end < step or not self._has_speech(self._last_pass_end, self._vad_until):
+            return None
+        return self._request(final=False)
+
+    def _partner(self, req: TranscriptionRequest) -> list[Word]:
+        """The hypothesis the words of ``req``'s pass must agree with: the last one, or with passes
+        side by side the newest heard at least most of a step (``min_step_ms``) before it, less the
+        words committed since it was read."""
+        if self._s.passes_in_flight == 1:
+            return self._hyp
+        apart = ms_to_samples(self._s.min_step_ms - self._s.min_step_ms // (2 * self._s.passes_in_flight))
+        for end, words in reversed(self._hyps):
+            if end <= req.end_sample - apart:
+                floor = self._committed_end_ms - RECOMMIT_TOLERANCE_MS
+                return [w for w in words if (w.start_ms + w.end_ms) // 2 >= floor]
+        return self._hyp
 
     def _prefix(self) -> tuple[Word, ...]:
         """The committed words the window starts with (see ``RecognizerSettings.prefix_after_loop``);

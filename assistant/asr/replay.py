@@ -4,11 +4,15 @@ Chunk ``i`` "arrives" when its last sample would have been spoken; each pass
 "takes" ``cost(result)`` ms (by default the measured ``compute_ms``, i.e.
 compute-aware; pass ``cost=lambda r: 0`` for an infinitely fast machine).
 Audio keeps arriving while a pass runs, exactly as with the asyncio runner.
+Passes the recogniser runs side by side (``passes_in_flight``) each have a core
+of their own, and their answers are taken in the order they were asked, as the
+runner does.
 Tests use it with the scripted fakes; the benchmark uses it with real models.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,26 +46,25 @@ def replay_virtual(
     events: list[TimedEvent] = []
     now = 0
     pos = 0
-    pending: tuple[Transcription, int] | None = None
+    pending: deque[tuple[Transcription, int]] = deque()  # results and when they are done, oldest first
 
     def collect() -> None:
         events.extend(TimedEvent(now, e) for e in recognizer.events_received())
 
-    def start_pass() -> tuple[Transcription, int] | None:
-        req = recognizer.transcription_due()
+    def start_passes() -> None:
+        while (req := recognizer.transcription_due()) is not None:
+            result = transcriber.transcribe(req)
+            pending.append((result, now + max(0, pass_cost(result))))
         collect()
-        if req is None:
-            return None
-        result = transcriber.transcribe(req)
-        return result, now + max(0, pass_cost(result))
 
     while True:
         next_chunk_at = samples_to_ms(min(pos + chunk, len(audio))) if pos < len(audio) else None
-        if pending is not None and (next_chunk_at is None or pending[1] <= next_chunk_at):
-            now = pending[1]
-            recognizer.receive_transcription(pending[0])
+        if pending and (next_chunk_at is None or pending[0][1] <= next_chunk_at):
+            result, done_at = pending.popleft()
+            now = max(now, done_at)
+            recognizer.receive_transcription(result)
             collect()
-            pending = start_pass()
+            start_passes()
         elif next_chunk_at is not None:
             now = next_chunk_at
             piece = audio[pos : pos + chunk]
@@ -71,12 +74,9 @@ def replay_virtual(
                 recognizer.receive_voice_activity(detector.process(piece))
             if pos >= len(audio):
                 recognizer.end_of_stream()
-            if pending is None:
-                pending = start_pass()
-            else:
-                collect()
+            start_passes()
         else:
-            pending = start_pass()
-            if pending is None:
+            start_passes()
+            if not pending:
                 break
     return events

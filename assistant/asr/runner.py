@@ -32,11 +32,12 @@ from assistant.models import ModelInfo
 
 @dataclass(frozen=True, slots=True)
 class SharedModel:
-    """One loaded Whisper model and the single thread every pass on it runs on."""
+    """One loaded Whisper model and the threads its passes run on (one per pass that may run at once)."""
 
     info: ModelInfo
     transcriber: FasterWhisperTranscriber
     executor: ThreadPoolExecutor
+    passes: int = 1  # passes that may run at once (RecognizerSettings.passes_in_flight)
 
     def close(self) -> None:
         """Stop the model thread after the passes already queued."""
@@ -44,14 +45,17 @@ class SharedModel:
 
 
 def load_shared_model(
-    info: ModelInfo, *, compute_type: str = "int8", cpu_threads: int = 0, beam_size: int = 1
+    info: ModelInfo, *, compute_type: str = "int8", cpu_threads: int = 0, beam_size: int = 1, passes: int = 1
 ) -> SharedModel:
-    """Load ``info``'s model (blocking, seconds) and make its executor; call once per model."""
+    """Load ``info``'s model (blocking, seconds) and make its executor; call once per model.
+
+    ``passes``: decodes that may run at once (``RecognizerSettings.passes_in_flight``), each
+    on ``cpu_threads`` threads of its own."""
     transcriber = FasterWhisperTranscriber(
-        info.path, compute_type=compute_type, cpu_threads=cpu_threads, beam_size=beam_size
+        info.path, compute_type=compute_type, cpu_threads=cpu_threads, beam_size=beam_size, passes=passes
     )
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"whisper-{info.name}")
-    return SharedModel(info, transcriber, executor)
+    executor = ThreadPoolExecutor(max_workers=passes, thread_name_prefix=f"whisper-{info.name}")
+    return SharedModel(info, transcriber, executor, passes)
 
 
 class RecognizerRunner:
@@ -88,19 +92,19 @@ class RecognizerRunner:
         vad_executor = self._vad_executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
         next_chunk: asyncio.Future[AudioArray] | None = asyncio.ensure_future(anext(audio))
         vad_pending: deque[asyncio.Future[VoiceActivity]] = deque()
-        in_pass: asyncio.Future[Transcription] | None = None
+        passes: deque[asyncio.Future[Transcription]] = deque()  # oldest first; answered in this order
         ended = False
         try:
             while True:
-                if in_pass is None:
-                    req = rec.transcription_due()
-                    if req is not None:
-                        in_pass = loop.run_in_executor(self._executor, self._transcriber.transcribe, req)
+                while (req := rec.transcription_due()) is not None:
+                    passes.append(loop.run_in_executor(self._executor, self._transcriber.transcribe, req))
                 for event in rec.events_received():
                     on_event(event)
-                if ended and not vad_pending and in_pass is None and rec.done:
+                if ended and not vad_pending and not passes and rec.done:
                     return
-                waiting: set[asyncio.Future[Any]] = {f for f in (next_chunk, in_pass) if f is not None}
+                waiting: set[asyncio.Future[Any]] = {next_chunk} if next_chunk is not None else set()
+                if passes:
+                    waiting.add(passes[0])
                 if vad_pending:
                     waiting.add(vad_pending[0])
                 if not waiting:
@@ -121,9 +125,8 @@ class RecognizerRunner:
                 if next_chunk is None and not vad_pending and not ended:
                     ended = True
                     rec.end_of_stream()
-                if in_pass is not None and in_pass.done():
-                    result, in_pass = in_pass.result(), None
-                    rec.receive_transcription(result)
+                if passes and passes[0].done():
+                    rec.receive_transcription(passes.popleft().result())
         finally:
             if next_chunk is not None:
                 next_chunk.cancel()

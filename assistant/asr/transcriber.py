@@ -54,10 +54,19 @@ def _trimmed_model_class() -> type:
 
         faster-whisper pads every window to 30 s of mel; the encoder's cost is
         proportional to its input, and CTranslate2 accepts shorter inputs, so a
-        5 s window costs a third of a padded one. ``frames`` is set per call.
+        5 s window costs a third of a padded one. ``frames`` is set per call, per
+        thread (passes may run side by side).
         """
 
-        frames: int | None = None
+        _per_thread = threading.local()
+
+        @property
+        def frames(self) -> int | None:
+            return getattr(self._per_thread, "frames", None)
+
+        @frames.setter
+        def frames(self, value: int | None) -> None:
+            self._per_thread.frames = value
 
         def encode(self, features: npt.NDArray[np.float32]) -> object:
             if self.frames is not None:
@@ -75,6 +84,9 @@ class FasterWhisperTranscriber:
     utterance, and on passes over moving words while recognition keeps up
     (greedy decoding otherwise; ``RecognizerSettings.beam_size``).
 
+    ``passes``: decodes that may run at once, from as many threads, each on
+    ``cpu_threads`` threads of its own (CTranslate2 replicas sharing the weights).
+
     ``trim_encoder`` shortens the encoder input to the window plus
     ``ENCODER_MARGIN_MS`` (about 3x cheaper on short windows). The temperature
     fallback ladder is off: a rejected decode is returned as is and the
@@ -91,11 +103,12 @@ class FasterWhisperTranscriber:
         trim_encoder: bool = True,
         without_timestamps: bool = False,
         keep_heap: bool = True,
+        passes: int = 1,
     ) -> None:
         threads = cpu_threads or os.cpu_count() or 1
         try:
             self._model = _trimmed_model_class()(
-                str(model_path), device="cpu", compute_type=compute_type, cpu_threads=threads
+                str(model_path), device="cpu", compute_type=compute_type, cpu_threads=threads, num_workers=passes
             )
         except (RuntimeError, ValueError, OSError) as e:
             raise ModelError(
@@ -105,7 +118,7 @@ class FasterWhisperTranscriber:
         self._beam_size = beam_size
         self._trim = trim_encoder
         self._without_timestamps = without_timestamps
-        self._lock = threading.Lock()  # one decode at a time per model
+        self._slots = threading.BoundedSemaphore(passes)  # decodes at once on this model
         # glibc allocator options and periodic malloc_trim: flat RSS over a long stream
         self._allocator = HeapKeeper() if keep_heap else None
 
@@ -133,7 +146,7 @@ class FasterWhisperTranscriber:
         self._check(request)
         offset_ms = request.start_sample * 1000 / SAMPLE_RATE
         started = time.perf_counter()
-        with self._lock:
+        with self._slots:
             if self._trim:
                 frames = len(request.audio) * MEL_FRAMES_PER_S / SAMPLE_RATE + ENCODER_MARGIN_MS / 1000 * MEL_FRAMES_PER_S
                 self._model.frames = min(MEL_FRAMES_MAX, 2 * math.ceil(frames / 2))

@@ -178,6 +178,14 @@ class RecognizerSettings:
     # apart, and half the passes leave the CPU for the beam and for catching up (held-out
     # Spanish went from +12.1 to +4.3 points over offline in one sitting; benchmarks/README.md).
     min_step_ms: int = 800
+    # Moving passes that may run at once, each on a core of its own (the model runs that
+    # many decodes side by side). With 2, a pass starts every min_step_ms / 2 of new
+    # audio while the one before is still decoding, and each hypothesis agrees with the
+    # one heard about min_step_ms before it, not with its 400 ms neighbour (which agrees
+    # on greedy guesses too often): words are seen and settle about half a step and half a
+    # pass sooner, for twice the passes. Only while recognition keeps up, never for the
+    # pass that closes an utterance; 1: one pass at a time.
+    passes_in_flight: int = 1
     # VAD: hysteresis thresholds on the speech probability. 0.35 / 0.2 hears more of the quiet
     # words of fast conversation ("and yet the GOP"), but held-out Russian reading read 0.5-2.2
     # points worse on every schedule (stop 39, benchmarks/README.md).
@@ -283,3 +291,7 @@ class RecognizerSettings:
     # readers how they make lines and clauses); False: one FinalCaption per closed line,
     # committed words wait in the partial's stable_text.
     final_pieces: bool = True
+
+    def __post_init__(self) -> None:
+        if self.passes_in_flight < 1:
+            raise ValueError(f"passes_in_flight must be at least 1, got {self.passes_in_flight}")

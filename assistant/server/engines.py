@@ -14,7 +14,7 @@ from typing import Callable
 from ..asr.runner import RecognizerRunner, SharedModel, load_shared_model
 from ..asr.scripted import ScriptedTranscriber, ScriptedUtterance, utterance
 from ..asr.transcriber import Transcriber
-from ..asr.types import Task, Transcription, TranscriptionRequest
+from ..asr.types import RecognizerSettings, Task, Transcription, TranscriptionRequest
 from ..asr.vad import EnergyVoiceDetector, SileroVoiceDetector
 from ..config import Settings
 from ..errors import ModelError
@@ -55,7 +55,8 @@ def load_whisper(settings: Settings) -> SharedModel:
     info = resolve_model(settings.asr.model, settings.asr.models_dir)
     check_model_languages(settings, info)
     log.info("loading Whisper model %s from %s", info.name, info.path)
-    return load_shared_model(info, compute_type=settings.asr.compute_type, cpu_threads=settings.asr.cpu_threads)
+    return load_shared_model(info, compute_type=settings.asr.compute_type, cpu_threads=settings.asr.cpu_threads,
+                             passes=settings.asr.passes_in_flight)
 
 
 def whisper_factory(shared: SharedModel, wrap: Callable[[Transcriber], Transcriber] | None = None
@@ -63,11 +64,12 @@ def whisper_factory(shared: SharedModel, wrap: Callable[[Transcriber], Transcrib
     """Per-session recognisers over one shared Whisper model, each with its own Silero VAD
     (``wrap``: e.g. the metrics' timing of each pass)."""
     transcriber = shared.transcriber if wrap is None else wrap(shared.transcriber)
+    settings = RecognizerSettings(passes_in_flight=shared.passes)
 
     def factory(language: str | None, glossary: tuple[str, ...], task: Task = "transcribe") -> Recognizer:
         if not shared.info.multilingual and language is None:
             language = "en"
-        return RecognizerRunner(transcriber, SileroVoiceDetector(), executor=shared.executor,
+        return RecognizerRunner(transcriber, SileroVoiceDetector(), settings, executor=shared.executor,
                                 language=language, hotwords=glossary, task=task)
 
     return factory
