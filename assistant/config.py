@@ -71,7 +71,8 @@ class AsrSettings:
     # Recognition passes of a room that may run at once, each on its own core
     # (RecognizerSettings.passes_in_flight): 2 starts a pass every 400 ms of new speech
     # while the one before still decodes, so words are seen and settle sooner, for twice
-    # the passes; while recognition falls behind, one at a time.
+    # the passes; while no core is spare (assistant.asr.cpu) or recognition falls behind,
+    # one at a time.
     passes_in_flight: int = 1
 
 

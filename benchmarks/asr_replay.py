@@ -437,7 +437,8 @@ def run(args: argparse.Namespace) -> int:
                                        if args.fixed_cost else None)
                 events = [(t.at_ms / 1000, t.event) for t in timed]
             else:
-                runner = RecognizerRunner(counting, SileroVoiceDetector(), settings, executor=shared.executor, language=lang)
+                runner = RecognizerRunner(counting, SileroVoiceDetector(), settings, executor=shared.executor, language=lang,
+                                          cpu=shared.cpu)
                 events = asyncio.run(run_real(runner, audio))
             row = measure(events, [dict(w) for w in off], lang)
             latest = row.pop("latest")

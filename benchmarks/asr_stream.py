@@ -192,7 +192,8 @@ def main() -> int:
                 timed = replay_virtual(rec, audio, counting, SileroVoiceDetector())
                 events = [(t.at_ms / 1000, t.event) for t in timed]
             else:
-                runner = RecognizerRunner(counting, SileroVoiceDetector(), settings, executor=shared.executor, language=language)
+                runner = RecognizerRunner(counting, SileroVoiceDetector(), settings, executor=shared.executor,
+                                          language=language, cpu=shared.cpu)
                 events = asyncio.run(run_real(runner, audio))
             fl, pl, sl, text, dropped = latencies(events)
             rows.append({

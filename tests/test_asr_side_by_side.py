@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import threading
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,6 +24,7 @@ from assistant.asr import (
     linear_cost,
     utterance,
 )
+from assistant.asr.cpu import CpuCounters, CpuWatch, PassMeter
 from assistant.asr.replay import TimedEvent, replay_virtual
 from assistant.asr.runner import RecognizerRunner
 from assistant.asr.types import TranscribedSegment, Transcription, TranscriptionRequest
@@ -64,6 +66,18 @@ def test_a_second_pass_starts_half_a_step_after_the_first_and_answers_come_in_or
     assert rec.done
     text = " ".join(e.text for e in rec.events_received() if isinstance(e, FinalCaption))
     assert text == "one two three four five six seven eight"
+
+
+def test_a_pass_starts_beside_another_only_while_a_core_is_spare() -> None:
+    rec = StreamingRecognizer(RecognizerSettings(use_vad=False, passes_in_flight=2), language="en")
+    rec.receive_spare_cores(0.5)  # what CpuWatch reports with the second core busy elsewhere
+    first = feed_until_due(rec)
+    for _ in range(SIDE_BY_SIDE.min_step_ms // 200):  # half a step: a second pass would be due now
+        rec.receive_audio(CHUNK)
+    assert rec.transcription_due() is None
+    rec.receive_spare_cores(1.0)
+    second = rec.transcription_due()
+    assert second is not None and second.end_ms - first.end_ms == SIDE_BY_SIDE.min_step_ms // 2
 
 
 def answer(req: TranscriptionRequest, text: str) -> Transcription:
@@ -164,7 +178,22 @@ def test_behind_or_at_a_pause_passes_go_one_at_a_time() -> None:
     assert closing is not None and closing.final
 
 
-async def test_the_runner_runs_two_passes_at_once_on_a_two_thread_executor() -> None:
+class Counters:
+    """/proc as CpuWatch reads it, on a clock that moves a quarter second a read: ``idle`` cores idle."""
+
+    def __init__(self, idle: float) -> None:
+        self.idle, self.at = idle, 0.0
+
+    def clock(self) -> float:
+        return self.at
+
+    def read(self, meter: PassMeter) -> CpuCounters:
+        self.at += 0.25
+        return CpuCounters(self.at, self.idle * self.at, None, meter.extra_seconds())
+
+
+@pytest.mark.parametrize("cpu", [None, Counters(idle=1.0)], ids=["unwatched", "a core idle"])
+async def test_the_runner_runs_two_passes_at_once_on_a_two_thread_executor(cpu: Counters | None) -> None:
     script = [utterance(WORDS, 0)]
     audio = synth(script, 20_000)
     loop = asyncio.get_running_loop()
@@ -195,8 +224,45 @@ async def test_the_runner_runs_two_passes_at_once_on_a_two_thread_executor() -> 
 
     events: list[RecognizerEvent] = []
     with ThreadPoolExecutor(max_workers=2) as executor:
+        watch = None if cpu is None else CpuWatch(PassMeter(1), cpu.read, cpu.clock)
         runner = RecognizerRunner(Together(script), EnergyVoiceDetector(), SIDE_BY_SIDE, executor=executor,
-                                  language="en")
+                                  language="en", cpu=watch)
         await asyncio.wait_for(runner.run(source(), events.append), timeout=60)
+    text = " ".join(e.text for e in events if isinstance(e, FinalCaption))
+    assert text.split() == WORDS.split()
+
+
+async def test_the_runner_runs_one_pass_at_a_time_while_no_core_is_spare() -> None:
+    script = [utterance(WORDS, 0)]
+    audio = synth(script, 20_000)
+    running = most = 0
+    count = threading.Lock()
+
+    class Counting(ScriptedTranscriber):
+        def transcribe(self, request: TranscriptionRequest) -> Transcription:
+            nonlocal running, most
+            with count:
+                running += 1
+                most = max(most, running)
+            try:
+                time.sleep(0.06)  # 600 ms of audio at the source's pace: a second pass would be due
+                return super().transcribe(request)
+            finally:
+                with count:
+                    running -= 1
+
+    async def source() -> AsyncIterator[np.ndarray]:
+        for i in range(0, len(audio), 1_600):
+            yield audio[i : i + 1_600]
+            await asyncio.sleep(0.01)  # ten times real time
+
+    cpu = Counters(idle=0.2)  # the second core is busy with something else
+    meter = PassMeter(1)
+    events: list[RecognizerEvent] = []
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        runner = RecognizerRunner(Counting(script), EnergyVoiceDetector(), SIDE_BY_SIDE,
+                                  executor=executor, language="en", cpu=CpuWatch(meter, cpu.read, cpu.clock))
+        await asyncio.wait_for(runner.run(source(), events.append), timeout=60)
+    assert most == 1
     text = " ".join(e.text for e in events if isinstance(e, FinalCaption))
     assert text.split() == WORDS.split()

@@ -2,7 +2,8 @@
 
 Pipeline position: audio in -> **asr** -> captions -> translation -> hub -> clients.
 ``recognizer.StreamingRecognizer`` holds the policy; ``transcriber`` and ``vad``
-wrap the models; ``runner`` drives it on asyncio; ``replay`` in virtual time.
+wrap the models; ``runner`` drives it on asyncio; ``replay`` in virtual time;
+``cpu`` watches the spare cores that passes side by side need.
 """
 
 from assistant.asr.recognizer import StreamingRecognizer

@@ -13,7 +13,8 @@ replay) drives it::
 
 Policy, in short: passes run over the current utterance's audio (from its
 VAD onset) whenever >= ``min_step_ms`` of new speech arrived and no pass is
-running (with ``passes_in_flight`` 2, while recognition keeps up, every
+running (with ``passes_in_flight`` 2, while recognition keeps up and a core is
+spare (:meth:`StreamingRecognizer.receive_spare_cores`), every
 ``min_step_ms / 2`` while the pass before still decodes, answers taken in order).
 LocalAgreement-2 commits words two hypotheses a step apart agree on;
 words re-decoded from audio already committed are skipped (by time, by
@@ -42,6 +43,7 @@ pass that closes an utterance decodes with ``final_beam_size`` and the prompt.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Final
 
@@ -135,6 +137,8 @@ DEAF_PASSES: Final = 2
 # (de-duplication, where the window's context may start).
 PROMPT_CAPTIONS: Final = 16
 COMMITTED_WORDS: Final = 64
+# A pass starts beside another (passes_in_flight) only while this much of a core was spare lately.
+SPARE_CORES_MIN: Final = 0.85
 
 
 class StreamingRecognizer:
@@ -169,6 +173,9 @@ class StreamingRecognizer:
         # Requests out (oldest first; more than one with settings.passes_in_flight > 1).
         self._in_flight: deque[TranscriptionRequest] = deque()
         self._lag = 0  # samples between the last pass's end and the audio received then
+        # Cores the machine had spare lately (receive_spare_cores); until told, as many as the
+        # passes side by side need (the virtual replay gives each pass a core).
+        self._spare_cores = math.inf
         self._last_pass_end = 0
         self._hyp: list[Word] = []
         self._hyp_window_end = 0
@@ -232,6 +239,12 @@ class StreamingRecognizer:
                 self._in_speech = False
                 self._speech.append((self._speech_start, frame_start))
             self._vad_until = frame_end
+
+    def receive_spare_cores(self, cores: float) -> None:
+        """Push the cores the machine had spare lately, counting those the model's passes beyond
+        the first used (``assistant.asr.cpu``). With ``passes_in_flight`` > 1 a pass starts beside
+        another only while at least :data:`SPARE_CORES_MIN` is spare."""
+        self._spare_cores = cores
 
     def end_of_stream(self) -> None:
         """No more audio: the remaining speech is finalised by the next passes."""
@@ -842,12 +855,13 @@ class StreamingRecognizer:
     def _overlapping_pass(self) -> TranscriptionRequest | None:
         """A moving pass to start while another still decodes (``passes_in_flight``), or None.
 
-        Only over moving speech while recognition keeps up, the last pass back within a step
-        of its audio (on a core shared with other work passes side by side would only slow
-        each other down): a pause, the end of the stream or a backlog waits for the pass out
-        to come back, and then goes one pass at a time.
+        Only over moving speech while a core is spare and recognition keeps up, the last pass
+        back within a step of its audio (on a core shared with other work passes side by side
+        would only slow each other down): a pause, the end of the stream or a backlog waits for
+        the pass out to come back, and then goes one pass at a time.
         """
-        if self._ended or self._lag > ms_to_samples(self._s.min_step_ms) or self._behind():
+        if (self._ended or self._spare_cores < SPARE_CORES_MIN or self._lag > ms_to_samples(self._s.min_step_ms)
+                or self._behind()):
             return None
         step = ms_to_samples(self._s.min_step_ms // self._s.passes_in_flight)
         if self._received - self._last_pass_end < step or not self._has_speech(self._last_pass_end, self._vad_until):

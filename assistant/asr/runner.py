@@ -22,6 +22,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.asr.cpu import CpuWatch
 from assistant.asr.recognizer import StreamingRecognizer
 from assistant.asr.transcriber import FasterWhisperTranscriber, Transcriber
 from assistant.asr.types import RecognizerEvent, RecognizerSettings, Task, Transcription, VoiceActivity
@@ -32,12 +33,14 @@ from assistant.models import ModelInfo
 
 @dataclass(frozen=True, slots=True)
 class SharedModel:
-    """One loaded Whisper model and the threads its passes run on (one per pass that may run at once)."""
+    """One loaded Whisper model and the threads its passes run on (one per pass that may run at once),
+    and, with more than one, the watch on the spare cores that lets a pass start beside another."""
 
     info: ModelInfo
     transcriber: FasterWhisperTranscriber
     executor: ThreadPoolExecutor
     passes: int = 1  # passes that may run at once (RecognizerSettings.passes_in_flight)
+    cpu: CpuWatch | None = None
 
     def close(self) -> None:
         """Stop the model thread after the passes already queued."""
@@ -55,7 +58,7 @@ def load_shared_model(
         info.path, compute_type=compute_type, cpu_threads=cpu_threads, beam_size=beam_size, passes=passes
     )
     executor = ThreadPoolExecutor(max_workers=passes, thread_name_prefix=f"whisper-{info.name}")
-    return SharedModel(info, transcriber, executor, passes)
+    return SharedModel(info, transcriber, executor, passes, CpuWatch(transcriber.meter) if passes > 1 else None)
 
 
 class RecognizerRunner:
@@ -72,6 +75,7 @@ class RecognizerRunner:
         task: Task = "transcribe",
         hotwords: tuple[str, ...] = (),
         vad_executor: Executor | None = None,
+        cpu: CpuWatch | None = None,
     ) -> None:
         settings = settings or RecognizerSettings()
         if detector is None and settings.use_vad:
@@ -81,6 +85,7 @@ class RecognizerRunner:
         self._detector = detector
         self._executor = executor
         self._vad_executor = vad_executor
+        self._cpu = cpu  # passes side by side start only while it sees a core spare
 
     async def run(
         self, audio: AsyncIterator[AudioArray], on_event: Callable[[RecognizerEvent], None]
@@ -96,6 +101,8 @@ class RecognizerRunner:
         ended = False
         try:
             while True:
+                if self._cpu is not None:
+                    rec.receive_spare_cores(self._cpu.spare_cores())
                 while (req := rec.transcription_due()) is not None:
                     passes.append(loop.run_in_executor(self._executor, self._transcriber.transcribe, req))
                 for event in rec.events_received():

@@ -11,10 +11,12 @@ import math
 import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from assistant.asr.cpu import PassMeter
 from assistant.asr.heap import HeapKeeper
 from assistant.asr.types import TranscribedSegment, Transcription, TranscriptionRequest
 from assistant.pcm import SAMPLE_RATE
@@ -119,6 +121,7 @@ class FasterWhisperTranscriber:
         self._trim = trim_encoder
         self._without_timestamps = without_timestamps
         self._slots = threading.BoundedSemaphore(passes)  # decodes at once on this model
+        self.meter = PassMeter(threads)  # the cores its decodes side by side use (asr.cpu)
         # glibc allocator options and periodic malloc_trim: flat RSS over a long stream
         self._allocator = HeapKeeper() if keep_heap else None
 
@@ -141,12 +144,20 @@ class FasterWhisperTranscriber:
                 available=("en",),
             )
 
+    @contextmanager
+    def _metered(self) -> Iterator[None]:
+        self.meter.started()
+        try:
+            yield
+        finally:
+            self.meter.finished()
+
     def transcribe(self, request: TranscriptionRequest) -> Transcription:
         """Decode the window; faster-whisper's lazy segments are consumed here, on this thread."""
         self._check(request)
         offset_ms = request.start_sample * 1000 / SAMPLE_RATE
         started = time.perf_counter()
-        with self._slots:
+        with self._slots, self._metered():
             if self._trim:
                 frames = len(request.audio) * MEL_FRAMES_PER_S / SAMPLE_RATE + ENCODER_MARGIN_MS / 1000 * MEL_FRAMES_PER_S
                 self._model.frames = min(MEL_FRAMES_MAX, 2 * math.ceil(frames / 2))

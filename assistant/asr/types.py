@@ -183,8 +183,9 @@ class RecognizerSettings:
     # audio while the one before is still decoding, and each hypothesis agrees with the
     # one heard about min_step_ms before it, not with its 400 ms neighbour (which agrees
     # on greedy guesses too often): words are seen and settle about half a step and half a
-    # pass sooner, for twice the passes. Only while recognition keeps up, never for the
-    # pass that closes an utterance; 1: one pass at a time.
+    # pass sooner, for twice the passes. Only while recognition keeps up and a core is spare
+    # (StreamingRecognizer.receive_spare_cores), never for the pass that closes an
+    # utterance; 1: one pass at a time.
     passes_in_flight: int = 1
     # VAD: hysteresis thresholds on the speech probability. 0.35 / 0.2 hears more of the quiet
     # words of fast conversation ("and yet the GOP"), but held-out Russian reading read 0.5-2.2

@@ -70,7 +70,7 @@ def whisper_factory(shared: SharedModel, wrap: Callable[[Transcriber], Transcrib
         if not shared.info.multilingual and language is None:
             language = "en"
         return RecognizerRunner(transcriber, SileroVoiceDetector(), settings, executor=shared.executor,
-                                language=language, hotwords=glossary, task=task)
+                                language=language, hotwords=glossary, task=task, cpu=shared.cpu)
 
     return factory
 
