@@ -161,13 +161,17 @@ class CpuWatch:
         self._clock = clock
         self._gauge = CpuGauge()
         self._read_at = -SAMPLE_EVERY_S
+        self._spare = 0.0  # the gauge's figure at the last reading
 
     def spare_cores(self) -> float:
-        """Cores spare lately (reading the counters again when they are old); 0.0 where unknown."""
+        """Cores spare lately (reading the counters again when they are old); 0.0 where unknown.
+
+        Runners ask at every event on the event loop: the figure is worked out once a reading."""
         now = self._clock()
         if now - self._read_at >= SAMPLE_EVERY_S:
             self._read_at = now
             counters = self._read(self.meter)
             if counters is not None:
                 self._gauge.receive_counters(counters)
-        return self._gauge.spare_cores()
+                self._spare = self._gauge.spare_cores()
+        return self._spare
