@@ -69,6 +69,18 @@ def test_a_runaway_translation_stops_at_three_tokens_per_source_token(registry: 
     assert is_degenerate(laughter, stopped)  # the source stands in for it, as for the full loop
 
 
+async def test_laughter_is_translated_not_shown_as_its_source(registry: PackageRegistry) -> None:
+    # The service gives the model three copies of a phrase said over and over: laughter reads as
+    # laughter in English instead of standing in untranslated.
+    service = TranslationService(CTranslate2ArgosTranslator(registry), workers=1, max_batch=4)
+    laughing = await service.translate("哈哈哈哈哈哈哈哈哈哈", "zh", "en")
+    assert not laughing.fallback and laughing.text.lower().startswith("ha ha ha"), laughing
+    assert len(laughing.text.split()) <= 4, laughing
+    answer = await service.translate("哈哈哈哈哈哈，这个问题很好。", "zh", "en")
+    assert not answer.fallback and "good question" in answer.text.lower(), answer
+    await service.close()
+
+
 async def test_glossary_term_kept_verbatim_through_the_real_model(registry: PackageRegistry) -> None:
     service = TranslationService(
         CTranslate2ArgosTranslator(registry, EngineSettings(beam_size=1)), workers=1, max_batch=4

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from assistant.translate.glossary import PLACEHOLDER_PREFIXES, Protected, protect, restore
-from assistant.translate.quality import is_degenerate, longest_repeat, weighted_length
+from assistant.translate.quality import (
+    KEPT_REPEATS,
+    units,
+    is_degenerate,
+    longest_repeat,
+    squeeze_repeats,
+    weighted_length,
+)
 
 
 def test_protect_replaces_whole_words_any_case_and_restore_uses_glossary_spelling() -> None:
@@ -84,6 +92,37 @@ def test_degenerate_loops() -> None:
     )
 
 
+def test_degenerate_allows_one_more_copy_of_a_repetition_in_the_source() -> None:
+    assert not is_degenerate("哈哈哈", "Ha ha ha ha!")  # the real zh→en package's answer
+    assert is_degenerate("哈哈哈", "Ha ha ha ha ha!")
+    assert is_degenerate("哈。", "Ha ha ha ha!")  # no repetition to echo: a loop
+
+
+@pytest.mark.parametrize(
+    ("said", "translated"),
+    [
+        ("哈哈哈哈哈哈哈哈哈哈", "哈哈哈"),  # laughter as Whisper writes it
+        ("哈哈哈哈哈哈，这个问题很好。", "哈哈哈，这个问题很好。"),
+        ("谢谢谢谢谢谢谢谢", "谢谢谢"),
+        ("No, no, no, no, no. We cannot.", "No, no, no. We cannot."),
+        ("thank you thank you thank you thank you!", "thank you thank you thank you!"),
+        ("ha ha HA ha", "ha ha HA"),
+        ("words words words words words", "words words words"),
+        ("a b a b a b a b c", "a b a b a b c"),
+        ("x 嗯嗯嗯嗯 y 嗯嗯嗯嗯嗯", "x 嗯嗯嗯 y 嗯嗯嗯"),
+        # three copies or fewer, and text without repetition, stay as they are
+        ("哈哈哈", "哈哈哈"),
+        ("Merci, merci, merci !", "Merci, merci, merci !"),
+        ("Today we discuss AI.", "Today we discuss AI."),
+        ("。。。。。", "。。。。。"),
+        ("", ""),
+        ("e\u0301 \U0001f600\U0001f600\U0001f600\U0001f600", "e\u0301 \U0001f600\U0001f600\U0001f600\U0001f600"),
+    ],
+)
+def test_squeeze_repeats(said: str, translated: str) -> None:
+    assert squeeze_repeats(said) == translated
+
+
 def test_degenerate_far_longer_than_source() -> None:
     source = "谢谢大家。"
     assert not is_degenerate(source, "Thank you, everyone.")
@@ -98,3 +137,11 @@ def test_weighted_length_counts_cjk_characters_more() -> None:
 def test_longest_repeat() -> None:
     assert longest_repeat("a b c".split()) == (1, 1)
     assert longest_repeat("x a b a b a b y".split()) == (3, 2)
+
+
+@given(st.lists(st.sampled_from(["哈", "ha", "Ha,", "no.", "谢谢", " ", "x"]), max_size=30).map("".join))
+def test_squeezed_text_repeats_nothing_more_than_three_times(text: str) -> None:
+    squeezed = squeeze_repeats(text)
+    assert len(squeezed) <= len(text)
+    assert squeeze_repeats(squeezed) == squeezed
+    assert longest_repeat(units(squeezed))[0] <= KEPT_REPEATS

@@ -5,8 +5,9 @@ per (final caption, wanted language) and assigns sequence numbers itself.
 Requests for the same pair that arrive while that pair is busy are sent
 together as one batch (up to ``max_batch``); each pair has at most one batch
 running, different pairs run in parallel on ``workers`` threads. Nothing here
-blocks the event loop. A degenerate translation comes back as the source text
-with ``fallback=True``.
+blocks the event loop. A phrase repeated over and over reaches the model
+three times (``squeeze_repeats``), and a degenerate translation comes back as
+the source text with ``fallback=True``.
 
 Make one service per process at startup, ``await close()`` at shutdown.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from assistant.errors import LanguageError
 from assistant.translate.engine import Translator
 from assistant.translate.glossary import Protected, protect, restore
-from assistant.translate.quality import is_degenerate
+from assistant.translate.quality import is_degenerate, squeeze_repeats
 
 DEFAULT_WORKERS = 3  # threads mostly wait inside CTranslate2; 3 beat 2 on 2 cores
 DEFAULT_MAX_BATCH = 16  # sentences per model call; more only adds latency on 2 cores
@@ -37,8 +38,9 @@ class TranslationResult:
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    source_text: str
-    protected: Protected
+    source_text: str  # what was said; it stands in for a degenerate translation
+    text: str  # what the model is given: source_text with long repetitions squeezed
+    protected: Protected  # text with the glossary's terms held out
 
 
 @dataclass(slots=True)
@@ -112,8 +114,9 @@ class TranslationService:
             return TranslationResult(text, False, 0)
         future: asyncio.Future[tuple[str, bool]] = loop.create_future()
         pair = (source, target)
+        squeezed = squeeze_repeats(text)
         self._pending.setdefault(pair, []).append(
-            _Request(_Job(text, protect(text, glossary)), future)
+            _Request(_Job(text, squeezed, protect(squeezed, glossary)), future)
         )
         if pair not in self._drainers:
             self._drainers[pair] = asyncio.create_task(self._drain(pair))
@@ -161,8 +164,8 @@ class TranslationService:
             if restored is None:
                 # The model lost a placeholder: translate the plain text; the
                 # term often survives on its own.
-                restored = self.translator.translate_batch([job.source_text], source, target)[0]
-            if is_degenerate(job.source_text, restored):
+                restored = self.translator.translate_batch([job.text], source, target)[0]
+            if is_degenerate(job.text, restored):
                 results.append((job.source_text, True))
             else:
                 results.append((restored, False))
