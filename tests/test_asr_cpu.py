@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.asr.cgroup import CpuQuota, find_cpu_quota, read_quota_use
 from assistant.asr.cpu import STALL_MAX, CpuCounters, CpuGauge, CpuWatch, PassMeter, read_cpu_counters
 
 
@@ -69,6 +70,23 @@ def test_no_core_is_spare_while_tasks_wait_for_one() -> None:
     assert gauge.spare_cores() == 0.0
 
 
+def test_under_a_quota_only_its_unused_share_is_spare() -> None:
+    # A container limited to 2 cores on a 16-core host: 14 cores idle, the group's 2 in use.
+    gauge = CpuGauge()
+    gauge.receive_counters(CpuCounters(0.0, 0.0, 0.0, 0.0, quota_idle_s=0.0))
+    gauge.receive_counters(CpuCounters(2.0, 28.0, 0.0, 0.0, quota_idle_s=0.0))
+    assert gauge.spare_cores() == 0.0
+    # The group uses 1 of 4 cores while the host has 2 idle: the smaller figure counts.
+    host = CpuGauge()
+    host.receive_counters(CpuCounters(0.0, 0.0, 0.0, 0.0, quota_idle_s=0.0))
+    host.receive_counters(CpuCounters(2.0, 4.0, 0.0, 0.0, quota_idle_s=6.0))
+    assert host.spare_cores() == pytest.approx(2.0)
+    few = CpuGauge()
+    few.receive_counters(CpuCounters(0.0, 0.0, 0.0, 0.0, quota_idle_s=0.0))
+    few.receive_counters(CpuCounters(2.0, 4.0, 0.0, 0.0, quota_idle_s=1.0))  # half a core of quota left
+    assert few.spare_cores() == pytest.approx(0.5)
+
+
 def test_the_meter_counts_the_core_seconds_of_every_decode_beyond_the_first() -> None:
     clock = Clock()
     meter = PassMeter(threads_per_pass=2, clock=clock)
@@ -121,7 +139,69 @@ def test_counters_are_read_from_proc_for_the_cpus_this_process_may_use(tmp_path:
     assert read_cpu_counters(PassMeter(1), stat=tmp_path / "absent", pressure=pressure) is None
 
 
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def test_the_nearest_quota_above_the_process_cgroup_v2(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "proc": "0::/kubepods/pod1/ctr\n",
+        "cg/cgroup.controllers": "cpu memory\n",
+        "cg/cpu.max": "max 100000\n",
+        "cg/kubepods/pod1/cpu.max": "250000 100000\n",  # the pod: 2.5 cores
+        "cg/kubepods/pod1/cpu.stat": "usage_usec 3000000\nuser_usec 2000000\nthrottled_usec 500000\n",
+        "cg/kubepods/pod1/ctr/cpu.max": "max 100000\n",  # the container: no limit of its own
+    })
+    quota = find_cpu_quota(tmp_path / "proc", tmp_path / "cg")
+    assert quota == CpuQuota(2.5, tmp_path / "cg/kubepods/pod1/cpu.stat", tmp_path / "cg/kubepods/pod1/cpu.stat", v2=True)
+    assert read_quota_use(quota) == (3.0, 0.5)
+    # Inside the container only its own group is mounted, at the root.
+    write(tmp_path, {"proc": "0::/docker/abc\n", "cg/cpu.max": "150000 100000\n", "cg/cpu.stat": "usage_usec 7\n"})
+    quota = find_cpu_quota(tmp_path / "proc", tmp_path / "cg")
+    assert quota is not None and quota.cores == 1.5 and read_quota_use(quota) == (7e-6, 0.0)
+    (tmp_path / "cg/cpu.max").write_text("max 100000\n")
+    assert find_cpu_quota(tmp_path / "proc", tmp_path / "cg") is None
+
+
+def test_the_nearest_quota_above_the_process_cgroup_v1(tmp_path: Path) -> None:
+    write(tmp_path, {
+        "proc": "9:name=systemd:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n",
+        "cg/unified/cgroup.controllers": "",  # a hybrid host: v2 holds no controllers here
+        "cg/cpu,cpuacct/cpu.cfs_quota_us": "-1\n",
+        "cg/cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "50000\n",
+        "cg/cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n",
+        "cg/cpu,cpuacct/docker/abc/cpuacct.usage": "4000000000\n",
+        "cg/cpu,cpuacct/docker/abc/cpu.stat": "nr_periods 10\nnr_throttled 2\nthrottled_time 250000000\n",
+    })
+    quota = find_cpu_quota(tmp_path / "proc", tmp_path / "cg")
+    assert quota is not None and quota.cores == 0.5 and not quota.v2
+    assert read_quota_use(quota) == (4.0, 0.25)
+    # cpu and cpuacct mounted apart
+    write(tmp_path, {
+        "proc": "3:cpu:/g\n2:cpuacct:/g\n",
+        "cg/cpu/g/cpu.cfs_quota_us": "300000\n",
+        "cg/cpu/g/cpu.cfs_period_us": "100000\n",
+        "cg/cpuacct/g/cpuacct.usage": "1000000000\n",
+    })
+    quota = find_cpu_quota(tmp_path / "proc", tmp_path / "cg")
+    assert quota is not None and quota.cores == 3.0 and read_quota_use(quota) == (1.0, 0.0)
+    (tmp_path / "cg/cpu/g/cpu.cfs_quota_us").write_text("-1\n")
+    assert find_cpu_quota(tmp_path / "proc", tmp_path / "cg") is None
+    assert find_cpu_quota(tmp_path / "absent", tmp_path / "cg") is None
+
+
+def test_counters_under_a_quota_count_its_unused_share_and_the_throttling(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  1 2 3 4 5 0 0 0 0 0\n" + "".join(f"cpu{n} 0 0 0 0 0 0 0 0 0 0\n" for n in os.sched_getaffinity(0)))
+    write(tmp_path, {"cg/cpu.stat": "usage_usec 3000000\nthrottled_usec 400000\n"})
+    quota = CpuQuota(2.0, tmp_path / "cg/cpu.stat", tmp_path / "cg/cpu.stat", v2=True)
+    counters = read_cpu_counters(PassMeter(1), stat=stat, pressure=tmp_path / "absent", quota=quota, clock=lambda: 10.0)
+    assert counters == CpuCounters(10.0, 0.0, 0.4, 0.0, quota_idle_s=2.0 * 10.0 - 3.0)
+
+
 def test_this_machine_has_counters() -> None:
-    first = read_cpu_counters(PassMeter(1))
+    first = read_cpu_counters(PassMeter(1), quota=find_cpu_quota())
     assert first is not None, "/proc/stat is readable on Linux"
     assert first.idle_s > 0  # the CPUs have been idle at some time since boot

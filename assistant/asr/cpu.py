@@ -7,15 +7,17 @@ benchmarks/README.md). Three parts:
 - ``CpuGauge`` (sans-I/O): cumulative counters sampled at the edges in, "cores spare lately" out;
 - ``PassMeter``: the core-seconds one model's decodes beyond the first have run (thread-safe,
   updated by the transcriber), so the passes side by side do not count against themselves;
-- ``CpuWatch``: the thin adapter that reads Linux's ``/proc`` counters now and then; one per
-  model, shared by every room's runner.
+- ``CpuWatch``: the thin adapter that reads Linux's ``/proc`` counters (and the cgroup's, under
+  a CPU quota: :mod:`assistant.asr.cgroup`) now and then; one per model, shared by every
+  room's runner.
 
-Spare, between two readings = the cores idle + the cores this model's extra passes used. The
+Spare, between two readings = the cores idle (or the quota's unused share, where that is
+smaller) + the cores this model's extra passes used. The
 gauge reports what was spare for three quarters of the last ``WINDOW_S`` (``SPARE_SHARE``), not
 the mean: translation comes in bursts, a core free on average is taken when a caption closes,
 and that is when a pass beside the first would hold the translation back. None is spare while
-runnable tasks waited for a CPU more than ``STALL_MAX`` of the window (Linux pressure stall
-information, where the kernel has it). Where ``/proc`` cannot be read the watch reports no core
+runnable tasks waited for a CPU, or the cgroup was throttled at its quota, more than
+``STALL_MAX`` of the window (Linux pressure stall information, where the kernel has it). Where ``/proc`` cannot be read the watch reports no core
 spare: passes go one at a time.
 """
 
@@ -28,7 +30,10 @@ from collections import deque
 from collections.abc import Callable
 from itertools import pairwise
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+
+from assistant.asr.cgroup import CpuQuota, find_cpu_quota, read_quota_use
 
 WINDOW_S = 4.0  # how far back "lately" reaches
 MIN_SPAN_S = 1.0  # a window shorter than this tells nothing yet
@@ -46,13 +51,15 @@ class CpuCounters:
     """Cumulative counters read at one moment, all in seconds.
 
     ``idle_s``: core-seconds the usable CPUs were idle; ``stalled_s``: seconds during which
-    some runnable task waited for a CPU (None where the kernel does not say);
-    ``extra_pass_s``: core-seconds this model's decodes beyond the first ran."""
+    some runnable task waited for a CPU, or the cgroup was throttled (None where the kernel
+    does not say); ``extra_pass_s``: core-seconds this model's decodes beyond the first ran;
+    ``quota_idle_s``: core-seconds of the CPU quota left unused (None without a quota)."""
 
     at_s: float
     idle_s: float
     stalled_s: float | None
     extra_pass_s: float
+    quota_idle_s: float | None = None
 
 
 class CpuGauge:
@@ -79,7 +86,7 @@ class CpuGauge:
             return 0.0
         if first.stalled_s is not None and last.stalled_s is not None and (last.stalled_s - first.stalled_s) / span > STALL_MAX:
             return 0.0
-        spans = sorted(((b.idle_s - a.idle_s + b.extra_pass_s - a.extra_pass_s) / (b.at_s - a.at_s), b.at_s - a.at_s)
+        spans = sorted((_spare(a, b) / (b.at_s - a.at_s), b.at_s - a.at_s)
                        for a, b in pairwise(self._samples) if b.at_s > a.at_s)
         # The least spare a quarter of the time, counted in seconds, not readings.
         short = 0.0
@@ -88,6 +95,14 @@ class CpuGauge:
             if short >= (1 - SPARE_SHARE) * span:
                 return max(0.0, spare)
         return max(0.0, spans[-1][0])
+
+
+def _spare(a: CpuCounters, b: CpuCounters) -> float:
+    """Core-seconds spare between two readings."""
+    idle = b.idle_s - a.idle_s
+    if a.quota_idle_s is not None and b.quota_idle_s is not None:
+        idle = min(idle, b.quota_idle_s - a.quota_idle_s)
+    return idle + b.extra_pass_s - a.extra_pass_s
 
 
 class PassMeter:
@@ -127,8 +142,10 @@ class PassMeter:
 
 
 def read_cpu_counters(meter: PassMeter, *, stat: Path = PROC_STAT, pressure: Path = PROC_PRESSURE,
+                      quota: CpuQuota | None = None,
                       clock: Callable[[], float] = time.monotonic) -> CpuCounters | None:
-    """The counters now, from Linux's ``/proc`` (the CPUs this process may run on); None elsewhere."""
+    """The counters now, from Linux's ``/proc`` (the CPUs this process may run on) and ``quota``'s
+    cgroup; None elsewhere."""
     try:
         lines = stat.read_text().splitlines()
     except OSError:
@@ -148,16 +165,23 @@ def read_cpu_counters(meter: PassMeter, *, stat: Path = PROC_STAT, pressure: Pat
             stalled = int(some[-1].removeprefix("total=")) / 1e6
     except (OSError, IndexError, ValueError):
         pass
-    return CpuCounters(clock(), idle_ticks / hz, stalled, meter.extra_seconds())
+    now = clock()
+    quota_idle: float | None = None
+    use = read_quota_use(quota) if quota is not None else None
+    if quota is not None and use is not None:
+        used_s, throttled_s = use
+        quota_idle = quota.cores * now - used_s
+        stalled = (stalled or 0.0) + throttled_s
+    return CpuCounters(now, idle_ticks / hz, stalled, meter.extra_seconds(), quota_idle)
 
 
 class CpuWatch:
     """One model's view of the spare cores: reads the counters at most every ``SAMPLE_EVERY_S``."""
 
-    def __init__(self, meter: PassMeter, read: Callable[[PassMeter], CpuCounters | None] = read_cpu_counters,
+    def __init__(self, meter: PassMeter, read: Callable[[PassMeter], CpuCounters | None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.meter = meter
-        self._read = read
+        self._read = read or partial(read_cpu_counters, quota=find_cpu_quota())
         self._clock = clock
         self._gauge = CpuGauge()
         self._read_at = -SAMPLE_EVERY_S
