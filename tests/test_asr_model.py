@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -22,12 +24,15 @@ from assistant.asr import (
     SileroVoiceDetector,
     StreamingRecognizer,
 )
+from assistant.asr.cgroup import find_cpu_quota
 from assistant.asr.replay import replay_virtual
 from assistant.asr.types import Transcription, TranscriptionRequest
 from assistant.captions import Word
 from assistant.asr.runner import RecognizerRunner, load_shared_model
+from assistant.config import load as load_settings
 from assistant.errors import LanguageError
 from assistant.models import install_models, resolve_model
+from assistant.server.engines import load_whisper
 
 pytestmark = pytest.mark.model
 
@@ -198,3 +203,16 @@ async def test_runner_with_the_real_model_on_its_executor(models_dir: Path) -> N
     finally:
         shared.close()
     check_captions(events, JFK.with_suffix(".txt").read_text(), 0.35)
+
+
+def test_a_server_with_passes_side_by_side_watches_the_spare_cores(models_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    settings = load_settings(None, {"ASSISTANT_CHAIR_TOKEN": "c" * 24, "ASSISTANT_STAFF_TOKEN": "s" * 24})
+    asr = dataclasses.replace(settings.asr, model="tiny.en", models_dir=models_dir, passes_in_flight=2)
+    with caplog.at_level(logging.INFO, logger="assistant.server.engines"):
+        shared = load_whisper(dataclasses.replace(settings, asr=asr, sessions=()))
+    try:
+        assert shared.passes == 2 and shared.cpu is not None
+        assert shared.cpu.quota == find_cpu_quota()  # this machine's limit, or none
+        assert "up to 2 recognition passes at once while a core is spare" in caplog.text
+    finally:
+        shared.close()

@@ -181,7 +181,8 @@ class CpuWatch:
     def __init__(self, meter: PassMeter, read: Callable[[PassMeter], CpuCounters | None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.meter = meter
-        self._read = read or partial(read_cpu_counters, quota=find_cpu_quota())
+        self.quota = find_cpu_quota() if read is None else None  # this process's CPU limit, if any
+        self._read = read or partial(read_cpu_counters, quota=self.quota)
         self._clock = clock
         self._gauge = CpuGauge()
         self._read_at = -SAMPLE_EVERY_S

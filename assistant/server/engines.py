@@ -55,8 +55,13 @@ def load_whisper(settings: Settings) -> SharedModel:
     info = resolve_model(settings.asr.model, settings.asr.models_dir)
     check_model_languages(settings, info)
     log.info("loading Whisper model %s from %s", info.name, info.path)
-    return load_shared_model(info, compute_type=settings.asr.compute_type, cpu_threads=settings.asr.cpu_threads,
-                             passes=settings.asr.passes_in_flight)
+    shared = load_shared_model(info, compute_type=settings.asr.compute_type, cpu_threads=settings.asr.cpu_threads,
+                               passes=settings.asr.passes_in_flight)
+    if shared.cpu is not None:
+        quota = shared.cpu.quota
+        log.info("up to %d recognition passes at once while a core is spare (%s)", shared.passes,
+                 f"a CPU quota of {quota.cores:g} cores" if quota else "no CPU quota: the machine's idle cores")
+    return shared
 
 
 def whisper_factory(shared: SharedModel, wrap: Callable[[Transcriber], Transcriber] | None = None
