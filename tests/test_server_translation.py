@@ -192,6 +192,12 @@ async def test_real_zh_en_package_through_the_server(aiohttp_client: Any, settin
     cap = [f for f in await frames_until(ws, "caption", timeout=60) if f["type"] == "caption"][0]
     assert cap["origin"] == "translation" and cap["source_text"] == "我们今天讨论气候变化。"
     assert "climate" in cap["text"].lower(), cap["text"]
+    # Laughter as Whisper writes it is translated as laughter, not shown in Chinese (the model gets three copies).
+    resp = await client.post("/api/sessions/main/captions", json={"text": "哈哈哈哈哈哈哈哈哈哈"}, headers=bearer(CHAIR))
+    assert resp.status == 201
+    laugh = [f for f in await frames_until(ws, "caption", timeout=60) if f["type"] == "caption"][0]
+    assert laugh["source_text"] == "哈哈哈哈哈哈哈哈哈哈" and not laugh.get("fallback"), laugh
+    assert laugh["text"].lower().startswith("ha ha ha"), laugh
     await ws.close()
     await service.close()
 

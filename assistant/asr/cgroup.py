@@ -33,7 +33,7 @@ def find_cpu_quota(proc_cgroup: Path = PROC_CGROUP, root: Path = CGROUP_ROOT) ->
         lines = proc_cgroup.read_text().splitlines()
     except OSError:
         return None
-    groups = {}  # controllers -> path inside their hierarchy
+    groups: dict[str, str] = {}  # controllers ("" in v2) -> the process's group in that hierarchy
     for line in lines:
         _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
         groups[controllers] = path.strip()

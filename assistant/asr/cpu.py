@@ -17,8 +17,8 @@ gauge reports what was spare for three quarters of the last ``WINDOW_S`` (``SPAR
 the mean: translation comes in bursts, a core free on average is taken when a caption closes,
 and that is when a pass beside the first would hold the translation back. None is spare while
 runnable tasks waited for a CPU, or the cgroup was throttled at its quota, more than
-``STALL_MAX`` of the window (Linux pressure stall information, where the kernel has it). Where ``/proc`` cannot be read the watch reports no core
-spare: passes go one at a time.
+``STALL_MAX`` of the window (Linux pressure stall information, where the kernel has it). Where
+``/proc`` cannot be read the watch reports no core spare: passes go one at a time.
 """
 
 from __future__ import annotations
@@ -167,8 +167,7 @@ def read_cpu_counters(meter: PassMeter, *, stat: Path = PROC_STAT, pressure: Pat
         pass
     now = clock()
     quota_idle: float | None = None
-    use = read_quota_use(quota) if quota is not None else None
-    if quota is not None and use is not None:
+    if quota is not None and (use := read_quota_use(quota)) is not None:
         used_s, throttled_s = use
         quota_idle = quota.cores * now - used_s
         stalled = (stalled or 0.0) + throttled_s
