@@ -1191,6 +1191,34 @@ def test_a_word_passes_keep_reading_differently_settles_once_heard_long_before_t
         assert min(late[4:]) > 0 and settled[4][1] > script[0].words[-1].end_ms, late
 
 
+class LoopsPastTheAudio(ReadsANameTwoWays):
+    """As ReadsANameTwoWays, and every moving pass also loops past the end of its audio: its words
+    are all there, but its compression ratio says it looped (as base did on held-out Russian prompts,
+    "звание ща обонент" / "звание и на следующий абонент", then a loop)."""
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if request.final:
+            return result
+        looped = RecognizerSettings().compression_ratio_threshold + 0.5
+        return dataclasses.replace(result, segments=tuple(dataclasses.replace(seg, compression_ratio=looped)
+                                                          for seg in result.segments))
+
+
+def test_a_pass_that_looped_past_its_audio_still_settles_the_words_heard_long_before() -> None:
+    text = ("our next speaker professor Kowalczyk has spent twenty years measuring how glaciers in the high "
+            "mountains of central asia respond to warming winters and drier summers and she will show")
+    script = [utterance(text, 300, word_ms=300), utterance("Thank you.", 15_000)]
+    events = replay_virtual(StreamingRecognizer(RecognizerSettings(), language="en"), synth(script, 17_000),
+                            LoopsPastTheAudio(script), EnergyVoiceDetector())
+    settled = [(word, e.at_ms) for e in events if isinstance(e.event, FinalCaption) for word in e.event.text.split()]
+    assert [w for w, _ in settled][4] in ("Kowalczyk", "Kovalchik")
+    assert " ".join(w for i, (w, _) in enumerate(settled) if i != 4) == text.replace(" Kowalczyk", "") + " Thank you."
+    late = [at - said.end_ms for (_, at), said in zip(settled, script[0].words)]
+    # the name and the words after it settle a step and a pass after the rule's time, not at the pause
+    assert max(late) <= RecognizerSettings().settle_after_ms + 2 * RecognizerSettings().min_step_ms, late
+
+
 class DeafAfterItsContext(ScriptedTranscriber):
     """Moving passes over a window that starts in the words before ``onset_ms`` read those words and
     nothing after them (as base did for "hasta luego gracias por probar", pass after pass, in held-out

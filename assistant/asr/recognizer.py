@@ -350,8 +350,9 @@ class StreamingRecognizer:
                 edge = req.end_ms - self._s.agreement_tail_ms
                 while n > 0 and words[n - 1].end_ms > edge:
                     n -= 1
-                if self._s.settle_after_ms and not looped:
-                    # ... but words this pass heard long before its window's end settle unagreed.
+                if self._s.settle_after_ms:
+                    # ... but words this pass heard long before its window's end settle unagreed,
+                    # also where it looped after them (past its audio: it kept the speech's words).
                     heard = req.end_ms - self._s.settle_after_ms
                     while n < len(words) - 1 and words[n].end_ms <= heard:
                         n += 1

@@ -266,7 +266,8 @@ class RecognizerSettings:
     # name, a loop that moves) would hold it, and every word after it, until the pause
     # or the window's cap (finals 8-11 s late in held-out Spanish; benchmarks/README.md,
     # stop 27: at 2 s Russian reading lost 1.3 points; at 3 s each kind moved a few words
-    # either way). Never from a pass that looped. 0: off.
+    # either way). Also from a pass that looped past its audio (one that lost the speech's
+    # words to its loop replaces nothing; stop 47). 0: off.
     settle_after_ms: int = 3_000
     # A moving pass that read under a third of this much speech after the committed words
     # is deaf: it neither replaces the last hypothesis nor closes the utterance. Two in a
