@@ -1264,3 +1264,41 @@ def test_a_pass_that_heard_none_of_a_short_utterance_does_not_close_it_unheard()
                             transcriber, EnergyVoiceDetector())
     # too short for the window to drop its context: the closing pass (which hears it) captions it
     assert normalize(final_text(events)) == normalize(f"{first} muchas gracias")
+
+
+class DeafForAWhile(ScriptedTranscriber):
+    """Moving passes that end from a second after ``onset_ms`` until ``until_ms`` read the words up to
+    ``onset_ms`` and nothing after them (base read "... press one." and stopped, twice, over "To speak with
+    a customer advocate" in held-out English prompts); every other pass reads everything."""
+
+    def __init__(self, script: list[ScriptedUtterance], onset_ms: int, until_ms: int) -> None:
+        super().__init__(script)
+        self.onset_ms, self.until_ms = onset_ms, until_ms
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if request.final or not self.onset_ms + 1_000 <= request.end_ms < self.until_ms:
+            return result
+        heard = [dataclasses.replace(seg, words=tuple(w for w in seg.words if w.end_ms <= self.onset_ms))
+                 for seg in result.segments]
+        return dataclasses.replace(result, segments=tuple(seg for seg in heard if seg.words))
+
+
+def test_a_deaf_pass_still_agrees_with_the_hypothesis_on_the_words_it_read() -> None:
+    text = ("the committee will now hear the report on water quality in the northern districts and then move on "
+            "to the budget for the coming year before the lunch break at noon")
+    script = [utterance(text, 300)]
+    said = script[0].words
+    districts = 13  # the last word the deaf passes read; the hypothesis before them read on past it
+    transcriber = DeafForAWhile(script, said[districts].end_ms, said[districts].end_ms + 5_000)
+    events = replay_virtual(StreamingRecognizer(RecognizerSettings(), language="en"), synth(script, 12_000),
+                            transcriber, EnergyVoiceDetector())
+    settled = [(word, e.at_ms) for e in events if isinstance(e.event, FinalCaption) for word in e.event.text.split()]
+    assert " ".join(w for w, _ in settled) == text
+    late = [at - w.end_ms for (_, at), w in zip(settled, said)]
+    # final at the first deaf pass, which agrees on it; not once the deaf passes are over (5.4 s)
+    assert late[districts] <= 2 * RecognizerSettings().min_step_ms, late
+    deaf = [r for r in transcriber.requests
+            if not r.final and transcriber.onset_ms + 1_000 <= r.end_ms < transcriber.until_ms]
+    assert len(deaf) >= 2
+

@@ -32,8 +32,9 @@ fell into a loop over speech the pass before had read leaves that hypothesis
 in place, a looped pass never closes an utterance, and the utterance's later
 passes decode after their window's committed words, forced as a prefix; a moving
 pass that read almost none of seconds of new speech is deaf: it neither replaces the
-last hypothesis nor closes the utterance, and after two such passes a window that
-starts with context reads on without it, ``deaf_speech_ms``); when passes
+last hypothesis nor closes the utterance, though the words it agrees on with that
+hypothesis commit, and after two such passes a window that starts with context reads
+on without it, ``deaf_speech_ms``); when passes
 fall behind, commits need one hypothesis only, every pass decodes with beam 1,
 and passes catch up in steps of at most ``max_backlog_ms`` of new audio (the
 lag is reported, no audio is dropped). Moving passes decode with ``beam_size``,
@@ -329,7 +330,9 @@ class StreamingRecognizer:
             # A moving pass that read (almost) none of seconds of new speech neither replaces the
             # last hypothesis nor closes the utterance (a closing pass decodes it again). Where
             # the window starts with context, and the pass before was deaf too, Whisper reads the
-            # context and stops short of the new speech: the window reads on without it.
+            # context and stops short of the new speech: the window reads on without it. What
+            # it did read still counts where the last hypothesis read the same.
+            self._commit_what_a_deaf_pass_agrees(words, req)
             if self._deaf_passes >= DEAF_PASSES and self._buf_start < self._settled:
                 self._trim_to(self._settled)
         elif looped and self._lost_to_a_loop(words):
@@ -456,6 +459,18 @@ class StreamingRecognizer:
             return False
         heard = sum(max(0, min(ms_to_samples(w.end_ms), b) - max(ms_to_samples(w.start_ms), a)) for w in words)
         return 3 * heard < speech
+
+    def _commit_what_a_deaf_pass_agrees(self, words: list[Word], req: TranscriptionRequest) -> None:
+        """Commit the words a deaf pass read as the last hypothesis did, up to the last one that
+        hypothesis read on past (its own last word is its guess at the window's edge); the rest
+        of the hypothesis stays for the next pass to agree with."""
+        partner = self._partner(req)
+        n = self._agreed_in_time(common_prefix_length(partner, words), words, partner)
+        while n > 0 and not any(h.start_ms >= words[n - 1].end_ms for h in partner):
+            n -= 1
+        if n:
+            self._commit(words[:n])
+            self._hyp = [w for w in self._hyp if (w.start_ms + w.end_ms) // 2 > self._committed_end_ms]
 
     def _agreed_in_time(self, n: int, words: list[Word], partner: list[Word]) -> int:
         """The first ``n`` words, agreed by text, up to one this pass pulled back over speech that

@@ -275,6 +275,9 @@ class RecognizerSettings:
     # context and not the speech ("de" alone for 2 s of "hasta luego", pass after pass,
     # until the pause): the window drops its context, and the next pass reads the new
     # speech with the captions before it as its prompt (0: off; benchmarks/README.md, stop 33).
+    # A deaf pass still agrees: the words it read that the last hypothesis read too, and read
+    # on past, are committed ("press one." read twice, then nothing of the next sentence,
+    # held "one" 7.1 s in held-out English prompts; stop 48).
     deaf_speech_ms: int = 1_500
     prompt_max_chars: int = 200
     # Hallucination guards (Whisper's own thresholds).
