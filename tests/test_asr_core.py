@@ -1302,3 +1302,45 @@ def test_a_deaf_pass_still_agrees_with_the_hypothesis_on_the_words_it_read() -> 
             if not r.final and transcriber.onset_ms + 1_000 <= r.end_ms < transcriber.until_ms]
     assert len(deaf) >= 2
 
+
+class StopsShort(ScriptedTranscriber):
+    """Passes read nothing after ``stop_ms`` (base's closing pass read "… and then press the" and stopped,
+    with "pound key" 0.7 s before the end of held-out English prompts), unless ``forced_reads_on`` and the
+    pass is forced through a prefix."""
+
+    def __init__(self, script: list[ScriptedUtterance], stop_ms: int, *, forced_reads_on: bool) -> None:
+        super().__init__(script)
+        self.stop_ms, self.forced_reads_on = stop_ms, forced_reads_on
+
+    def transcribe(self, request: TranscriptionRequest) -> Transcription:
+        result = super().transcribe(request)
+        if request.prefix and self.forced_reads_on:
+            return result
+        heard = [dataclasses.replace(seg, words=tuple(w for w in seg.words if w.end_ms <= self.stop_ms))
+                 for seg in result.segments]
+        return dataclasses.replace(result, segments=tuple(seg for seg in heard if seg.words))
+
+
+@pytest.mark.parametrize(("unread_speech_ms", "forced_reads_on"), [
+    (0, True),
+    (RecognizerSettings().unread_speech_ms, True),
+    (RecognizerSettings().unread_speech_ms, False),  # read again once, not again and again
+])
+def test_an_utterance_whose_passes_stopped_short_of_its_end_is_read_on_after_its_words(
+        unread_speech_ms: int, forced_reads_on: bool) -> None:
+    text = "after the tone say your name and then press the pound key"
+    script = [utterance(text, 300)]
+    said = script[0].words
+    transcriber = StopsShort(script, said[-4].end_ms, forced_reads_on=forced_reads_on)
+    events = replay_virtual(StreamingRecognizer(RecognizerSettings(unread_speech_ms=unread_speech_ms), language="en"),
+                            synth(script, said[-1].end_ms + 3_000), transcriber, EnergyVoiceDetector())
+    forced = [r for r in transcriber.requests if r.prefix]
+    closed = [e.at_ms for e in events
+              if isinstance(e.event, ClauseEnd) or (isinstance(e.event, FinalCaption) and e.event.clause_end)]
+    if unread_speech_ms:  # the pass that would close it runs once more, forced through the words it read
+        assert [" ".join(w.text.strip() for w in r.prefix) for r in forced] == ["after the tone say your name and then press"]
+        assert forced[0].final
+    else:
+        assert not forced
+    assert final_text(events) == (text if unread_speech_ms and forced_reads_on else text.removesuffix(" the pound key"))
+    assert len(closed) == 1 and closed[0] < said[-1].end_ms + 2_000

@@ -34,7 +34,9 @@ passes decode after their window's committed words, forced as a prefix; a moving
 pass that read almost none of seconds of new speech is deaf: it neither replaces the
 last hypothesis nor closes the utterance, though the words it agrees on with that
 hypothesis commit, and after two such passes a window that starts with context reads
-on without it, ``deaf_speech_ms``); when passes
+on without it, ``deaf_speech_ms``; a closing pass that ended its decode early, with
+speech unread before the pause, is run once more, forced through what it read,
+``unread_speech_ms``); when passes
 fall behind, commits need one hypothesis only, every pass decodes with beam 1,
 and passes catch up in steps of at most ``max_backlog_ms`` of new audio (the
 lag is reported, no audio is dropped). Moving passes decode with ``beam_size``,
@@ -203,6 +205,7 @@ class StreamingRecognizer:
         self._partial: tuple[str, str] = ("", "")
         # A pass of the open utterance fell into a loop (settings.prefix_after_loop).
         self._looping = False
+        self._reread = False
         self._deaf_passes = 0  # moving passes in a row that were deaf (settings.deaf_speech_ms)
         self._ended = False
         self._done = False
@@ -278,7 +281,7 @@ class StreamingRecognizer:
             # finalise from it, or (refine_at_pause) run the closing pass with the beam
             # over its words still moving, unless recognition is behind.
             refine = self._s.refine_at_pause and self._hyp and self._s.final_beam_size > self._hyp_beam
-            if not refine or self._behind():
+            if (not refine or self._behind()) and not self._left_unread(self._hyp, gap):
                 self._finalise_at(gap, self._hyp, self._hyp_window_end)
                 self._update_partial()
                 gap = self._pending_endpoint()
@@ -325,7 +328,11 @@ class StreamingRecognizer:
         deaf = self._deaf(words, req)
         self._deaf_passes = self._deaf_passes + 1 if deaf else 0
         if gap is not None and not deaf:
-            self._finalise_at(gap, self._with_words_it_missed(words, decoded, gap[0]), req.end_sample)
+            words = self._with_words_it_missed(words, decoded, gap[0])
+            if self._left_unread(words, gap):
+                self._read_the_rest_again(words)
+            else:
+                self._finalise_at(gap, words, req.end_sample)
         elif deaf:
             # A moving pass that read (almost) none of seconds of new speech neither replaces the
             # last hypothesis nor closes the utterance (a closing pass decodes it again). Where
@@ -771,9 +778,25 @@ class StreamingRecognizer:
                 return h.end_ms
         return w.end_ms
 
+    def _left_unread(self, words: list[Word], gap: tuple[int, int]) -> bool:
+        """Whether ``words``, which would close the utterance ending at ``gap[0]``, left at least
+        ``unread_speech_ms`` of its speech unread after them, and it was not read again yet."""
+        if not self._s.unread_speech_ms or self._reread:
+            return False
+        end = max([self._committed_end_ms, *(w.end_ms for w in words)])
+        return self._speech_samples(ms_to_samples(end), gap[0]) >= ms_to_samples(self._s.unread_speech_ms)
+
+    def _read_the_rest_again(self, words: list[Word]) -> None:
+        """Commit what a closing pass read; the utterance's next closing pass is forced through it
+        (see _request), and it is not read again after that."""
+        self._reread = True
+        self._commit([w for w in words if not self._filler(w)])
+        self._hyp, self._hyp_window_end = [], 0
+
     def _finalise_at(self, gap: tuple[int, int], words: list[Word], seen_until: int) -> None:
         """Commit an utterance that ended at ``gap[0]``; settle the audio up to the next onset."""
         self._looping = False
+        self._reread = False
         # A pass that ran before the pause was long enough to count could not judge its last words by it.
         self._commit([w for w in words if not self._filler(w)], before_pause=True)
         if self._is_fragment() and not self._ended:
@@ -862,7 +885,7 @@ class StreamingRecognizer:
             task=self._task,
             final=final,
             beam_size=beam,
-            prefix=self._prefix() if self._s.prefix_after_loop and self._looping else (),
+            prefix=self._prefix() if (self._s.prefix_after_loop and self._looping) or (self._reread and final) else (),
         )
         self._in_flight.append(req)
         self._last_pass_end = end

@@ -279,6 +279,14 @@ class RecognizerSettings:
     # on past, are committed ("press one." read twice, then nothing of the next sentence,
     # held "one" 7.1 s in held-out English prompts; stop 48).
     deaf_speech_ms: int = 1_500
+    # A pass that would close an utterance, yet read none of its last unread_speech_ms of speech
+    # or more, ended its decode early ("… and then press the" of "… press the pound key" in
+    # held-out English prompts, "regresar a la conferencia" of "… conferencia por favor ingrese"
+    # in Spanish): what it read commits, and the utterance's closing pass runs once more,
+    # forced through the committed words, so the decoder reads on after them (0: off; stop 48).
+    # Shorter stretches are the VAD's hang-over after a last word that Whisper ends early
+    # (0.40-0.48 s seen where nothing was missed).
+    unread_speech_ms: int = 600
     prompt_max_chars: int = 200
     # Hallucination guards (Whisper's own thresholds).
     no_speech_threshold: float = 0.6
