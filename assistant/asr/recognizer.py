@@ -205,6 +205,7 @@ class StreamingRecognizer:
         self._partial: tuple[str, str] = ("", "")
         # A pass of the open utterance fell into a loop (settings.prefix_after_loop).
         self._looping = False
+        # Its closing pass stopped short and is run once more (settings.unread_speech_ms).
         self._reread = False
         self._deaf_passes = 0  # moving passes in a row that were deaf (settings.deaf_speech_ms)
         self._ended = False
