@@ -1210,6 +1210,13 @@ def test_a_word_passes_keep_reading_differently_settles_once_heard_long_before_t
         assert min(late[4:]) > 0 and settled[4][1] > script[0].words[-1].end_ms, late
 
 
+def read_until(result: Transcription, end_ms: int) -> Transcription:
+    """``result`` with no word after ``end_ms``: Whisper ended the decode there."""
+    heard = [dataclasses.replace(seg, words=tuple(w for w in seg.words if w.end_ms <= end_ms))
+             for seg in result.segments]
+    return dataclasses.replace(result, segments=tuple(seg for seg in heard if seg.words))
+
+
 class DeafAfterItsContext(ScriptedTranscriber):
     """Moving passes over a window that starts in the words before ``onset_ms`` read those words and
     nothing after them (as base did for "hasta luego gracias por probar", pass after pass, in held-out
@@ -1223,9 +1230,7 @@ class DeafAfterItsContext(ScriptedTranscriber):
         result = super().transcribe(request)
         if request.final or request.start_ms >= self.onset_ms - RecognizerSettings().preroll_ms:
             return result
-        heard = [dataclasses.replace(seg, words=tuple(w for w in seg.words if w.end_ms <= self.onset_ms))
-                 for seg in result.segments]
-        return dataclasses.replace(result, segments=tuple(seg for seg in heard if seg.words))
+        return read_until(result, self.onset_ms)
 
 
 @pytest.mark.parametrize("deaf_speech_ms", [0, RecognizerSettings().deaf_speech_ms])
@@ -1279,9 +1284,7 @@ class DeafForAWhile(ScriptedTranscriber):
         result = super().transcribe(request)
         if request.final or not self.onset_ms + 1_000 <= request.end_ms < self.until_ms:
             return result
-        heard = [dataclasses.replace(seg, words=tuple(w for w in seg.words if w.end_ms <= self.onset_ms))
-                 for seg in result.segments]
-        return dataclasses.replace(result, segments=tuple(seg for seg in heard if seg.words))
+        return read_until(result, self.onset_ms)
 
 
 def test_a_deaf_pass_still_agrees_with_the_hypothesis_on_the_words_it_read() -> None:
@@ -1316,9 +1319,7 @@ class StopsShort(ScriptedTranscriber):
         result = super().transcribe(request)
         if request.prefix and self.forced_reads_on:
             return result
-        heard = [dataclasses.replace(seg, words=tuple(w for w in seg.words if w.end_ms <= self.stop_ms))
-                 for seg in result.segments]
-        return dataclasses.replace(result, segments=tuple(seg for seg in heard if seg.words))
+        return read_until(result, self.stop_ms)
 
 
 @pytest.mark.parametrize(("unread_speech_ms", "forced_reads_on"), [

@@ -474,7 +474,8 @@ class StreamingRecognizer:
         of the hypothesis stays for the next pass to agree with."""
         partner = self._partner(req)
         n = self._agreed_in_time(common_prefix_length(partner, words), words, partner)
-        while n > 0 and not any(h.start_ms >= words[n - 1].end_ms for h in partner):
+        read_on_to = max((h.start_ms for h in partner), default=0)
+        while n > 0 and read_on_to < words[n - 1].end_ms:
             n -= 1
         if n:
             self._commit(words[:n])
