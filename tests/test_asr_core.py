@@ -1054,6 +1054,17 @@ def test_a_word_inside_a_pause_is_not_speech() -> None:
     assert " ".join(p.text for p in pieces(events)) == "сквозь балки лесов. Далее."
 
 
+def test_a_word_ending_where_the_vad_first_hears_the_next_utterance_is_its_first_word() -> None:
+    # "решетка. К сожалению": the unstressed "К" was too quiet for the VAD, whose pause ran on
+    # into "сожалению"; Whisper read it there (p 0.97), and so did the offline pass.
+    script = [utterance("Нажмите клавишу решетка.", 300), utterance("К сожалению, не найдено.", 3_000)]
+    late = Word("сожалению,", 3_400, 3_600)  # the VAD hears the speech 100 ms after "К" ends
+    heard = [script[0], dataclasses.replace(script[1], words=(late, *script[1].words[2:]))]
+    rec = StreamingRecognizer(PIECES, language="ru")
+    events = replay_virtual(rec, synth(heard, 6_000), ScriptedTranscriber(script), EnergyVoiceDetector())
+    assert " ".join(p.text for p in pieces(events)) == "Нажмите клавишу решетка. К сожалению, не найдено."
+
+
 class EndsWithAFiller(ScriptedTranscriber):
     """Whisper ending a pass with a word of its own squeezed onto the last word ("Ciao." in 40 ms)."""
 

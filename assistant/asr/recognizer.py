@@ -104,7 +104,8 @@ DEDUP_MAX_NGRAM: Final = 5
 ENDPOINT_COVER_MS: Final = 250
 # Words with no VAD speech within this distance are silence hallucinations.
 WORD_SPEECH_MARGIN_MS: Final = 300
-# A word starting this far inside a VAD pause (and ending in it) is not speech.
+# A word starting this far inside a VAD pause, and ending in it this far before the next
+# onset (at any time in a pause the VAD has not heard the end of), is not speech.
 PAUSE_WORD_MARGIN_MS: Final = 150
 # A word is trimmed to the VAD speech it overlaps, give or take this.
 SPEECH_SLACK_MS: Final = 120
@@ -501,10 +502,12 @@ class StreamingRecognizer:
         if b <= self._vad_until and not self._has_speech(a, b):
             return False
         # A word that starts well inside a pause ("спасибо", "again" after the last
-        # word of an utterance) is Whisper filling the silence.
+        # word of an utterance) is Whisper filling the silence; unless it runs on to the
+        # next onset: that is speech too quiet for the VAD ("К" of "решетка. К сожалению").
         start, end = ms_to_samples(w.start_ms), ms_to_samples(w.end_ms)
         inside = ms_to_samples(PAUSE_WORD_MARGIN_MS)
-        return not any(g0 + inside <= start and end <= g1 for g0, g1 in self._gaps())
+        return not any(g0 + inside <= start and end + (inside if g1 < self._vad_until else 0) <= g1
+                       for g0, g1 in self._gaps())
 
     def _filler(self, w: Word) -> bool:
         """Whether ``w`` is a word Whisper was unsure of and that was hardly said (see ``filler_max_probability``)."""
