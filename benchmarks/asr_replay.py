@@ -56,7 +56,7 @@ import wave
 from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import numpy as np
 
@@ -195,6 +195,33 @@ def offline_words(kind: str, audio: np.ndarray, model_dir: Path, cache: Path) ->
         wordlat.offline(types.SimpleNamespace(audio=str(wav), model_dir=str(model_dir), lan=language_of(kind), out=str(out)))
     words: list[dict[str, Any]] = wordlat.load_offline(str(out))
     return words
+
+
+class Scored(NamedTuple):
+    """A kind's joined stream, its offline pass and what both are scored against."""
+
+    audio: np.ndarray
+    off: list[dict[str, Any]]  # the offline pass's words with their end times
+    off_text: list[str]  # the offline pass's words, normalised
+    ref: list[str]  # the normalised reference (the offline text for unlabelled kinds)
+    offline_wer: float
+
+
+def scored_stream(kind: str, corpus: Path, seconds: float, gap_ms: int, model_dir: Path, cache: Path) -> Scored:
+    """The stream of ``kind`` (``--dev-seconds`` of a dev kind, a whole unlabelled recording, or the
+    small corpus's clips), its cached offline pass, and the reference, normalised."""
+    lang = language_of(kind)
+    reference: str | None = None
+    if kind in UNLABELLED_KINDS:
+        audio = load_audio([corpus / UNLABELLED_KINDS[kind][1]], gap_ms)
+    else:
+        files = clips(kind) if kind in KINDS else dev_clips(kind, corpus, seconds)
+        audio, reference = load_audio(files, gap_ms), references(files)
+    off = offline_words(kind, audio, model_dir, cache)
+    off_text = norm(" ".join(w["w"] for w in off), lang)
+    ref = norm(reference, lang) if reference is not None else off_text
+    offline_wer = wordlat.wer(ref, [t for w in off for t in spell_numbers([w["w"]], lang)])
+    return Scored(audio, off, off_text, ref, offline_wer)
 
 
 class Counting:
@@ -411,16 +438,8 @@ def run(args: argparse.Namespace) -> int:
     trace = args.trace.open("w", encoding="utf-8") if args.trace else None
     for kind in args.kinds:
         lang = language_of(kind)
-        reference: str | None = None
-        if kind in UNLABELLED_KINDS:
-            audio = load_audio([args.dev_corpus / UNLABELLED_KINDS[kind][1]], args.gap_ms)
-        else:
-            files = clips(kind) if kind in KINDS else dev_clips(kind, args.dev_corpus, args.dev_seconds)
-            audio, reference = load_audio(files, args.gap_ms), references(files)
-        off = offline_words(kind, audio, info.path, args.cache)
-        off_text = norm(" ".join(w["w"] for w in off), lang)
-        ref = norm(reference, lang) if reference is not None else off_text
-        offline_wer = wordlat.wer(ref, [t for w in off for t in spell_numbers([w["w"]], lang)])
+        audio, off, off_text, ref, offline_wer = scored_stream(kind, args.dev_corpus, args.dev_seconds, args.gap_ms,
+                                                               info.path, args.cache)
         rows: list[dict[str, Any]] = []
         for i in range(args.runs):
             counting = Counting(shared.transcriber, pass_log, old_cost=args.old_cost)

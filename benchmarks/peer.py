@@ -35,7 +35,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import asr_replay as ar  # noqa: E402
 import wordlat  # noqa: E402  (asr_replay puts ../shared/measure on the path)
-from spelling import spell_numbers  # noqa: E402
 
 from assistant.asr.types import FinalCaption, RecognizerEvent  # noqa: E402
 from assistant.captions import Word  # noqa: E402
@@ -127,15 +126,8 @@ def main() -> int:
     summary = []
     for kind in args.kinds:
         lang = ar.language_of(kind)
-        if kind in ar.UNLABELLED_KINDS:
-            audio, reference = ar.load_audio([args.dev_corpus / ar.UNLABELLED_KINDS[kind][1]], args.gap_ms), None
-        else:
-            files = ar.dev_clips(kind, args.dev_corpus, args.dev_seconds)
-            audio, reference = ar.load_audio(files, args.gap_ms), ar.references(files)
-        off = ar.offline_words(kind, audio, info.path, args.cache)
-        off_text = ar.norm(" ".join(w["w"] for w in off), lang)
-        ref = ar.norm(reference, lang) if reference is not None else off_text
-        offline_wer = wordlat.wer(ref, [t for w in off for t in spell_numbers([w["w"]], lang)])
+        audio, off, off_text, ref, offline_wer = ar.scored_stream(kind, args.dev_corpus, args.dev_seconds, args.gap_ms,
+                                                                  info.path, args.cache)
         asr = peer_asr(peer, info.path, lang, args.threads)
         rows = []
         for i in range(args.runs):
