@@ -506,6 +506,30 @@ window.I18N.ready.then(function () {
     });
     sel.value = state.lang;
     sel.disabled = state.languages.length < 2;
+    fitLanguage();
+  }
+  /* The closed picker shows the picked language's whole label where it fits, else the language's own name
+     ("Português (Brasil)" for "Бразильский португальский · Português (Brasil)" on a narrow phone), the name
+     its readers know; the whole label stays in the picker's title, and the other options keep theirs. */
+  function fitLanguage() {
+    var sel = ui.lang, opt = sel.options[sel.selectedIndex];
+    Array.prototype.forEach.call(sel.options, function (o) { o.removeAttribute("label"); });
+    sel.removeAttribute("title");
+    var width = sel.getBoundingClientRect().width;
+    if (!opt || !width || widthFor(opt.text) <= width + 0.5) return;  // it fits, or is hidden (between talks)
+    opt.label = CC.nativeName(opt.value);
+    sel.title = opt.text;
+  }
+  /* How wide the picker must be to show `text` whole, arrow and padding included: a hidden copy's width. */
+  function widthFor(text) {
+    var probe = ui.lang.cloneNode(false);
+    probe.removeAttribute("id");
+    probe.style.cssText = "position:absolute;visibility:hidden;width:auto;min-width:0;max-width:none;flex:none";
+    probe.appendChild(el("option", { text: text }));
+    ui.lang.parentNode.appendChild(probe);
+    var width = probe.getBoundingClientRect().width;
+    probe.remove();
+    return width;
   }
   function renderDownloads() {
     document.querySelectorAll("a[data-fmt]").forEach(function (a) {
@@ -651,6 +675,7 @@ window.I18N.ready.then(function () {
   });
   ui.lang.addEventListener("change", function () {
     showNotice(null);
+    fitLanguage();
     switchLanguage(ui.lang.value, true);
   });
   ui.paragraphsBox.addEventListener("change", function () { setParagraphs(ui.paragraphsBox.checked); });
@@ -680,7 +705,8 @@ window.I18N.ready.then(function () {
   });
   window.addEventListener("online", function () { socket.kick(); });
   document.addEventListener("visibilitychange", function () { if (!document.hidden) socket.kick(); });
-  window.addEventListener("resize", function () { if (state.autoScroll) scrollToEnd(); });
+  // A new width (a window resized, a phone turned) may hold the picked language's whole label, or no longer.
+  window.addEventListener("resize", function () { fitLanguage(); if (state.autoScroll) scrollToEnd(); });
   setInterval(function () { renderConn(); renderLag(); }, 1000);
 
   /* Every string this script wrote, again in the interface language just picked. */
