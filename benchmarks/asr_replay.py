@@ -185,12 +185,19 @@ def write_wav(path: Path, audio: np.ndarray) -> None:
         w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
 
 
+def offline_stem(kind: str, audio: np.ndarray, model_dir: Path, cache: Path) -> Path:
+    """Where the offline pass of ``kind``'s stream by the model in ``model_dir`` is cached (.json, and the
+    stream itself as .wav): one per model, since each system is timed against its own model's pass."""
+    return cache / f"{kind}-{model_dir.name.replace('.', '_')}-{len(audio)}"  # no dot: a suffix follows
+
+
 def offline_words(kind: str, audio: np.ndarray, model_dir: Path, cache: Path) -> list[dict[str, Any]]:
     """wordlat.py's offline pass (beam 5, word timestamps) on the joined stream, cached."""
     cache.mkdir(parents=True, exist_ok=True)
-    out = cache / f"{kind}-{len(audio)}.json"
+    stem = offline_stem(kind, audio, model_dir, cache)
+    out = stem.with_suffix(".json")
     if not out.is_file():
-        wav = cache / f"{kind}-{len(audio)}.wav"
+        wav = stem.with_suffix(".wav")
         write_wav(wav, audio)
         wordlat.offline(types.SimpleNamespace(audio=str(wav), model_dir=str(model_dir), lan=language_of(kind), out=str(out)))
     words: list[dict[str, Any]] = wordlat.load_offline(str(out))

@@ -106,7 +106,7 @@ def main() -> int:
         files = asr_replay.dev_clips(kind, args.dev_corpus, args.dev_seconds)
         audio = asr_replay.load_audio(files, args.gap_ms)
         asr_replay.offline_words(kind, audio, model_dir, args.cache)  # cached beside its WAV
-        stem = args.cache / f"{kind}-{len(audio)}"
+        stem = asr_replay.offline_stem(kind, audio, model_dir, args.cache)
         if not stem.with_suffix(".wav").is_file():  # a cache made elsewhere: the server needs the file
             asr_replay.write_wav(stem.with_suffix(".wav"), audio)
         ref = work / f"{kind}.txt"
