@@ -130,7 +130,32 @@ async def test_a_delegate_asks_in_french_and_an_english_reader_up_votes_it(
         assert await reader.text("#q-now .q-now-text") == "[en] Quand commence la pause ?"
         await reader.screenshot(shots / "questions-reader-360x640.png")
         await asker.screenshot(shots / "questions-asker-360x640.png")
-        assert asker.errors == [] and reader.errors == []
+
+        # A small phone (320 px): the question being answered keeps room to be read (under a long label),
+        # reads from its start in a right-to-left interface, and the form holds its long "Send" in Russian.
+        small = await tools.new_page((320, 568), mobile=True)
+        for ui in ("ru", "ar"):
+            await small.goto(f"{url}/s/main?lang=fr&ui={ui}")
+            await small.wait_for("!document.querySelector('#q-now').hidden")
+            assert await small.evaluate("document.querySelector('.q-now-text').clientWidth") >= 128
+            assert await small.evaluate("getComputedStyle(document.querySelector('.q-now-text')).direction") == "ltr"
+            await small.click("#q-btn")
+            await small.wait_for("!document.querySelector('#questions').hidden")
+            assert await small.evaluate(OUTSIDE_THE_FORM) == [], ui
+            await small.screenshot(shots / f"questions-form-{ui}-320x568.png")
+        assert asker.errors == [] and reader.errors == [] and small.errors == []
+
+
+# What of the question form sticks out of it (or the page wider than the screen).
+OUTSIDE_THE_FORM = """(function () {
+  var f = document.querySelector('#q-form'), b = f.getBoundingClientRect(), s = getComputedStyle(f);
+  var left = b.left + parseFloat(s.borderLeftWidth) + parseFloat(s.paddingLeft) - 1;
+  var right = b.right - parseFloat(s.borderRightWidth) - parseFloat(s.paddingRight) + 1;
+  return Array.from(f.querySelectorAll('*')).filter(function (e) {
+    var r = e.getBoundingClientRect(); return r.width > 0 && (r.left < left || r.right > right);
+  }).map(function (e) { return e.id || e.tagName.toLowerCase(); }).concat(
+    document.documentElement.scrollWidth > document.documentElement.clientWidth ? ['the page'] : []);
+})()"""
 
 
 async def test_the_chair_reviews_in_english_with_the_original_beside_and_decides(

@@ -220,7 +220,9 @@
     if (now) {
       ui.now.textContent = "";
       ui.now.appendChild(el("strong", { text: t("questions.now") }));
-      ui.now.appendChild(el("span", { class: "q-now-text", lang: textLang(now), text: now.text }));
+      var nowLang = textLang(now);
+      ui.now.appendChild(el("span", { class: "q-now-text", lang: nowLang, dir: CC.isRtl(nowLang) ? "rtl" : "ltr",
+                                       text: now.text }));
     }
     var badge = $("#q-badge");
     badge.hidden = !items.length;
