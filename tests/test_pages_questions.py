@@ -134,14 +134,19 @@ async def test_a_delegate_asks_in_french_and_an_english_reader_up_votes_it(
         # A small phone (320 px): the question being answered keeps room to be read (under a long label),
         # reads from its start in a right-to-left interface, and the form holds its long "Send" in Russian.
         small = await tools.new_page((320, 568), mobile=True)
+        await small.call("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
         for ui in ("ru", "ar"):
-            await small.goto(f"{url}/s/main?lang=fr&ui={ui}")
+            await small.goto(f"{url}/s/main?lang=en&ui={ui}")
             await small.wait_for("!document.querySelector('#q-now').hidden")
             assert await small.evaluate("document.querySelector('.q-now-text').clientWidth") >= 128
             assert await small.evaluate("getComputedStyle(document.querySelector('.q-now-text')).direction") == "ltr"
             await small.click("#q-btn")
             await small.wait_for("!document.querySelector('#questions').hidden")
             assert await small.evaluate(OUTSIDE_THE_FORM) == [], ui
+            # A finger-wide "Original · Français" on a touch screen, as every other control.
+            await small.wait_for("document.querySelectorAll('#q-list .q-orig summary').length === 1")
+            assert await small.evaluate("document.querySelector('#q-list .q-orig summary').getBoundingClientRect()"
+                                        ".height") >= 44
             await small.screenshot(shots / f"questions-form-{ui}-320x568.png")
         assert asker.errors == [] and reader.errors == [] and small.errors == []
 

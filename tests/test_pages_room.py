@@ -39,6 +39,7 @@ async def test_the_room_page_follows_the_room_from_talk_to_talk(chromium: Chromi
         async with http.get(f"{url}/api/rooms/hall-a/qr.svg") as r:
             assert r.status == 200 and r.content_type == "image/svg+xml"
         page = await tools.new_page(PHONE, mobile=True)
+        await page.call("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
         await page.goto(f"{url}/r/hall-a")
         # Before the first talk: the room's name and what comes next.
         await page.wait_for("!document.querySelector('#room-next').hidden")
@@ -84,6 +85,8 @@ async def test_the_room_page_follows_the_room_from_talk_to_talk(chromium: Chromi
                             "document.querySelector('#room-next').textContent.includes('No more talks')")
         assert await page.text("#room-next") == "Between talks\nNo more talks in this room today."
         assert await page.evaluate("document.querySelectorAll('#room-past-list li').length") == 3
+        # The past talks' summary is a finger wide on a touch screen, as every control.
+        assert await page.evaluate("document.querySelector('#room-past summary').getBoundingClientRect().height") >= 44
 
         # In the reader's language: a Russian phone reads the room's words in Russian.
         await page.evaluate("(() => { const s = document.querySelector('#ui-lang'); s.value = 'ru';"
