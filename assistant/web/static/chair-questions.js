@@ -95,12 +95,12 @@
     ];
     if (q.name) top.push(el("span", { class: "cq-who", text: q.name }));
     var lang = q.fallback && q.source_lang ? q.source_lang : q.lang;
-    var text = el("p", { class: "cq-text", lang: lang, dir: CC.isRtl(lang) ? "rtl" : "ltr" }, [q.text]);
+    var text = el("p", { class: "cq-text", lang: lang, dir: CC.dirOf(lang) }, [q.text]);
     if (q.translating) text.appendChild(el("span", { class: "cq-tag", text: t("chair.questions.translating") }));
     if (q.fallback) text.appendChild(el("span", { class: "cq-tag", text: t("chair.questions.untranslated") }));
     var node = el("li", { class: "cq-item", dataset: { id: q.id, state: q.state } }, [el("div", { class: "cq-top" }, top), text]);
     if (q.source_text && q.source_text !== q.text) {
-      node.appendChild(el("p", { class: "cq-orig", lang: q.source_lang, dir: CC.isRtl(q.source_lang) ? "rtl" : "ltr" }, [
+      node.appendChild(el("p", { class: "cq-orig", lang: q.source_lang, dir: CC.dirOf(q.source_lang) }, [
         el("small", { text: t("chair.questions.original", { language: languageName(q.source_lang) }) }), q.source_text
       ]));
     }

@@ -257,7 +257,7 @@
   }
 
   window.CC = {
-    nativeName: I18N.nativeName, localName: I18N.languageName, languageLabel: I18N.languageLabel, isRtl: I18N.isRtl,
+    nativeName: I18N.nativeName, localName: I18N.languageName, languageLabel: I18N.languageLabel, dirOf: I18N.dirOf,
     t: I18N.t, el: el, $: $, store: store,
     sessionStore: sessionStore, takeTokenFromHash: takeTokenFromHash, wsUrl: wsUrl, formatClock: formatClock,
     apiError: apiError, fetchJson: fetchJson, CaptionLog: CaptionLog, ReconnectingSocket: ReconnectingSocket,

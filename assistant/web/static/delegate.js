@@ -167,7 +167,7 @@ window.I18N.ready.then(function () {
   }
   function newBlock(line) {
     var lang = displayLang(line);
-    return el("li", { class: "block", lang: lang, dir: CC.isRtl(lang) ? "rtl" : "ltr", dataset: { sentences: 0 } });
+    return el("li", { class: "block", lang: lang, dir: CC.dirOf(lang), dataset: { sentences: 0 } });
   }
   function appendToBlock(block, node, line) {
     if (block.firstChild && !spaceless(displayLang(line))) block.appendChild(document.createTextNode(" "));
@@ -206,7 +206,7 @@ window.I18N.ready.then(function () {
   function fillLine(node, line) {
     var lang = displayLang(line);
     node.setAttribute("lang", lang);
-    node.setAttribute("dir", CC.isRtl(lang) ? "rtl" : "ltr");
+    node.setAttribute("dir", CC.dirOf(lang));
     node.dataset.revision = line.revision || 0;
     var oldButton = node.querySelector("button.orig");
     var wasOpen = !!oldButton && oldButton.getAttribute("aria-expanded") === "true";
@@ -248,7 +248,7 @@ window.I18N.ready.then(function () {
     return button;
   }
   function sourceBox(src, text, id, hidden) {
-    return el("span", { class: "source", id: id, hidden: hidden, lang: src, dir: CC.isRtl(src) ? "rtl" : "ltr" }, [
+    return el("span", { class: "source", id: id, hidden: hidden, lang: src, dir: CC.dirOf(src) }, [
       el("small", { lang: I18N.locale, dir: I18N.dir, text: t("caption.original_in", { language: CC.localName(src) }) }),
       text
     ]);
@@ -320,7 +320,7 @@ window.I18N.ready.then(function () {
     }
     var lang = f.lang || state.lang;
     ui.partial.setAttribute("lang", lang);
-    ui.partial.setAttribute("dir", CC.isRtl(lang) ? "rtl" : "ltr");
+    ui.partial.setAttribute("dir", CC.dirOf(lang));
     if (f.source_text && f.source_text !== text) {
       // The partial stays out of screen readers' way (aria-hidden): its button is for pointers only.
       ui.partial.appendChild(originalButton(state.partialOpen, "partial-source"));
@@ -539,10 +539,10 @@ window.I18N.ready.then(function () {
     });
   }
   function renderDirection() {
-    var dir = CC.isRtl(state.lang) ? "rtl" : "ltr";
+    var dir = CC.dirOf(state.lang);
     ui.list.setAttribute("dir", dir);
     ui.list.setAttribute("lang", state.lang);
-    ui.partial.setAttribute("dir", CC.isRtl(state.sourceLang || state.lang) ? "rtl" : "ltr");
+    ui.partial.setAttribute("dir", CC.dirOf(state.sourceLang || state.lang));
   }
 
   // -- the socket ------------------------------------------------------------

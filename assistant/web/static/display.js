@@ -72,7 +72,7 @@ window.I18N.ready.then(function () {
         this.lang = f.lang || this.lang;
         this.replaying = true;
         this.node.setAttribute("lang", this.lang);
-        this.node.setAttribute("dir", I18N.isRtl(this.lang) ? "rtl" : "ltr");
+        this.node.setAttribute("dir", I18N.dirOf(this.lang));
         if (f.title && f.title !== state.title) { state.title = f.title; renderIdle(); }
         renderHints();
         break;
@@ -183,7 +183,7 @@ window.I18N.ready.then(function () {
         : I18N.load(loc).then(function (table) { return I18N.translator(loc, table)("display.scan"); });
     })).then(function (texts) {
       fill($("#idle-hints"), texts.map(function (text, i) {
-        return el("p", { lang: locales[i], dir: I18N.isRtl(locales[i]) ? "rtl" : "ltr", text: text });
+        return el("p", { lang: locales[i], dir: I18N.dirOf(locales[i]), text: text });
       }));
     });
   }

@@ -216,11 +216,12 @@
   // -- the page ------------------------------------------------------------------------------------
   var current = { locale: "en", t: translator("en", messages) };
 
-  function isRtl(code) { return RTL_LANGS.indexOf(primary(code)) >= 0; }
+  /* The writing direction of a language: "rtl" or "ltr", for a dir attribute. */
+  function dirOf(code) { return RTL_LANGS.indexOf(primary(code)) >= 0 ? "rtl" : "ltr"; }
 
   function setRoot(locale) {
     root.setAttribute("lang", locale === PSEUDO ? "en" : locale);
-    root.setAttribute("dir", isRtl(locale) ? "rtl" : "ltr");
+    root.setAttribute("dir", dirOf(locale));
   }
 
   /** Translate every marked element under node (the whole document by default). */
@@ -249,7 +250,7 @@
       current.locale = locale;
       current.t = translator(locale, messages);
       I18N.locale = locale === PSEUDO ? "en" : locale;
-      I18N.dir = isRtl(locale) ? "rtl" : "ltr";
+      I18N.dir = dirOf(locale);
       setRoot(locale);
       apply(document);
       root.classList.remove("i18n-pending");
@@ -348,14 +349,14 @@
 
   var I18N = window.I18N = {
     locale: start.locale === PSEUDO ? "en" : start.locale,
-    dir: isRtl(start.locale) ? "rtl" : "ltr",
+    dir: dirOf(start.locale),
     locales: locales,
     catalogues: CATALOGUES,
     t: function (key, values) { return current.t(key, values); },
     ready: null,
     use: use, load: load, apply: apply, picker: picker, onchange: onchange, format: format, parse: parse,
     translator: translator, preferences: preferences, bestMatch: bestMatch, formatNumber: formatNumber,
-    isRtl: isRtl, nativeName: nativeName, languageName: languageName, standaloneName: standaloneName,
+    dirOf: dirOf, nativeName: nativeName, languageName: languageName, standaloneName: standaloneName,
     languageLabel: languageLabel
   };
   I18N.ready = use(start.locale, start.remember);

@@ -200,7 +200,7 @@
     ui.mineTitle.hidden = !state.mine.length;
     state.mine.slice().reverse().forEach(function (q) {
       ui.mine.appendChild(el("li", { class: "q-own", dataset: { id: q.id, state: q.state } }, [
-        el("p", { class: "q-text", lang: q.lang, dir: CC.isRtl(q.lang) ? "rtl" : "ltr", text: q.text }),
+        el("p", { class: "q-text", lang: q.lang, dir: CC.dirOf(q.lang), text: q.text }),
         el("p", { class: "q-meta" }, [el("span", { class: "q-tag", dataset: { state: q.state }, text: stateLabel(q.state) })])
       ]));
     });
@@ -221,7 +221,7 @@
       ui.now.textContent = "";
       ui.now.appendChild(el("strong", { text: t("questions.now") }));
       var nowLang = textLang(now);
-      ui.now.appendChild(el("span", { class: "q-now-text", lang: nowLang, dir: CC.isRtl(nowLang) ? "rtl" : "ltr",
+      ui.now.appendChild(el("span", { class: "q-now-text", lang: nowLang, dir: CC.dirOf(nowLang),
                                        text: now.text }));
     }
     var badge = $("#q-badge");
@@ -237,13 +237,13 @@
     if (q.machine_translated) meta.push(el("span", { class: "q-tag", text: t("questions.machine") }));
     if (q.fallback) meta.push(el("span", { class: "q-tag", text: t("questions.untranslated") }));
     var main = el("div", { class: "q-main" }, [
-      el("p", { class: "q-text", lang: lang, dir: CC.isRtl(lang) ? "rtl" : "ltr", text: q.text }),
+      el("p", { class: "q-text", lang: lang, dir: CC.dirOf(lang), text: q.text }),
       meta.length ? el("p", { class: "q-meta" }, meta) : null
     ]);
     if (q.source_text && !q.fallback && q.source_text !== q.text) {
       main.appendChild(el("details", { class: "q-orig" }, [
         el("summary", { text: t("questions.original") + " · " + languageName(q.source_lang) }),
-        el("p", { lang: q.source_lang, dir: CC.isRtl(q.source_lang) ? "rtl" : "ltr", text: q.source_text })
+        el("p", { lang: q.source_lang, dir: CC.dirOf(q.source_lang), text: q.source_text })
       ]));
     }
     var votes = t("questions.votes", { count: q.votes || 0 });

@@ -407,7 +407,7 @@ window.I18N.ready.then(function () {
       el("p", { class: "card-url", translate: "no", text: url }),
       langs.length ? el("h2", { class: "card-langs-heading", text: t("staff.card_languages") }) : null,
       el("ul", { class: "card-langs" }, langs.map(function (code) {
-        return el("li", { lang: code, dir: CC.isRtl(code) ? "rtl" : "ltr", text: CC.nativeName(code) });
+        return el("li", { lang: code, dir: CC.dirOf(code), text: CC.nativeName(code) });
       }))
     ]);
   }
