@@ -706,7 +706,12 @@ window.I18N.ready.then(function () {
   window.addEventListener("online", function () { socket.kick(); });
   document.addEventListener("visibilitychange", function () { if (!document.hidden) socket.kick(); });
   // A new width (a window resized, a phone turned) may hold the picked language's whole label, or no longer.
-  window.addEventListener("resize", function () { fitLanguage(); if (state.autoScroll) scrollToEnd(); });
+  // Only a new width: a phone's address bar coming and going while the captions scroll changes the height.
+  var fittedWidth = window.innerWidth;
+  window.addEventListener("resize", function () {
+    if (window.innerWidth !== fittedWidth) { fittedWidth = window.innerWidth; fitLanguage(); }
+    if (state.autoScroll) scrollToEnd();
+  });
   setInterval(function () { renderConn(); renderLag(); }, 1000);
 
   /* Every string this script wrote, again in the interface language just picked. */
