@@ -521,11 +521,63 @@ async def test_a_translated_partial_is_grey_and_shows_its_original_on_a_tap(
         await page.wait_for("!document.querySelector('#partial .source').hidden")
         assert await page.text("#partial .source") == "Original (English)\nask not what"
         assert await page.evaluate(f"{button}.getAttribute('aria-expanded')") == "true"
+        assert await page.text("#mt-banner") == "Machine translated from English"  # the tip is known now
         await page.screenshot(screenshot_dir(tmp_path) / "delegate-fr-partial-360x640.png")
         # The final translation arrives and the partial is cleared.
         rt.recognized(final(9000, 11000, "ask not what your country can do for you."))
         await page.wait_for("document.querySelectorAll('#captions .cap').length === 2 && "
                             "document.querySelector('#partial').textContent === ''")
+        assert page.errors == []
+
+
+BANNER = "document.querySelector('#mt-banner')"
+TIP_RU = "Машинный перевод, оригинал: английский · нажмите на строку, чтобы увидеть его"
+FROM_RU = "Машинный перевод, оригинал: английский"
+
+
+async def test_the_machine_translation_tip_gives_its_lines_back_once_the_reader_knows_it(
+        chromium: Chromium, settings: Settings, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path)
+    async with running(settings) as (url, app), connect(chromium) as tools:
+        for i in range(20):  # the first French reader's back-log: translated at once, it counts once
+            await say(url, f"Line {i} of the talk, said before anyone read it in French.")
+        page = await tools.new_page((320, 568), mobile=True)
+        await page.goto(f"{url}/s/main?lang=fr&ui=ru")
+        await page.wait_for("document.querySelectorAll('#captions .cap').length === 20 && "
+                            "window.captionsDebug.state.conn === 'open'")
+        go_live(runtime(app))
+        assert await page.text("#mt-banner") == TIP_RU  # three lines on a small phone
+        tall = await page.evaluate(f"[{BANNER}.getBoundingClientRect().height, "
+                                   "document.querySelector('.bar').getBoundingClientRect().height]")
+        await page.screenshot(shots / "delegate-tip-ru-320x568.png")
+
+        for i in range(10):  # ten lines at once count once too
+            await say(url, f"A burst {i}.")
+        await page.wait_for("document.querySelectorAll('#captions .cap').length === 30")
+        assert await page.text("#mt-banner") == TIP_RU
+        for said in range(1, 11):  # lines a reader has time to read: the eighth one takes the tip away
+            await asyncio.sleep(1.1)
+            await say(url, f"A line the reader reads, number {said}.")
+            await page.wait_for(f"document.querySelectorAll('#captions .cap').length === {30 + said}")
+            if await page.text("#mt-banner") == FROM_RU:
+                break
+        assert said in (6, 7), said  # the eighth counted line: the burst's first and the back-log's may count
+        short = await page.evaluate(f"[{BANNER}.getBoundingClientRect().height, "
+                                    "document.querySelector('.bar').getBoundingClientRect().height]")
+        assert short[0] < tall[0] and tall[1] - short[1] == tall[0] - short[0] >= 18, (tall, short)  # a line back
+        await page.screenshot(shots / "delegate-tip-taken-ru-320x568.png")
+        await page.goto(f"{url}/s/main?lang=fr&ui=ru")  # remembered on this device
+        await page.wait_for(f"{BANNER}.textContent")
+        assert await page.text("#mt-banner") == FROM_RU
+
+        # A reader who taps a line for its original knows the tip: it goes at once.
+        await page.evaluate("localStorage.removeItem('cc.tap-tip')")
+        await page.goto(f"{url}/s/main?lang=fr&ui=ru")
+        await page.wait_for(f"{BANNER}.textContent && document.querySelectorAll('#captions .cap').length === {30 + said}")
+        assert await page.text("#mt-banner") == TIP_RU
+        await page.click("#captions .cap[data-has-source]")
+        await page.wait_for("!document.querySelector('#captions .cap .source').hidden")
+        assert await page.text("#mt-banner") == FROM_RU
         assert page.errors == []
 
 

@@ -33,6 +33,12 @@ window.I18N.ready.then(function () {
   var PARAGRAPH_PAUSE_MS = 2500;   // after a sentence, a pause this long starts a new paragraph…
   var PARAGRAPH_SENTENCES = 4;     // …and so does a paragraph that holds this many sentences already
   var PARAGRAPH_BREAK_MS = 8000;   // a pause this long starts one even mid-sentence (text without punctuation)
+  // The machine-translation note tells how to see a line's original ("tap a line") until the reader has done it
+  // once, or has had this many translated lines arrive under it, at least TAP_TIP_GAP_MS apart (a back-log
+  // translated at once, as for a language's first reader, counts once); from then on, on this device, the note only
+  // says where the translation is from (a small phone's captions get back the line or two the tip took).
+  var TAP_TIP_LINES = 8;
+  var TAP_TIP_GAP_MS = 1000;
 
   // A room's permanent address (/r/{room}) shows the talk on now: room.js tells followTalk() which one.
   var roomMatch = /^\/r\/([^/]+)\/?$/.exec(location.pathname);
@@ -72,6 +78,9 @@ window.I18N.ready.then(function () {
     mode: CC.store.get("cc.mode", "fast") === "stable" ? "stable" : "fast",
     announce: CC.store.get("cc.announce", "0") === "1",
     paragraphs: CC.store.get("cc.paragraphs", "0") === "1",
+    tapTip: CC.store.get("cc.tap-tip", "1") === "1",  // whether the note still says how to see the original
+    tipLines: 0,         // translated lines that arrived under the tip, the page in view (see TAP_TIP_LINES)
+    tipLineAt: 0,        // when the last of them counted (Date.now())
     speaker: null        // who is speaking, from speaker frames
   };
   var log = new CC.CaptionLog();
@@ -203,6 +212,10 @@ window.I18N.ready.then(function () {
     fillLine(node, line);
     return node;
   }
+  /* A translated line, whose original can be shown (not one that came back untranslated). */
+  function hasSource(line) {
+    return !!line.source_text && !line.fallback && line.source_text !== line.text;
+  }
   function fillLine(node, line) {
     var lang = displayLang(line);
     node.setAttribute("lang", lang);
@@ -218,8 +231,7 @@ window.I18N.ready.then(function () {
       node.classList.add("corrected");
       node.appendChild(el("span", { class: "tag", title: t("caption.corrected_hint"), text: t("caption.corrected_tag") }));
     }
-    var hasSource = !!line.source_text && !line.fallback && line.source_text !== line.text;
-    if (hasSource) {
+    if (hasSource(line)) {
       node.dataset.hasSource = "";
       var sourceId = "src-" + String(line.id).replace(/[^A-Za-z0-9_-]/g, "_");
       var button = originalButton(wasOpen, sourceId);
@@ -265,6 +277,7 @@ window.I18N.ready.then(function () {
     var open = button.getAttribute("aria-expanded") !== "true";
     button.setAttribute("aria-expanded", String(open));
     box.hidden = !open;
+    if (open) tipTaken();
     if (wasAtEnd) scrollToEnd();
   }
 
@@ -282,6 +295,10 @@ window.I18N.ready.then(function () {
       if (!state.replaying) {
         node.classList.add("fresh");
         announce(res.line);
+        if (state.tapTip && hasSource(res.line) && !document.hidden && Date.now() - state.tipLineAt >= TAP_TIP_GAP_MS) {
+          state.tipLineAt = Date.now();
+          if (++state.tipLines >= TAP_TIP_LINES) tipTaken();
+        }
         if (state.startedAt) {
           // Wall-clock estimate; a device clock far off the server's gives nonsense, which is ignored.
           var late = Date.now() - (state.startedAt + res.line.end_ms);
@@ -465,12 +482,18 @@ window.I18N.ready.then(function () {
     var translated = isTranslated();
     ui.mtBanner.hidden = !translated;
     if (translated) {
+      var from = t("delegate.machine_translated", { language: CC.localName(state.sourceLang) });
       ui.mtBanner.textContent = "";
       ui.mtBanner.appendChild(translateIcon());
-      ui.mtBanner.appendChild(el("span", {
-        text: t("delegate.machine_translated", { language: CC.localName(state.sourceLang) })
-      }));
+      ui.mtBanner.appendChild(el("span", { text: state.tapTip ? from + " · " + t("delegate.tap_for_original") : from }));
     }
+  }
+  /* The reader has opened an original, or read enough lines under the tip: the note says where from. */
+  function tipTaken() {
+    if (!state.tapTip) return;
+    state.tapTip = false;
+    CC.store.set("cc.tap-tip", "0");
+    renderBanner();
   }
   function translateIcon() {
     var ns = "http://www.w3.org/2000/svg", svg = document.createElementNS(ns, "svg"), path = document.createElementNS(ns, "path");
@@ -700,6 +723,7 @@ window.I18N.ready.then(function () {
   ui.partial.addEventListener("click", function () {
     if (!state.partial || !state.partial.source_text) return;
     state.partialOpen = !state.partialOpen;
+    if (state.partialOpen) tipTaken();
     renderPartial();
     if (state.autoScroll) scrollToEnd();
   });
