@@ -109,6 +109,9 @@ class Status:
     started_at_ms: int | None = None  # unix ms of audio time 0; set when the first audio (or typed caption) comes
     # In a translated language: how long translation adds after the spoken caption (included in ``lag_ms``).
     translation_ms: int | None = None
+    # In a translated language with readers: whether they get text in progress now (partial frames); False
+    # while languages with more readers take the partials (see :mod:`assistant.session.partials`).
+    partials: bool | None = None
 
     @property
     def live(self) -> bool:

@@ -113,6 +113,8 @@ def status(s: Status) -> Frame:
                          "started_at": s.started_at_ms}
     if s.translation_ms is not None:
         d["translation_ms"] = s.translation_ms
+    if s.partials is not None:
+        d["partials"] = s.partials
     return Frame("status", _dump(d))
 
 

@@ -317,6 +317,26 @@ def test_with_many_languages_the_most_read_get_partials() -> None:
     assert report["ar"]["partials"] == "off" and report["pt"]["partials"] == "live"
 
 
+def test_a_language_left_without_partials_is_told_so_and_told_again_when_they_come_back() -> None:
+    langs = ("de", "es", "fr", "ja", "ru")  # five languages read, four get partials
+    r = Replay.of(available=langs)
+    for n, lang in enumerate(langs):
+        for _ in range(n + 1):
+            r.core.reader_joined(lang)
+    r.run()
+    assert r.core.status("de").partials is False and r.core.status("es").partials is True
+    assert r.core.status("en").partials is None  # the spoken language: not a question of translation
+    assert [f["partials"] for f in r.frames["de"] if f["type"] == "status"] == [False]  # the moment ru came
+    for _ in range(4):  # Japanese readers leave: four languages are read, and German has partials again
+        r.core.reader_left("ja")
+    r.run()
+    assert [f["partials"] for f in r.frames["de"] if f["type"] == "status"] == [False, True]
+    assert not [f for f in r.frames.get("es", []) if f["type"] == "status"]  # nothing changed for Spanish
+    r.audio(2)
+    agreed(r, "Hello everyone", "Hello")
+    assert {job.lang for job in partial_jobs(r)} == {"de", "es", "fr", "ru"}
+
+
 def test_a_correction_still_reaches_a_language_that_had_partials() -> None:
     r = Replay.of(available=("fr",))
     r.core.reader_joined("fr")

@@ -133,7 +133,7 @@ class _StateBus:
 def _status(runtime: SessionRuntime, lang: str) -> dict[str, Any]:
     s = runtime.status(lang)
     return {"state": s.state, "lag_ms": s.lag_ms, "started_at_ms": s.started_at_ms,
-            "translation_ms": s.translation_ms}
+            "translation_ms": s.translation_ms, "partials": s.partials}
 
 
 class RoomHost:

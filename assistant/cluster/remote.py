@@ -73,7 +73,7 @@ class RemoteRoom:
         if s is None:
             return Status(self._session.id, self.state, None, self._session.started_at_ms)
         return Status(self._session.id, cast(SessionState, s["state"]), s["lag_ms"], s["started_at_ms"],
-                      s.get("translation_ms"))
+                      s.get("translation_ms"), s.get("partials"))
 
     def languages(self) -> tuple[str, ...]:
         return tuple(self._state["languages"])

@@ -144,6 +144,7 @@ class SessionCore:
             self._start_english()
         elif lang in self._targets() and not was_target:
             self._emit(FetchBacklog(lang))
+        self._report_partials()
         self._emit(ReadersChanged(tuple(sorted(self.readers.items()))))
 
     def reader_left(self, lang: str) -> None:
@@ -155,6 +156,7 @@ class SessionCore:
             elif lang not in self._targets():
                 self._book.drop_language(lang)
             self._partials.forget(lang)
+        self._report_partials()
         self._emit(ReadersChanged(tuple(sorted(self.readers.items()))))
 
     def receive_backlog(self, lang: str, captions: list[Caption]) -> None:
@@ -522,10 +524,21 @@ class SessionCore:
             self._emit(Translate(TranslationJob(f"partial-{req.epoch}", req.lang, req.text, spoken, 0, 0,
                                                 self.session.glossary, partial=True, epoch=req.epoch,
                                                 requested_at_ms=now_ms)))
-        states = {lang: str(r["partials"]) for lang, r in self._partials.report(readers).items()}
-        if states != self._partial_states:  # the chair sees a language slowed down or left without partials
-            self._partial_states = states
-            self._publish(CHAIR_TOPIC, protocol.info("info", {"translation": self.partials_report()}))
+        self._report_partials()
+
+    def _report_partials(self) -> None:
+        """Tell the chair when a language's partials slow down or stop, and a language's readers when
+        theirs stop or start again (their status says so)."""
+        report = self.partials_report()
+        states = {lang: str(r["partials"]) for lang, r in report.items()}
+        if states == self._partial_states:
+            return
+        was_off = {lang for lang, s in self._partial_states.items() if s == "off"}
+        self._partial_states = states
+        self._publish(CHAIR_TOPIC, protocol.info("info", {"translation": report}))
+        for lang in sorted(states):
+            if (states[lang] == "off") != (lang in was_off):
+                self._publish(lang, protocol.status(self.status(lang)))
 
     def partials_report(self) -> dict[str, dict[str, int | str]]:
         """Per read language: whether its readers get text in progress, and how often."""
@@ -545,7 +558,9 @@ class SessionCore:
         """
         delay = self._delay.get(lang) if lang is not None and lang != self.source_lang else None
         lag = self.lag_ms if delay is None else (self.lag_ms or 0) + delay
-        return Status(self.session.id, self.state, lag, self.session.started_at_ms, delay)
+        partials = self._partial_states.get(lang) if lang is not None else None
+        return Status(self.session.id, self.state, lag, self.session.started_at_ms, delay,
+                      None if partials is None else partials != "off")
 
     def _set_state(self, state: SessionState) -> None:
         if state != self.state:

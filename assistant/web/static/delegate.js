@@ -68,6 +68,7 @@ window.I18N.ready.then(function () {
     shownCard: "",       // the session-state card on screen: "", "waiting", "paused" or "ended"
     lagMs: null,         // from status frames: how far the reader's own language trails the speech
     translationMs: null, // the part of lagMs that translation adds (translated languages only)
+    partialsOff: false,  // from status frames: this translated language gets finished lines only for now
     partial: null,       // the partial frame on screen, or null
     partialOpen: false,  // whether the partial shows its original (kept from one partial to the next)
     arrivalLagMs: null,  // how late the newest live caption arrived (its audio end vs now)
@@ -137,7 +138,11 @@ window.I18N.ready.then(function () {
       b.setAttribute("aria-pressed", String(b.dataset.modeChoice === state.mode));
     });
     document.body.classList.toggle("stable", state.mode === "stable");
-    $("#mode-hint").textContent = t(state.mode === "stable" ? "settings.stable_hint" : "settings.fast_hint");
+    var hint = t(state.mode === "stable" ? "settings.stable_hint" : "settings.fast_hint");
+    if (state.mode === "fast" && state.partialsOff && isTranslated()) {
+      hint += " " + t("settings.fast_off_hint", { language: CC.localName(state.lang) });  // languages with more readers have them
+    }
+    $("#mode-hint").textContent = hint;
     ui.announceBox.checked = state.announce;
     ui.paragraphsBox.checked = state.paragraphs;
     document.body.classList.toggle("paragraphs", state.paragraphs);
@@ -583,6 +588,7 @@ window.I18N.ready.then(function () {
         state.speaker = null;  // a speaker frame follows when someone is named
         renderSpeaker();
         state.live = null;
+        state.partialsOff = false;  // until this language's status says otherwise
         if (typeof f.seq === "number" && f.seq < log.maxSeq) clearCaptions();  // the server's log restarted
         state.sourceLang = f.source_lang;
         state.languages = Array.isArray(f.languages) ? f.languages : [f.lang];
@@ -621,10 +627,11 @@ window.I18N.ready.then(function () {
         state.live = !!f.live;
         state.lagMs = typeof f.lag_ms === "number" ? f.lag_ms : null;
         state.translationMs = typeof f.translation_ms === "number" ? f.translation_ms : null;
+        state.partialsOff = f.partials === false;
         // Servers before the "state" field send only "live"; a state this page does not know shows no card.
         state.session = SESSION_STATES.indexOf(f.state) >= 0 ? f.state : (state.live ? "live" : null);
         if (!state.live) { clearPartial(); state.arrivalLagMs = null; }
-        renderConn(); renderLag(); renderSession();
+        renderConn(); renderLag(); renderSession(); renderToggles();
         break;
       case "error":
         if (f.code === "unknown_language" && Array.isArray(f.languages) && f.languages.length) {
