@@ -138,11 +138,10 @@ window.I18N.ready.then(function () {
       b.setAttribute("aria-pressed", String(b.dataset.modeChoice === state.mode));
     });
     document.body.classList.toggle("stable", state.mode === "stable");
-    var hint = t(state.mode === "stable" ? "settings.stable_hint" : "settings.fast_hint");
-    if (state.mode === "fast" && state.partialsOff && isTranslated()) {
-      hint += " " + t("settings.fast_off_hint", { language: CC.localName(state.lang) });  // languages with more readers have them
-    }
-    $("#mode-hint").textContent = hint;
+    $("#mode-hint").textContent = t(state.mode === "stable" ? "settings.stable_hint" : "settings.fast_hint");
+    var off = state.mode === "fast" && state.partialsOff && isTranslated();
+    $("#partials-hint").textContent = off ? t("settings.fast_off_hint", { language: CC.localName(state.lang) }) : "";
+    $("#partials-hint").hidden = !off;
     ui.announceBox.checked = state.announce;
     ui.paragraphsBox.checked = state.paragraphs;
     document.body.classList.toggle("paragraphs", state.paragraphs);
