@@ -337,6 +337,27 @@ def test_a_language_left_without_partials_is_told_so_and_told_again_when_they_co
     assert {job.lang for job in partial_jobs(r)} == {"de", "es", "fr", "ru"}
 
 
+def test_a_language_keeps_its_partials_until_another_has_clearly_more_readers() -> None:
+    r = Replay.of(available=("de", "es", "fr", "ja", "ru"))
+    for lang in ("de", "es", "fr", "ja"):
+        for _ in range(4):
+            r.core.reader_joined(lang)
+    for _ in range(5):
+        r.core.reader_joined("ru")  # one reader more than each of the four: they keep their partials
+    r.run()
+    assert [lang for lang in "de es fr ja ru".split() if r.core.status(lang).partials] == ["de", "es", "fr", "ja"]
+    r.core.reader_joined("ru")  # six against four: two more, and a quarter more
+    r.run()
+    assert [lang for lang in "de es fr ja ru".split() if r.core.status(lang).partials] == ["es", "fr", "ja", "ru"]
+    r.core.reader_joined("de")  # five against four: German does not take them back
+    r.run()
+    assert r.core.status("de").partials is False
+    assert [f["partials"] for f in r.frames["de"] if f["type"] == "status"] == [False]  # one change, told once
+    r.audio(2)
+    agreed(r, "Hello everyone", "Hello")
+    assert {job.lang for job in partial_jobs(r)} == {"es", "fr", "ja", "ru"}
+
+
 def test_a_correction_still_reaches_a_language_that_had_partials() -> None:
     r = Replay.of(available=("fr",))
     r.core.reader_joined("fr")

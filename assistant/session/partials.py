@@ -14,7 +14,10 @@ Cost control, in this order:
   (twice the recent latency, 0.3 to 4 s): a busy CPU gets fewer updates;
 - at most :data:`MAX_PARTIAL_LANGUAGES` languages get partials at once, those
   with the most readers (each costs a model call per update; eight targets on
-  two cores would starve the finals); the others get finals only.
+  two cores would starve the finals); the others get finals only. A language
+  keeps its partials until one without them has clearly more readers
+  (:func:`displaces`), so two languages read about as much do not take turns
+  as delegates come and go (each turn is text in progress gone from a phone).
 """
 
 from __future__ import annotations
@@ -26,6 +29,12 @@ MIN_INTERVAL_MS = 300
 MAX_INTERVAL_MS = 4_000
 START_INTERVAL_MS = 700
 FINALS_FIRST = 2  # queued final translations of a language above which it gets no partials
+SWITCH_MARGIN = 2  # readers (and a quarter more) a language needs over one with partials to take them
+
+
+def displaces(readers: int, holder: int) -> bool:
+    """Whether a language with ``readers`` takes partials from one that has them with ``holder`` readers."""
+    return readers >= holder + SWITCH_MARGIN and 4 * readers >= 5 * holder
 
 
 @dataclass(slots=True)
@@ -51,6 +60,7 @@ class PartialTranslations:
         self._lanes: dict[str, _Lane] = {}
         self._epoch = 0  # counts closed captions: a partial of an older epoch is stale
         self._clause: tuple[str, int, int] | None = None  # agreed text of the open caption, start, end
+        self._chosen: list[str] = []  # the languages that get partials now
 
     @property
     def epoch(self) -> int:
@@ -81,9 +91,8 @@ class PartialTranslations:
         if self._clause is None:
             return []
         text = self._clause[0]
-        chosen = sorted(readers, key=lambda lang: (-readers[lang], lang))[:MAX_PARTIAL_LANGUAGES]
         out = []
-        for lang in chosen:
+        for lang in self.choose(readers):
             lane = self._lanes.setdefault(lang, _Lane())
             if lane.in_flight or finals_queued.get(lang, 0) > FINALS_FIRST:
                 continue
@@ -116,13 +125,28 @@ class PartialTranslations:
         lane.shown_epoch = None
         return True
 
+    def choose(self, readers: dict[str, int]) -> list[str]:
+        """The languages that get partials, most readers first, given the readers per language now."""
+        chosen = [lang for lang in self._chosen if readers.get(lang, 0) > 0]
+        rest = sorted((lang for lang in readers if lang not in chosen and readers[lang] > 0),
+                      key=lambda lang: (-readers[lang], lang))
+        for lang in rest:
+            if len(chosen) < MAX_PARTIAL_LANGUAGES:
+                chosen.append(lang)
+                continue
+            weakest = min(chosen, key=lambda c: (readers[c], c))
+            if displaces(readers[lang], readers[weakest]):
+                chosen[chosen.index(weakest)] = lang
+        self._chosen = sorted(chosen, key=lambda lang: (-readers[lang], lang))
+        return self._chosen
+
     def forget(self, lang: str) -> None:
         """Nobody reads ``lang`` any more."""
         self._lanes.pop(lang, None)
 
     def report(self, readers: dict[str, int]) -> dict[str, dict[str, int | str]]:
         """Per language: whether it gets partials and how often (for the chair console)."""
-        chosen = set(sorted(readers, key=lambda lang: (-readers[lang], lang))[:MAX_PARTIAL_LANGUAGES])
+        chosen = set(self.choose(readers))
         out: dict[str, dict[str, int | str]] = {}
         for lang in readers:
             lane = self._lanes.get(lang, _Lane())
