@@ -303,6 +303,39 @@ async def test_a_web_node_offers_the_translations_every_live_worker_has(client: 
         await web.close()
 
 
+async def test_a_web_node_tells_a_language_s_readers_when_it_gets_no_text_in_progress(client: aioredis.Redis,
+                                                                                      redis_url: str) -> None:
+    from tests.test_pages_delegate import PrefixTranslator  # instant "[fr] text" translations
+
+    await client.hset(ROOMS, "hall", session_json(SESSION))
+    await client.sadd(OPEN, "hall")
+    worker = Worker(client, RedisLog(client, redis_url), RedisBus(client), SYSTEM_CLOCK, recognizer_factory=None,
+                    translator=PrefixTranslator(("de", "es", "fr", "ja", "ru")), name="w1")  # type: ignore[arg-type]
+    web_client = aioredis.Redis.from_url(redis_url)
+    web = RemoteRooms(web_client, RedisBus(web_client), RedisLog(web_client, redis_url), Store.open(Path(":memory:")),
+                      SYSTEM_CLOCK, "web-1")
+    try:
+        await web.start()
+        room = web.get("hall")
+        # Readers before the worker takes the room (as after a takeover): the four languages with the most
+        # readers get partials, whatever order the counts come in (the worker adds the most read first).
+        for lang, n in (("de", 1), ("es", 2), ("fr", 2), ("ja", 2), ("ru", 2)):
+            for _ in range(n):
+                room.reader_joined(lang)
+        async with asyncio.timeout(10):
+            while sum(int(n) for n in (await client.hgetall(RoomKeys("hall").readers)).values()) < 9:
+                await asyncio.sleep(0.05)
+        await worker.tick()
+        async with asyncio.timeout(10):  # the worker sums the web nodes' counts every second
+            while room.status("de").partials is not False:
+                await asyncio.sleep(0.05)
+        assert [room.status(lang).partials for lang in ("en", "es", "fr", "ja", "ru")] == [None, True, True, True, True]
+    finally:
+        await worker.close()
+        await web.close()
+        await web_client.aclose()
+
+
 async def test_a_private_room_s_key_read_before_its_room_opened_is_taken_with_the_room(client: aioredis.Redis,
                                                                                         redis_url: str) -> None:
     mirror = Store.open(Path(":memory:"))

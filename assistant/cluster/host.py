@@ -268,11 +268,15 @@ class RoomHost:
         if dead:
             await self._redis.hdel(self.keys.readers, *dead)
         have = runtime.core.readers
-        for lang in set(want) | set(have):
-            for _ in range(want[lang] - have[lang]):
-                runtime.reader_joined(lang)
+        langs = set(want) | set(have)
+        for lang in langs:
             for _ in range(have[lang] - want[lang]):
                 runtime.reader_left(lang)
+        # Most read first: a room just taken over gives text in progress to the languages with the most
+        # readers, as a core that saw them come one by one does (a language that has it keeps it).
+        for lang in sorted(langs, key=lambda lang: (-want[lang], lang)):
+            for _ in range(want[lang] - have[lang]):
+                runtime.reader_joined(lang)
 
     async def stop(self) -> None:
         """Stop serving: the loops, recognition and translation; queued writes are sent if the lease holds."""
