@@ -310,7 +310,7 @@ async def test_a_web_node_tells_a_language_s_readers_when_it_gets_no_text_in_pro
     await client.hset(ROOMS, "hall", session_json(SESSION))
     await client.sadd(OPEN, "hall")
     worker = Worker(client, RedisLog(client, redis_url), RedisBus(client), SYSTEM_CLOCK, recognizer_factory=None,
-                    translator=PrefixTranslator(("de", "es", "fr", "ja", "ru")), name="w1")  # type: ignore[arg-type]
+                    translator=PrefixTranslator(("de", "es", "fr", "ja", "ru")), name="w1")
     web_client = aioredis.Redis.from_url(redis_url)
     web = RemoteRooms(web_client, RedisBus(web_client), RedisLog(web_client, redis_url), Store.open(Path(":memory:")),
                       SYSTEM_CLOCK, "web-1")
