@@ -516,11 +516,9 @@ class SessionCore:
 
     def _request_partials(self, now_ms: int) -> None:
         """Ask for the open caption's agreed words in the languages due an update (see :mod:`.partials`)."""
-        targets = self._targets()
-        readers = {lang: n for lang, n in self.readers.items() if lang in targets}
         spoken = self.detected_language if self.source_lang == "auto" and self.detected_language else (
             "en" if self.source_lang == "auto" else self.source_lang)
-        for req in self._partials.due(readers, self._book.queued_first(), now_ms):
+        for req in self._partials.due(self._target_readers(), self._book.queued_first(), now_ms):
             self._emit(Translate(TranslationJob(f"partial-{req.epoch}", req.lang, req.text, spoken, 0, 0,
                                                 self.session.glossary, partial=True, epoch=req.epoch,
                                                 requested_at_ms=now_ms)))
@@ -542,8 +540,12 @@ class SessionCore:
 
     def partials_report(self) -> dict[str, dict[str, int | str]]:
         """Per read language: whether its readers get text in progress, and how often."""
+        return self._partials.report(self._target_readers())
+
+    def _target_readers(self) -> dict[str, int]:
+        """Readers per language that translation makes (the spoken language's readers left out)."""
         targets = self._targets()
-        return self._partials.report({lang: n for lang, n in self.readers.items() if lang in targets})
+        return {lang: n for lang, n in self.readers.items() if lang in targets}
 
     @property
     def translations_pending(self) -> int:
