@@ -110,7 +110,7 @@ class Status:
     # In a translated language: how long translation adds after the spoken caption (included in ``lag_ms``).
     translation_ms: int | None = None
     # In a translated language with readers: whether they get text in progress now (partial frames); False
-    # while languages with more readers take the partials (see :mod:`assistant.session.partials`).
+    # while the languages that get them are others (see :mod:`assistant.session.partials`).
     partials: bool | None = None
 
     @property
