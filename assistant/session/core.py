@@ -144,7 +144,7 @@ class SessionCore:
             self._start_english()
         elif lang in self._targets() and not was_target:
             self._emit(FetchBacklog(lang))
-        self._report_partials()
+        self._report_partials(self._target_readers())
         self._emit(ReadersChanged(tuple(sorted(self.readers.items()))))
 
     def reader_left(self, lang: str) -> None:
@@ -156,7 +156,7 @@ class SessionCore:
             elif lang not in self._targets():
                 self._book.drop_language(lang)
             self._partials.forget(lang)
-        self._report_partials()
+        self._report_partials(self._target_readers())
         self._emit(ReadersChanged(tuple(sorted(self.readers.items()))))
 
     def receive_backlog(self, lang: str, captions: list[Caption]) -> None:
@@ -518,16 +518,17 @@ class SessionCore:
         """Ask for the open caption's agreed words in the languages due an update (see :mod:`.partials`)."""
         spoken = self.detected_language if self.source_lang == "auto" and self.detected_language else (
             "en" if self.source_lang == "auto" else self.source_lang)
-        for req in self._partials.due(self._target_readers(), self._book.queued_first(), now_ms):
+        readers = self._target_readers()
+        for req in self._partials.due(readers, self._book.queued_first(), now_ms):
             self._emit(Translate(TranslationJob(f"partial-{req.epoch}", req.lang, req.text, spoken, 0, 0,
                                                 self.session.glossary, partial=True, epoch=req.epoch,
                                                 requested_at_ms=now_ms)))
-        self._report_partials()
+        self._report_partials(readers)
 
-    def _report_partials(self) -> None:
+    def _report_partials(self, readers: dict[str, int]) -> None:
         """Tell the chair when a language's partials slow down or stop, and a language's readers when
-        theirs stop or start again (their status says so)."""
-        report = self.partials_report()
+        theirs stop or start again (their status says so); ``readers``: :meth:`_target_readers`."""
+        report = self._partials.report(readers)
         states = {lang: str(r["partials"]) for lang, r in report.items()}
         if states == self._partial_states:
             return

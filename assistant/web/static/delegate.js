@@ -92,7 +92,7 @@ window.I18N.ready.then(function () {
     title: $("#title"), conn: $("#conn"), lang: $("#lang"), list: $("#captions"), partial: $("#partial"),
     scroller: $("#scroller"), jump: $("#jump"), lag: $("#lag"), notice: $("#notice"), empty: $("#empty"),
     connSr: $("#conn-sr"), mtBanner: $("#mt-banner"), announcer: $("#announcer"), settings: $("#settings"),
-    sessionState: $("#session-state"),
+    sessionState: $("#session-state"), partialsHint: $("#partials-hint"),
     settingsBtn: $("#settings-btn"), announceBox: $("#announce"), paragraphsBox: $("#paragraphs")
   };
 
@@ -124,6 +124,12 @@ window.I18N.ready.then(function () {
     CC.store.set("cc.theme", theme);
     renderToggles();
   }
+  /* Under "Fast": why this translated language shows finished lines only (status frames say when). */
+  function renderPartialsHint() {
+    var off = state.mode === "fast" && state.partialsOff && isTranslated();
+    ui.partialsHint.textContent = off ? t("settings.fast_off_hint", { language: CC.localName(state.lang) }) : "";
+    ui.partialsHint.hidden = !off;
+  }
   function setMode(mode) {
     state.mode = mode;
     CC.store.set("cc.mode", mode);
@@ -139,9 +145,7 @@ window.I18N.ready.then(function () {
     });
     document.body.classList.toggle("stable", state.mode === "stable");
     $("#mode-hint").textContent = t(state.mode === "stable" ? "settings.stable_hint" : "settings.fast_hint");
-    var off = state.mode === "fast" && state.partialsOff && isTranslated();
-    $("#partials-hint").textContent = off ? t("settings.fast_off_hint", { language: CC.localName(state.lang) }) : "";
-    $("#partials-hint").hidden = !off;
+    renderPartialsHint();
     ui.announceBox.checked = state.announce;
     ui.paragraphsBox.checked = state.paragraphs;
     document.body.classList.toggle("paragraphs", state.paragraphs);
@@ -630,7 +634,7 @@ window.I18N.ready.then(function () {
         // Servers before the "state" field send only "live"; a state this page does not know shows no card.
         state.session = SESSION_STATES.indexOf(f.state) >= 0 ? f.state : (state.live ? "live" : null);
         if (!state.live) { clearPartial(); state.arrivalLagMs = null; }
-        renderConn(); renderLag(); renderSession(); renderToggles();
+        renderConn(); renderLag(); renderSession(); renderPartialsHint();
         break;
       case "error":
         if (f.code === "unknown_language" && Array.isArray(f.languages) && f.languages.length) {
