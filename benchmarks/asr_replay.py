@@ -191,15 +191,18 @@ def offline_stem(kind: str, audio: np.ndarray, model_dir: Path, cache: Path) -> 
     return cache / f"{kind}-{model_dir.name.replace('.', '_')}-{len(audio)}"  # no dot: a suffix follows
 
 
-def offline_words(kind: str, audio: np.ndarray, model_dir: Path, cache: Path) -> list[dict[str, Any]]:
-    """wordlat.py's offline pass (beam 5, word timestamps) on the joined stream, cached."""
+def offline_words(kind: str, audio: np.ndarray, model_dir: Path, cache: Path,
+                  lang: str | None = None) -> list[dict[str, Any]]:
+    """wordlat.py's offline pass (beam 5, word timestamps) on the joined stream, cached (``lang``: the
+    language of a stream that is not one of the kinds)."""
     cache.mkdir(parents=True, exist_ok=True)
     stem = offline_stem(kind, audio, model_dir, cache)
     out = stem.with_suffix(".json")
     if not out.is_file():
         wav = stem.with_suffix(".wav")
         write_wav(wav, audio)
-        wordlat.offline(types.SimpleNamespace(audio=str(wav), model_dir=str(model_dir), lan=language_of(kind), out=str(out)))
+        wordlat.offline(types.SimpleNamespace(audio=str(wav), model_dir=str(model_dir), lan=lang or language_of(kind),
+                                              out=str(out)))
     words: list[dict[str, Any]] = wordlat.load_offline(str(out))
     return words
 

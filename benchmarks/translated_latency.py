@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import os
 import signal
@@ -95,13 +96,14 @@ def seen_words(off: list[dict[str, Any]], frames: list[dict[str, Any]], t0: floa
                kinds: tuple[str, ...]) -> dict[int, float]:
     """Offline word index → first arrival (s since started_at) of a frame of ``kinds`` translating it."""
     seen: dict[int, float] = {}
+    ends = [w["end"] for w in off]  # in order: the offline pass's words as spoken
     for m in frames:
         spoken = m.get("source_text") or (m.get("text") if m.get("origin") in ("asr", "manual") else None)
         if m.get("type") not in kinds or not spoken:
             continue
         words = wordlat.norm_words(spoken)
         lo, hi = m.get("start_ms", 0) / 1000 - 2.0, m.get("end_ms", 0) / 1000 + 2.0
-        idx = [i for i, w in enumerate(off) if lo <= w["end"] <= hi]
+        idx = range(bisect.bisect_left(ends, lo), bisect.bisect_right(ends, hi))
         got = wordlat.align([off[i] for i in idx], [(w, m["_t"] - t0) for w in words])
         for j, t in got.items():
             i = idx[j]

@@ -1,0 +1,198 @@
+"""A conference day's hour through the whole server: memory and per-word latency per 5 audio-minutes.
+
+Issue 9 target 5 end to end: ``assistant serve --source FILE`` (base, real speed, its own data folder)
+captions an hour of continuous English speech, read on real sockets in English and in 3 translated
+languages at once (the timing copies of zh→en that ``translated_latency.py`` installs: real model
+calls, not real French, German or Spanish), so the hour carries text in progress in every language,
+final translations and the store, not the recogniser alone (``asr_memory.py`` measures that).
+
+The stream is the development corpus's English speech (``../shared/corpus/build.py --out DIR``:
+every English clip with a reference and the two long unlabelled recordings, 0.7 s apart) repeated
+until it lasts ``--minutes``. Word end times come from one offline faster-whisper pass of the same
+model over one cycle (beam 5, word timestamps; cached as ``asr_replay.py`` caches it), shifted for
+each repeat. The server's RSS is sampled every few seconds and read at each block's end of audio.
+
+Per block of ``--block`` audio-minutes it prints: RSS (MB) and its growth since minute 10; in English,
+per word, first seen p50 / p95 and final p50 / p95 / max (s), and the share of offline words matched
+by a final (speech lost shows there); in the translated languages together, first seen p50 / p95 and
+final p50 / p95; and the load average. Target (issue 9): RSS rises by no more than 50 MB between minute
+10 and minute 60, latency flat per 5 minutes.
+
+    .venv/bin/python benchmarks/day.py --minutes 60 --dev-corpus /tmp/corpus
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import asr_replay  # noqa: E402
+import wordlat  # noqa: E402  (asr_replay puts ../shared/measure on the path)
+from translated_latency import free_port, install_copies, pct, read, seen_words  # noqa: E402
+
+from assistant.models import resolve_model  # noqa: E402
+
+SR = asr_replay.SAMPLE_RATE
+
+
+def english_files(corpus: Path) -> list[Path]:
+    """The development corpus's English speech, in its manifest's order: clips with a reference, and the
+    unlabelled long recordings (conversation and a lecture, which the hall will hear too)."""
+    rows = [line.split("\t") for line in (corpus / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    long = {name for lang, name in asr_replay.UNLABELLED_KINDS.values() if lang == "en"}
+    return [corpus / r[0] for r in rows if r[0].startswith("en/") and r[0].endswith(".wav")
+            and ((r[7] == "utterance" and (corpus / r[0]).with_suffix(".txt").is_file()) or r[0] in long)]
+
+
+def the_day(corpus: Path, minutes: float, gap_ms: int, model_dir: Path, cache: Path,
+            work: Path) -> tuple[Path, list[dict[str, Any]], int]:
+    """The day's WAV, its offline words (one cycle's pass, shifted per repeat) and how many cycles it holds."""
+    cycle = asr_replay.load_audio(english_files(corpus), gap_ms)
+    off = asr_replay.offline_words("day-en", cycle, model_dir, cache, "en")
+    period = len(cycle) + gap_ms * SR // 1000
+    repeats = max(1, int(np.ceil(minutes * 60 * SR / period)))
+    wav = work / "day.wav"
+    gap = np.zeros(gap_ms * SR // 1000, dtype=np.float32)
+    length = int(minutes * 60 * SR)  # the last repeat is cut where the day ends
+    asr_replay.write_wav(wav, np.concatenate([part for _ in range(repeats) for part in (cycle, gap)])[:length])
+    words = [{**w, "end": w["end"] + k * period / SR} for k in range(repeats) for w in off]
+    return wav, [w for w in words if w["end"] <= length / SR], repeats
+
+
+async def sample_rss(pid: int, out: list[tuple[float, float, float]], done: asyncio.Event) -> None:
+    """(wall time, RSS in MB, 1-minute load) of the server every 5 s until ``done``."""
+    proc = psutil.Process(pid)
+    while not done.is_set():
+        try:
+            out.append((time.time(), proc.memory_info().rss / 2**20, os.getloadavg()[0]))
+        except psutil.NoSuchProcess:
+            return
+        try:
+            await asyncio.wait_for(done.wait(), 5.0)
+        except TimeoutError:
+            pass
+
+
+async def serve_and_read(args: argparse.Namespace, wav: Path, work: Path) -> tuple[dict[str, list[dict[str, Any]]],
+                                                                                     list[tuple[float, float, float]]]:
+    targets = args.targets.split(",")
+    packages = work / "packages"
+    install_copies(packages, targets)
+    config = work / "day.toml"
+    config.write_text(f'[storage]\ndata_dir = "{work}/data"\n[translation]\npackages_dir = "{packages}"\n'
+                      f'[asr]\nmodels_dir = "{ROOT / "models"}"\n')
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    with (work / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "--config", str(config), "serve", "--source", str(wav),
+             "--session", "b", "--language", "en", "--languages", args.targets, "--model", args.model,
+             "--host", "127.0.0.1", "--port", str(port), "--no-qr"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+    frames: dict[str, list[dict[str, Any]]] = {lang: [] for lang in ["en", *targets]}
+    rss: list[tuple[float, float, float]] = []
+    done = asyncio.Event()
+    url = f"http://127.0.0.1:{port}"
+    tasks = [asyncio.create_task(read(url, lang, frames[lang], done)) for lang in frames]
+    tasks.append(asyncio.create_task(sample_rss(server.pid, rss, done)))
+    try:
+        async with asyncio.timeout(args.minutes * 60 + 900):
+            while not any(f.get("type") == "status" and f.get("state") == "idle" and f.get("started_at")
+                          and any(g.get("type") == "caption" for g in frames["en"]) for f in frames["en"][-50:]):
+                await asyncio.sleep(1.0)
+            last = [f["id"] for f in frames["en"] if f.get("type") == "caption"][-1]
+            while any(not any(f.get("type") == "caption" and f.get("id") == last for f in frames[t][-200:])
+                      for t in targets):
+                await asyncio.sleep(0.5)
+    finally:
+        done.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+    return frames, rss
+
+
+def spoken_seen(off: list[dict[str, Any]], frames: list[dict[str, Any]], t0: float,
+                kinds: tuple[str, ...]) -> dict[int, float]:
+    """As ``seen_words``, for the spoken language's own frames (a partial's text is the words heard)."""
+    own = [{**m, "source_text": m.get("text")} for m in frames if m.get("type") in kinds]
+    return seen_words(off, own, t0, kinds)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--block", type=float, default=5, help="audio-minutes per printed row")
+    ap.add_argument("--dev-corpus", type=Path, default=Path("/tmp/corpus"))
+    ap.add_argument("--gap-ms", type=int, default=700)
+    ap.add_argument("--model", default="base")
+    ap.add_argument("--targets", default="fr,de,es")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-replay-offline"))
+    args = ap.parse_args()
+    model_dir = resolve_model(args.model, ROOT / "models").path
+    with tempfile.TemporaryDirectory(prefix="day-") as tmp:
+        work = Path(tmp)
+        wav, off, repeats = the_day(args.dev_corpus, args.minutes, args.gap_ms, model_dir, args.cache, work)
+        length = len(off) and off[-1]["end"]
+        print(f"{length / 60:.1f} audio-minutes: the English development speech, {repeats} times or part of it "
+              f"({len(off)} offline words); {asr_replay.box()}, load {os.getloadavg()[0]:.1f}", flush=True)
+        frames, rss = asyncio.run(serve_and_read(args, wav, work))
+    targets = args.targets.split(",")
+    t0 = next(f["started_at"] for f in frames["en"] if f.get("started_at")) / 1000
+    en_seen = spoken_seen(off, frames["en"], t0, ("partial", "caption"))
+    en_final = spoken_seen(off, frames["en"], t0, ("caption",))
+    tr_seen = [seen_words(off, frames[t], t0, ("partial", "caption")) for t in targets]
+    tr_final = [seen_words(off, frames[t], t0, ("caption",)) for t in targets]
+    block_s = args.block * 60
+    blocks = int(np.ceil(length / block_s))
+
+    def lat(seen: dict[int, float], idx: range) -> list[float]:
+        return [seen[i] - off[i]["end"] for i in idx if i in seen]
+
+    def rss_at(wall: float) -> tuple[float, float]:
+        before = [s for s in rss if s[0] <= wall] or rss[:1]
+        return before[-1][1], before[-1][2]
+
+    print("| audio min | RSS MB | Δ since min 10 | en seen p50 / p95 s | en final p50 / p95 / max s | matched "
+          "| translated seen p50 / p95 s | translated final p50 / p95 s | load |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    base: float | None = None
+    ends = [w["end"] for w in off]
+    for b in range(blocks):
+        lo = int(np.searchsorted(ends, b * block_s, side="left"))
+        hi = int(np.searchsorted(ends, (b + 1) * block_s, side="left"))
+        idx = range(lo, hi)
+        mb, load = rss_at(t0 + min((b + 1) * block_s, length))
+        if (b + 1) * args.block == 10:
+            base = mb
+        seen, final = lat(en_seen, idx), lat(en_final, idx)
+        t_seen = [v for s in tr_seen for v in lat(s, idx)]
+        t_final = [v for s in tr_final for v in lat(s, idx)]
+        delta = "–" if base is None else f"{mb - base:+.0f}"
+        print(f"| {min((b + 1) * args.block, length / 60):.0f} | {mb:.0f} | {delta} | {pct(seen, 50)} / {pct(seen, 95)} "
+              f"| {pct(final, 50)} / {pct(final, 95)} / {pct(final, 100)} | {len(final) / max(1, len(idx)):.2f} "
+              f"| {pct(t_seen, 50)} / {pct(t_seen, 95)} | {pct(t_final, 50)} / {pct(t_final, 95)} | {load:.1f} |",
+              flush=True)
+    print(f"RSS: {rss_at(t0)[0]:.0f} MB as the audio started, {statistics.median(s[1] for s in rss):.0f} MB median, "
+          f"{max(s[1] for s in rss):.0f} MB at most, {rss[-1][1]:.0f} MB at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
