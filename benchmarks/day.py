@@ -10,9 +10,11 @@ The stream is the development corpus's English speech (``../shared/corpus/build.
 every English clip with a reference and the two long unlabelled recordings, 0.7 s apart) repeated
 until it lasts ``--minutes``. Word end times come from one offline faster-whisper pass of the same
 model over one cycle (beam 5, word timestamps; cached as ``asr_replay.py`` caches it), shifted for
-each repeat. The server's RSS is sampled every few seconds and read at each block's end of audio.
+each repeat. The server's RSS is sampled every 5 s (a block's samples are those taken while its audio
+was arriving).
 
-Per block of ``--block`` audio-minutes it prints: RSS (MB) and its growth since minute 10; in English,
+Per block of ``--block`` audio-minutes it prints: the server's RSS (median and most of its samples in
+the block, MB) and the median's growth since minute 10; in English,
 per word, first seen p50 / p95 and final p50 / p95 / max (s), and the share of offline words matched
 by a final (speech lost shows there); in the translated languages together, first seen p50 / p95 and
 final p50 / p95; and the load average. Target (issue 9): RSS rises by no more than 50 MB between minute
@@ -44,7 +46,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import asr_replay  # noqa: E402
 import wordlat  # noqa: E402  (asr_replay puts ../shared/measure on the path)
-from translated_latency import free_port, install_copies, pct, read, seen_words  # noqa: E402
+from translated_latency import free_port, install_copies, pct, read, seen_words, until_translated  # noqa: E402
 
 from assistant.models import resolve_model  # noqa: E402
 
@@ -113,13 +115,7 @@ async def serve_and_read(args: argparse.Namespace, wav: Path, work: Path) -> tup
     tasks.append(asyncio.create_task(sample_rss(server.pid, rss, done)))
     try:
         async with asyncio.timeout(args.minutes * 60 + 900):
-            while not any(f.get("type") == "status" and f.get("state") == "idle" and f.get("started_at")
-                          and any(g.get("type") == "caption" for g in frames["en"]) for f in frames["en"][-50:]):
-                await asyncio.sleep(1.0)
-            last = [f["id"] for f in frames["en"] if f.get("type") == "caption"][-1]
-            while any(not any(f.get("type") == "caption" and f.get("id") == last for f in frames[t][-200:])
-                      for t in targets):
-                await asyncio.sleep(0.5)
+            await until_translated(frames, targets)
     finally:
         done.set()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -165,12 +161,14 @@ def main() -> int:
     def lat(seen: dict[int, float], idx: range) -> list[float]:
         return [seen[i] - off[i]["end"] for i in idx if i in seen]
 
-    def rss_at(wall: float) -> tuple[float, float]:
-        before = [s for s in rss if s[0] <= wall] or rss[:1]
-        return before[-1][1], before[-1][2]
+    def rss_in(b: int) -> tuple[float, float, float]:
+        """The server's RSS over block ``b`` (median and most, MB) and the load at its end: RSS swings by tens of
+        MB within a minute (translation threads' buffers), so one sample would not tell a trend."""
+        inside = [s for s in rss if t0 + b * block_s <= s[0] < t0 + (b + 1) * block_s] or rss[-1:]
+        return statistics.median(s[1] for s in inside), max(s[1] for s in inside), inside[-1][2]
 
-    print("| audio min | RSS MB | Δ since min 10 | en seen p50 / p95 s | en final p50 / p95 / max s | matched "
-          "| translated seen p50 / p95 s | translated final p50 / p95 s | load |")
+    print("| audio min | RSS MB median / most | Δ median since min 10 | en seen p50 / p95 s | en final p50 / p95 / max s "
+          "| matched | translated seen p50 / p95 s | translated final p50 / p95 s | load |")
     print("|---|---|---|---|---|---|---|---|---|")
     base: float | None = None
     ends = [w["end"] for w in off]
@@ -178,19 +176,19 @@ def main() -> int:
         lo = int(np.searchsorted(ends, b * block_s, side="left"))
         hi = int(np.searchsorted(ends, (b + 1) * block_s, side="left"))
         idx = range(lo, hi)
-        mb, load = rss_at(t0 + min((b + 1) * block_s, length))
+        mb, most, load = rss_in(b)
         if (b + 1) * args.block == 10:
             base = mb
         seen, final = lat(en_seen, idx), lat(en_final, idx)
         t_seen = [v for s in tr_seen for v in lat(s, idx)]
         t_final = [v for s in tr_final for v in lat(s, idx)]
         delta = "–" if base is None else f"{mb - base:+.0f}"
-        print(f"| {min((b + 1) * args.block, length / 60):.0f} | {mb:.0f} | {delta} | {pct(seen, 50)} / {pct(seen, 95)} "
-              f"| {pct(final, 50)} / {pct(final, 95)} / {pct(final, 100)} | {len(final) / max(1, len(idx)):.2f} "
-              f"| {pct(t_seen, 50)} / {pct(t_seen, 95)} | {pct(t_final, 50)} / {pct(t_final, 95)} | {load:.1f} |",
-              flush=True)
-    print(f"RSS: {rss_at(t0)[0]:.0f} MB as the audio started, {statistics.median(s[1] for s in rss):.0f} MB median, "
-          f"{max(s[1] for s in rss):.0f} MB at most, {rss[-1][1]:.0f} MB at the end")
+        print(f"| {min((b + 1) * args.block, length / 60):.0f} | {mb:.0f} / {most:.0f} | {delta} "
+              f"| {pct(seen, 50)} / {pct(seen, 95)} | {pct(final, 50)} / {pct(final, 95)} / {pct(final, 100)} "
+              f"| {len(final) / max(1, len(idx)):.2f} | {pct(t_seen, 50)} / {pct(t_seen, 95)} "
+              f"| {pct(t_final, 50)} / {pct(t_final, 95)} | {load:.1f} |", flush=True)
+    print(f"RSS over the day: {statistics.median(s[1] for s in rss):.0f} MB median, {max(s[1] for s in rss):.0f} MB "
+          f"at most, {rss[-1][1]:.0f} MB at the end")
     return 0
 
 

@@ -92,6 +92,19 @@ async def read(url: str, lang: str, out: list[dict[str, Any]], done: asyncio.Eve
                 out.append(frame)
 
 
+async def until_translated(frames: dict[str, list[dict[str, Any]]], targets: list[str]) -> None:
+    """Until the recording was captioned to its end in English and its last clause translated in ``targets``."""
+    def idle(f: dict[str, Any]) -> bool:
+        return f.get("type") == "status" and f.get("state") == "idle" and bool(f.get("started_at"))
+
+    while not any(idle(f) for f in frames["en"][-50:]) or not any(f.get("type") == "caption" for f in frames["en"]):
+        await asyncio.sleep(0.2)
+    # the last spoken caption ends the last clause: its translation is stored under its id
+    last = [f["id"] for f in frames["en"] if f.get("type") == "caption"][-1]
+    while any(not any(f.get("type") == "caption" and f.get("id") == last for f in frames[t][-200:]) for t in targets):
+        await asyncio.sleep(0.2)
+
+
 def seen_words(off: list[dict[str, Any]], frames: list[dict[str, Any]], t0: float,
                kinds: tuple[str, ...]) -> dict[int, float]:
     """Offline word index → first arrival (s since started_at) of a frame of ``kinds`` translating it."""
@@ -158,14 +171,7 @@ async def one_run(args: argparse.Namespace, off: list[dict[str, Any]]) -> dict[s
         readers = [asyncio.create_task(read(url, lang, frames[lang], done)) for lang in frames]
         try:
             async with asyncio.timeout(args.timeout_s):
-                while not any(f.get("type") == "status" and f.get("state") == "idle" and f.get("started_at")
-                              and any(g.get("type") == "caption" for g in frames["en"]) for f in frames["en"]):
-                    await asyncio.sleep(0.2)
-                # the last spoken caption ends the last clause: its translation is stored under its id
-                last = [f["id"] for f in frames["en"] if f.get("type") == "caption"][-1]
-                while any(not any(f.get("type") == "caption" and f.get("id") == last for f in frames[t])
-                          for t in targets):
-                    await asyncio.sleep(0.2)
+                await until_translated(frames, targets)
         finally:
             done.set()
             await asyncio.gather(*readers, return_exceptions=True)
