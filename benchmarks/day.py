@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +44,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import asr_replay  # noqa: E402
-import wordlat  # noqa: E402  (asr_replay puts ../shared/measure on the path)
 from translated_latency import free_port, install_copies, pct, read, seen_words, until_translated  # noqa: E402
 
 from assistant.models import resolve_model  # noqa: E402
@@ -145,7 +143,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="day-") as tmp:
         work = Path(tmp)
         wav, off, repeats = the_day(args.dev_corpus, args.minutes, args.gap_ms, model_dir, args.cache, work)
-        length = len(off) and off[-1]["end"]
+        length = args.minutes * 60
         print(f"{length / 60:.1f} audio-minutes: the English development speech, {repeats} times or part of it "
               f"({len(off)} offline words); {asr_replay.box()}, load {os.getloadavg()[0]:.1f}", flush=True)
         frames, rss = asyncio.run(serve_and_read(args, wav, work))
@@ -162,8 +160,8 @@ def main() -> int:
         return [seen[i] - off[i]["end"] for i in idx if i in seen]
 
     def rss_in(b: int) -> tuple[float, float, float]:
-        """The server's RSS over block ``b`` (median and most, MB) and the load at its end: RSS swings by tens of
-        MB within a minute (translation threads' buffers), so one sample would not tell a trend."""
+        """The server's RSS over block ``b`` (median and most, MB) and the load at its end: RSS swings by up to
+        ~100 MB from one 5-s sample to the next, so one sample would not tell a trend."""
         inside = [s for s in rss if t0 + b * block_s <= s[0] < t0 + (b + 1) * block_s] or rss[-1:]
         return statistics.median(s[1] for s in inside), max(s[1] for s in inside), inside[-1][2]
 
