@@ -28,9 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import asr_replay  # noqa: E402
-from translated_latency import free_port, install_copies, pct, read, seen_words, until_translated  # noqa: E402
+from translated_latency import pct, seen_words, serve_and_read  # noqa: E402
 
 from assistant.models import resolve_model  # noqa: E402
 
@@ -89,39 +87,6 @@ async def sample_rss(pid: int, out: list[tuple[float, float, float]], done: asyn
             pass
 
 
-async def serve_and_read(args: argparse.Namespace, wav: Path, work: Path) -> tuple[dict[str, list[dict[str, Any]]],
-                                                                                     list[tuple[float, float, float]]]:
-    targets = args.targets.split(",")
-    packages = work / "packages"
-    install_copies(packages, targets)
-    config = work / "day.toml"
-    config.write_text(f'[storage]\ndata_dir = "{work}/data"\n[translation]\npackages_dir = "{packages}"\n'
-                      f'[asr]\nmodels_dir = "{ROOT / "models"}"\n')
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    with (work / "server.log").open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "--config", str(config), "serve", "--source", str(wav),
-             "--session", "b", "--language", "en", "--languages", args.targets, "--model", args.model,
-             "--host", "127.0.0.1", "--port", str(port), "--no-qr"],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
-    frames: dict[str, list[dict[str, Any]]] = {lang: [] for lang in ["en", *targets]}
-    rss: list[tuple[float, float, float]] = []
-    done = asyncio.Event()
-    url = f"http://127.0.0.1:{port}"
-    tasks = [asyncio.create_task(read(url, lang, frames[lang], done)) for lang in frames]
-    tasks.append(asyncio.create_task(sample_rss(server.pid, rss, done)))
-    try:
-        async with asyncio.timeout(args.minutes * 60 + 900):
-            await until_translated(frames, targets)
-    finally:
-        done.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        server.send_signal(signal.SIGTERM)
-        server.wait(60)
-    return frames, rss
-
-
 def spoken_seen(off: list[dict[str, Any]], frames: list[dict[str, Any]], t0: float,
                 kinds: tuple[str, ...]) -> dict[int, float]:
     """As ``seen_words``, for the spoken language's own frames (a partial's text is the words heard)."""
@@ -146,7 +111,9 @@ def main() -> int:
         length = args.minutes * 60
         print(f"{length / 60:.1f} audio-minutes: the English development speech, {repeats} times or part of it "
               f"({len(off)} offline words); {asr_replay.box()}, load {os.getloadavg()[0]:.1f}", flush=True)
-        frames, rss = asyncio.run(serve_and_read(args, wav, work))
+        rss: list[tuple[float, float, float]] = []
+        frames = asyncio.run(serve_and_read(wav, work, args.targets.split(","), args.model, args.minutes * 60 + 900,
+                                            watch=lambda pid, done: sample_rss(pid, rss, done)))
     targets = args.targets.split(",")
     t0 = next(f["started_at"] for f in frames["en"] if f.get("started_at")) / 1000
     en_seen = spoken_seen(off, frames["en"], t0, ("partial", "caption"))

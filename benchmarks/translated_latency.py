@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Coroutine
 
 import aiohttp
 
@@ -147,36 +147,55 @@ def pct(values: list[float], q: float) -> float | None:
     return result
 
 
+Watch = Callable[[int, asyncio.Event], Coroutine[Any, Any, None]]
+
+
+async def serve_and_read(audio: Path, work: Path, targets: list[str], model: str, timeout_s: float, *,
+                         workers: int = 0, threads: int = 0, passes: int = 0,
+                         watch: Watch | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Serve ``audio`` at real speed (``assistant serve --source``, its data, config and log in ``work``) with
+    ``targets`` installed as timing copies of zh→en, and read it in English and every target until its last
+    clause is translated: each language's frames, with arrival times. ``workers``, ``threads``, ``passes``:
+    translation.workers, asr.cpu_threads, asr.passes_in_flight (0: the configuration's); ``watch(pid, done)``
+    runs beside the readers (a sampler of the server process) until ``done`` is set."""
+    packages = work / "packages"
+    install_copies(packages, targets)
+    config = work / "bench.toml"
+    config.write_text(f'[storage]\ndata_dir = "{work}/data"\n[translation]\npackages_dir = "{packages}"\n'
+                      + (f"workers = {workers}\n" if workers else "")
+                      + f'[asr]\nmodels_dir = "{REPO / "models"}"\n'
+                      + (f"cpu_threads = {threads}\n" if threads else "")
+                      + (f"passes_in_flight = {passes}\n" if passes else ""))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    with (work / "server.log").open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "--config", str(config), "serve", "--source", str(audio),
+             "--session", "b", "--language", "en", "--languages", ",".join(targets), "--model", model,
+             "--host", "127.0.0.1", "--port", str(port), "--no-qr"],
+            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
+    frames: dict[str, list[dict[str, Any]]] = {lang: [] for lang in ["en", *targets]}
+    done = asyncio.Event()
+    url = f"http://127.0.0.1:{port}"
+    tasks = [asyncio.create_task(read(url, lang, frames[lang], done)) for lang in frames]
+    if watch is not None:
+        tasks.append(asyncio.create_task(watch(server.pid, done)))
+    try:
+        async with asyncio.timeout(timeout_s):
+            await until_translated(frames, targets)
+    finally:
+        done.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+    return frames
+
+
 async def one_run(args: argparse.Namespace, off: list[dict[str, Any]]) -> dict[str, Any]:
     targets = args.targets.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        packages = Path(tmp) / "packages"
-        install_copies(packages, targets)
-        config = Path(tmp) / "bench.toml"
-        config.write_text(f'[storage]\ndata_dir = "{tmp}/data"\n[translation]\npackages_dir = "{packages}"\n'
-                          + (f"workers = {args.workers}\n" if args.workers else "")
-                          + f'[asr]\nmodels_dir = "{REPO / "models"}"\n'
-                          + (f"cpu_threads = {args.threads}\n" if args.threads else "")
-                          + (f"passes_in_flight = {args.passes}\n" if args.passes else ""))
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "--config", str(config), "serve", "--source", str(args.audio),
-             "--session", "b", "--language", "en", "--languages", args.targets, "--model", args.model,
-             "--host", "127.0.0.1", "--port", str(port), "--no-qr"],
-            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        frames: dict[str, list[dict[str, Any]]] = {lang: [] for lang in ["en", *targets]}
-        done = asyncio.Event()
-        url = f"http://127.0.0.1:{port}"
-        readers = [asyncio.create_task(read(url, lang, frames[lang], done)) for lang in frames]
-        try:
-            async with asyncio.timeout(args.timeout_s):
-                await until_translated(frames, targets)
-        finally:
-            done.set()
-            await asyncio.gather(*readers, return_exceptions=True)
-            server.send_signal(signal.SIGTERM)
-            server.wait(30)
+        frames = await serve_and_read(args.audio, Path(tmp), targets, args.model, args.timeout_s,
+                                      workers=args.workers, threads=args.threads, passes=args.passes)
     if args.dump is not None:
         args.dump.mkdir(parents=True, exist_ok=True)
         for lang, got in frames.items():
