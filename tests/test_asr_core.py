@@ -28,6 +28,7 @@ from assistant.asr.text import (
     common_prefix_length,
     drop_crammed_copies,
     is_sound_annotation,
+    join_word_pieces,
     normalize,
     similar_word,
     text_width,
@@ -1021,6 +1022,24 @@ def test_two_splits_of_the_same_letters_agree() -> None:
     assert common_prefix_length(words("учился на медные деньги"), words("учился намедные деньги. с")) == 3
     assert common_prefix_length(words("сквозьбалки лесов"), words("сквозь балки лесов блестели")) == 3
     assert common_prefix_length(words("for accounting and other"), words("for accounting another")) == 2  # not the same letters
+    assert common_prefix_length(words("dial 5-0-0 to"), words("dial 500 to attempt")) == 3  # one word, written otherwise
+    assert common_prefix_length(words("dial 5 to"), words("dial 500 to attempt")) == 1
+
+
+def test_pieces_whisper_split_off_a_word_are_joined_back() -> None:
+    decoded = [Word(" dial", 0, 300, 0.9), Word(" 5", 300, 500, 0.9), Word("-0-0", 500, 900, 0.5),
+               Word(" well", 1_000, 1_200), Word("-known", 1_200, 1_500), Word(" U", 1_600, 1_700), Word(".S.", 1_700, 1_900),
+               Word(" 28.8", 2_000, 2_400), Word("-kilometre", 2_400, 2_900), Word(" 50", 3_000, 3_200), Word("%", 3_200, 3_400),
+               Word(" l", 3_500, 3_550), Word("'homme", 3_550, 3_900)]
+    joined = join_word_pieces(decoded)
+    assert [w.text for w in joined] == [" dial", " 5-0-0", " well-known", " U.S.", " 28.8-kilometre", " 50%", " l'homme"]
+    assert (joined[1].start_ms, joined[1].end_ms) == (300, 900) and joined[1].probability == pytest.approx(0.7)
+    # a mark after a space, or after a mark, is a word of its own (the stray-mark rules judge it)
+    apart = [Word(" wait", 0, 300), Word(" -", 300, 400), Word(" so.", 500, 800), Word("-", 800, 900)]
+    assert join_word_pieces(apart) == apart
+    # Chinese has no spaces between words: only a piece starting with a mark joins ("50" "%")
+    zh = [Word("我们", 0, 300), Word("有", 300, 400), Word("50", 400, 600), Word("%", 600, 700), Word("的", 700, 800)]
+    assert [w.text for w in join_word_pieces(zh)] == ["我们", "有", "50%", "的"]
 
 
 def test_the_tail_of_a_word_said_again_right_after_it_is_an_echo() -> None:

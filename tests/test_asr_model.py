@@ -26,6 +26,7 @@ from assistant.asr import (
 )
 from assistant.asr.cgroup import find_cpu_quota
 from assistant.asr.replay import replay_virtual
+from assistant.asr.text import WORD_PIECE_MARKS
 from assistant.asr.types import Transcription, TranscriptionRequest
 from assistant.captions import Word
 from assistant.asr.runner import RecognizerRunner, load_shared_model
@@ -95,6 +96,17 @@ def check_captions(events: list[RecognizerEvent], reference: str, max_wer: float
 @pytest.mark.parametrize("clip", [JFK, AUSTEN], ids=["jfk", "austen"])
 def test_base_streams_english_clips(base: FasterWhisperTranscriber, clip: Path) -> None:
     check_captions(stream(base, load(clip), "en"), clip.with_suffix(".txt").read_text(), 0.25)
+
+
+def test_figures_said_as_words_stream_as_whole_words(base: FasterWhisperTranscriber) -> None:
+    # Whisper's aligner cuts "28.8" into "28" ".8" at the full stop; joined back in the
+    # transcriber, a figure agrees and commits whole, never a piece at a time.
+    clip = CORPUS / "en/asterisk__demo-instruct-modem.wav"
+    events = stream(base, load(clip), "en")
+    check_captions(events, clip.with_suffix(".txt").read_text(), 0.25)
+    words = [w.text for e in events if isinstance(e, FinalCaption) for w in e.words]
+    assert not [w for w in words if w[:1] in WORD_PIECE_MARKS], words
+    assert any(w.startswith("28.8") for w in words), words
 
 
 def test_tiny_en_streams_jfk(tiny_en: FasterWhisperTranscriber) -> None:

@@ -88,6 +88,10 @@ _SPACE = re.compile(r"\s+")
 
 # Two passes' different splits of the same letters agree over at most this many words a side.
 RESPLIT_MAX_WORDS: Final = 3
+# Whisper's aligner starts a new word at a punctuation token, so one written word comes back
+# in pieces: "5" ".00", "28.8" "-kilometre", "well" "-known", "U" ".S.", "l" "'homme", "50" "%".
+# A piece with no space before it that starts with one of these belongs to the word before.
+WORD_PIECE_MARKS: Final = frozenset(".,:/-‐‑–'’%")
 
 
 def normalize(text: str) -> str:
@@ -123,8 +127,9 @@ def common_prefix_length(a: Sequence[Word], b: Sequence[Word]) -> int:
     """Number of leading words of ``b`` that ``a`` agrees with (LocalAgreement).
 
     Two passes may split the same letters into words differently ("сквозь балки" /
-    "сквозьбалки", "на медные" / "намедные"): up to ``RESPLIT_MAX_WORDS`` words on either
-    side that spell the same count as agreed (in ``b``'s words).
+    "сквозьбалки", "на медные" / "намедные") or write one word otherwise ("5-0-0" / "500"):
+    up to ``RESPLIT_MAX_WORDS`` words on either side that spell the same count as agreed
+    (in ``b``'s words).
     """
     i = j = 0
     while i < len(a) and j < len(b):
@@ -133,13 +138,36 @@ def common_prefix_length(a: Sequence[Word], b: Sequence[Word]) -> int:
             continue
         split = next(
             ((da, db) for da in range(1, RESPLIT_MAX_WORDS + 1) for db in range(1, RESPLIT_MAX_WORDS + 1)
-             if da + db > 2 and i + da <= len(a) and j + db <= len(b) and _letters(a[i : i + da]) == _letters(b[j : j + db])),
+             if i + da <= len(a) and j + db <= len(b) and _letters(a[i : i + da]) == _letters(b[j : j + db]) != ""),
             None,
         )
         if split is None:
             break
         i, j = i + split[0], j + split[1]
     return j
+
+
+def join_word_pieces(words: Sequence[Word]) -> list[Word]:
+    """The words of one decoded segment with the pieces Whisper split off a word joined back to it.
+
+    A piece is a "word" without a leading space that starts with a mark of
+    ``WORD_PIECE_MARKS``, right after a word ending in a letter or digit: "5" ".00"
+    is "5.00". Left apart, the pieces of a number said as words ("five hundred":
+    "5" "-0-0") agree and commit one by one while the rest is still being decoded.
+    The joined word spans its pieces; its probability is their mean.
+    """
+    groups: list[list[Word]] = []
+    for w in words:
+        last = groups[-1][-1] if groups else None
+        if last is not None and w.text[:1] in WORD_PIECE_MARKS and last.text[-1:].isalnum():
+            groups[-1].append(w)
+        else:
+            groups.append([w])
+    return [
+        g[0] if len(g) == 1 else
+        Word("".join(w.text for w in g), g[0].start_ms, max(w.end_ms for w in g), sum(w.probability for w in g) / len(g))
+        for g in groups
+    ]
 
 
 def _letters(words: Sequence[Word]) -> str:

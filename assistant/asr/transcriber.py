@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from assistant.asr.cpu import PassMeter
 from assistant.asr.heap import HeapKeeper
+from assistant.asr.text import join_word_pieces
 from assistant.asr.types import TranscribedSegment, Transcription, TranscriptionRequest
 from assistant.pcm import SAMPLE_RATE
 from assistant.captions import Word
@@ -295,12 +296,12 @@ def _segment(
     compression_ratio: float,
 ) -> TranscribedSegment:
     """A decoded segment (words as text, start and end seconds from the window's start,
-    probability) in absolute milliseconds."""
+    probability) in absolute milliseconds, the pieces of split words joined (``join_word_pieces``)."""
     return TranscribedSegment(
-        words=tuple(
+        words=tuple(join_word_pieces([
             Word(text, int(round(offset_ms + a * 1000)), int(round(offset_ms + b * 1000)), float(p))
             for text, a, b, p in words
-        ),
+        ])),
         start_ms=int(round(offset_ms + start * 1000)),
         end_ms=int(round(offset_ms + end * 1000)),
         no_speech_prob=float(no_speech_prob),
