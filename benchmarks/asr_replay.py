@@ -101,15 +101,18 @@ KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 # Held-out kinds from the development corpus (../shared/corpus/build.py --out DIR):
-# (language, prefix, consecutive). Clips of the small corpus are left out; about
-# --dev-seconds of each, spread over the whole set (consecutive: one continuous run).
-DEV_KINDS: dict[str, tuple[str, str, bool]] = {
-    "dev-en-prompts": ("en", "en/asterisk__", False),
-    "dev-es": ("es", "es/asterisk__", False),
-    "dev-fr": ("fr", "fr/asterisk__", False),
-    "dev-it": ("it", "it/asterisk__", False),
-    "dev-ru-prompts": ("ru", "ru/asterisk__", False),
-    "dev-ru-reading": ("ru", "ru/festvox__", True),
+# (language, prefix, consecutive, numbers). Clips of the small corpus are left out; about
+# --dev-seconds of each, spread over the whole set (consecutive: one continuous run;
+# numbers: only the clips whose reference has a figure, "dial 500", "a 28.8 kilobit modem").
+DEV_KINDS: dict[str, tuple[str, str, bool, bool]] = {
+    "dev-en-prompts": ("en", "en/asterisk__", False, False),
+    "dev-en-numbers": ("en", "en/asterisk__", False, True),
+    "dev-es": ("es", "es/asterisk__", False, False),
+    "dev-fr": ("fr", "fr/asterisk__", False, False),
+    "dev-it": ("it", "it/asterisk__", False, False),
+    "dev-ru-prompts": ("ru", "ru/asterisk__", False, False),
+    "dev-ru-numbers": ("ru", "ru/asterisk__", False, True),
+    "dev-ru-reading": ("ru", "ru/festvox__", True, False),
 }
 
 # English conversation, which the corpus lacks a reference for: the unlabelled recordings of the
@@ -133,12 +136,13 @@ def language_of(kind: str) -> str:
 
 
 def dev_clips(kind: str, corpus: Path, seconds: float) -> list[Path]:
-    _, prefix, consecutive = DEV_KINDS[kind]
+    _, prefix, consecutive, numbers = DEV_KINDS[kind]
     small = {p.name for p in CORPUS.glob("*/*.wav")}
     rows = [line.split("\t") for line in (corpus / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines()[1:]]
     found = sorted((r[0], float(r[2])) for r in rows
                    if r[0].startswith(prefix) and r[7] == "utterance" and Path(r[0]).name not in small
-                   and (corpus / r[0]).with_suffix(".txt").is_file())
+                   and (corpus / r[0]).with_suffix(".txt").is_file()
+                   and (not numbers or any(c.isdigit() for c in (corpus / r[0]).with_suffix(".txt").read_text(encoding="utf-8"))))
     if not consecutive:
         total = sum(sec for _, sec in found)
         step = max(1, int(total / seconds))
