@@ -105,6 +105,7 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/asr-replay-offline"))
     args = ap.parse_args()
     model_dir = resolve_model(args.model, ROOT / "models").path
+    targets = args.targets.split(",")
     with tempfile.TemporaryDirectory(prefix="day-") as tmp:
         work = Path(tmp)
         wav, off, repeats = the_day(args.dev_corpus, args.minutes, args.gap_ms, model_dir, args.cache, work)
@@ -112,9 +113,8 @@ def main() -> int:
         print(f"{length / 60:.1f} audio-minutes: the English development speech, {repeats} times or part of it "
               f"({len(off)} offline words); {asr_replay.box()}, load {os.getloadavg()[0]:.1f}", flush=True)
         rss: list[tuple[float, float, float]] = []
-        frames = asyncio.run(serve_and_read(wav, work, args.targets.split(","), args.model, args.minutes * 60 + 900,
+        frames = asyncio.run(serve_and_read(wav, work, targets, args.model, length + 900,
                                             watch=lambda pid, done: sample_rss(pid, rss, done)))
-    targets = args.targets.split(",")
     t0 = next(f["started_at"] for f in frames["en"] if f.get("started_at")) / 1000
     en_seen = spoken_seen(off, frames["en"], t0, ("partial", "caption"))
     en_final = spoken_seen(off, frames["en"], t0, ("caption",))
