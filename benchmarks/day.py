@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import asr_replay  # noqa: E402
-from translated_latency import pct, seen_words, serve_and_read  # noqa: E402
+from translated_latency import pass_time, pct, seen_words, serve_and_read  # noqa: E402
 
 from assistant.models import resolve_model  # noqa: E402
 
@@ -113,8 +113,9 @@ def main() -> int:
         print(f"{length / 60:.1f} audio-minutes: the English development speech, {repeats} times or part of it "
               f"({len(off)} offline words); {asr_replay.box()}, load {os.getloadavg()[0]:.1f}", flush=True)
         rss: list[tuple[float, float, float]] = []
+        metrics: dict[str, float] = {}
         frames = asyncio.run(serve_and_read(wav, work, targets, args.model, length + 900,
-                                            watch=lambda pid, done: sample_rss(pid, rss, done)))
+                                            watch=lambda pid, done: sample_rss(pid, rss, done), metrics=metrics))
     t0 = next(f["started_at"] for f in frames["en"] if f.get("started_at")) / 1000
     en_seen = spoken_seen(off, frames["en"], t0, ("partial", "caption"))
     en_final = spoken_seen(off, frames["en"], t0, ("caption",))
@@ -153,7 +154,7 @@ def main() -> int:
               f"| {len(final) / max(1, len(idx)):.2f} | {pct(t_seen, 50)} / {pct(t_seen, 95)} "
               f"| {pct(t_final, 50)} / {pct(t_final, 95)} | {load:.1f} |", flush=True)
     print(f"RSS over the day: {statistics.median(s[1] for s in rss):.0f} MB median, {max(s[1] for s in rss):.0f} MB "
-          f"at most, {rss[-1][1]:.0f} MB at the end")
+          f"at most, {rss[-1][1]:.0f} MB at the end; {pass_time(metrics)}")
     return 0
 
 

@@ -92,6 +92,24 @@ async def read(url: str, lang: str, out: list[dict[str, Any]], done: asyncio.Eve
                 out.append(frame)
 
 
+async def scrape(url: str) -> dict[str, float]:
+    """The server's ``/metrics`` samples, Prometheus's text format: name with labels → value."""
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as response:
+        text = await response.text()
+    return {name: float(value) for name, _, value in
+            (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))}
+
+
+def pass_time(metrics: dict[str, float]) -> str:
+    """Recognition passes from the server's metrics: how many, their mean time and the share over 1 s."""
+    count = metrics.get("captions_recognition_pass_seconds_count", 0)
+    if not count:
+        return "no recognition passes in the metrics"
+    within = metrics.get('captions_recognition_pass_seconds_bucket{le="1.0"}', count)
+    return (f"{count:.0f} recognition passes, mean {1000 * metrics['captions_recognition_pass_seconds_sum'] / count:.0f} ms, "
+            f"{100 * (count - within) / count:.0f}% over 1 s")
+
+
 async def until_translated(frames: dict[str, list[dict[str, Any]]], targets: list[str]) -> None:
     """Until the recording was captioned to its end in English and its last clause translated in ``targets``."""
     def idle(f: dict[str, Any]) -> bool:
@@ -152,12 +170,14 @@ Watch = Callable[[int, asyncio.Event], Coroutine[Any, Any, None]]
 
 async def serve_and_read(audio: Path, work: Path, targets: list[str], model: str, timeout_s: float, *,
                          workers: int = 0, threads: int = 0, passes: int = 0,
-                         watch: Watch | None = None) -> dict[str, list[dict[str, Any]]]:
+                         watch: Watch | None = None, metrics: dict[str, float] | None = None
+                         ) -> dict[str, list[dict[str, Any]]]:
     """Serve ``audio`` at real speed (``assistant serve --source``, its data, config and log in ``work``) with
     ``targets`` installed as timing copies of zh→en, and read it in English and every target until its last
     clause is translated: each language's frames, with arrival times. ``workers``, ``threads``, ``passes``:
     translation.workers, asr.cpu_threads, asr.passes_in_flight (0: the configuration's); ``watch(pid, done)``
-    runs beside the readers (a sampler of the server process) until ``done`` is set."""
+    runs beside the readers (a sampler of the server process) until ``done`` is set; ``metrics`` gets the
+    server's ``/metrics`` samples at the end (name with labels → value)."""
     packages = work / "packages"
     install_copies(packages, targets)
     config = work / "bench.toml"
@@ -183,6 +203,8 @@ async def serve_and_read(audio: Path, work: Path, targets: list[str], model: str
     try:
         async with asyncio.timeout(timeout_s):
             await until_translated(frames, targets)
+        if metrics is not None:
+            metrics.update(await scrape(url))
     finally:
         done.set()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -193,9 +215,11 @@ async def serve_and_read(audio: Path, work: Path, targets: list[str], model: str
 
 async def one_run(args: argparse.Namespace, off: list[dict[str, Any]]) -> dict[str, Any]:
     targets = args.targets.split(",")
+    metrics: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         frames = await serve_and_read(args.audio, Path(tmp), targets, args.model, args.timeout_s,
-                                      workers=args.workers, threads=args.threads, passes=args.passes)
+                                      workers=args.workers, threads=args.threads, passes=args.passes,
+                                      metrics=metrics)
     if args.dump is not None:
         args.dump.mkdir(parents=True, exist_ok=True)
         for lang, got in frames.items():
@@ -215,6 +239,7 @@ async def one_run(args: argparse.Namespace, off: list[dict[str, Any]]) -> dict[s
         }
     en_final = seen_words(off, frames["en"], t0, ("caption",))
     result["en_final"] = [t - off[i]["end"] for i, t in en_final.items()]
+    result["passes"] = pass_time(metrics)
     return result
 
 
@@ -249,7 +274,8 @@ def main() -> None:
             print(f"run {n + 1} {lang}: seen p50 {pct(x['seen'], 50)} p95 {pct(x['seen'], 95)} s; final p50 "
                   f"{pct(x['final'], 50)} p95 {pct(x['final'], 95)} s; matched {x['matched']:.2f}; "
                   f"flicker {x['flicker']:.1%}; {x['partials']} partial frames", flush=True)
-        print(f"run {n + 1} en (spoken) final p50 {pct(r['en_final'], 50)} s; load {os.getloadavg()[0]:.1f}")
+        print(f"run {n + 1} en (spoken) final p50 {pct(r['en_final'], 50)} s; {r['passes']}; "
+              f"load {os.getloadavg()[0]:.1f}")
     print("median of runs, all target languages together:")
     for key in ("seen", "final"):
         p50 = statistics.median(pct([v for lang in args.targets.split(",") for v in r[lang][key]], 50) or 0
