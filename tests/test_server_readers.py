@@ -15,6 +15,7 @@ from assistant import protocol
 from assistant.config import Settings
 from assistant.server.app import make_app
 from assistant.server.keys import BUS, SESSIONS
+from assistant.server.runtime import SessionRuntime
 from tests.helpers.recognizers import silent_factory
 from tests.conftest import CHAIR, ManualClock, bearer
 
@@ -139,6 +140,33 @@ async def test_bad_since_and_unknown_session(client: TestClient[web.Request, web
         await ws.close()
     resp = await client.get("/ws/captions/nope")
     assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found"
+
+
+async def test_readers_who_leave_are_no_longer_counted_however_their_connection_ends(
+        client: TestClient[web.Request, web.Application]) -> None:
+    runtime = client.app[SESSIONS].get("main")
+    assert isinstance(runtime, SessionRuntime)
+    readers = runtime.core.readers
+
+    async def counted(n: int, what: str) -> None:
+        async with asyncio.timeout(5):
+            while readers["en"] != n:
+                await asyncio.sleep(0.01)
+        assert readers["en"] == n, what
+
+    polite = await client.ws_connect("/ws/captions/main")
+    await frames_until(polite, "status")
+    # A phone that leaves the Wi-Fi: the upgrade, then the connection cut without a close frame.
+    net_in, net_out = await asyncio.open_connection(client.server.host, client.server.port)
+    net_out.write(f"GET /ws/captions/main HTTP/1.1\r\nHost: {client.server.host}:{client.server.port}\r\n"
+                  "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    assert (await net_in.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    await counted(2, "two readers")
+    net_out.transport.abort()
+    await counted(1, "the reader whose connection was cut, gone")
+    await polite.close()
+    await counted(0, "the reader who closed, gone")  # (the test server cancels its handler as it cleans up)
 
 
 async def test_malformed_reader_message_gets_error_and_keeps_stream(client: TestClient[web.Request, web.Application]) -> None:

@@ -140,9 +140,9 @@ async def _serve_chair(runtime: Room, request: web.Request) -> web.WebSocketResp
                 await ws_close_with_error(ws, ProtocolError("send audio to /ws/audio/{session}, not here"))
                 break
     finally:
-        await cancel_and_wait(*tasks)
-        bus.unsubscribe(captions)
+        bus.unsubscribe(captions)  # before any await (see readers.py: a cancelled clean-up stops at one)
         bus.unsubscribe(console)
+        await cancel_and_wait(*tasks)
     return ws
 
 

@@ -89,9 +89,12 @@ async def _serve_reader(app: web.Application, runtime: Room, ws: web.WebSocketRe
             elif msg.type == WSMsgType.BINARY:
                 await ws_send_error(ws, ProtocolError("readers send no binary frames"))
     finally:
-        await cancel_and_wait(writer)
+        # Before any await: a handler cancelled while it cleans up (an aiohttp server with handler_cancellation,
+        # as its test server, cancels it as the client goes) stops at the first one, and its reader stayed
+        # counted for ever: its language translated for nobody.
         bus.unsubscribe(sub)
         runtime.reader_left(lang)
+        await cancel_and_wait(writer)
 
 
 def _writer_stopped(task: asyncio.Task[None], ws: web.WebSocketResponse) -> None:

@@ -60,8 +60,8 @@ async def room_ws(request: web.Request) -> web.StreamResponse:
                     except ProtocolError as exc:
                         await ws_send_error(ws, exc)
         finally:
+            bus.unsubscribe(sub)  # before any await (see readers.py: a cancelled clean-up stops at one)
             await cancel_and_wait(writer)
-            bus.unsubscribe(sub)
         return ws
     finally:
         request.app[CONNECTIONS].release(peer)
