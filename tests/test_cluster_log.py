@@ -185,6 +185,42 @@ async def test_a_worker_s_ended_rooms_do_not_count_when_rooms_are_spread(client:
         await second.close()
 
 
+async def test_the_owner_counts_the_readers_and_room_screens_of_every_web_node(client: aioredis.Redis,
+                                                                                 redis_url: str) -> None:
+    await client.hset(ROOMS, "screens", session_json(Session("screens", "Screens", "en", created_at_ms=1)))
+    await client.sadd(OPEN, "screens")
+    log, bus = RedisLog(client, redis_url), RedisBus(client)
+    worker = Worker(client, log, bus, SYSTEM_CLOCK, recognizer_factory=None, translator=None, name="w1")
+    webs = [RemoteRooms(client, bus, log, Store.open(Path(":memory:")), SYSTEM_CLOCK, name) for name in ("a", "b")]
+    try:
+        await worker.tick()
+        host = worker.hosts["screens"]
+        assert host.runtime is not None
+        core = host.runtime.core
+        for web in webs:
+            await web.refresh()
+        webs[0].get("screens").reader_joined("fr", screen=True)  # the hall's projector, through node a
+        webs[1].get("screens").reader_joined("fr")  # a phone, through node b
+        webs[1].get("screens").reader_joined("de")
+        for web in webs:
+            await web.refresh()
+        await host.sum_readers()
+        assert (dict(core.readers), dict(core.screens)) == ({"fr": 2, "de": 1}, {"fr": 1})
+        webs[0].get("screens").reader_left("fr", screen=True)  # the projector is switched off
+        webs[1].get("screens").reader_joined("fr", screen=True)  # and a stage monitor on node b shows French
+        for web in webs:
+            await web.refresh()
+        await host.sum_readers()
+        assert (dict(core.readers), dict(core.screens)) == ({"fr": 2, "de": 1}, {"fr": 1})
+        await webs[1].close()  # node b goes: its phone and its screen with it
+        await host.sum_readers()
+        assert (dict(core.readers), dict(core.screens)) == ({}, {})
+    finally:
+        await worker.close()
+        for web in webs:
+            await web.close()
+
+
 async def test_an_ended_room_left_idle_is_parked_and_taken_again_for_a_correction(client: aioredis.Redis,
                                                                                 redis_url: str) -> None:
     now = [SYSTEM_CLOCK.now_ms()]

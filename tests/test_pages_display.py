@@ -139,6 +139,7 @@ async def test_two_languages_stack_and_lines_follow_the_query(
                             "document.querySelectorAll('.stream .line').length === 4")
         langs = await page.evaluate("Array.from(document.querySelectorAll('.stream')).map(s => s.lang)")
         assert langs == ["zh", "en"]
+        assert dict(runtime(app).core.screens) == {"zh": 1, "en": 1}  # a room screen says so: first for partials
         zh, en = await page.evaluate(f"[{RECT}('.stream:nth-child(1)'), {RECT}('.stream:nth-child(2)')]")
         assert zh["bottom"] <= en["top"] + 1  # Chinese above English
         line_height = await page.evaluate("parseFloat(getComputedStyle(document.querySelector('.stream')).lineHeight)")

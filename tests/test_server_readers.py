@@ -138,6 +138,11 @@ async def test_bad_since_and_unknown_session(client: TestClient[web.Request, web
         msg = json.loads((await ws.receive()).data)
         assert msg["code"] == "bad_since", since
         await ws.close()
+    for screen in ("2", "yes", ""):  # a room screen says screen=1; anything but 0 or 1 is refused
+        ws = await client.ws_connect(f"/ws/captions/main?screen={screen}")
+        msg = json.loads((await ws.receive()).data)
+        assert msg["code"] == "bad_screen" and (await ws.receive()).data == 4400, screen
+        await ws.close()
     resp = await client.get("/ws/captions/nope")
     assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found"
 

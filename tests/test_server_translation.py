@@ -168,6 +168,28 @@ async def test_settings_languages_are_always_translated(aiohttp_client: Any, set
     await service.close()
 
 
+async def test_a_room_screen_ranks_its_language_first_for_text_in_progress(aiohttp_client: Any,
+                                                                           settings: Settings) -> None:
+    langs = ("ar", "de", "es", "fr", "ja")
+    service = TranslationService(FakeTranslator({("en", lang) for lang in langs}), workers=1)
+    client = await aiohttp_client(make_app(settings, translator=service, clock=ManualClock().clock))
+    phones = {lang: [await client.ws_connect(f"/ws/captions/main?lang={lang}") for _ in range(2)]
+              for lang in ("de", "es", "fr", "ja")}
+    for socket in (ws for sockets in phones.values() for ws in sockets):
+        await frames_until(socket, "status")
+    # Four languages on two phones each get text in progress; Arabic on the hall's projector takes German's place.
+    screen = await client.ws_connect("/ws/captions/main?lang=ar&screen=1")
+    assert [f for f in await frames_until(screen, "status") if f["type"] == "status"][-1]["partials"] is True
+    told = [f for f in await frames_until(phones["de"][0], "status") if f["type"] == "status"]
+    assert told[-1]["partials"] is False
+    await screen.close()  # the projector is switched off: German has them again
+    told = [f for f in await frames_until(phones["de"][0], "status") if f["type"] == "status"]
+    assert told[-1]["partials"] is True
+    for socket in (ws for sockets in phones.values() for ws in sockets):
+        await socket.close()
+    await service.close()
+
+
 @pytest.mark.model
 async def test_real_zh_en_package_through_the_server(aiohttp_client: Any, settings: Settings) -> None:
     from pathlib import Path

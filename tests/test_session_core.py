@@ -358,6 +358,27 @@ def test_a_language_keeps_its_partials_until_another_has_clearly_more_readers() 
     assert {job.lang for job in partial_jobs(r)} == {"es", "fr", "ja", "ru"}
 
 
+def test_a_language_on_a_room_screen_gets_partials_before_any_number_of_phones() -> None:
+    r = Replay.of(available=("ar", "de", "es", "fr", "ja"))
+    for lang in ("de", "es", "fr", "ja"):
+        for _ in range(40):
+            r.core.reader_joined(lang)
+    r.core.reader_joined("ar", screen=True)  # the projector of the hall shows Arabic; no phone reads it
+    r.run()
+    assert r.core.readers["ar"] == 1 and r.core.screens["ar"] == 1  # a reader, counted once where readers are
+    assert [lang for lang in "ar de es fr ja".split() if r.core.status(lang).partials] == ["ar", "es", "fr", "ja"]
+    for _ in range(200):  # German phones take partials from a language on phones only, never from the screen
+        r.core.reader_joined("de")
+    r.run()
+    assert [lang for lang in "ar de es fr ja".split() if r.core.status(lang).partials] == ["ar", "de", "fr", "ja"]
+    r.audio(2)
+    agreed(r, "Hello everyone", "Hello")
+    assert {job.lang for job in partial_jobs(r)} == {"ar", "de", "fr", "ja"}
+    r.core.reader_left("ar", screen=True)  # the screen is switched off: its language is no longer read
+    r.run()
+    assert "ar" not in r.core.screens and "ar" not in r.core.readers and r.core.status("es").partials is True
+
+
 def test_a_correction_still_reaches_a_language_that_had_partials() -> None:
     r = Replay.of(available=("fr",))
     r.core.reader_joined("fr")

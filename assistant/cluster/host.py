@@ -248,34 +248,42 @@ class RoomHost:
                 log.warning("room %s: cannot read reader counts (%s)", self.session.id, exc)
 
     async def sum_readers(self) -> None:
-        """Bring the core's reader counts to the sum over live web nodes (dead nodes' counts are dropped)."""
+        """Bring the core's reader counts (and room screens among them) to the sums over live web nodes
+        (dead nodes' counts are dropped)."""
         runtime = self.runtime
         assert runtime is not None
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(self.keys.readers)
+            pipe.hgetall(self.keys.screens)
             pipe.hgetall(NODES)
-            counts, nodes = await pipe.execute()
+            counts, screen_counts, nodes = await pipe.execute()
         now = self._clock.now_ms()
         alive = {text(n) for n, expires in nodes.items() if int(expires) > now}
         want: Counter[str] = Counter()
-        dead = []
-        for field, n in counts.items():
-            node, lang = text(field).rsplit("|", 1)
-            if node in alive:
-                want[lang] += int(n)
-            else:
-                dead.append(field)
-        if dead:
-            await self._redis.hdel(self.keys.readers, *dead)
-        have = runtime.core.readers
-        langs = set(want) | set(have)
-        for lang in langs:
-            for _ in range(have[lang] - want[lang]):
+        screens: Counter[str] = Counter()
+        for key, raw, into in ((self.keys.readers, counts, want), (self.keys.screens, screen_counts, screens)):
+            dead = []
+            for field, n in raw.items():
+                node, lang = text(field).rsplit("|", 1)
+                if node in alive:
+                    into[lang] += int(n)
+                else:
+                    dead.append(field)
+            if dead:
+                await self._redis.hdel(key, *dead)
+        core = runtime.core
+        langs = set(want) | set(core.readers)
+        for lang in langs:  # a screen is a reader too: screens first, then the other readers
+            for _ in range(core.screens[lang] - screens[lang]):
+                runtime.reader_left(lang, screen=True)
+            for _ in range(core.readers[lang] - want[lang]):
                 runtime.reader_left(lang)
         # Most read first: a room just taken over gives text in progress to the languages with the most
         # readers, as a core that saw them come one by one does (a language that has it keeps it).
-        for lang in sorted(langs, key=lambda lang: (-want[lang], lang)):
-            for _ in range(want[lang] - have[lang]):
+        for lang in sorted(langs, key=lambda lang: (-screens[lang], -want[lang], lang)):
+            for _ in range(screens[lang] - core.screens[lang]):
+                runtime.reader_joined(lang, screen=True)
+            for _ in range(want[lang] - core.readers[lang]):
                 runtime.reader_joined(lang)
 
     async def stop(self) -> None:

@@ -130,6 +130,10 @@ class RoomKeys:
     def readers(self) -> str:
         return self._k("readers")
 
+    @property
+    def screens(self) -> str:
+        return self._k("screens")
+
 
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()

@@ -62,6 +62,7 @@ class RemoteRooms:
         self.node = node
         self._rooms: dict[str, RemoteRoom] = {}
         self._counts: Counter[tuple[str, str]] = Counter()
+        self._screens: Counter[tuple[str, str]] = Counter()  # of those readers, room screens
         self._dirty: set[tuple[str, str]] = set()
         self._keys: dict[str, str] = {}
         self._scoped: dict[str, ScopedToken] = {}  # token hash → chair token of one room, as Redis had it
@@ -143,6 +144,7 @@ class RemoteRooms:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for sid, names in fields.items():
                     pipe.hdel(RoomKeys(sid).readers, *names)
+                    pipe.hdel(RoomKeys(sid).screens, *names)
                 pipe.hdel(NODES, self.node)
                 await pipe.execute()
         except UNREACHABLE:
@@ -214,8 +216,10 @@ class RemoteRooms:
                 await asyncio.sleep(POLL_S)
 
     # -- readers -------------------------------------------------------------
-    def count(self, session_id: str, lang: str, delta: int) -> None:
+    def count(self, session_id: str, lang: str, delta: int, screen: bool = False) -> None:
         self._counts[(session_id, lang)] += delta
+        if screen:
+            self._screens[(session_id, lang)] += delta
         self._dirty.add((session_id, lang))
 
     def readers(self) -> dict[tuple[str, str], int]:
@@ -262,14 +266,17 @@ class RemoteRooms:
             pipe.hgetall(SCOPED_TOKENS)
             pipe.hset(NODES, self.node, now + NODE_TTL_MS)
             for sid, lang in self._dirty:
-                field, n = f"{self.node}|{lang}", self._counts[(sid, lang)]
-                if n > 0:
-                    pipe.hset(RoomKeys(sid).readers, field, n)
-                else:
-                    pipe.hdel(RoomKeys(sid).readers, field)
+                field = f"{self.node}|{lang}"
+                for key, n in ((RoomKeys(sid).readers, self._counts[(sid, lang)]),
+                               (RoomKeys(sid).screens, self._screens[(sid, lang)])):
+                    if n > 0:
+                        pipe.hset(key, field, n)
+                    else:
+                        pipe.hdel(key, field)
             open_ids, tokens, keys, workers, scoped, *_ = await pipe.execute()
         self._dirty = set()
         self._counts = Counter({k: n for k, n in self._counts.items() if n > 0})
+        self._screens = Counter({k: n for k, n in self._screens.items() if n > 0})
         ids = sorted(text(i) for i in open_ids)
         records = await self._redis.hmget(ROOMS, ids) if ids else []
         digests = {text(k): text(v) for k, v in keys.items()}

@@ -25,7 +25,7 @@ from .keys import dumps, session_from, session_json
 
 Send = Callable[[str, ChairAction], Awaitable[dict[str, Any]]]  # (room, action) → the owner's reply
 Versions = Callable[[str, str], Awaitable[list[Caption]]]  # (room, caption id) → its versions in the log
-Count = Callable[[str, str, int], None]  # (room, lang, +1 / -1)
+Count = Callable[[str, str, int, bool], None]  # (room, lang, +1 / -1, a room screen)
 
 
 def initial_state(session: Session, targets: tuple[str, ...]) -> bytes:
@@ -95,11 +95,11 @@ class RemoteRoom:
     def frame_for(self, cap: Caption) -> protocol.Frame:
         return self._frames.frame_for(cap)
 
-    def reader_joined(self, lang: str) -> None:
-        self._count(self._session.id, lang, 1)
+    def reader_joined(self, lang: str, *, screen: bool = False) -> None:
+        self._count(self._session.id, lang, 1, screen)
 
-    def reader_left(self, lang: str) -> None:
-        self._count(self._session.id, lang, -1)
+    def reader_left(self, lang: str, *, screen: bool = False) -> None:
+        self._count(self._session.id, lang, -1, screen)
 
     # -- RemoteActions -------------------------------------------------------
     async def perform(self, action: ChairAction) -> Caption | None:

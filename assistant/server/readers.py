@@ -1,4 +1,5 @@
-"""``GET /ws/captions/{session}?lang=L&since=N``: the delegates' caption stream.
+"""``GET /ws/captions/{session}?lang=L&since=N[&screen=1]``: the delegates' caption stream (``screen=1``: a room
+screen's, which ranks its language first for text in progress).
 
 One writer task per reader drains its bounded inbox; publishing never waits for
 it. Resume is exact: the writer first replays from the store every caption with
@@ -48,12 +49,17 @@ async def _captions_ws(runtime: Room, request: web.Request) -> web.StreamRespons
         await ws_close_with_error(ws, ProtocolError("since must be a whole number >= 0 (the last seq you saw)",
                                                     code="bad_since"))
         return ws
+    screen = request.query.get("screen", "0")
+    if screen not in ("0", "1"):
+        await ws_close_with_error(ws, ProtocolError("screen must be 1 (this socket is a room screen) or 0",
+                                                    code="bad_screen"))
+        return ws
     try:
         runtime.check_language(lang)
     except LanguageError as exc:
         await ws_close_with_error(ws, exc, languages=list(exc.available))
         return ws
-    await _serve_reader(request.app, runtime, ws, lang, since)
+    await _serve_reader(request.app, runtime, ws, lang, since, screen == "1")
     return ws
 
 
@@ -61,10 +67,10 @@ captions_ws = limited(_captions_ws)
 
 
 async def _serve_reader(app: web.Application, runtime: Room, ws: web.WebSocketResponse, lang: str,
-                        since: int) -> None:
+                        since: int, screen: bool) -> None:
     bus = app[BUS]
     sub = bus.subscribe(Topic(runtime.session.id, lang), app[SETTINGS].limits.client_queue)
-    runtime.reader_joined(lang)
+    runtime.reader_joined(lang, screen=screen)
     desks = app.get(QUESTIONS)
     desk = desks.get(runtime.session.id) if desks is not None else None
     speakers = app.get(SPEAKERS)
@@ -91,9 +97,9 @@ async def _serve_reader(app: web.Application, runtime: Room, ws: web.WebSocketRe
     finally:
         # Before any await: a handler cancelled while it cleans up (an aiohttp server with handler_cancellation,
         # as its test server, cancels it as the client goes) stops at the first one, and its reader stayed
-        # counted for ever: its language translated for nobody.
+        # counted for ever: its language translated for nobody, and ranked for text in progress.
         bus.unsubscribe(sub)
-        runtime.reader_left(lang)
+        runtime.reader_left(lang, screen=screen)
         await cancel_and_wait(writer)
 
 

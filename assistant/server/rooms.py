@@ -45,9 +45,10 @@ class Room(Protocol):
     def frame_for(self, cap: Caption) -> protocol.Frame:
         """The encoded frame of a caption (cached: a replay to many readers encodes once)."""
 
-    def reader_joined(self, lang: str) -> None: ...
+    def reader_joined(self, lang: str, *, screen: bool = False) -> None:
+        """A reader of ``lang`` connected; ``screen``: a room screen (it ranks first for text in progress)."""
 
-    def reader_left(self, lang: str) -> None: ...
+    def reader_left(self, lang: str, *, screen: bool = False) -> None: ...
 
 
 @runtime_checkable

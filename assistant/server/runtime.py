@@ -145,12 +145,12 @@ class SessionRuntime:
             self._available_at_ms = now
 
     # -- readers -----------------------------------------------------------
-    def reader_joined(self, lang: str) -> None:
-        self.core.reader_joined(lang)
+    def reader_joined(self, lang: str, *, screen: bool = False) -> None:
+        self.core.reader_joined(lang, screen=screen)
         self._run_effects()
 
-    def reader_left(self, lang: str) -> None:
-        self.core.reader_left(lang)
+    def reader_left(self, lang: str, *, screen: bool = False) -> None:
+        self.core.reader_left(lang, screen=screen)
         self._run_effects()
 
     # -- chair -------------------------------------------------------------

@@ -7,7 +7,7 @@ or touches a store, a socket or a model; ``assistant.server.runtime`` drives it:
     core.audio_received(now_ms, samples)             # per chunk: fixes the audio clock, tracks the position
     core.receive_recognizer_event(event)             # FinalCaption, PartialCaption, LagReport, ...
     core.receive_chair_action(action, now_ms)        # typed caption, correction, pause/resume/end, settings
-    core.reader_joined(lang) / core.reader_left(lang)
+    core.reader_joined(lang, screen=False) / core.reader_left(lang, screen=False)   # screen: a room screen
     core.receive_translation(job, text, fallback, now_ms) / core.receive_translation_failure(job, why, now_ms)
     for effect in core.effects(): ...                # store, publish, translate, start/stop English, ...
 
@@ -45,6 +45,9 @@ LAG_REPORT_STEP_MS = 250  # publish lag changes of at least this much
 MIN_MANUAL_MS = 1000  # shortest time span given to a typed caption
 MS_PER_CHAR = 60  # reading-speed estimate for a typed caption's span
 RECENT_CAPTIONS = 200  # spoken and Whisper-English captions kept to link corrections across the two
+# A room screen (projector, stage monitor) counts this many readers where languages are ranked for text in
+# progress (partials.py): a hall reads it, and no number of phones should take its partials away.
+SCREEN_READERS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class SessionCore:
         self.lag_ms: int | None = None
         self.detected_language: str | None = None
         self.readers: Counter[str] = Counter()
+        self.screens: Counter[str] = Counter()  # of the readers, room screens (the hall reads them)
         self._seq = dict(latest_seqs)
         self._audio_end_ms = audio_end_ms
         self._new_id = new_id
@@ -136,19 +140,25 @@ class SessionCore:
             wanted.discard(WHISPER_ENGLISH)
         return wanted
 
-    def reader_joined(self, lang: str) -> None:
-        """A reader of ``lang`` connected (after :meth:`check_language`)."""
+    def reader_joined(self, lang: str, *, screen: bool = False) -> None:
+        """A reader of ``lang`` connected (after :meth:`check_language`); ``screen``: a room screen."""
         was_target = lang in self._targets()
         self.readers[lang] += 1
+        if screen:
+            self.screens[lang] += 1
         if lang == WHISPER_ENGLISH and self.whisper_english():
             self._start_english()
         elif lang in self._targets() and not was_target:
             self._emit(FetchBacklog(lang))
-        self._report_partials(self._target_readers())
+        self._report_partials(self._partial_ranking())
         self._emit(ReadersChanged(tuple(sorted(self.readers.items()))))
 
-    def reader_left(self, lang: str) -> None:
+    def reader_left(self, lang: str, *, screen: bool = False) -> None:
         self.readers[lang] -= 1
+        if screen:
+            self.screens[lang] -= 1
+            if self.screens[lang] <= 0:
+                del self.screens[lang]
         if self.readers[lang] <= 0:
             del self.readers[lang]
             if lang == WHISPER_ENGLISH and self._english:
@@ -156,7 +166,7 @@ class SessionCore:
             elif lang not in self._targets():
                 self._book.drop_language(lang)
             self._partials.forget(lang)
-        self._report_partials(self._target_readers())
+        self._report_partials(self._partial_ranking())
         self._emit(ReadersChanged(tuple(sorted(self.readers.items()))))
 
     def receive_backlog(self, lang: str, captions: list[Caption]) -> None:
@@ -518,7 +528,7 @@ class SessionCore:
         """Ask for the open caption's agreed words in the languages due an update (see :mod:`.partials`)."""
         spoken = self.detected_language if self.source_lang == "auto" and self.detected_language else (
             "en" if self.source_lang == "auto" else self.source_lang)
-        readers = self._target_readers()
+        readers = self._partial_ranking()
         for req in self._partials.due(readers, self._book.queued_first(), now_ms):
             self._emit(Translate(TranslationJob(f"partial-{req.epoch}", req.lang, req.text, spoken, 0, 0,
                                                 self.session.glossary, partial=True, epoch=req.epoch,
@@ -527,7 +537,7 @@ class SessionCore:
 
     def _report_partials(self, readers: dict[str, int]) -> None:
         """Tell the chair when a language's partials slow down or stop, and a language's readers when
-        theirs stop or start again (their status says so); ``readers``: :meth:`_target_readers`."""
+        theirs stop or start again (their status says so); ``readers``: :meth:`_partial_ranking`."""
         report = self._partials.report(readers)
         states = {lang: str(r["partials"]) for lang, r in report.items()}
         if states == self._partial_states:
@@ -541,12 +551,13 @@ class SessionCore:
 
     def partials_report(self) -> dict[str, dict[str, int | str]]:
         """Per read language: whether its readers get text in progress, and how often."""
-        return self._partials.report(self._target_readers())
+        return self._partials.report(self._partial_ranking())
 
-    def _target_readers(self) -> dict[str, int]:
-        """Readers per language that translation makes (the spoken language's readers left out)."""
+    def _partial_ranking(self) -> dict[str, int]:
+        """How much each language that translation makes is read (the spoken language left out), as the
+        partials rank it: its readers, and a room screen above any number of phones (a hall reads it)."""
         targets = self._targets()
-        return {lang: n for lang, n in self.readers.items() if lang in targets}
+        return {lang: n + SCREEN_READERS * self.screens[lang] for lang, n in self.readers.items() if lang in targets}
 
     @property
     def translations_pending(self) -> int:

@@ -13,7 +13,7 @@ Cost control, in this order:
 - the interval between requests follows the measured translation time
   (twice the recent latency, 0.3 to 4 s): a busy CPU gets fewer updates;
 - at most :data:`MAX_PARTIAL_LANGUAGES` languages get partials at once, those
-  with the most readers (each costs a model call per update; eight targets on
+  with the most readers (the core counts a room screen above any number of phones; each costs a model call per update; eight targets on
   two cores would starve the finals); the others get finals only. A language
   keeps its partials until one without them has clearly more readers
   (:func:`displaces`), so two languages read about as much do not take turns

@@ -52,7 +52,7 @@ window.I18N.ready.then(function () {
     var self = this;
     this.socket = new CC.ReconnectingSocket({
       url: function () {
-        var q = ["since=" + self.log.maxSeq];
+        var q = ["since=" + self.log.maxSeq, "screen=1"];  // the hall reads it: its language ranks first for text in progress
         if (self.lang) q.unshift("lang=" + encodeURIComponent(self.lang));
         if (keyParam) q.push(keyParam);
         return CC.wsUrl("/ws/captions/" + encodeURIComponent(sessionId) + "?" + q.join("&"));
