@@ -280,7 +280,10 @@ class Counting:
         greedy = 249 + 34 * window_s + 18 * words
         if self.beam == 2:  # measured at stop 32 (asr_pass_cost.py --beam 1/2/5, dev-es): 1.05x greedy
             return round(1.1 * greedy)
-        return round(max(greedy, -250 + 127 * window_s + 28 * words) if self.beam > 1 else greedy)
+        beam5 = max(greedy, -250 + 127 * window_s + 28 * words)
+        if self.beam == 3:  # stop 55 (asr_pass_cost.py --beam 1/3/5, dev-en-prompts): 58% of beam 5's extra
+            return round(greedy + 0.58 * (beam5 - greedy))
+        return round(beam5 if self.beam > 1 else greedy)
 
 
 async def run_real(runner: RecognizerRunner, audio: np.ndarray) -> list[tuple[float, RecognizerEvent]]:
