@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 from assistant import protocol
 from assistant.config import Settings
 from assistant.server.app import make_app
+from assistant.hub.memory import MemoryBus
 from assistant.server.keys import BUS, SESSIONS
 from assistant.server.runtime import SessionRuntime
 from tests.helpers.recognizers import silent_factory
@@ -172,6 +173,16 @@ async def test_readers_who_leave_are_no_longer_counted_however_their_connection_
     await counted(1, "the reader whose connection was cut, gone")
     await polite.close()
     await counted(0, "the reader who closed, gone")  # (the test server cancels its handler as it cleans up)
+    # The chair console's socket leaves the bus too (its two subscriptions, the captions and the console's).
+    bus = client.app[BUS]
+    assert isinstance(bus, MemoryBus)
+    chair = await client.ws_connect("/ws/chair/main", headers=bearer(CHAIR))
+    await frames_until(chair, "status")
+    assert bus._subs
+    await chair.close()
+    async with asyncio.timeout(5):
+        while bus._subs:
+            await asyncio.sleep(0.01)
 
 
 async def test_malformed_reader_message_gets_error_and_keeps_stream(client: TestClient[web.Request, web.Application]) -> None:
