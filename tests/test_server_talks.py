@@ -18,10 +18,13 @@ from aiohttp import WSMsgType
 from assistant.asr.types import FinalCaption
 from assistant.capture import stream_capture
 from assistant.config import Settings
+from assistant.hub import Topic
+from assistant.hub.memory import MemoryBus
 from assistant.programme import parse
 from assistant.server import auth
 from assistant.server.app import make_app
-from assistant.server.keys import SESSIONS, STORE, TALKS
+from assistant.server.keys import BUS, SESSIONS, STORE, TALKS
+from assistant.server.talks import ROOM_TOPIC
 from assistant.store import Store
 from assistant.translate import FakeTranslator, TranslationService
 from tests.conftest import CHAIR, STAFF, ManualClock, bearer
@@ -156,7 +159,11 @@ async def test_a_day_replayed_talks_roll_over_and_transcripts_split(aiohttp_clie
 
     # A restart resumes the talk on (held), with the room's audio going to it.
     await station.close()
-    await reader.close()
+    await reader.close()  # and the room socket leaves the bus however its handler ends
+    bus = app[BUS]
+    assert isinstance(bus, MemoryBus)
+    async with asyncio.timeout(5):
+        await until(lambda: Topic("hall-a", ROOM_TOPIC) not in bus._subs)
     await client.close()
     clock.ms = at("panel", 70)
     app = make_app(settings, recognizer_factory=recognizers, clock=clock.clock, translator=service)
