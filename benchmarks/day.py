@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import asr_replay  # noqa: E402
-from translated_latency import pass_time, pct, seen_words, serve_and_read  # noqa: E402
+from translated_latency import Samples, pass_time, pct, seen_words, serve_and_read  # noqa: E402
 
 from assistant.models import resolve_model  # noqa: E402
 
@@ -113,7 +113,7 @@ def main() -> int:
         print(f"{length / 60:.1f} audio-minutes: the English development speech, {repeats} times or part of it "
               f"({len(off)} offline words); {asr_replay.box()}, load {os.getloadavg()[0]:.1f}", flush=True)
         rss: list[tuple[float, float, float]] = []
-        metrics: dict[str, float] = {}
+        metrics: Samples = {}
         frames = asyncio.run(serve_and_read(wav, work, targets, args.model, length + 900,
                                             watch=lambda pid, done: sample_rss(pid, rss, done), metrics=metrics))
     t0 = next(f["started_at"] for f in frames["en"] if f.get("started_at")) / 1000

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Coroutine
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[1]
 MEASURE = REPO.parent / "shared" / "measure"
@@ -92,21 +93,25 @@ async def read(url: str, lang: str, out: list[dict[str, Any]], done: asyncio.Eve
                 out.append(frame)
 
 
-async def scrape(url: str) -> dict[str, float]:
-    """The server's ``/metrics`` samples, Prometheus's text format: name with labels → value."""
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]  # (name, its labels sorted) → value
+
+
+async def scrape(url: str) -> Samples:
+    """The server's ``/metrics`` samples, read with prometheus-client's own parser."""
     async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as response:
         text = await response.text()
-    return {name: float(value) for name, _, value in
-            (line.rpartition(" ") for line in text.splitlines() if line and not line.startswith("#"))}
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
-def pass_time(metrics: dict[str, float]) -> str:
+def pass_time(metrics: Samples) -> str:
     """Recognition passes from the server's metrics: how many, their mean time and the share over 1 s."""
-    count = metrics.get("captions_recognition_pass_seconds_count", 0)
+    name = "captions_recognition_pass_seconds"
+    count = metrics.get((f"{name}_count", ()), 0)
     if not count:
         return "no recognition passes in the metrics"
-    within = metrics.get('captions_recognition_pass_seconds_bucket{le="1.0"}', count)
-    return (f"{count:.0f} recognition passes, mean {1000 * metrics['captions_recognition_pass_seconds_sum'] / count:.0f} ms, "
+    within = metrics.get((f"{name}_bucket", (("le", "1.0"),)), count)
+    return (f"{count:.0f} recognition passes, mean {1000 * metrics[(f'{name}_sum', ())] / count:.0f} ms, "
             f"{100 * (count - within) / count:.0f}% over 1 s")
 
 
@@ -170,14 +175,14 @@ Watch = Callable[[int, asyncio.Event], Coroutine[Any, Any, None]]
 
 async def serve_and_read(audio: Path, work: Path, targets: list[str], model: str, timeout_s: float, *,
                          workers: int = 0, threads: int = 0, passes: int = 0,
-                         watch: Watch | None = None, metrics: dict[str, float] | None = None
+                         watch: Watch | None = None, metrics: Samples | None = None
                          ) -> dict[str, list[dict[str, Any]]]:
     """Serve ``audio`` at real speed (``assistant serve --source``, its data, config and log in ``work``) with
     ``targets`` installed as timing copies of zh→en, and read it in English and every target until its last
     clause is translated: each language's frames, with arrival times. ``workers``, ``threads``, ``passes``:
     translation.workers, asr.cpu_threads, asr.passes_in_flight (0: the configuration's); ``watch(pid, done)``
     runs beside the readers (a sampler of the server process) until ``done`` is set; ``metrics`` gets the
-    server's ``/metrics`` samples at the end (name with labels → value)."""
+    server's ``/metrics`` samples at the end."""
     packages = work / "packages"
     install_copies(packages, targets)
     config = work / "bench.toml"
@@ -215,7 +220,7 @@ async def serve_and_read(audio: Path, work: Path, targets: list[str], model: str
 
 async def one_run(args: argparse.Namespace, off: list[dict[str, Any]]) -> dict[str, Any]:
     targets = args.targets.split(",")
-    metrics: dict[str, float] = {}
+    metrics: Samples = {}
     with tempfile.TemporaryDirectory() as tmp:
         frames = await serve_and_read(args.audio, Path(tmp), targets, args.model, args.timeout_s,
                                       workers=args.workers, threads=args.threads, passes=args.passes,
